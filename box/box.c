@@ -1,0 +1,64 @@
+/* bx_box: allocation, references, send and reply, and the to_wire hook. */
+#include <stdlib.h>
+
+#include "internal.h"
+
+bx_box *bx_box_new(bx_ctx *ctx, const bx_box_ops *ops, size_t priv_size) {
+  if (ctx == NULL || ops == NULL || ops->send == NULL) return NULL;
+  bx_box *b = calloc(1, sizeof *b + priv_size);
+  if (b == NULL) return NULL;
+  b->ops = ops;
+  b->ctx = ctx;
+  b->refs = 1;
+  return b;
+}
+
+void *bx_box_priv(bx_box *box) { return box->priv; }
+const bx_box_ops *bx_box_get_ops(const bx_box *box) { return box->ops; }
+bx_ctx *bx_box_ctx(const bx_box *box) { return box->ctx; }
+const char *bx_box_type(const bx_box *box) {
+  return box->ops->type ? box->ops->type : "box";
+}
+
+bx_box *bx_box_ref(bx_box *box) {
+  if (box) box->refs++;
+  return box;
+}
+
+void bx_box_unref(bx_box *box) {
+  if (box == NULL || --box->refs > 0) return;
+  if (box->ops->destroy) box->ops->destroy(box);
+  free(box);
+}
+
+int bx_send(bx_box *box, bx_msg *msg) {
+  if (msg == NULL) return BX_EINVAL;
+  if (box == NULL) {
+    bx_msg_unref(msg);
+    return BX_EINVAL;
+  }
+  return box->ops->send(box, msg);
+}
+
+int bx_reply(const bx_msg *msg, bx_msg *reply) {
+  if (reply == NULL) return BX_ENOMEM;
+  if (msg == NULL || msg->reply_box == NULL) {
+    bx_msg_unref(reply);
+    return BX_ENOREPLY;
+  }
+  return bx_send(msg->reply_box, reply);
+}
+
+int bx_reply_error(const bx_msg *msg, int code, const char *text) {
+  if (msg == NULL || msg->reply_box == NULL) return BX_ENOREPLY;
+  bx_msg *err = bx_msg_new_error(code, text);
+  if (err == NULL) return BX_ENOMEM;
+  return bx_send(msg->reply_box, err);
+}
+
+bx_box *bx_export_target(const bx_export *ex) { return ex->target; }
+
+cJSON *bx_export_wire(bx_export *ex, bx_box *box) {
+  if (box == NULL || box->ops->to_wire == NULL) return NULL;
+  return box->ops->to_wire(box, ex);
+}

@@ -1,0 +1,146 @@
+/* Internal declarations shared by bx's modules (never installed).
+ *
+ * Design notes
+ * - Layering: box/ (messages, boxes, codec) sits under registry/ (registries, named boxes, the
+ *   context). The few things box/ needs from the context (its loop, run queue, logger, class
+ *   whitelist, tracked timers) are declared here and implemented in registry/ctx.c.
+ * - Everything here runs on the context's loop thread; refcounts are plain integers.
+ * - Names: bx__ for internal non-static functions, a short module prefix for statics.
+ */
+#ifndef BX_INTERNAL_H
+#define BX_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "bx.h"
+
+/* ---- boxes and messages ---------------------------------------------------------------- */
+
+struct bx_box {
+  const bx_box_ops *ops;
+  bx_ctx *ctx;
+  unsigned refs;
+  /* private state follows, aligned for any type */
+  union {
+    max_align_t align;
+    char bytes[1];
+  } priv[];
+};
+
+struct bx_msg {
+  unsigned refs;
+  cJSON *object;      /* payload, owned, may be NULL */
+  cJSON *attrs;       /* other attributes, owned, may be NULL */
+  bx_box *reply_box;  /* owned reference or NULL */
+  bx_box *origin;     /* owned reference or NULL */
+  bx_box **boxes;     /* box table for bx.BoxRef placeholders; each an owned reference */
+  size_t nboxes;
+  size_t boxes_cap;
+};
+
+/* Is `box` of the given ops? (type tests for the built-in boxes) */
+static inline bool bx__box_is(const bx_box *box, const bx_box_ops *ops) {
+  return box != NULL && box->ops == ops;
+}
+
+/* Ops tables of built-in boxes that other modules recognise. */
+extern const bx_box_ops bx__sub_box_ops;
+extern const bx_box_ops bx__return_box_ops;
+extern const bx_box_ops bx__registry_box_ops;
+extern const bx_box_ops bx__broadcast_registry_ops;
+extern const bx_box_ops bx__named_box_ops;
+extern const bx_box_ops bx__round_robin_box_ops;
+
+/* The origin a Return box forwards to (borrowed), or NULL. */
+bx_box *bx__return_box_origin(bx_box *ret);
+
+/* Exporting (codec and registry). */
+struct bx_export {
+  bx_ctx *ctx;
+  bx_box *target;  /* connection the frame goes to; NULL for none */
+  bool one_shot;   /* the box being exported answers once (a reply box) */
+  int err;         /* first error met while exporting */
+};
+
+/* The wire form of box for ex: its portable form if it has one, else an export into the
+ * context's root registry written as SubBox{name, ReturnBox}. NULL only on error (ex->err). */
+cJSON *bx__export_box(bx_export *ex, bx_box *box);
+
+/* A new SubBox reference node {"class":"foam.box.SubBox","name":N,"delegate":D}, taking
+ * ownership of delegate. NULL on allocation failure (delegate freed). */
+cJSON *bx__wire_sub_box(const char *name, cJSON *delegate);
+/* {"class":"foam.box.ReturnBox"} */
+cJSON *bx__wire_return_box(void);
+
+/* Placeholders: true when node is a bx.BoxRef object; *index receives its table index. */
+bool bx__json_is_box_ref(const cJSON *node, size_t *index);
+
+/* ---- the context ------------------------------------------------------------------------ */
+
+/* A unit of deferred work on the run queue. */
+typedef void (*bx__task_fn)(void *a, void *b);
+typedef struct bx__map bx__map;
+
+/* Queues fn(a, b) to run from the loop, after the current callback returns, in FIFO order.
+ * Returns 0 or BX_ENOMEM / BX_ECLOSING (the queue no longer runs). */
+int bx__defer(bx_ctx *ctx, bx__task_fn fn, void *a, void *b);
+
+/* Objects with libuv handles or pending work register here so that closing the context can
+ * cancel them. on_close must cancel the work (delivering BX_ECLOSING where a caller waits) and
+ * start closing its handles; the object calls bx__untrack() once its last handle has closed.
+ * The context finishes closing only when nothing is tracked. */
+typedef struct bx__tracked {
+  struct bx__tracked *prev, *next;
+  void (*on_close)(struct bx__tracked *self);
+} bx__tracked;
+void bx__track(bx_ctx *ctx, bx__tracked *t);
+void bx__untrack(bx_ctx *ctx, bx__tracked *t);
+
+void bx__vlog(bx_ctx *ctx, int level, const char *fmt, va_list ap);
+
+/* The context's table of named boxes (path -> box reference), owned by the context. */
+struct bx__map *bx__ctx_named_map(bx_ctx *ctx);
+/* A fresh number for generated names (registry names, exports). */
+uint64_t bx__ctx_next_id(bx_ctx *ctx);
+
+/* Registry internals used by the codec and transports. */
+typedef struct bx__reg_opts {
+  bool one_shot;  /* remove after the first message delivered to it */
+  bx_box *owner;  /* the connection box that registered it (borrowed id, not a reference) */
+} bx__reg_opts;
+/* Like bx_register() on a local registry box, with options; out_name (optional) receives the
+ * name (borrowed, valid while registered). */
+int bx__registry_add(bx_box *registry, const char *name, bx_box *service,
+                     const bx__reg_opts *opts, const char **out_name);
+/* Removes every entry owned by owner (a closed connection). Returns the number removed. */
+size_t bx__registry_drop_owner(bx_box *registry, bx_box *owner);
+/* Removes every entry (context close). */
+void bx__registry_clear(bx_box *registry);
+
+/* Named boxes: the box a path is bound to, borrowed, or NULL. */
+bx_box *bx__named_binding(bx_box *named);
+/* Releases the context's named-box table (context close). */
+void bx__named_clear(bx_ctx *ctx);
+
+/* ---- small utilities --------------------------------------------------------------------- */
+
+/* A string-keyed hash map of pointers (open addressing). Keys are copied. */
+bx__map *bx__map_new(void);
+void bx__map_free(bx__map *m);
+void *bx__map_get(const bx__map *m, const char *key);
+/* Inserts or replaces; *old (optional) receives the replaced value or NULL. 0 or BX_ENOMEM. */
+int bx__map_put(bx__map *m, const char *key, void *value, void **old);
+/* Removes key; returns its value or NULL. */
+void *bx__map_del(bx__map *m, const char *key);
+size_t bx__map_size(const bx__map *m);
+/* Iteration: start with *pos = 0; returns false at the end. The map must not change meanwhile
+ * except through bx__map_del of the current key. */
+bool bx__map_next(const bx__map *m, size_t *pos, const char **key, void **value);
+/* The stored copy of key (borrowed, valid while present), or NULL. */
+const char *bx__map_key(const bx__map *m, const char *key);
+
+char *bx__strdup(const char *s);
+
+#endif /* BX_INTERNAL_H */

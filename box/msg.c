@@ -1,0 +1,241 @@
+/* bx_msg: the refcounted message envelope, its box table and error replies. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+bx_msg *bx_msg_new(cJSON *object) {
+  bx_msg *m = calloc(1, sizeof *m);
+  if (m == NULL) {
+    cJSON_Delete(object);
+    return NULL;
+  }
+  m->refs = 1;
+  m->object = object;
+  return m;
+}
+
+bx_msg *bx_msg_ref(bx_msg *msg) {
+  if (msg) msg->refs++;
+  return msg;
+}
+
+static void mg_free(bx_msg *m) {
+  cJSON_Delete(m->object);
+  cJSON_Delete(m->attrs);
+  bx_box_unref(m->reply_box);
+  bx_box_unref(m->origin);
+  for (size_t i = 0; i < m->nboxes; i++) bx_box_unref(m->boxes[i]);
+  free(m->boxes);
+  free(m);
+}
+
+void bx_msg_unref(bx_msg *msg) {
+  if (msg && --msg->refs == 0) mg_free(msg);
+}
+
+unsigned bx_msg_refcount(const bx_msg *msg) { return msg ? msg->refs : 0; }
+
+static int mg_dup_json(const cJSON *src, cJSON **dst) {
+  *dst = NULL;
+  if (src == NULL) return 0;
+  *dst = cJSON_Duplicate(src, true);
+  return *dst ? 0 : BX_ENOMEM;
+}
+
+bx_msg *bx_msg_copy(const bx_msg *msg) {
+  if (msg == NULL) return NULL;
+  cJSON *object, *attrs;
+  if (mg_dup_json(msg->object, &object)) return NULL;
+  if (mg_dup_json(msg->attrs, &attrs)) {
+    cJSON_Delete(object);
+    return NULL;
+  }
+  bx_msg *c = bx_msg_new(object);
+  if (c == NULL) {
+    cJSON_Delete(attrs);
+    return NULL;
+  }
+  c->attrs = attrs;
+  if (msg->nboxes) {
+    c->boxes = malloc(msg->nboxes * sizeof *c->boxes);
+    if (c->boxes == NULL) {
+      mg_free(c);
+      return NULL;
+    }
+    for (size_t i = 0; i < msg->nboxes; i++) c->boxes[i] = bx_box_ref(msg->boxes[i]);
+    c->nboxes = c->boxes_cap = msg->nboxes;
+  }
+  c->reply_box = bx_box_ref(msg->reply_box);
+  c->origin = bx_box_ref(msg->origin);
+  return c;
+}
+
+bx_msg *bx_msg_writable(bx_msg *msg) {
+  if (msg == NULL || msg->refs == 1) return msg;
+  bx_msg *c = bx_msg_copy(msg);
+  if (c == NULL) return NULL;
+  bx_msg_unref(msg);
+  return c;
+}
+
+cJSON *bx_msg_object(const bx_msg *msg) { return msg->object; }
+
+void bx_msg_set_object(bx_msg *msg, cJSON *object) {
+  if (msg->object == object) return;
+  cJSON_Delete(msg->object);
+  msg->object = object;
+}
+
+cJSON *bx_msg_take_object(bx_msg *msg) {
+  cJSON *o = msg->object;
+  msg->object = NULL;
+  return o;
+}
+
+const char *bx_json_class(const cJSON *obj) {
+  if (!cJSON_IsObject(obj)) return NULL;
+  /* FOAM writes "class" first; look there before searching. */
+  const cJSON *c = obj->child;
+  if (c == NULL) return NULL;
+  if (c->string == NULL || strcmp(c->string, "class") != 0)
+    c = cJSON_GetObjectItemCaseSensitive(obj, "class");
+  return cJSON_IsString(c) ? c->valuestring : NULL;
+}
+
+cJSON *bx_json_new_object(const char *cls) {
+  cJSON *o = cJSON_CreateObject();
+  if (o == NULL) return NULL;
+  if (cJSON_AddStringToObject(o, "class", cls) == NULL) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+const char *bx_msg_class(const bx_msg *msg) { return msg ? bx_json_class(msg->object) : NULL; }
+
+bool bx_msg_is(const bx_msg *msg, const char *cls) {
+  const char *c = bx_msg_class(msg);
+  return c != NULL && strcmp(c, cls) == 0;
+}
+
+bx_box *bx_msg_reply_box(const bx_msg *msg) { return msg->reply_box; }
+
+void bx_msg_set_reply_box(bx_msg *msg, bx_box *reply_box) {
+  bx_box *old = msg->reply_box;
+  msg->reply_box = bx_box_ref(reply_box);
+  bx_box_unref(old);
+}
+
+bx_box *bx_msg_take_reply_box(bx_msg *msg) {
+  bx_box *b = msg->reply_box;
+  msg->reply_box = NULL;
+  return b;
+}
+
+cJSON *bx_msg_attrs(const bx_msg *msg) { return msg->attrs; }
+
+int bx_msg_set_attr(bx_msg *msg, const char *key, cJSON *value) {
+  if (key == NULL || value == NULL || strcmp(key, "replyBox") == 0) {
+    cJSON_Delete(value);
+    return BX_EINVAL;
+  }
+  if (msg->attrs == NULL && (msg->attrs = cJSON_CreateObject()) == NULL) {
+    cJSON_Delete(value);
+    return BX_ENOMEM;
+  }
+  if (cJSON_GetObjectItemCaseSensitive(msg->attrs, key) != NULL)
+    return cJSON_ReplaceItemInObjectCaseSensitive(msg->attrs, key, value) ? 0 : BX_ENOMEM;
+  if (!cJSON_AddItemToObject(msg->attrs, key, value)) {
+    cJSON_Delete(value);
+    return BX_ENOMEM;
+  }
+  return 0;
+}
+
+bx_box *bx_msg_origin(const bx_msg *msg) { return msg->origin; }
+
+void bx_msg_set_origin(bx_msg *msg, bx_box *origin) {
+  bx_box *old = msg->origin;
+  msg->origin = bx_box_ref(origin);
+  bx_box_unref(old);
+}
+
+/* ---- the box table ------------------------------------------------------------------------ */
+
+bool bx__json_is_box_ref(const cJSON *node, size_t *index) {
+  const char *cls = bx_json_class(node);
+  if (cls == NULL || strcmp(cls, BX_CLASS_BOX_REF) != 0) return false;
+  const cJSON *ref = cJSON_GetObjectItemCaseSensitive(node, "ref");
+  if (!cJSON_IsNumber(ref) || ref->valuedouble < 0 || ref->valuedouble > 1e9) return false;
+  if (index) *index = (size_t)ref->valuedouble;
+  return true;
+}
+
+cJSON *bx_msg_box_ref(bx_msg *msg, bx_box *box) {
+  if (box == NULL) return NULL;
+  if (msg->nboxes == msg->boxes_cap) {
+    size_t cap = msg->boxes_cap ? msg->boxes_cap * 2 : 4;
+    bx_box **b = realloc(msg->boxes, cap * sizeof *b);
+    if (b == NULL) return NULL;
+    msg->boxes = b;
+    msg->boxes_cap = cap;
+  }
+  cJSON *node = bx_json_new_object(BX_CLASS_BOX_REF);
+  if (node == NULL || cJSON_AddNumberToObject(node, "ref", (double)msg->nboxes) == NULL) {
+    cJSON_Delete(node);
+    return NULL;
+  }
+  msg->boxes[msg->nboxes++] = bx_box_ref(box);
+  return node;
+}
+
+bx_box *bx_msg_box_at(const bx_msg *msg, const cJSON *node) {
+  size_t i;
+  if (!bx__json_is_box_ref(node, &i) || i >= msg->nboxes) return NULL;
+  return msg->boxes[i];
+}
+
+size_t bx_msg_box_count(const bx_msg *msg) { return msg->nboxes; }
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+bx_msg *bx_msg_new_error(int code, const char *text) {
+  cJSON *err = bx_json_new_object(BX_CLASS_RPC_ERROR);
+  cJSON *exc = bx_json_new_object(BX_CLASS_REMOTE_EXCEPTION);
+  if (err == NULL || exc == NULL || !cJSON_AddStringToObject(exc, "id", bx_err_name(code)) ||
+      !cJSON_AddStringToObject(exc, "message", text ? text : bx_strerror(code))) {
+    cJSON_Delete(err);
+    cJSON_Delete(exc);
+    return NULL;
+  }
+  cJSON_AddItemToObject(err, "data", exc);
+  return bx_msg_new(err);
+}
+
+static int mg_exception_code(const cJSON *data, const char **text) {
+  if (cJSON_IsString(data)) {
+    if (text) *text = data->valuestring;
+    return BX_EREMOTE;
+  }
+  const cJSON *msg = cJSON_GetObjectItemCaseSensitive(data, "message");
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(data, "id");
+  if (text) *text = cJSON_IsString(msg) ? msg->valuestring : "remote error";
+  int code = cJSON_IsString(id) ? bx_err_from_name(id->valuestring) : 0;
+  return code < 0 ? code : BX_EREMOTE;
+}
+
+int bx_msg_error(const bx_msg *msg, const char **text) {
+  const char *cls = bx_msg_class(msg);
+  if (text) *text = NULL;
+  if (cls == NULL) return 0;
+  if (strcmp(cls, BX_CLASS_RPC_ERROR) == 0)
+    return mg_exception_code(cJSON_GetObjectItemCaseSensitive(msg->object, "data"), text);
+  if (strcmp(cls, BX_CLASS_NO_SUCH_NAME) == 0) {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(msg->object, "name");
+    if (text) *text = cJSON_IsString(name) ? name->valuestring : "";
+    return BX_ENOSERVICE;
+  }
+  return 0;
+}

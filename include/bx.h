@@ -1,0 +1,16 @@
+/* bx: a FOAM-style typed message-box RPC framework. The umbrella header. */
+#ifndef BX_H
+#define BX_H
+
+#include "bx/version.h"
+#include "bx/common.h"
+#include "bx/error.h"
+#include "bx/log.h"
+#include "bx/msg.h"
+#include "bx/box.h"
+#include "bx/boxes.h"
+#include "bx/ctx.h"
+#include "bx/registry.h"
+#include "bx/codec.h"
+
+#endif /* BX_H */

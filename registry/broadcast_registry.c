@@ -1,0 +1,155 @@
+/* A broadcast registry (FOAM's BroadcastRegistry): register() registers a service in every
+ * delegate registry under one name and returns a RoundRobin box over the boxes they returned,
+ * so calls spread over the registries; unregister() removes it from each. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "registry_internal.h"
+
+typedef struct br_priv {
+  bx_box **regs; /* owned references */
+  size_t n;
+  size_t next; /* round-robin position for SubBoxMessage dispatch */
+} br_priv;
+
+static br_priv *br(bx_box *b) { return bx_box_priv(b); }
+
+static bool br_any_has(bx_box *self, const char *name) {
+  for (size_t i = 0; i < br(self)->n; i++)
+    if (bx_lookup(br(self)->regs[i], name) != NULL) return true;
+  return false;
+}
+
+/* Registers into one delegate, returning its exported box in *out. */
+static int br_register_one(bx_box *reg, const char *name, bx_box *service, bx_box *owner,
+                           bx_box **out) {
+  if (bx__box_is(reg, &bx__broadcast_registry_ops))
+    return bx__broadcast_register(reg, name, service, owner, out);
+  if (owner == NULL) return bx_register(reg, name, service, out);
+  const char *stored;
+  bx__reg_opts opts = {.one_shot = false, .owner = owner};
+  int rc = bx__registry_add(reg, name, service, &opts, &stored);
+  if (rc) return rc;
+  *out = bx_sub_box_new(bx_box_ctx(reg), stored, reg);
+  if (*out == NULL) {
+    bx_unregister(reg, stored);
+    return BX_ENOMEM;
+  }
+  return 0;
+}
+
+int bx__broadcast_register(bx_box *self, const char *name, bx_box *service, bx_box *owner,
+                           bx_box **out) {
+  br_priv *p = br(self);
+  char gen[32];
+  if (name == NULL) {
+    do snprintf(gen, sizeof gen, "%" PRIu64, bx__ctx_next_id(bx_box_ctx(self)));
+    while (br_any_has(self, gen));
+    name = gen;
+  }
+  bx_box **outs = calloc(p->n, sizeof *outs);
+  if (outs == NULL) return BX_ENOMEM;
+  int rc = 0;
+  size_t done = 0;
+  for (; done < p->n && rc == 0; done++) rc = br_register_one(p->regs[done], name, service, owner, &outs[done]);
+  if (rc == 0 && out != NULL) {
+    *out = bx_round_robin_box_new(bx_box_ctx(self), outs, p->n);
+    if (*out == NULL) rc = BX_ENOMEM;
+  }
+  if (rc != 0) /* roll back: all or nothing */
+    for (size_t i = 0; i < done; i++)
+      if (outs[i] != NULL) bx_unregister(p->regs[i], name);
+  for (size_t i = 0; i < p->n; i++) bx_box_unref(outs[i]);
+  free(outs);
+  return rc;
+}
+
+int bx__broadcast_unregister(bx_box *self, const char *name, bx_box *service, bx_box *owner,
+                             bool check) {
+  int result = BX_ENOSERVICE;
+  for (size_t i = 0; i < br(self)->n; i++) {
+    bx_box *reg = br(self)->regs[i];
+    int rc;
+    if (bx__box_is(reg, &bx__broadcast_registry_ops))
+      rc = bx__broadcast_unregister(reg, name, service, owner, check);
+    else if (name != NULL)
+      rc = bx__registry_remove_box_by_name(reg, name, owner, check);
+    else
+      rc = bx__registry_remove_box(reg, service, owner, check);
+    if (rc == 0 || result == BX_ENOSERVICE) result = rc;
+  }
+  return result;
+}
+
+bx_box *bx__broadcast_lookup(bx_box *self, const char *name) {
+  for (size_t i = 0; i < br(self)->n; i++) {
+    bx_box *found = bx_lookup(br(self)->regs[i], name);
+    if (found) return found;
+  }
+  return NULL;
+}
+
+bx_box *bx__broadcast_export_name(bx_box *self, const char *name) {
+  br_priv *p = br(self);
+  bx_box **subs = calloc(p->n, sizeof *subs);
+  if (subs == NULL) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < p->n; i++)
+    if (bx_lookup(p->regs[i], name) != NULL)
+      subs[k++] = bx_sub_box_new(bx_box_ctx(self), name, p->regs[i]);
+  bx_box *rr = NULL;
+  bool ok = k > 0;
+  for (size_t i = 0; i < k; i++) ok = ok && subs[i] != NULL;
+  if (ok) rr = bx_round_robin_box_new(bx_box_ctx(self), subs, k);
+  for (size_t i = 0; i < k; i++) bx_box_unref(subs[i]);
+  free(subs);
+  return rr;
+}
+
+static int br_send(bx_box *self, bx_msg *msg) {
+  br_priv *p = br(self);
+  const char *cls = bx_msg_class(msg);
+  if (cls != NULL && strcmp(cls, BX_CLASS_SUB_BOX_MESSAGE) == 0) {
+    /* Dispatch round-robin over the registries (each finds the name or answers NoSuchName). */
+    bx_box *reg = p->regs[p->next++ % p->n];
+    return bx_send(reg, msg);
+  }
+  if (cls != NULL && strcmp(cls, BX_CLASS_HELLO) == 0) {
+    bx_msg_unref(msg);
+    return 0;
+  }
+  return bx__registry_rpc(self, msg);
+}
+
+static void br_destroy(bx_box *self) {
+  for (size_t i = 0; i < br(self)->n; i++) bx_box_unref(br(self)->regs[i]);
+  free(br(self)->regs);
+}
+
+const bx_box_ops bx__broadcast_registry_ops = {
+    .version = BX_BOX_OPS_VERSION,
+    .type = "broadcast-registry",
+    .send = br_send,
+    .destroy = br_destroy,
+};
+
+bx_box *bx_broadcast_registry_new(bx_ctx *ctx, bx_box *const *registries, size_t n) {
+  if (ctx == NULL || registries == NULL || n == 0) return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (!bx__box_is(registries[i], &bx__registry_box_ops) &&
+        !bx__box_is(registries[i], &bx__broadcast_registry_ops))
+      return NULL;
+  bx_box *b = bx_box_new(ctx, &bx__broadcast_registry_ops, sizeof(br_priv));
+  if (b == NULL) return NULL;
+  br(b)->regs = calloc(n, sizeof(bx_box *));
+  if (br(b)->regs == NULL) {
+    bx_box_unref(b);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) br(b)->regs[i] = bx_box_ref(registries[i]);
+  br(b)->n = n;
+  return b;
+}

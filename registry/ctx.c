@@ -1,0 +1,304 @@
+/* bx_ctx: the context on a libuv loop — root registry, `me`, run queue, tracked work, logging,
+ * class whitelist, and asynchronous close.
+ *
+ * Design notes
+ * - The run queue is a ring buffer of (fn, a, b) tasks drained from a uv_idle handle that is
+ *   active only while tasks are queued. A drain runs the tasks that were queued when it started;
+ *   tasks they queue run on the next loop iteration, so a ping-pong of local messages cannot
+ *   starve I/O.
+ * - Closing runs in stages: bx_ctx_close() only queues the first stage, so no user callback runs
+ *   inside it. Stage one cancels tracked work (which delivers BX_ECLOSING replies through the
+ *   queue) and clears the registry; the context then drains the queue until it is empty and
+ *   nothing is tracked, closes its idle handle, calls the user's callback and frees itself.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+typedef struct cx_task {
+  bx__task_fn fn;
+  void *a, *b;
+} cx_task;
+
+enum { CX_OPEN, CX_CLOSING, CX_CLOSED };
+
+struct bx_ctx {
+  uv_loop_t *loop;
+  char *name;
+  bx_ctx_options opts;
+  int state;
+  bx_ctx_close_cb close_cb;
+  void *close_data;
+
+  bx_box *registry;
+  bx_box *me;
+  bx__map *named;
+  bx__map *classes;
+  uint64_t next_id;
+
+  uv_idle_t idle;
+  bool idle_active;
+  cx_task *tasks; /* ring buffer */
+  size_t head, count, cap;
+
+  bx__tracked tracked; /* list head (sentinel) */
+
+  void *data;
+  void (*data_free)(void *);
+};
+
+static const char *const cx_default_classes[] = {
+    BX_CLASS_MESSAGE,     BX_CLASS_SUB_BOX_MESSAGE,  BX_CLASS_RPC_MESSAGE,
+    BX_CLASS_RPC_RETURN,  BX_CLASS_RPC_ERROR,        BX_CLASS_REMOTE_EXCEPTION,
+    BX_CLASS_NO_SUCH_NAME, BX_CLASS_HELLO,           BX_CLASS_REGISTER_SELF,
+    BX_CLASS_SUB_BOX,     BX_CLASS_RETURN_BOX,       BX_CLASS_NAMED_BOX,
+    BX_CLASS_TIMESTAMP,
+};
+
+/* ---- logging ------------------------------------------------------------------------------ */
+
+static const char *const cx_level_names[] = {"error", "warn", "info", "debug"};
+
+const char *bx_log_level_name(int level) {
+  return level >= 0 && level <= BX_LOG_DEBUG ? cx_level_names[level] : "?";
+}
+
+int bx_log_level_from_name(const char *name) {
+  for (int i = 0; name && i <= BX_LOG_DEBUG; i++)
+    if (strcmp(name, cx_level_names[i]) == 0) return i;
+  return -1;
+}
+
+static void cx_stderr_log(void *data, int level, const char *line) {
+  bx_ctx *ctx = data;
+  fprintf(stderr, "bx %s %s: %s\n", bx_log_level_name(level), ctx->name, line);
+}
+
+void bx__vlog(bx_ctx *ctx, int level, const char *fmt, va_list ap) {
+  if (ctx == NULL || level > ctx->opts.log_level) return;
+  char line[1024];
+  vsnprintf(line, sizeof line, fmt, ap);
+  if (ctx->opts.log)
+    ctx->opts.log(ctx->opts.log_data, level, line);
+  else
+    cx_stderr_log(ctx, level, line);
+}
+
+void bx_log(bx_ctx *ctx, int level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  bx__vlog(ctx, level, fmt, ap);
+  va_end(ap);
+}
+
+/* ---- options and accessors ---------------------------------------------------------------- */
+
+void bx_ctx_options_init(bx_ctx_options *opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->max_frame = BX_DEFAULT_MAX_FRAME;
+  opts->max_depth = BX_DEFAULT_MAX_DEPTH;
+  opts->log_level = BX_LOG_WARN;
+}
+
+uv_loop_t *bx_ctx_loop(const bx_ctx *ctx) { return ctx->loop; }
+bx_box *bx_ctx_registry(const bx_ctx *ctx) { return ctx->registry; }
+bx_box *bx_ctx_me(const bx_ctx *ctx) { return ctx->me; }
+const char *bx_ctx_name(const bx_ctx *ctx) { return ctx->name; }
+bool bx_ctx_is_closing(const bx_ctx *ctx) { return ctx->state != CX_OPEN; }
+bool bx_ctx_allows_remote_register(const bx_ctx *ctx) { return ctx->opts.allow_remote_register; }
+size_t bx_ctx_max_frame(const bx_ctx *ctx) { return ctx->opts.max_frame; }
+int bx_ctx_max_depth(const bx_ctx *ctx) { return ctx->opts.max_depth; }
+void bx_ctx_set_log_level(bx_ctx *ctx, int level) { ctx->opts.log_level = level; }
+bx__map *bx__ctx_named_map(bx_ctx *ctx) { return ctx->named; }
+uint64_t bx__ctx_next_id(bx_ctx *ctx) { return ++ctx->next_id; }
+
+void bx_ctx_set_data(bx_ctx *ctx, void *data, void (*data_free)(void *)) {
+  if (ctx->data_free && ctx->data != data) ctx->data_free(ctx->data);
+  ctx->data = data;
+  ctx->data_free = data_free;
+}
+
+void *bx_ctx_data(const bx_ctx *ctx) { return ctx->data; }
+
+int bx_ctx_allow_class(bx_ctx *ctx, const char *cls) {
+  if (cls == NULL || *cls == '\0' || strcmp(cls, BX_CLASS_BOX_REF) == 0) return BX_EINVAL;
+  return bx__map_put(ctx->classes, cls, (void *)1, NULL);
+}
+
+bool bx_ctx_class_allowed(const bx_ctx *ctx, const char *cls) {
+  return cls != NULL && bx__map_get(ctx->classes, cls) != NULL;
+}
+
+/* ---- run queue ---------------------------------------------------------------------------- */
+
+static void cx_idle_cb(uv_idle_t *idle);
+
+static void cx_idle_start(bx_ctx *ctx) {
+  if (ctx->idle_active) return;
+  uv_idle_start(&ctx->idle, cx_idle_cb);
+  ctx->idle_active = true;
+}
+
+static void cx_idle_stop(bx_ctx *ctx) {
+  if (!ctx->idle_active) return;
+  uv_idle_stop(&ctx->idle);
+  ctx->idle_active = false;
+}
+
+static int cx_grow(bx_ctx *ctx) {
+  size_t cap = ctx->cap ? ctx->cap * 2 : 64;
+  cx_task *t = malloc(cap * sizeof *t);
+  if (t == NULL) return BX_ENOMEM;
+  for (size_t i = 0; i < ctx->count; i++) t[i] = ctx->tasks[(ctx->head + i) % ctx->cap];
+  free(ctx->tasks);
+  ctx->tasks = t;
+  ctx->cap = cap;
+  ctx->head = 0;
+  return 0;
+}
+
+int bx__defer(bx_ctx *ctx, bx__task_fn fn, void *a, void *b) {
+  if (ctx->state == CX_CLOSED) return BX_ECLOSING;
+  if (ctx->count == ctx->cap && cx_grow(ctx)) return BX_ENOMEM;
+  ctx->tasks[(ctx->head + ctx->count) % ctx->cap] = (cx_task){fn, a, b};
+  ctx->count++;
+  cx_idle_start(ctx);
+  return 0;
+}
+
+static bool cx_pop(bx_ctx *ctx, cx_task *out) {
+  if (ctx->count == 0) return false;
+  *out = ctx->tasks[ctx->head];
+  ctx->head = (ctx->head + 1) % ctx->cap;
+  ctx->count--;
+  return true;
+}
+
+static void cx_maybe_finish(bx_ctx *ctx);
+
+static void cx_idle_cb(uv_idle_t *idle) {
+  bx_ctx *ctx = idle->data;
+  size_t n = ctx->count;
+  cx_task t;
+  while (n-- > 0 && cx_pop(ctx, &t)) t.fn(t.a, t.b);
+  if (ctx->count == 0) cx_idle_stop(ctx);
+  if (ctx->state == CX_CLOSING) cx_maybe_finish(ctx);
+}
+
+/* ---- tracked work ------------------------------------------------------------------------- */
+
+void bx__track(bx_ctx *ctx, bx__tracked *t) {
+  t->next = ctx->tracked.next;
+  t->prev = &ctx->tracked;
+  ctx->tracked.next->prev = t;
+  ctx->tracked.next = t;
+}
+
+void bx__untrack(bx_ctx *ctx, bx__tracked *t) {
+  if (t->next == NULL) return;
+  t->prev->next = t->next;
+  t->next->prev = t->prev;
+  t->next = t->prev = NULL;
+  if (ctx->state == CX_CLOSING) cx_idle_start(ctx); /* re-check whether closing can finish */
+}
+
+/* ---- create and close --------------------------------------------------------------------- */
+
+static void cx_free(bx_ctx *ctx) {
+  bx_box_unref(ctx->me);
+  if (ctx->named) bx__named_clear(ctx);
+  bx__map_free(ctx->named);
+  if (ctx->registry) bx__registry_clear(ctx->registry);
+  bx_box_unref(ctx->registry);
+  bx__map_free(ctx->classes);
+  if (ctx->data_free) ctx->data_free(ctx->data);
+  free(ctx->tasks);
+  free(ctx->name);
+  free(ctx);
+}
+
+static int cx_init_tables(bx_ctx *ctx) {
+  ctx->named = bx__map_new();
+  ctx->classes = bx__map_new();
+  if (ctx->named == NULL || ctx->classes == NULL) return BX_ENOMEM;
+  for (size_t i = 0; i < sizeof cx_default_classes / sizeof cx_default_classes[0]; i++)
+    if (bx__map_put(ctx->classes, cx_default_classes[i], (void *)1, NULL)) return BX_ENOMEM;
+  ctx->registry = bx_registry_new(ctx);
+  if (ctx->registry == NULL) return BX_ENOMEM;
+  ctx->me = bx_named_box(ctx, ctx->name);
+  if (ctx->me == NULL) return BX_EINVAL;
+  return bx_named_bind(ctx, ctx->name, ctx->registry);
+}
+
+int bx_ctx_new(bx_ctx **out, uv_loop_t *loop, const bx_ctx_options *opts) {
+  if (out == NULL || loop == NULL) return BX_EINVAL;
+  *out = NULL;
+  bx_ctx *ctx = calloc(1, sizeof *ctx);
+  if (ctx == NULL) return BX_ENOMEM;
+  if (opts)
+    ctx->opts = *opts;
+  else
+    bx_ctx_options_init(&ctx->opts);
+  if (ctx->opts.max_frame == 0) ctx->opts.max_frame = BX_DEFAULT_MAX_FRAME;
+  if (ctx->opts.max_depth <= 0) ctx->opts.max_depth = BX_DEFAULT_MAX_DEPTH;
+  char pidname[32];
+  snprintf(pidname, sizeof pidname, "/proc/%ld", (long)getpid());
+  ctx->name = bx__strdup(ctx->opts.name ? ctx->opts.name : pidname);
+  ctx->opts.name = ctx->name;
+  ctx->loop = loop;
+  ctx->tracked.next = ctx->tracked.prev = &ctx->tracked;
+  int rc = ctx->name ? cx_init_tables(ctx) : BX_ENOMEM;
+  if (rc == 0) rc = uv_idle_init(loop, &ctx->idle);
+  if (rc) {
+    cx_free(ctx);
+    return rc;
+  }
+  ctx->idle.data = ctx; /* active (and so keeping the loop alive) only while tasks wait */
+  *out = ctx;
+  return 0;
+}
+
+static void cx_closed_cb(uv_handle_t *h) {
+  bx_ctx *ctx = h->data;
+  ctx->state = CX_CLOSED;
+  if (ctx->close_cb) ctx->close_cb(ctx, ctx->close_data);
+  cx_free(ctx);
+}
+
+static void cx_maybe_finish(bx_ctx *ctx) {
+  if (ctx->count > 0 || ctx->tracked.next != &ctx->tracked) return;
+  cx_idle_stop(ctx);
+  ctx->state = CX_CLOSED;
+  uv_close((uv_handle_t *)&ctx->idle, cx_closed_cb);
+}
+
+static void cx_close_stage1(void *a, void *b) {
+  bx_ctx *ctx = a;
+  (void)b;
+  bx__tracked *t = ctx->tracked.next;
+  while (t != &ctx->tracked) {
+    bx__tracked *next = t->next;
+    void (*on_close)(bx__tracked *) = t->on_close;
+    t->on_close = NULL; /* each is cancelled once; cancelled ones stay until their handles close */
+    if (on_close) {
+      on_close(t);
+      if (next != &ctx->tracked && next->next == NULL) next = ctx->tracked.next; /* unlinked */
+    }
+    t = next;
+  }
+  bx__registry_clear(ctx->registry);
+}
+
+int bx_ctx_close(bx_ctx *ctx, bx_ctx_close_cb cb, void *data) {
+  if (ctx == NULL) return BX_EINVAL;
+  if (ctx->state != CX_OPEN) return BX_ECLOSING;
+  int rc = bx__defer(ctx, cx_close_stage1, ctx, NULL);
+  if (rc) return rc;
+  ctx->state = CX_CLOSING;
+  ctx->close_cb = cb;
+  ctx->close_data = data;
+  return 0;
+}

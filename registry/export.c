@@ -1,0 +1,21 @@
+/* Exporting: how a live box with no wire form for a frame's target becomes a portable reference.
+ * It is registered in the context's root registry under a fresh name and written as
+ * SubBox{name, ReturnBox}: "name in the registry of whoever sent this frame" (spec/foam
+ * section 6). Reply boxes are exported one-shot; all exports are owned by the target
+ * connection, so closing it releases them (bx__registry_drop_owner). */
+#include "internal.h"
+
+cJSON *bx__export_box(bx_export *ex, bx_box *box) {
+  cJSON *wire = bx_export_wire(ex, box);
+  if (wire != NULL) return wire;
+  const char *name = NULL;
+  bx__reg_opts opts = {.one_shot = ex->one_shot, .owner = ex->target};
+  int rc = bx__registry_add(bx_ctx_registry(ex->ctx), NULL, box, &opts, &name);
+  if (rc) {
+    if (ex->err == 0) ex->err = rc;
+    return NULL;
+  }
+  wire = bx__wire_sub_box(name, bx__wire_return_box());
+  if (wire == NULL && ex->err == 0) ex->err = BX_ENOMEM;
+  return wire;
+}

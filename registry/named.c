@@ -1,0 +1,136 @@
+/* Named boxes: one shared box per path and context (FOAM's NamedBox multitons).
+ *
+ * A bound path forwards to its binding (the context's own name is bound to its root registry;
+ * transports bind the paths peers announce with RegisterSelfMessage to their connection). An
+ * unbound path resolves its last segment through a Lookup box on its parent: "/a/b/c" asks
+ * "/a/b" for "c", and a single-segment path "/a" asks the root registry for "a". */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct nm_priv {
+  char *path;
+  bx_box *binding;  /* owned, or NULL */
+  bx_box *resolver; /* owned Lookup box, created on first use while unbound */
+} nm_priv;
+
+static nm_priv *nm(bx_box *b) { return bx_box_priv(b); }
+
+static bool nm_valid_path(const char *p) {
+  if (p == NULL || p[0] != '/' || p[1] == '\0') return false;
+  for (const char *s = p; *s; s++)
+    if (*s == '/' && (s[1] == '/' || s[1] == '\0')) return false; /* empty segment */
+  return true;
+}
+
+static bx_box *nm_parent(bx_ctx *ctx, const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (slash == path) return bx_box_ref(bx_ctx_registry(ctx));
+  size_t len = (size_t)(slash - path);
+  char *parent = malloc(len + 1);
+  if (parent == NULL) return NULL;
+  memcpy(parent, path, len);
+  parent[len] = '\0';
+  bx_box *b = bx_named_box(ctx, parent);
+  free(parent);
+  return b;
+}
+
+static int nm_send(bx_box *self, bx_msg *msg) {
+  nm_priv *p = nm(self);
+  if (p->binding) return bx_send(p->binding, msg);
+  if (p->resolver == NULL) {
+    bx_ctx *ctx = bx_box_ctx(self);
+    bx_box *parent = nm_parent(ctx, p->path);
+    if (parent != NULL) p->resolver = bx_lookup_box_new(ctx, parent, strrchr(p->path, '/') + 1);
+    bx_box_unref(parent);
+    if (p->resolver == NULL) {
+      bx_msg_unref(msg);
+      return BX_ENOMEM;
+    }
+  }
+  return bx_send(p->resolver, msg);
+}
+
+static cJSON *nm_to_wire(bx_box *self, bx_export *ex) {
+  nm_priv *p = nm(self);
+  bx_box *target = bx_export_target(ex);
+  bool portable = p->binding == NULL || target == NULL || p->binding == target ||
+                  bx__box_is(p->binding, &bx__registry_box_ops);
+  if (!portable) return NULL; /* bound to another connection: the peer could not reach it */
+  cJSON *o = bx_json_new_object(BX_CLASS_NAMED_BOX);
+  if (o != NULL && cJSON_AddStringToObject(o, "name", p->path) == NULL) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+static void nm_destroy(bx_box *self) {
+  nm_priv *p = nm(self);
+  bx_box_unref(p->binding);
+  bx_box_unref(p->resolver);
+  free(p->path);
+}
+
+const bx_box_ops bx__named_box_ops = {
+    .version = BX_BOX_OPS_VERSION,
+    .type = "named",
+    .send = nm_send,
+    .to_wire = nm_to_wire,
+    .destroy = nm_destroy,
+};
+
+bx_box *bx_named_box(bx_ctx *ctx, const char *path) {
+  if (ctx == NULL || !nm_valid_path(path)) return NULL;
+  bx__map *table = bx__ctx_named_map(ctx);
+  bx_box *b = bx__map_get(table, path);
+  if (b != NULL) return bx_box_ref(b);
+  b = bx_box_new(ctx, &bx__named_box_ops, sizeof(nm_priv));
+  if (b == NULL) return NULL;
+  nm(b)->path = bx__strdup(path);
+  if (nm(b)->path == NULL || bx__map_put(table, path, b, NULL) != 0) {
+    bx_box_unref(b);
+    return NULL;
+  }
+  return bx_box_ref(b); /* one reference in the table, one for the caller */
+}
+
+int bx_named_bind(bx_ctx *ctx, const char *path, bx_box *box) {
+  bx_box *b = bx_named_box(ctx, path);
+  if (b == NULL) return BX_EINVAL;
+  nm_priv *p = nm(b);
+  bx_box *old = p->binding, *resolver = p->resolver;
+  p->binding = bx_box_ref(box);
+  p->resolver = NULL; /* a new binding wins over any lookup in progress */
+  bx_box_unref(old);
+  bx_box_unref(resolver);
+  bx_box_unref(b);
+  return 0;
+}
+
+const char *bx_named_box_path(bx_box *named) {
+  return bx__box_is(named, &bx__named_box_ops) ? nm(named)->path : NULL;
+}
+
+bx_box *bx__named_binding(bx_box *named) {
+  return bx__box_is(named, &bx__named_box_ops) ? nm(named)->binding : NULL;
+}
+
+void bx__named_clear(bx_ctx *ctx) {
+  bx__map *table = bx__ctx_named_map(ctx);
+  size_t pos = 0;
+  const char *key;
+  void *value;
+  while (bx__map_next(table, &pos, &key, &value)) {
+    bx_box *b = value;
+    nm_priv *p = nm(b);
+    bx_box *binding = p->binding, *resolver = p->resolver;
+    p->binding = p->resolver = NULL; /* break cycles through the registry */
+    bx__map_del(table, key);
+    bx_box_unref(binding);
+    bx_box_unref(resolver);
+    bx_box_unref(b);
+  }
+}

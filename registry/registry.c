@@ -1,0 +1,295 @@
+/* The local registry box: names -> services, FOAM's dispatch (spec/foam section 5).
+ *
+ * Entries remember who registered them (the origin connection box, NULL for local code) and
+ * whether they are one-shot exports, which are removed before their first delivery so that a
+ * re-entrant send cannot deliver twice. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "registry_internal.h"
+
+typedef struct rg_entry {
+  bx_box *service; /* owned reference */
+  bx_box *owner;   /* identity of the registering connection, not a reference */
+  bool one_shot;
+} rg_entry;
+
+typedef struct rg_priv {
+  bx__map *entries;
+} rg_priv;
+
+static rg_priv *rg(bx_box *b) { return bx_box_priv(b); }
+
+static void rg_entry_free(rg_entry *e) {
+  if (e == NULL) return;
+  bx_box_unref(e->service);
+  free(e);
+}
+
+static int rg_send(bx_box *self, bx_msg *msg);
+
+static cJSON *rg_to_wire(bx_box *self, bx_export *ex) {
+  /* The root registry is what a peer reaches as ReturnBox over any connection. */
+  (void)ex;
+  return self == bx_ctx_registry(bx_box_ctx(self)) ? bx__wire_return_box() : NULL;
+}
+
+static void rg_destroy(bx_box *self) {
+  bx__registry_clear(self);
+  bx__map_free(rg(self)->entries);
+}
+
+const bx_box_ops bx__registry_box_ops = {
+    .version = BX_BOX_OPS_VERSION,
+    .type = "registry",
+    .send = rg_send,
+    .to_wire = rg_to_wire,
+    .destroy = rg_destroy,
+};
+
+bx_box *bx_registry_new(bx_ctx *ctx) {
+  bx_box *b = bx_box_new(ctx, &bx__registry_box_ops, sizeof(rg_priv));
+  if (b == NULL) return NULL;
+  if ((rg(b)->entries = bx__map_new()) == NULL) {
+    bx_box_unref(b);
+    return NULL;
+  }
+  return b;
+}
+
+/* ---- table operations --------------------------------------------------------------------- */
+
+static int rg_generate_name(bx_box *self, char *buf, size_t len) {
+  for (int tries = 0; tries < 1000; tries++) {
+    snprintf(buf, len, "%" PRIu64, bx__ctx_next_id(bx_box_ctx(self)));
+    if (bx__map_get(rg(self)->entries, buf) == NULL) return 0;
+  }
+  return BX_EEXIST;
+}
+
+int bx__registry_add(bx_box *registry, const char *name, bx_box *service,
+                     const bx__reg_opts *opts, const char **out_name) {
+  if (!bx__box_is(registry, &bx__registry_box_ops) || service == NULL) return BX_EINVAL;
+  if (name != NULL && *name == '\0') return BX_EINVAL;
+  char gen[32];
+  if (name == NULL) {
+    int rc = rg_generate_name(registry, gen, sizeof gen);
+    if (rc) return rc;
+    name = gen;
+  }
+  bx__map *map = rg(registry)->entries;
+  rg_entry *old = bx__map_get(map, name);
+  if (old != NULL && (opts == NULL || old->owner == NULL || old->owner != opts->owner))
+    return BX_EEXIST; /* a peer may re-register its own names, never take another's */
+  rg_entry *e = calloc(1, sizeof *e);
+  if (e == NULL) return BX_ENOMEM;
+  e->service = bx_box_ref(service);
+  if (opts) {
+    e->owner = opts->owner;
+    e->one_shot = opts->one_shot;
+  }
+  void *replaced = NULL;
+  if (bx__map_put(map, name, e, &replaced)) {
+    rg_entry_free(e);
+    return BX_ENOMEM;
+  }
+  rg_entry_free(replaced);
+  if (out_name) *out_name = bx__map_key(map, name);
+  return 0;
+}
+
+static int rg_remove(bx_box *registry, const char *name, bx_box *owner_check, bool check) {
+  bx__map *map = rg(registry)->entries;
+  rg_entry *e = bx__map_get(map, name);
+  if (e == NULL) return BX_ENOSERVICE;
+  if (check && e->owner != owner_check) return BX_EPERM;
+  rg_entry_free(bx__map_del(map, name));
+  return 0;
+}
+
+int bx__registry_remove_box_by_name(bx_box *registry, const char *name, bx_box *owner,
+                                    bool check) {
+  return rg_remove(registry, name, owner, check);
+}
+
+size_t bx__registry_drop_owner(bx_box *registry, bx_box *owner) {
+  bx__map *map = rg(registry)->entries;
+  size_t pos = 0, n = 0;
+  const char *key;
+  void *value;
+  while (bx__map_next(map, &pos, &key, &value)) {
+    if (((rg_entry *)value)->owner != owner) continue;
+    rg_entry_free(bx__map_del(map, key));
+    n++;
+  }
+  return n;
+}
+
+void bx__registry_clear(bx_box *registry) {
+  if (!bx__box_is(registry, &bx__registry_box_ops)) return;
+  bx__map *map = rg(registry)->entries;
+  /* Detach the table first: releasing a service may re-enter the registry. */
+  bx__map *fresh = bx__map_new();
+  if (fresh == NULL) return;
+  rg(registry)->entries = fresh;
+  size_t pos = 0;
+  void *value;
+  while (bx__map_next(map, &pos, NULL, &value)) rg_entry_free(value);
+  bx__map_free(map);
+}
+
+bool bx__box_same(bx_box *a, bx_box *b) {
+  if (a == b) return true;
+  if (a == NULL || b == NULL || bx_box_get_ops(a) != bx_box_get_ops(b)) return false;
+  if (bx__box_is(a, &bx__sub_box_ops))
+    return strcmp(bx_sub_box_name(a), bx_sub_box_name(b)) == 0 &&
+           bx__box_same(bx_sub_box_delegate(a), bx_sub_box_delegate(b));
+  if (bx__box_is(a, &bx__return_box_ops))
+    return bx__return_box_origin(a) == bx__return_box_origin(b);
+  if (bx__box_is(a, &bx__named_box_ops))
+    return strcmp(bx_named_box_path(a), bx_named_box_path(b)) == 0;
+  return false;
+}
+
+int bx__registry_remove_box(bx_box *registry, bx_box *service, bx_box *owner, bool check) {
+  bx__map *map = rg(registry)->entries;
+  size_t pos = 0;
+  const char *key;
+  void *value;
+  int rc = BX_ENOSERVICE;
+  while (bx__map_next(map, &pos, &key, &value)) {
+    rg_entry *e = value;
+    if (!bx__box_same(e->service, service)) continue;
+    if (check && e->owner != owner) {
+      if (rc == BX_ENOSERVICE) rc = BX_EPERM;
+      continue;
+    }
+    rg_entry_free(bx__map_del(map, key));
+    rc = 0;
+  }
+  return rc;
+}
+
+bx_box *bx__registry_get(bx_box *registry, const char *name) {
+  rg_entry *e = bx__map_get(rg(registry)->entries, name);
+  return e ? e->service : NULL;
+}
+
+/* ---- public API (dispatching on the registry kind) ----------------------------------------- */
+
+int bx_register(bx_box *registry, const char *name, bx_box *service, bx_box **out) {
+  if (out) *out = NULL;
+  if (registry == NULL || service == NULL) return BX_EINVAL;
+  if (bx__box_is(registry, &bx__broadcast_registry_ops))
+    return bx__broadcast_register(registry, name, service, NULL, out);
+  if (!bx__box_is(registry, &bx__registry_box_ops)) return BX_ENOTSUP;
+  const char *stored;
+  int rc = bx__registry_add(registry, name, service, NULL, &stored);
+  if (rc || out == NULL) return rc;
+  *out = bx_sub_box_new(bx_box_ctx(registry), stored, registry);
+  if (*out == NULL) {
+    rg_remove(registry, stored, NULL, false);
+    return BX_ENOMEM;
+  }
+  return 0;
+}
+
+int bx_unregister(bx_box *registry, const char *name) {
+  if (registry == NULL || name == NULL) return BX_EINVAL;
+  if (bx__box_is(registry, &bx__broadcast_registry_ops))
+    return bx__broadcast_unregister(registry, name, NULL, NULL, false);
+  if (!bx__box_is(registry, &bx__registry_box_ops)) return BX_ENOTSUP;
+  return rg_remove(registry, name, NULL, false);
+}
+
+int bx_unregister_box(bx_box *registry, bx_box *service) {
+  if (registry == NULL || service == NULL) return BX_EINVAL;
+  if (bx__box_is(registry, &bx__broadcast_registry_ops))
+    return bx__broadcast_unregister(registry, NULL, service, NULL, false);
+  if (!bx__box_is(registry, &bx__registry_box_ops)) return BX_ENOTSUP;
+  return bx__registry_remove_box(registry, service, NULL, false);
+}
+
+bx_box *bx_lookup(bx_box *registry, const char *name) {
+  if (registry == NULL || name == NULL) return NULL;
+  if (bx__box_is(registry, &bx__broadcast_registry_ops))
+    return bx__broadcast_lookup(registry, name);
+  if (!bx__box_is(registry, &bx__registry_box_ops)) return NULL;
+  return bx__registry_get(registry, name);
+}
+
+size_t bx_registry_size(bx_box *registry) {
+  if (!bx__box_is(registry, &bx__registry_box_ops)) return 0;
+  return bx__map_size(rg(registry)->entries);
+}
+
+size_t bx_registry_visit(bx_box *registry, bx_registry_visit_fn fn, void *data) {
+  if (!bx__box_is(registry, &bx__registry_box_ops) || fn == NULL) return 0;
+  size_t pos = 0, n = 0;
+  const char *key;
+  void *value;
+  while (bx__map_next(rg(registry)->entries, &pos, &key, &value)) {
+    fn(key, ((rg_entry *)value)->service, data);
+    n++;
+  }
+  return n;
+}
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+/* Delivers a SubBoxMessage's inner object to the service registered under its name. */
+static int rg_deliver(bx_box *self, bx_msg *msg, const char *name) {
+  rg_entry *e = bx__map_get(rg(self)->entries, name);
+  if (e == NULL) {
+    bx_log(bx_box_ctx(self), BX_LOG_DEBUG, "registry: no such name '%s'", name);
+    int rc = bx__reply_no_such_name(msg, name);
+    bx_msg_unref(msg);
+    return rc == BX_ENOREPLY ? BX_ENOSERVICE : 0;
+  }
+  bx_box *service = bx_box_ref(e->service);
+  if (e->one_shot) rg_entry_free(bx__map_del(rg(self)->entries, name));
+  bx_msg *w = bx_msg_writable(msg);
+  if (w == NULL) {
+    bx_msg_unref(msg);
+    bx_box_unref(service);
+    return BX_ENOMEM;
+  }
+  cJSON *inner = cJSON_DetachItemFromObjectCaseSensitive(bx_msg_object(w), "object");
+  bx_msg_set_object(w, inner);
+  int rc = bx_send(service, w);
+  bx_box_unref(service);
+  return rc;
+}
+
+int bx__registry_dispatch(bx_box *self, bx_msg *msg) {
+  const char *cls = bx_msg_class(msg);
+  if (cls != NULL && strcmp(cls, BX_CLASS_SUB_BOX_MESSAGE) == 0) {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(bx_msg_object(msg), "name");
+    if (!cJSON_IsString(name)) {
+      bx_msg_unref(msg);
+      return BX_EBADMSG;
+    }
+    /* Copy the name: unwrapping the payload frees the node that holds it. */
+    char buf[256], *heap = NULL;
+    size_t len = strlen(name->valuestring);
+    char *n = len < sizeof buf ? buf : (heap = malloc(len + 1));
+    if (n == NULL) {
+      bx_msg_unref(msg);
+      return BX_ENOMEM;
+    }
+    memcpy(n, name->valuestring, len + 1);
+    int rc = rg_deliver(self, msg, n);
+    free(heap);
+    return rc;
+  }
+  if (cls != NULL && strcmp(cls, BX_CLASS_HELLO) == 0) {
+    bx_msg_unref(msg);
+    return 0;
+  }
+  return bx__registry_rpc(self, msg);
+}
+
+static int rg_send(bx_box *self, bx_msg *msg) { return bx__registry_dispatch(self, msg); }

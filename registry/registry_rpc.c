@@ -1,0 +1,137 @@
+/* The registry skeleton: register(name|null, service|null, box), doLookup(name) and
+ * unregister(nameOrBox) as bare RPCMessages (spec/foam section 3), for local and broadcast
+ * registries alike. Messages from peers (with an origin) may register and unregister only when
+ * the context allows it, and may unregister only what the same connection registered. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "registry_internal.h"
+
+int bx__reply_no_such_name(const bx_msg *msg, const char *name) {
+  if (bx_msg_reply_box(msg) == NULL) return BX_ENOREPLY;
+  cJSON *o = bx_json_new_object(BX_CLASS_NO_SUCH_NAME);
+  if (o == NULL || !cJSON_AddStringToObject(o, "name", name)) {
+    cJSON_Delete(o);
+    return BX_ENOMEM;
+  }
+  return bx_reply(msg, bx_msg_new(o));
+}
+
+/* Replies RPCReturnMessage, with `box` as data when non-NULL (void otherwise). */
+static int rr_reply_return(const bx_msg *msg, bx_box *box) {
+  if (bx_msg_reply_box(msg) == NULL) return 0;
+  bx_msg *reply = bx_msg_new(bx_json_new_object(BX_CLASS_RPC_RETURN));
+  if (reply == NULL || bx_msg_object(reply) == NULL) {
+    bx_msg_unref(reply);
+    return BX_ENOMEM;
+  }
+  if (box != NULL) {
+    cJSON *ref = bx_msg_box_ref(reply, box);
+    if (ref == NULL) {
+      bx_msg_unref(reply);
+      return BX_ENOMEM;
+    }
+    cJSON_AddItemToObject(bx_msg_object(reply), "data", ref);
+  }
+  return bx_reply(msg, reply);
+}
+
+static int rr_reply_error(const bx_msg *msg, int code, const char *text) {
+  if (bx_msg_reply_box(msg) == NULL) return 0;
+  return bx_reply_error(msg, code, text);
+}
+
+static bool rr_is_broadcast(bx_box *self) { return bx__box_is(self, &bx__broadcast_registry_ops); }
+
+static bx_box *rr_export_name(bx_box *self, const char *name) {
+  if (rr_is_broadcast(self)) return bx__broadcast_export_name(self, name);
+  if (bx__registry_get(self, name) == NULL) return NULL;
+  return bx_sub_box_new(bx_box_ctx(self), name, self);
+}
+
+static int rr_register(bx_box *self, const bx_msg *msg, const cJSON *args) {
+  const cJSON *name = cJSON_GetArrayItem(args, 0);
+  bx_box *service = bx_msg_box_at(msg, cJSON_GetArrayItem(args, 2));
+  if (!(cJSON_IsNull(name) || cJSON_IsString(name)) || service == NULL)
+    return rr_reply_error(msg, BX_EBADARG, "register(name, service, box): bad arguments");
+  const char *n = cJSON_IsString(name) ? name->valuestring : NULL;
+  bx_box *owner = bx_msg_origin(msg);
+  bx_box *out = NULL;
+  int rc;
+  if (rr_is_broadcast(self)) {
+    rc = bx__broadcast_register(self, n, service, owner, &out);
+  } else {
+    const char *stored = NULL;
+    bx__reg_opts opts = {.one_shot = false, .owner = owner};
+    rc = bx__registry_add(self, n, service, &opts, &stored);
+    if (rc == 0 && (out = bx_sub_box_new(bx_box_ctx(self), stored, self)) == NULL) rc = BX_ENOMEM;
+  }
+  if (rc) return rr_reply_error(msg, rc, rc == BX_EEXIST ? "name already registered" : NULL);
+  rc = rr_reply_return(msg, out);
+  bx_box_unref(out);
+  return rc;
+}
+
+static int rr_do_lookup(bx_box *self, const bx_msg *msg, const cJSON *args) {
+  const cJSON *name = cJSON_GetArrayItem(args, 0);
+  if (!cJSON_IsString(name))
+    return rr_reply_error(msg, BX_EBADARG, "doLookup(name): name must be a string");
+  bx_box *found = rr_export_name(self, name->valuestring);
+  if (found == NULL) return bx__reply_no_such_name(msg, name->valuestring);
+  int rc = rr_reply_return(msg, found);
+  bx_box_unref(found);
+  return rc;
+}
+
+static int rr_unregister(bx_box *self, const bx_msg *msg, const cJSON *args) {
+  const cJSON *arg = cJSON_GetArrayItem(args, 0);
+  bx_box *owner = bx_msg_origin(msg);
+  bool check = owner != NULL; /* peers may only remove their own names */
+  bx_box *box = bx_msg_box_at(msg, arg);
+  int rc;
+  if (cJSON_IsString(arg))
+    rc = rr_is_broadcast(self) ? bx__broadcast_unregister(self, arg->valuestring, NULL, owner, check)
+                               : bx__registry_remove_box_by_name(self, arg->valuestring, owner, check);
+  else if (box != NULL)
+    rc = rr_is_broadcast(self) ? bx__broadcast_unregister(self, NULL, box, owner, check)
+                               : bx__registry_remove_box(self, box, owner, check);
+  else
+    return rr_reply_error(msg, BX_EBADARG, "unregister(nameOrBox): expected a name or a box");
+  if (rc == BX_ENOSERVICE) rc = 0; /* unregistering what is not there is not an error (FOAM) */
+  return rc ? rr_reply_error(msg, rc, NULL) : rr_reply_return(msg, NULL);
+}
+
+int bx__registry_rpc(bx_box *self, bx_msg *msg) {
+  bx_ctx *ctx = bx_box_ctx(self);
+  const char *cls = bx_msg_class(msg);
+  int rc;
+  if (cls == NULL || strcmp(cls, BX_CLASS_RPC_MESSAGE) != 0) {
+    bx_log(ctx, BX_LOG_WARN, "registry: dropping a message of class %s", cls ? cls : "(none)");
+    rc = rr_reply_error(msg, BX_EBADMSG, "the registry accepts SubBoxMessage and RPCMessage");
+    bx_msg_unref(msg);
+    return rc;
+  }
+  const cJSON *obj = bx_msg_object(msg);
+  const cJSON *method = cJSON_GetObjectItemCaseSensitive(obj, "name");
+  const cJSON *args = cJSON_GetObjectItemCaseSensitive(obj, "args");
+  const char *m = cJSON_IsString(method) ? method->valuestring : "";
+  bool remote = bx_msg_origin(msg) != NULL;
+  bool mutating = strcmp(m, "register") == 0 || strcmp(m, "unregister") == 0;
+  if (remote && mutating && !bx_ctx_allows_remote_register(ctx)) {
+    bx_log(ctx, BX_LOG_INFO, "registry: refused remote %s", m);
+    rc = rr_reply_error(msg, BX_EPERM, "remote registration is not allowed by this context");
+  } else if (strcmp(m, "register") == 0) {
+    rc = rr_register(self, msg, args);
+  } else if (strcmp(m, "doLookup") == 0) {
+    rc = rr_do_lookup(self, msg, args);
+  } else if (strcmp(m, "unregister") == 0) {
+    rc = rr_unregister(self, msg, args);
+  } else {
+    char text[160];
+    snprintf(text, sizeof text, "registry has no method '%.100s'", m);
+    rc = rr_reply_error(msg, BX_ENOMETHOD, text);
+  }
+  bx_msg_unref(msg);
+  return rc == BX_ENOREPLY ? 0 : rc;
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages bx needs to build, test and run its demo.
+# Idempotent: prints nothing and exits 0 when everything is already present.
+# As non-root it prints the exact apt-get command to run and exits 1.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config          # toolchain
+  libuv1-dev                                # event loop, sockets, timers
+  libcjson-dev                              # JSON tree
+  libwebsockets-dev libwebsockets-evlib-uv  # WebSocket transport on libuv
+  libsodium-dev                             # telehash crypto
+  libclang-14-dev clang-14 llvm-14          # bxgen; clang for libFuzzer targets
+  libcmocka-dev                             # unit tests
+  clang-format                              # make format-check
+  openssl                                   # throwaway certificates in wss tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root: apt-get update && $cmd" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+$cmd >&2
