@@ -22,6 +22,7 @@ struct bx_box {
   const bx_box_ops *ops;
   bx_ctx *ctx;
   unsigned refs;
+  char *export_name; /* last name this box was exported under (one-shot exports), or NULL */
   /* private state follows, aligned for any type */
   union {
     max_align_t align;
@@ -67,6 +68,9 @@ struct bx_export {
 /* The wire form of box for ex: its portable form if it has one, else an export into the
  * context's root registry written as SubBox{name, ReturnBox}. NULL only on error (ex->err). */
 cJSON *bx__export_box(bx_export *ex, bx_box *box);
+/* Removes box's one-shot export from the root registry, if it is still there (a call that
+ * completed without its reply). */
+void bx__unexport(bx_ctx *ctx, bx_box *box);
 
 /* A new SubBox reference node {"class":"foam.box.SubBox","name":N,"delegate":D}, taking
  * ownership of delegate. NULL on allocation failure (delegate freed). */
@@ -102,6 +106,9 @@ void bx__vlog(bx_ctx *ctx, int level, const char *fmt, va_list ap);
 
 /* The context's table of named boxes (path -> box reference), owned by the context. */
 struct bx__map *bx__ctx_named_map(bx_ctx *ctx);
+/* Per-module state hung on the context (the module owns and frees it). */
+enum { BX__SLOT_RPC = 0, BX__SLOT_TRANSPORT = 1, BX__SLOT_COUNT = 4 };
+void **bx__ctx_slot(bx_ctx *ctx, int slot);
 /* A fresh number for generated names (registry names, exports). */
 uint64_t bx__ctx_next_id(bx_ctx *ctx);
 

@@ -145,9 +145,17 @@ int bx_msg_set_attr(bx_msg *msg, const char *key, cJSON *value) {
     cJSON_Delete(value);
     return BX_ENOMEM;
   }
-  if (cJSON_GetObjectItemCaseSensitive(msg->attrs, key) != NULL)
-    return cJSON_ReplaceItemInObjectCaseSensitive(msg->attrs, key, value) ? 0 : BX_ENOMEM;
-  if (!cJSON_AddItemToObject(msg->attrs, key, value)) {
+  /* Remove any old value first: replacing in place would free the old key, which may be the
+   * very string the caller passed as `key`. */
+  char *k = bx__strdup(key);
+  if (k == NULL) {
+    cJSON_Delete(value);
+    return BX_ENOMEM;
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(msg->attrs, k);
+  bool ok = cJSON_AddItemToObject(msg->attrs, k, value);
+  free(k);
+  if (!ok) {
     cJSON_Delete(value);
     return BX_ENOMEM;
   }

@@ -12,5 +12,7 @@
 #include "bx/ctx.h"
 #include "bx/registry.h"
 #include "bx/codec.h"
+#include "bx/rpc.h"
+#include "bx/idl.h"
 
 #endif /* BX_H */

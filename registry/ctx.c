@@ -45,6 +45,7 @@ struct bx_ctx {
   size_t head, count, cap;
 
   bx__tracked tracked; /* list head (sentinel) */
+  void *slots[BX__SLOT_COUNT];
 
   void *data;
   void (*data_free)(void *);
@@ -114,6 +115,7 @@ int bx_ctx_max_depth(const bx_ctx *ctx) { return ctx->opts.max_depth; }
 void bx_ctx_set_log_level(bx_ctx *ctx, int level) { ctx->opts.log_level = level; }
 bx__map *bx__ctx_named_map(bx_ctx *ctx) { return ctx->named; }
 uint64_t bx__ctx_next_id(bx_ctx *ctx) { return ++ctx->next_id; }
+void **bx__ctx_slot(bx_ctx *ctx, int slot) { return &ctx->slots[slot]; }
 
 void bx_ctx_set_data(bx_ctx *ctx, void *data, void (*data_free)(void *)) {
   if (ctx->data_free && ctx->data != data) ctx->data_free(ctx->data);

@@ -3,6 +3,8 @@
  * SubBox{name, ReturnBox}: "name in the registry of whoever sent this frame" (spec/foam
  * section 6). Reply boxes are exported one-shot; all exports are owned by the target
  * connection, so closing it releases them (bx__registry_drop_owner). */
+#include <stdlib.h>
+
 #include "internal.h"
 
 cJSON *bx__export_box(bx_export *ex, bx_box *box) {
@@ -15,7 +17,19 @@ cJSON *bx__export_box(bx_export *ex, bx_box *box) {
     if (ex->err == 0) ex->err = rc;
     return NULL;
   }
+  if (ex->one_shot) { /* remembered so that an expired call can remove it (bx__unexport) */
+    free(box->export_name);
+    box->export_name = bx__strdup(name);
+  }
   wire = bx__wire_sub_box(name, bx__wire_return_box());
   if (wire == NULL && ex->err == 0) ex->err = BX_ENOMEM;
   return wire;
+}
+
+void bx__unexport(bx_ctx *ctx, bx_box *box) {
+  if (box == NULL || box->export_name == NULL) return;
+  bx_box *root = bx_ctx_registry(ctx);
+  if (bx_lookup(root, box->export_name) == box) bx_unregister(root, box->export_name);
+  free(box->export_name);
+  box->export_name = NULL;
 }

@@ -33,6 +33,12 @@ static inline bxt_env *bxt_env_new(const bx_ctx_options *opts) {
 /* Runs the loop until nothing is left to do. */
 static inline void bxt_run(bxt_env *e) { uv_run(&e->loop, UV_RUN_DEFAULT); }
 
+/* Runs the loop without blocking until the run queue is drained (pending timers, such as call
+ * deadlines, are left running). */
+static inline void bxt_spin(bxt_env *e) {
+  for (int i = 0; i < 50; i++) uv_run(&e->loop, UV_RUN_NOWAIT);
+}
+
 /* Closes the context, runs the loop dry and checks that nothing leaked a handle. */
 static inline void bxt_env_free(bxt_env *e) {
   assert_int_equal(bx_ctx_close(e->ctx, bxt_on_closed, e), 0);

@@ -1,0 +1,549 @@
+/* The FOAM JSON codec: frame bytes <-> bx_msg (spec/foam sections 1-2).
+ *
+ * Design notes
+ * - Decoding runs in stages, each cheap enough to run on every frame: the size cap; a linear
+ *   pre-scan of the raw bytes (strict UTF-8, nesting depth, exact integers; json_scan.c);
+ *   cJSON's parse; a read-only check of the whole tree (every "class" on the whitelist, every
+ *   known class in the right shape); and only then the building of the message, so a frame
+ *   that is refused has created nothing but garbage to free.
+ * - Wire box references become live boxes: attributes.replyBox becomes the reply box, and each
+ *   reference inside the payload is replaced, in place, by a placeholder into the message's box
+ *   table. A ReturnBox always means "back over the connection this frame came in on" (origin).
+ * - Encoding writes each live box through bx__export_box(), which registers boxes with no wire
+ *   form in the root registry. If the frame then fails (too large, out of memory) those fresh
+ *   registrations are undone, so a failed encode leaves no stray export behind.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "json_scan.h"
+#include "json_write.h"
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+__attribute__((format(printf, 3, 4))) static int cd_fail(bx_codec_error *err, int code,
+                                                         const char *fmt, ...) {
+  if (err == NULL) return code;
+  va_list ap;
+  va_start(ap, fmt);
+  err->code = code;
+  vsnprintf(err->text, sizeof err->text, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+/* A peer-supplied string made fit for a one-line error text: control characters become '?',
+ * and long strings are cut at a character boundary and marked with "...". */
+typedef struct cd_shown {
+  char s[56];
+} cd_shown;
+
+static cd_shown cd_show(const char *src) {
+  cd_shown out;
+  const size_t room = sizeof out.s - 4; /* keep space for "..." and the terminator */
+  const unsigned char *s = (const unsigned char *)src;
+  size_t o = 0;
+  for (; s[o] != '\0' && o < room; o++)
+    out.s[o] = s[o] < 0x20 ? '?' : (char)s[o];
+  if (s[o] != '\0') {
+    while (o > 0 && (s[o] & 0xC0) == 0x80)
+      o--; /* do not cut a character in two */
+    memcpy(out.s + o, "...", 3);
+    o += 3;
+  }
+  out.s[o] = '\0';
+  return out;
+}
+
+/* ---- decoding: the tree check ------------------------------------------------------------- */
+
+typedef struct cd_dec {
+  bx_ctx *ctx;
+  bx_box *origin;
+  bx_msg *msg;
+  bx_codec_error *err;
+} cd_dec;
+
+enum cd_type { CD_ANY, CD_STRING, CD_OBJECT, CD_ARRAY, CD_NUMBER, CD_BOX };
+
+typedef struct cd_field {
+  const char *key;
+  enum cd_type type;
+  bool required; /* optional fields may also be null */
+} cd_field;
+
+typedef struct cd_shape {
+  const char *cls;
+  cd_field fields[2];
+} cd_shape;
+
+/* What a receiver relies on in each class; unknown properties are ignored. */
+static const cd_shape cd_shapes[] = {
+    {BX_CLASS_MESSAGE, {{"attributes", CD_OBJECT, false}, {"object", CD_ANY, true}}},
+    {BX_CLASS_SUB_BOX_MESSAGE, {{"name", CD_STRING, true}, {"object", CD_ANY, true}}},
+    {BX_CLASS_RPC_MESSAGE, {{"name", CD_STRING, true}, {"args", CD_ARRAY, false}}},
+    {BX_CLASS_NO_SUCH_NAME, {{"name", CD_STRING, true}}},
+    {BX_CLASS_REGISTER_SELF, {{"name", CD_STRING, true}}},
+    {BX_CLASS_SUB_BOX, {{"name", CD_STRING, true}, {"delegate", CD_BOX, true}}},
+    {BX_CLASS_NAMED_BOX, {{"name", CD_STRING, true}}},
+    {BX_CLASS_TIMESTAMP, {{"value", CD_NUMBER, true}}},
+    {BX_CLASS_REMOTE_EXCEPTION, {{"id", CD_STRING, false}, {"message", CD_STRING, false}}},
+};
+
+static const char *const cd_type_names[] = {
+    [CD_ANY] = "a value",    [CD_STRING] = "a string", [CD_OBJECT] = "an object",
+    [CD_ARRAY] = "an array", [CD_NUMBER] = "a number", [CD_BOX] = "a box reference",
+};
+
+static bool cd_class_is(const char *cls, const char *want) {
+  return cls != NULL && strcmp(cls, want) == 0;
+}
+
+/* A wire box reference: SubBox, NamedBox or ReturnBox. */
+static bool cd_is_box_ref(const cJSON *node) {
+  const char *cls = bx_json_class(node);
+  return cd_class_is(cls, BX_CLASS_SUB_BOX) || cd_class_is(cls, BX_CLASS_NAMED_BOX) ||
+         cd_class_is(cls, BX_CLASS_RETURN_BOX);
+}
+
+static bool cd_has_type(const cJSON *v, enum cd_type type) {
+  switch (type) {
+  case CD_STRING:
+    return cJSON_IsString(v) && v->valuestring != NULL;
+  case CD_OBJECT:
+    return cJSON_IsObject(v);
+  case CD_ARRAY:
+    return cJSON_IsArray(v);
+  case CD_NUMBER:
+    return cJSON_IsNumber(v);
+  case CD_BOX:
+    return cd_is_box_ref(v);
+  default:
+    return true;
+  }
+}
+
+static int cd_check_field(cd_dec *d, const cJSON *obj, const char *cls, const cd_field *f) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, f->key);
+  if (v == NULL || (cJSON_IsNull(v) && !f->required)) {
+    if (!f->required) return 0;
+    return cd_fail(d->err, BX_EBADMSG, "%s.%s is missing", cls, f->key);
+  }
+  if (cd_has_type(v, f->type)) return 0;
+  return cd_fail(d->err, BX_EBADMSG, "%s.%s must be %s", cls, f->key, cd_type_names[f->type]);
+}
+
+static int cd_check_shape(cd_dec *d, const cJSON *obj, const char *cls) {
+  for (size_t i = 0; i < sizeof cd_shapes / sizeof cd_shapes[0]; i++) {
+    const cd_shape *s = &cd_shapes[i];
+    if (strcmp(s->cls, cls) != 0) continue;
+    for (size_t k = 0; k < sizeof s->fields / sizeof s->fields[0] && s->fields[k].key; k++) {
+      int rc = cd_check_field(d, obj, cls, &s->fields[k]);
+      if (rc) return rc;
+    }
+    return 0;
+  }
+  return 0;
+}
+
+/* Finds obj's class. *cls is NULL for plain data. A second "class" key, or one that is not a
+ * string, is refused: readers that pick a different one would see a different class. */
+static int cd_class_of(cd_dec *d, const cJSON *obj, const char **cls) {
+  const cJSON *found = NULL;
+  *cls = NULL;
+  for (const cJSON *c = obj->child; c != NULL; c = c->next) {
+    if (c->string == NULL || strcmp(c->string, "class") != 0) continue;
+    if (found != NULL) return cd_fail(d->err, BX_EBADMSG, "duplicate \"class\" key");
+    found = c;
+  }
+  if (found == NULL) return 0;
+  if (!cJSON_IsString(found) || found->valuestring == NULL)
+    return cd_fail(d->err, BX_EBADMSG, "\"class\" must be a string");
+  *cls = found->valuestring;
+  return 0;
+}
+
+static int cd_check_class(cd_dec *d, const char *cls, bool top) {
+  /* Placeholders are ours, in memory only: one from a peer could point into our box table. */
+  if (strcmp(cls, BX_CLASS_BOX_REF) == 0 || !bx_ctx_class_allowed(d->ctx, cls))
+    return cd_fail(d->err, BX_EUNKNOWNCLASS, "unknown class '%s'", cd_show(cls).s);
+  if (!top && strcmp(cls, BX_CLASS_REGISTER_SELF) == 0)
+    return cd_fail(d->err, BX_EBADMSG, "%s is only valid at the top level", cls);
+  return 0;
+}
+
+/* Checks node and everything under it, changing nothing. Shapes are checked after the
+ * children so that an unknown class is reported as such even where it also breaks the shape of
+ * the object holding it (a SubBox delegating to {"class":"evil.Box"}). */
+static int cd_check(cd_dec *d, const cJSON *node, bool top) {
+  if (!cJSON_IsArray(node) && !cJSON_IsObject(node)) return 0;
+  const char *cls = NULL;
+  int rc = cJSON_IsObject(node) ? cd_class_of(d, node, &cls) : 0;
+  if (rc == 0 && cls != NULL) rc = cd_check_class(d, cls, top);
+  for (const cJSON *c = node->child; rc == 0 && c != NULL; c = c->next)
+    rc = cd_check(d, c, false);
+  if (rc == 0 && cls != NULL) rc = cd_check_shape(d, node, cls);
+  return rc;
+}
+
+/* ---- decoding: building the message ------------------------------------------------------- */
+
+static const char *cd_str(const cJSON *obj, const char *key) {
+  return cJSON_GetObjectItemCaseSensitive(obj, key)->valuestring; /* present: checked */
+}
+
+/* A new live box for a checked wire reference. */
+static int cd_box(cd_dec *d, const cJSON *ref, bx_box **out) {
+  const char *cls = bx_json_class(ref);
+  *out = NULL;
+  if (strcmp(cls, BX_CLASS_RETURN_BOX) == 0) {
+    *out = bx_return_box_new(d->ctx, d->origin);
+  } else if (strcmp(cls, BX_CLASS_NAMED_BOX) == 0) {
+    *out = bx_named_box(d->ctx, cd_str(ref, "name"));
+    if (*out == NULL)
+      return cd_fail(d->err, BX_EBADMSG, "malformed %s path '%s'", cls,
+                     cd_show(cd_str(ref, "name")).s);
+  } else {
+    bx_box *delegate;
+    int rc = cd_box(d, cJSON_GetObjectItemCaseSensitive(ref, "delegate"), &delegate);
+    if (rc) return rc;
+    *out = bx_sub_box_new(d->ctx, cd_str(ref, "name"), delegate);
+    bx_box_unref(delegate);
+  }
+  return *out ? 0 : cd_fail(d->err, BX_ENOMEM, "out of memory");
+}
+
+/* A placeholder in d->msg's box table for the wire reference ref. */
+static int cd_placeholder(cd_dec *d, const cJSON *ref, cJSON **out) {
+  bx_box *box;
+  int rc = cd_box(d, ref, &box);
+  if (rc) return rc;
+  *out = bx_msg_box_ref(d->msg, box);
+  bx_box_unref(box);
+  return *out ? 0 : cd_fail(d->err, BX_ENOMEM, "out of memory");
+}
+
+/* Replaces the wire reference ref, a member of parent, by a placeholder under the same key. */
+static int cd_replace(cd_dec *d, cJSON *parent, cJSON *ref) {
+  cJSON *ph;
+  int rc = cd_placeholder(d, ref, &ph);
+  if (rc) return rc;
+  ph->string = ref->string; /* the key moves over; ref is freed without it */
+  ph->type |= ref->type & cJSON_StringIsConst;
+  ref->string = NULL;
+  cJSON_ReplaceItemViaPointer(parent, ref, ph);
+  return 0;
+}
+
+static int cd_live_children(cd_dec *d, cJSON *node) {
+  cJSON *next;
+  for (cJSON *c = node->child; c != NULL; c = next) {
+    next = c->next;
+    int rc = 0;
+    if (cd_is_box_ref(c))
+      rc = cd_replace(d, node, c);
+    else if (c->child != NULL)
+      rc = cd_live_children(d, c);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* Turns every wire box reference in the payload into a live box. */
+static int cd_payload(cd_dec *d) {
+  cJSON *obj = bx_msg_object(d->msg);
+  if (obj == NULL) return 0;
+  if (!cd_is_box_ref(obj)) return cd_live_children(d, obj);
+  cJSON *ph;
+  int rc = cd_placeholder(d, obj, &ph);
+  if (rc == 0) bx_msg_set_object(d->msg, ph);
+  return rc;
+}
+
+static int cd_reply_box(cd_dec *d, const cJSON *ref) {
+  if (cJSON_IsNull(ref)) return 0;
+  if (!cd_is_box_ref(ref)) /* checked here, not earlier: every duplicate key comes this way */
+    return cd_fail(d->err, BX_EBADMSG, "%s.attributes.replyBox must be a box reference",
+                   BX_CLASS_MESSAGE);
+  bx_box *box;
+  int rc = cd_box(d, ref, &box);
+  if (rc) return rc;
+  bx_msg_set_reply_box(d->msg, box);
+  bx_box_unref(box);
+  return 0;
+}
+
+/* Moves the attributes, in order, into the message: replyBox as the reply box, the rest as
+ * JSON attributes. */
+static int cd_attrs(cd_dec *d, cJSON *attrs) {
+  while (attrs->child != NULL) {
+    cJSON *a = cJSON_DetachItemViaPointer(attrs, attrs->child);
+    if (strcmp(a->string, "replyBox") == 0) {
+      int rc = cd_reply_box(d, a);
+      cJSON_Delete(a);
+      if (rc) return rc;
+      continue;
+    }
+    /* Hand over a key the item does not own: replacing a duplicate key would free it first. */
+    char *key = a->string;
+    a->string = NULL;
+    a->type &= ~cJSON_StringIsConst;
+    int rc = bx_msg_set_attr(d->msg, key, a);
+    cJSON_free(key);
+    if (rc) return cd_fail(d->err, rc, "out of memory");
+  }
+  return 0;
+}
+
+static int cd_message(cd_dec *d, cJSON *root) {
+  cJSON *object = cJSON_DetachItemFromObjectCaseSensitive(root, "object");
+  if (cJSON_IsNull(object)) {
+    cJSON_Delete(object);
+    object = NULL;
+  }
+  d->msg = bx_msg_new(object);
+  if (d->msg == NULL) return cd_fail(d->err, BX_ENOMEM, "out of memory");
+  int rc = cd_payload(d);
+  cJSON *attrs = cJSON_GetObjectItemCaseSensitive(root, "attributes");
+  if (rc == 0 && cJSON_IsObject(attrs)) rc = cd_attrs(d, attrs);
+  return rc;
+}
+
+static const char *cd_json_kind(const cJSON *v) {
+  if (cJSON_IsArray(v)) return "an array";
+  if (cJSON_IsString(v)) return "a string";
+  if (cJSON_IsNumber(v)) return "a number";
+  if (cJSON_IsBool(v)) return "a boolean";
+  return "null";
+}
+
+/* Decodes the parsed frame. Takes root (freed, or owned by the message). */
+static int cd_top(cd_dec *d, cJSON *root) {
+  const char *cls = NULL;
+  int rc = 0;
+  if (!cJSON_IsObject(root))
+    rc = cd_fail(d->err, BX_EBADMSG, "top level must be a JSON object, not %s", cd_json_kind(root));
+  if (rc == 0) rc = cd_class_of(d, root, &cls);
+  if (rc == 0 && cls == NULL) rc = cd_fail(d->err, BX_EBADMSG, "top-level object has no \"class\"");
+  if (rc == 0) rc = cd_check(d, root, true);
+  if (rc == 0 && strcmp(cls, BX_CLASS_REGISTER_SELF) == 0) {
+    d->msg = bx_msg_new(root); /* the stream handshake: the object is the payload */
+    return d->msg ? 0 : cd_fail(d->err, BX_ENOMEM, "out of memory");
+  }
+  if (rc == 0 && strcmp(cls, BX_CLASS_MESSAGE) != 0)
+    rc = cd_fail(d->err, BX_EBADMSG, "top level must be a %s, not '%s'", BX_CLASS_MESSAGE,
+                 cd_show(cls).s);
+  if (rc == 0) rc = cd_message(d, root);
+  cJSON_Delete(root);
+  return rc;
+}
+
+/* ---- decoding: bytes ----------------------------------------------------------------------- */
+
+static int cd_scan(const bx_ctx *ctx, const char *buf, size_t len, bx_codec_error *err) {
+  bx__json_scan_error se;
+  int rc = bx__json_scan(buf, len, bx_ctx_max_depth(ctx), &se);
+  switch (rc) {
+  case 0:
+    return 0;
+  case BX_EBADUTF8:
+    return cd_fail(err, rc, "invalid UTF-8 at byte %zu", se.offset);
+  case BX_ETOODEEP:
+    return cd_fail(err, rc, "nesting deeper than %d levels at byte %zu", bx_ctx_max_depth(ctx),
+                   se.offset);
+  case BX_EINEXACT:
+    return cd_fail(err, rc, "number %.*s at byte %zu %s", (int)se.token_len, se.token, se.offset,
+                   se.what);
+  default:
+    return cd_fail(err, rc, "%s at byte %zu", se.what, se.offset);
+  }
+}
+
+static bool cd_json_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int cd_parse(const char *buf, size_t len, cJSON **root, bx_codec_error *err) {
+  const char *end = NULL;
+  /* Not require_null_terminated: with an explicit length cJSON 1.7.15 then demands a NUL
+   * inside the buffer. Trailing bytes are checked here instead. */
+  *root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
+  if (*root == NULL) {
+    size_t at = end != NULL && end >= buf ? (size_t)(end - buf) : 0;
+    return cd_fail(err, BX_EBADJSON, "JSON syntax error near byte %zu", at);
+  }
+  size_t at = (size_t)(end - buf);
+  while (at < len && cd_json_space(buf[at]))
+    at++;
+  if (at == len) return 0;
+  cJSON_Delete(*root);
+  *root = NULL;
+  return cd_fail(err, BX_EBADJSON, "unexpected data after the JSON value at byte %zu", at);
+}
+
+int bx_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg **out,
+              bx_codec_error *err) {
+  if (err) memset(err, 0, sizeof *err);
+  if (out == NULL) return cd_fail(err, BX_EINVAL, "no place for the result");
+  *out = NULL;
+  if (ctx == NULL || (buf == NULL && len > 0))
+    return cd_fail(err, BX_EINVAL, "no context or no buffer");
+  if (len > bx_ctx_max_frame(ctx))
+    return cd_fail(err, BX_EMSGSIZE, "frame of %zu bytes exceeds the limit of %zu bytes", len,
+                   bx_ctx_max_frame(ctx));
+  if (len == 0) return cd_fail(err, BX_EBADJSON, "empty frame");
+  int rc = cd_scan(ctx, buf, len, err);
+  cJSON *root = NULL;
+  if (rc == 0) rc = cd_parse(buf, len, &root, err);
+  if (rc) return rc;
+  cd_dec d = {.ctx = ctx, .origin = origin, .err = err};
+  rc = cd_top(&d, root);
+  if (rc) {
+    bx_msg_unref(d.msg);
+    return rc;
+  }
+  bx_msg_set_origin(d.msg, origin);
+  *out = d.msg;
+  return 0;
+}
+
+/* ---- encoding ----------------------------------------------------------------------------- */
+
+typedef struct cd_export {
+  char *name;
+  bx_box *box; /* borrowed: the registry holds it while the entry exists */
+} cd_export;
+
+typedef struct cd_enc {
+  bx_ctx *ctx;
+  const bx_msg *msg;
+  bx_box *target;
+  size_t start, limit; /* out->len on entry; the frame cap */
+  cd_export *exports;  /* registrations made by this encode, undone if it fails */
+  size_t nexports, cap;
+} cd_enc;
+
+/* If wire is a fresh export of box (its SubBox name now maps to box itself), remembers it. */
+static int cd_note_export(cd_enc *e, bx_box *box, const cJSON *wire) {
+  if (!cd_class_is(bx_json_class(wire), BX_CLASS_SUB_BOX)) return 0;
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(wire, "name");
+  bx_box *reg = bx_ctx_registry(e->ctx);
+  if (!cJSON_IsString(name) || bx_lookup(reg, name->valuestring) != box) return 0;
+  if (e->nexports == e->cap) {
+    size_t cap = e->cap ? e->cap * 2 : 4;
+    cd_export *x = realloc(e->exports, cap * sizeof *x);
+    if (x == NULL) {
+      bx_unregister(reg, name->valuestring);
+      return BX_ENOMEM;
+    }
+    e->exports = x;
+    e->cap = cap;
+  }
+  char *copy = bx__strdup(name->valuestring);
+  if (copy == NULL) {
+    bx_unregister(reg, name->valuestring);
+    return BX_ENOMEM;
+  }
+  e->exports[e->nexports++] = (cd_export){copy, box};
+  return 0;
+}
+
+static void cd_rollback(cd_enc *e) {
+  bx_box *reg = bx_ctx_registry(e->ctx);
+  for (size_t i = 0; i < e->nexports; i++)
+    if (bx_lookup(reg, e->exports[i].name) == e->exports[i].box)
+      bx_unregister(reg, e->exports[i].name);
+}
+
+static void cd_enc_free(cd_enc *e) {
+  for (size_t i = 0; i < e->nexports; i++)
+    free(e->exports[i].name);
+  free(e->exports);
+}
+
+/* Bytes the rest of the frame may still take. */
+static size_t cd_room(const cd_enc *e, const bx_buf *out) {
+  size_t used = out->len - e->start;
+  return used < e->limit ? e->limit - used : 0;
+}
+
+static int cd_write_box(cd_enc *e, bx_buf *out, bx_box *box, bool one_shot) {
+  struct bx_export ex = {.ctx = e->ctx, .target = e->target, .one_shot = one_shot};
+  cJSON *wire = bx__export_box(&ex, box);
+  int rc = ex.err ? ex.err : wire ? 0 : BX_ENOMEM;
+  if (wire != NULL) {
+    int noted = cd_note_export(e, box, wire);
+    if (rc == 0) rc = noted;
+  }
+  if (rc == 0) rc = bx__json_write_ex(out, wire, cd_room(e, out), NULL, NULL);
+  cJSON_Delete(wire);
+  return rc;
+}
+
+/* The writer's hook: a payload placeholder is written as its box's wire form. */
+static int cd_write_placeholder(void *data, bx_buf *out, const cJSON *node) {
+  cd_enc *e = data;
+  bx_box *box = bx_msg_box_at(e->msg, node);
+  if (box == NULL) return BX_EINVAL; /* a placeholder of some other message */
+  return cd_write_box(e, out, box, false);
+}
+
+static int cd_put(cd_enc *e, bx_buf *out, const char *s) {
+  size_t n = strlen(s);
+  return n > cd_room(e, out) ? BX_EMSGSIZE : bx_buf_append(out, s, n);
+}
+
+static int cd_write_json(cd_enc *e, bx_buf *out, const cJSON *json) {
+  return bx__json_write_ex(out, json, cd_room(e, out), cd_write_placeholder, e);
+}
+
+static int cd_write_attrs(cd_enc *e, bx_buf *out) {
+  int rc = cd_put(e, out, "{");
+  bool first = true;
+  bx_box *reply = bx_msg_reply_box(e->msg);
+  if (rc == 0 && reply != NULL) {
+    rc = cd_put(e, out, "\"replyBox\":");
+    if (rc == 0) rc = cd_write_box(e, out, reply, true);
+    first = false;
+  }
+  const cJSON *attrs = bx_msg_attrs(e->msg);
+  for (const cJSON *a = attrs ? attrs->child : NULL; rc == 0 && a != NULL; a = a->next) {
+    if (a->string == NULL || strcmp(a->string, "replyBox") == 0) continue;
+    rc = first ? 0 : cd_put(e, out, ",");
+    if (rc == 0) rc = bx__json_write_string(out, a->string);
+    if (rc == 0) rc = cd_put(e, out, ":");
+    if (rc == 0) rc = cd_write_json(e, out, a);
+    first = false;
+  }
+  return rc ? rc : cd_put(e, out, "}");
+}
+
+static int cd_write_message(cd_enc *e, bx_buf *out) {
+  int rc = cd_put(e, out, "{\"class\":\"" BX_CLASS_MESSAGE "\",\"attributes\":");
+  if (rc == 0) rc = cd_write_attrs(e, out);
+  if (rc == 0) rc = cd_put(e, out, ",\"object\":");
+  const cJSON *payload = bx_msg_object(e->msg);
+  if (rc == 0) rc = payload ? cd_write_json(e, out, payload) : cd_put(e, out, "null");
+  return rc ? rc : cd_put(e, out, "}");
+}
+
+int bx_encode(bx_ctx *ctx, const bx_msg *msg, bx_box *target, bx_buf *out) {
+  if (ctx == NULL || msg == NULL || out == NULL) return BX_EINVAL;
+  cd_enc e = {.ctx = ctx, .msg = msg, .target = target, .start = out->len};
+  e.limit = bx_ctx_max_frame(ctx);
+  int rc;
+  if (bx_msg_is(msg, BX_CLASS_REGISTER_SELF))
+    rc = cd_write_json(&e, out, bx_msg_object(msg)); /* the stream handshake goes bare */
+  else
+    rc = cd_write_message(&e, out);
+  if (rc == 0 && out->len - e.start > e.limit) rc = BX_EMSGSIZE;
+  if (rc) {
+    out->len = e.start;
+    cd_rollback(&e);
+  }
+  cd_enc_free(&e);
+  return rc;
+}

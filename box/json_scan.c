@@ -1,0 +1,274 @@
+/* The pre-scan: one linear pass over a frame's raw bytes before cJSON parses them.
+ *
+ * Design notes
+ * - cJSON is lenient where a wire decoder must not be: it passes invalid UTF-8 through, turns
+ *   a bad \u escape or \u0000 into a NUL that silently truncates the string (a key such as
+ *   "class\u0000x" would then read as "class"), accepts "01" and "1.", reads raw control
+ *   characters, and rounds integers such as 9007199254740993 to the nearest double without a
+ *   word. Checking all of that here keeps the parser's output trustworthy.
+ * - Nesting depth is counted here too, so a hostile frame of 100000 '[' is refused before the
+ *   recursive parser ever sees it (and with BX_ETOODEEP, not cJSON's generic failure at 1000).
+ * - Speed matters (every frame passes through): string bodies, the bulk of a frame, are
+ *   skipped eight bytes at a time while they are plain ASCII; integers of up to 15 digits need
+ *   no arithmetic at all, and only 20+ digit integers take the slow strtod path.
+ * - Only what cJSON would get wrong is checked; other syntax errors are the parser's to report.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "json_scan.h"
+
+#define JS_MAX_NUMBER 63 /* longest number literal cJSON reads whole */
+
+typedef struct js {
+  const unsigned char *p;
+  size_t len;
+  size_t i;
+  int depth, max_depth;
+  bx__json_scan_error *err;
+} js;
+
+static int js_fail(js *s, int code, size_t at, const char *what) {
+  if (s->err) {
+    s->err->code = code;
+    s->err->offset = at;
+    s->err->what = what;
+    s->err->token = NULL;
+    s->err->token_len = 0;
+  }
+  return code;
+}
+
+/* ---- UTF-8 ------------------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence starting at p (p[0] >= 0x80), or 0 when it is invalid:
+ * a stray continuation byte, an overlong form (C0, C1, E0 80..9F, F0 80..8F), a surrogate
+ * (ED A0..BF), above U+10FFFF (F4 90.., F5..FF) or cut short by the end of the buffer. */
+static size_t js_utf8_len(const unsigned char *p, size_t avail) {
+  unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+  size_t n;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (avail < n || p[1] < lo || p[1] > hi) return 0;
+  for (size_t k = 2; k < n; k++)
+    if ((p[k] & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+static int js_utf8(js *s) {
+  size_t n = js_utf8_len(s->p + s->i, s->len - s->i);
+  if (n == 0) return js_fail(s, BX_EBADUTF8, s->i, "invalid UTF-8");
+  s->i += n;
+  return 0;
+}
+
+/* ---- strings ----------------------------------------------------------------------------- */
+
+/* True when none of the 8 bytes at p ends or escapes a string, is a control character or is
+ * non-ASCII (SWAR: each test sets a byte's high bit when that byte matches). */
+static bool js_plain8(const unsigned char *p) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  uint64_t x;
+  memcpy(&x, p, sizeof x);
+  uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+  uint64_t hit = (x & highs) | ((x - ones * 0x20) & ~x & highs) | ((q - ones) & ~q & highs) |
+                 ((b - ones) & ~b & highs);
+  return hit == 0;
+}
+
+static int js_hex(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* An escape at s->i (the backslash). */
+static int js_escape(js *s) {
+  size_t at = s->i;
+  if (at + 1 >= s->len) return js_fail(s, BX_EBADJSON, at, "unterminated string");
+  unsigned char e = s->p[at + 1];
+  if (strchr("\"\\/bfnrt", e) != NULL && e != '\0') {
+    s->i += 2;
+    return 0;
+  }
+  if (e != 'u' || at + 6 > s->len) return js_fail(s, BX_EBADJSON, at, "invalid escape");
+  unsigned code = 0;
+  for (size_t k = 2; k < 6; k++) {
+    int h = js_hex(s->p[at + k]);
+    if (h < 0) return js_fail(s, BX_EBADJSON, at, "invalid escape");
+    code = code << 4 | (unsigned)h;
+  }
+  if (code == 0) return js_fail(s, BX_EBADJSON, at, "\\u0000 in a string is not supported");
+  s->i += 6;
+  return 0;
+}
+
+/* A string starting at s->i (the opening quote); leaves s->i after the closing quote. */
+static int js_string(js *s) {
+  size_t start = s->i++;
+  while (s->i < s->len) {
+    while (s->len - s->i >= 8 && js_plain8(s->p + s->i))
+      s->i += 8;
+    if (s->i >= s->len) break;
+    unsigned char c = s->p[s->i];
+    int rc = 0;
+    if (c == '"') {
+      s->i++;
+      return 0;
+    } else if (c == '\\') {
+      rc = js_escape(s);
+    } else if (c < 0x20) {
+      rc = js_fail(s, BX_EBADJSON, s->i, "control character in a string");
+    } else if (c >= 0x80) {
+      rc = js_utf8(s);
+    } else {
+      s->i++;
+    }
+    if (rc) return rc;
+  }
+  return js_fail(s, BX_EBADJSON, start, "unterminated string");
+}
+
+/* ---- numbers ----------------------------------------------------------------------------- */
+
+static size_t js_digits(const js *s, size_t j) {
+  while (j < s->len && s->p[j] >= '0' && s->p[j] <= '9')
+    j++;
+  return j;
+}
+
+static bool js_numberish(unsigned char c) {
+  return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+}
+
+typedef struct js_num {
+  size_t start, end;         /* the literal */
+  size_t int_start, int_end; /* its integer digits */
+  bool integer;              /* no fraction, no exponent */
+} js_num;
+
+/* Matches -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at s->i. Returns false when the
+ * literal is malformed (including when more number characters follow it, as in "01"). */
+static bool js_lex_number(const js *s, js_num *n) {
+  size_t j = n->start = s->i;
+  if (s->p[j] == '-') j++;
+  n->int_start = j;
+  if (j < s->len && s->p[j] == '0')
+    j++;
+  else
+    j = js_digits(s, j);
+  n->int_end = j;
+  if (n->int_end == n->int_start) return false;
+  n->integer = true;
+  if (j < s->len && s->p[j] == '.') {
+    size_t f = js_digits(s, j + 1);
+    if (f == j + 1) return false;
+    j = f;
+    n->integer = false;
+  }
+  if (j < s->len && (s->p[j] == 'e' || s->p[j] == 'E')) {
+    j++;
+    if (j < s->len && (s->p[j] == '+' || s->p[j] == '-')) j++;
+    size_t e = js_digits(s, j);
+    if (e == j) return false;
+    j = e;
+    n->integer = false;
+  }
+  n->end = j;
+  return j >= s->len || !js_numberish(s->p[j]);
+}
+
+/* Is the integer with these decimal digits (no sign, no leading zero) a double exactly? */
+static bool js_exact_integer(const unsigned char *d, size_t nd) {
+  if (nd <= 15) return true; /* below 10^15 < 2^53 */
+  if (nd <= 19) {            /* fits in 64 bits: exact iff its odd part has at most 53 bits */
+    uint64_t v = 0;
+    for (size_t k = 0; k < nd; k++)
+      v = v * 10 + (uint64_t)(d[k] - '0');
+    while ((v & 1) == 0)
+      v >>= 1;
+    return v < (UINT64_C(1) << 53);
+  }
+  /* Rare: round through strtod (correctly rounded) and compare the exact decimal expansion
+   * printf gives back. */
+  char text[JS_MAX_NUMBER + 1], back[JS_MAX_NUMBER + 8];
+  memcpy(text, d, nd);
+  text[nd] = '\0';
+  double v = strtod(text, NULL);
+  if (!isfinite(v)) return false;
+  int n = snprintf(back, sizeof back, "%.0f", v);
+  return n > 0 && (size_t)n == nd && memcmp(back, d, nd) == 0;
+}
+
+static bool js_in_range(const unsigned char *t, size_t n) {
+  char text[JS_MAX_NUMBER + 1];
+  memcpy(text, t, n);
+  text[n] = '\0';
+  return isfinite(strtod(text, NULL));
+}
+
+static int js_number(js *s) {
+  js_num n;
+  if (!js_lex_number(s, &n)) return js_fail(s, BX_EBADJSON, s->i, "malformed number");
+  size_t tlen = n.end - n.start;
+  if (tlen > JS_MAX_NUMBER) return js_fail(s, BX_EBADJSON, s->i, "number literal too long");
+  int rc = 0;
+  if (n.integer && !js_exact_integer(s->p + n.int_start, n.int_end - n.int_start))
+    rc = js_fail(s, BX_EINEXACT, n.start,
+                 "is not exactly representable as a double; send it as a string");
+  else if (!n.integer && !js_in_range(s->p + n.start, tlen))
+    rc = js_fail(s, BX_EINEXACT, n.start, "is out of the range of a double");
+  if (rc && s->err) {
+    s->err->token = (const char *)s->p + n.start;
+    s->err->token_len = tlen;
+  }
+  s->i = n.end;
+  return rc;
+}
+
+/* ---- the scan ---------------------------------------------------------------------------- */
+
+static int js_open(js *s) {
+  if (++s->depth > s->max_depth) return js_fail(s, BX_ETOODEEP, s->i, "nesting too deep");
+  s->i++;
+  return 0;
+}
+
+static int js_step(js *s) {
+  unsigned char c = s->p[s->i];
+  if (c == '"') return js_string(s);
+  if (c == '-' || (c >= '0' && c <= '9')) return js_number(s);
+  if (c == '{' || c == '[') return js_open(s);
+  if (c >= 0x80) return js_utf8(s);
+  if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+    return js_fail(s, BX_EBADJSON, s->i, "control character outside a string");
+  if ((c == '}' || c == ']') && s->depth > 0) s->depth--;
+  s->i++;
+  return 0;
+}
+
+int bx__json_scan(const char *buf, size_t len, int max_depth, bx__json_scan_error *err) {
+  js s = {.p = (const unsigned char *)buf, .len = len, .max_depth = max_depth, .err = err};
+  if (err) memset(err, 0, sizeof *err);
+  while (s.i < s.len) {
+    int rc = js_step(&s);
+    if (rc) return rc;
+  }
+  return 0;
+}

@@ -1,0 +1,33 @@
+/* Internal: the linear pre-scan the decoder runs over a frame's bytes before cJSON parses them
+ * (never installed). */
+#ifndef BX_JSON_SCAN_H
+#define BX_JSON_SCAN_H
+
+#include <stddef.h>
+
+/* Why a scan failed. `what` is a static phrase ("invalid UTF-8", ...; for BX_EINEXACT the
+ * predicate that follows the number: "is out of the range of a double"); offset is the 0-based
+ * byte offset of the offending byte or token; token/token_len (for BX_EINEXACT) point at the
+ * number literal inside the scanned buffer. */
+typedef struct bx__json_scan_error {
+  int code;
+  size_t offset;
+  const char *what;
+  const char *token;
+  size_t token_len;
+} bx__json_scan_error;
+
+/* Checks, in one pass over buf, what cJSON does not:
+ *   - strict UTF-8 everywhere (no overlong forms, no surrogates, nothing above U+10FFFF, no
+ *     truncated sequence)                                                     -> BX_EBADUTF8
+ *   - no raw control character inside a string, only valid escapes, and no \u0000 (cJSON
+ *     would silently cut the string there); number literals follow the JSON grammar and
+ *     are at most 63 characters long (cJSON's own limit)                     -> BX_EBADJSON
+ *   - nesting at most max_depth arrays/objects deep                          -> BX_ETOODEEP
+ *   - every integer literal (no fraction, no exponent) is exactly representable as an IEEE
+ *     double, and no number overflows to infinity                            -> BX_EINEXACT
+ * Other syntax errors are left to the parser. Returns 0 or the code (and fills err, which may
+ * be NULL). */
+int bx__json_scan(const char *buf, size_t len, int max_depth, bx__json_scan_error *err);
+
+#endif /* BX_JSON_SCAN_H */

@@ -1,0 +1,52 @@
+/* RoundRobin: spreads messages over n delegates in turn (FOAM's RoundRobinBox). A broadcast
+ * registry returns one over the boxes each of its registries returned. */
+#include <stdlib.h>
+
+#include "internal.h"
+
+typedef struct rr_state {
+  bx_box **delegates; /* n owned references */
+  size_t n;
+  size_t next;
+} rr_state;
+
+static int rr_send(bx_box *self, bx_msg *msg) {
+  rr_state *st = bx_box_priv(self);
+  bx_box *d = st->delegates[st->next];
+  st->next = (st->next + 1) % st->n;
+  return bx_send(d, msg);
+}
+
+static void rr_destroy(bx_box *self) {
+  rr_state *st = bx_box_priv(self);
+  for (size_t i = 0; i < st->n; i++)
+    bx_box_unref(st->delegates[i]);
+  free(st->delegates);
+  st->delegates = NULL;
+  st->n = 0;
+}
+
+const bx_box_ops bx__round_robin_box_ops = {
+    .version = BX_BOX_OPS_VERSION,
+    .type = "roundrobin",
+    .send = rr_send,
+    .destroy = rr_destroy,
+};
+
+bx_box *bx_round_robin_box_new(bx_ctx *ctx, bx_box *const *delegates, size_t n) {
+  if (ctx == NULL || delegates == NULL || n == 0) return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (delegates[i] == NULL) return NULL;
+  bx_box *box = bx_box_new(ctx, &bx__round_robin_box_ops, sizeof(rr_state));
+  if (box == NULL) return NULL;
+  rr_state *st = bx_box_priv(box);
+  st->delegates = calloc(n, sizeof *st->delegates);
+  if (st->delegates == NULL) {
+    bx_box_unref(box);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++)
+    st->delegates[i] = bx_box_ref(delegates[i]);
+  st->n = n;
+  return box;
+}

@@ -1,0 +1,1137 @@
+/* The FOAM codec: the captured FOAM2 frames as golden vectors (decode all, re-encode HEAD ones
+ * byte for byte), decoded box shapes, a table of malformed frames, the pre-scan's number and
+ * UTF-8 rules, and encoding with exports, attributes, the size cap and the handshake. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+#define CAPTURES BX_SPEC_DIR "/foam/captures"
+
+/* ---- captures ----------------------------------------------------------------------------- */
+
+typedef struct cap_frame {
+  char file[64];
+  int line;
+  char *payload;
+} cap_frame;
+
+typedef struct frames {
+  cap_frame *v;
+  size_t n, cap;
+} frames;
+
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  assert_int_equal(fseek(f, 0, SEEK_END), 0);
+  long size = ftell(f);
+  assert_true(size >= 0);
+  rewind(f);
+  char *text = malloc((size_t)size + 1);
+  assert_non_null(text);
+  assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+  text[size] = '\0';
+  fclose(f);
+  return text;
+}
+
+static void add_frame(frames *fs, const char *file, int line, const char *payload) {
+  if (fs->n == fs->cap) {
+    fs->cap = fs->cap ? fs->cap * 2 : 32;
+    fs->v = realloc(fs->v, fs->cap * sizeof *fs->v);
+    assert_non_null(fs->v);
+  }
+  cap_frame *f = &fs->v[fs->n++];
+  snprintf(f->file, sizeof f->file, "%s", file);
+  f->line = line;
+  f->payload = bx__strdup(payload);
+  assert_non_null(f->payload);
+}
+
+static void load_file(frames *fs, const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", CAPTURES, name);
+  char *text = read_file(path);
+  int line = 0;
+  for (char *s = text, *nl; s && *s; s = nl ? nl + 1 : NULL) {
+    nl = strchr(s, '\n');
+    if (nl) *nl = '\0';
+    line++;
+    if (*s == '\0') continue;
+    cJSON *rec = cJSON_Parse(s);
+    assert_non_null(rec);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(rec, "payload");
+    assert_true(cJSON_IsString(p));
+    add_frame(fs, name, line, p->valuestring);
+    cJSON_Delete(rec);
+  }
+  free(text);
+}
+
+/* Every frame of every capture file, in file order. */
+static frames load_captures(void) {
+  frames fs = {0};
+  DIR *dir = opendir(CAPTURES);
+  assert_non_null(dir);
+  for (struct dirent *de; (de = readdir(dir)) != NULL;) {
+    size_t n = strlen(de->d_name);
+    if (n > 6 && strcmp(de->d_name + n - 6, ".jsonl") == 0) load_file(&fs, de->d_name);
+  }
+  closedir(dir);
+  assert_true(fs.n >= 40);
+  return fs;
+}
+
+static void free_captures(frames *fs) {
+  for (size_t i = 0; i < fs->n; i++)
+    free(fs->v[i].payload);
+  free(fs->v);
+}
+
+/* The payload of line `line` (1-based) of capture `file`. */
+static const char *capture(const frames *fs, const char *file, int line) {
+  for (size_t i = 0; i < fs->n; i++)
+    if (strcmp(fs->v[i].file, file) == 0 && fs->v[i].line == line) return fs->v[i].payload;
+  fail_msg("no line %d in %s", line, file);
+  return NULL;
+}
+
+static bxt_env *env_captures(void) {
+  bxt_env *e = bxt_env_new(NULL);
+  assert_int_equal(bx_ctx_allow_class(e->ctx, "test.rpc.Point"), 0); /* a generated class */
+  return e;
+}
+
+static bx_msg *decode_ok(bx_ctx *ctx, const char *json, bx_box *origin) {
+  bx_msg *m = NULL;
+  bx_codec_error err;
+  int rc = bx_decode(ctx, json, strlen(json), origin, &m, &err);
+  if (rc != 0) fail_msg("decode failed (%s): %s\n  frame: %s", bx_err_name(rc), err.text, json);
+  assert_non_null(m);
+  return m;
+}
+
+/* Encodes m and returns the text (NUL-terminated, caller frees). */
+static char *encode_text(bx_ctx *ctx, const bx_msg *m) {
+  bx_buf b = {0};
+  int rc = bx_encode(ctx, m, NULL, &b);
+  if (rc != 0) fail_msg("encode failed: %s", bx_err_name(rc));
+  assert_int_equal(bx_buf_append(&b, "", 1), 0);
+  return b.base;
+}
+
+/* ---- golden ------------------------------------------------------------------------------- */
+
+static void test_golden_decode_all(void **state) {
+  (void)state;
+  bxt_env *e = env_captures();
+  frames fs = load_captures();
+  for (size_t i = 0; i < fs.n; i++) {
+    bx_msg *m = decode_ok(e->ctx, fs.v[i].payload, NULL);
+    assert_null(bx_msg_origin(m));
+    bx_msg_unref(m);
+  }
+  free_captures(&fs);
+  bxt_env_free(e);
+}
+
+static void test_golden_reencode_head(void **state) {
+  (void)state;
+  bxt_env *e = env_captures();
+  frames fs = load_captures();
+  size_t checked = 0;
+  for (size_t i = 0; i < fs.n; i++) {
+    if (strstr(fs.v[i].file, "head") == NULL) continue;
+    bx_msg *m = decode_ok(e->ctx, fs.v[i].payload, NULL);
+    char *out = encode_text(e->ctx, m);
+    if (strcmp(out, fs.v[i].payload) != 0)
+      fail_msg("%s:%d re-encodes differently\n  want %s\n  got  %s", fs.v[i].file, fs.v[i].line,
+               fs.v[i].payload, out);
+    free(out);
+    bx_msg_unref(m);
+    checked++;
+  }
+  assert_true(checked >= 30);
+  /* Nothing was exported: every box had a wire form. */
+  assert_int_equal(bx_registry_size(bx_ctx_registry(e->ctx)), 0);
+  free_captures(&fs);
+  bxt_env_free(e);
+}
+
+/* The 2018 tree writes "attributes":{} on nested objects: they stay in the payload as data. */
+static void test_golden_2018_structure(void **state) {
+  (void)state;
+  bxt_env *e = env_captures();
+  frames fs = load_captures();
+  bx_msg *m = decode_ok(e->ctx, capture(&fs, "ws-foam2-2018.jsonl", 1), NULL);
+  assert_true(bx_msg_is(m, BX_CLASS_SUB_BOX_MESSAGE));
+  const cJSON *sbm = bx_msg_object(m);
+  assert_string_equal(cJSON_GetObjectItem(sbm, "name")->valuestring, "calc");
+  assert_true(cJSON_IsObject(cJSON_GetObjectItem(sbm, "attributes")));
+  const cJSON *rpc = cJSON_GetObjectItem(sbm, "object");
+  assert_string_equal(bx_json_class(rpc), BX_CLASS_RPC_MESSAGE);
+  assert_string_equal(cJSON_GetObjectItem(rpc, "name")->valuestring, "add");
+  char *args = cJSON_PrintUnformatted(cJSON_GetObjectItem(rpc, "args"));
+  assert_string_equal(args, "[1,2]");
+  cJSON_free(args);
+  assert_null(bx_msg_attrs(m)); /* "attributes":{} holds nothing but the reply box */
+  assert_string_equal(bx_sub_box_name(bx_msg_reply_box(m)), "20");
+  bx_msg_unref(m);
+
+  /* A void reply with nested attributes; the register() reply carrying a box. */
+  m = decode_ok(e->ctx, capture(&fs, "ws-foam2-2018.jsonl", 11), NULL);
+  const cJSON *ret = cJSON_GetObjectItem(bx_msg_object(m), "object");
+  assert_string_equal(bx_json_class(ret), BX_CLASS_RPC_RETURN);
+  assert_null(cJSON_GetObjectItem(ret, "data"));
+  assert_null(bx_msg_reply_box(m));
+  bx_msg_unref(m);
+  m = decode_ok(e->ctx, capture(&fs, "ws-foam2-2018.jsonl", 15), NULL);
+  ret = cJSON_GetObjectItem(bx_msg_object(m), "object");
+  bx_box *data = bx_msg_box_at(m, cJSON_GetObjectItem(ret, "data"));
+  assert_non_null(data);
+  assert_string_equal(bx_sub_box_name(data), "fromClient");
+  assert_true(cJSON_IsObject(cJSON_GetObjectItem(ret, "attributes")));
+  bx_msg_unref(m);
+
+  /* The stream handshake of the 2018 tcp capture. */
+  m = decode_ok(e->ctx, capture(&fs, "tcp-foam2-2018.jsonl", 1), NULL);
+  assert_true(bx_msg_is(m, BX_CLASS_REGISTER_SELF));
+  assert_string_equal(cJSON_GetObjectItem(bx_msg_object(m), "name")->valuestring, "/client");
+  bx_msg_unref(m);
+
+  /* Every 2018 frame re-encodes to its capture as well. */
+  for (size_t i = 0; i < fs.n; i++) {
+    if (strstr(fs.v[i].file, "2018") == NULL) continue;
+    m = decode_ok(e->ctx, fs.v[i].payload, NULL);
+    char *out = encode_text(e->ctx, m);
+    assert_string_equal(out, fs.v[i].payload);
+    free(out);
+    bx_msg_unref(m);
+  }
+  free_captures(&fs);
+  bxt_env_free(e);
+}
+
+/* ---- decoded shapes ----------------------------------------------------------------------- */
+
+static void test_shape_reply_box(void **state) {
+  (void)state;
+  bxt_env *e = env_captures();
+  frames fs = load_captures();
+  bx_msg *m = decode_ok(e->ctx, capture(&fs, "ws-foam2-head.jsonl", 1), NULL);
+  bx_box *reply = bx_msg_reply_box(m);
+  assert_non_null(reply);
+  assert_string_equal(bx_box_type(reply), "sub");
+  assert_string_equal(bx_sub_box_name(reply), "18");
+  assert_string_equal(bx_box_type(bx_sub_box_delegate(reply)), "return");
+  assert_null(bx__return_box_origin(bx_sub_box_delegate(reply)));
+  assert_int_equal(bx_msg_box_count(m), 0);
+  /* the payload is untouched data */
+  const cJSON *rpc = cJSON_GetObjectItem(bx_msg_object(m), "object");
+  assert_string_equal(cJSON_GetObjectItem(rpc, "name")->valuestring, "add");
+  bx_msg_unref(m);
+  free_captures(&fs);
+  bxt_env_free(e);
+}
+
+static void test_shape_register_arg(void **state) {
+  (void)state;
+  bxt_env *e = env_captures();
+  frames fs = load_captures();
+  bx_msg *m = decode_ok(e->ctx, capture(&fs, "ws-foam2-head.jsonl", 13), NULL);
+  assert_true(bx_msg_is(m, BX_CLASS_RPC_MESSAGE));
+  const cJSON *args = cJSON_GetObjectItem(bx_msg_object(m), "args");
+  assert_int_equal(cJSON_GetArraySize(args), 3);
+  assert_string_equal(cJSON_GetArrayItem(args, 0)->valuestring, "fromClient");
+  assert_true(cJSON_IsNull(cJSON_GetArrayItem(args, 1)));
+  const cJSON *ph = cJSON_GetArrayItem(args, 2);
+  assert_string_equal(bx_json_class(ph), BX_CLASS_BOX_REF);
+  bx_box *box = bx_msg_box_at(m, ph);
+  assert_non_null(box);
+  assert_string_equal(bx_box_type(box), "sub");
+  assert_string_equal(bx_sub_box_name(box), "clientCalc");
+  assert_string_equal(bx_box_type(bx_sub_box_delegate(box)), "return");
+  assert_int_equal(bx_msg_box_count(m), 1);
+  assert_string_equal(bx_sub_box_name(bx_msg_reply_box(m)), "26");
+  bx_msg_unref(m);
+  free_captures(&fs);
+  bxt_env_free(e);
+}
+
+static void test_shape_named_delegate(void **state) {
+  (void)state;
+  bxt_env *e = env_captures();
+  frames fs = load_captures();
+  bx_msg *m = decode_ok(e->ctx, capture(&fs, "tcp-foam2-head.jsonl", 2), NULL);
+  bx_box *reply = bx_msg_reply_box(m);
+  assert_string_equal(bx_sub_box_name(reply), "21");
+  bx_box *named = bx_sub_box_delegate(reply);
+  assert_string_equal(bx_box_type(named), "named");
+  assert_string_equal(bx_named_box_path(named), "/client");
+  bx_box *again = bx_named_box(e->ctx, "/client"); /* the context's shared box for the path */
+  assert_ptr_equal(again, named);
+  bx_box_unref(again);
+  bx_msg_unref(m);
+  free_captures(&fs);
+  bxt_env_free(e);
+}
+
+static void test_shape_origin(void **state) {
+  (void)state;
+  bxt_env *e = env_captures();
+  frames fs = load_captures();
+  bx_box *origin = bx_null_box_new(e->ctx);
+  bx_msg *m = decode_ok(e->ctx, capture(&fs, "ws-foam2-head.jsonl", 13), origin);
+  assert_ptr_equal(bx_msg_origin(m), origin);
+  /* every ReturnBox of the frame answers over the origin */
+  assert_ptr_equal(bx__return_box_origin(bx_sub_box_delegate(bx_msg_reply_box(m))), origin);
+  const cJSON *args = cJSON_GetObjectItem(bx_msg_object(m), "args");
+  bx_box *arg = bx_msg_box_at(m, cJSON_GetArrayItem(args, 2));
+  assert_ptr_equal(bx__return_box_origin(bx_sub_box_delegate(arg)), origin);
+  bx_msg_unref(m);
+  m = decode_ok(e->ctx, capture(&fs, "tcp-foam2-head.jsonl", 1), origin); /* handshake too */
+  assert_ptr_equal(bx_msg_origin(m), origin);
+  bx_msg_unref(m);
+  bx_box_unref(origin);
+  free_captures(&fs);
+  bxt_env_free(e);
+}
+
+/* Box references anywhere in the payload: at the root, in objects, nested in arrays. */
+static void test_shape_payload_boxes(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  const char *json =
+      "{\"class\":\"foam.box.Message\",\"object\":{\"class\":\"foam.box.RPCReturnMessage\","
+      "\"data\":{\"a\":{\"class\":\"foam.box.NamedBox\",\"name\":\"/x/y\"},\"b\":[1,"
+      "{\"class\":\"foam.box.ReturnBox\"},{\"class\":\"foam.box.SubBox\",\"name\":\"s\","
+      "\"delegate\":{\"class\":\"foam.box.SubBox\",\"name\":\"t\",\"delegate\":"
+      "{\"class\":\"foam.box.NamedBox\",\"name\":\"/hub\"}}}],\"c\":3}}}";
+  bx_msg *m = decode_ok(e->ctx, json, NULL);
+  assert_int_equal(bx_msg_box_count(m), 3);
+  const cJSON *data = cJSON_GetObjectItem(bx_msg_object(m), "data");
+  /* same keys, same order */
+  const cJSON *c = data->child;
+  assert_string_equal(c->string, "a");
+  assert_string_equal(c->next->string, "b");
+  assert_string_equal(c->next->next->string, "c");
+  assert_string_equal(bx_named_box_path(bx_msg_box_at(m, c)), "/x/y");
+  const cJSON *b = cJSON_GetObjectItem(data, "b");
+  assert_int_equal(cJSON_GetArraySize(b), 3);
+  assert_string_equal(bx_box_type(bx_msg_box_at(m, cJSON_GetArrayItem(b, 1))), "return");
+  bx_box *s = bx_msg_box_at(m, cJSON_GetArrayItem(b, 2));
+  assert_string_equal(bx_sub_box_name(s), "s");
+  assert_string_equal(bx_sub_box_name(bx_sub_box_delegate(s)), "t");
+  assert_string_equal(bx_named_box_path(bx_sub_box_delegate(bx_sub_box_delegate(s))), "/hub");
+  char *out = encode_text(e->ctx, m);
+  assert_string_equal(out, "{\"class\":\"foam.box.Message\",\"attributes\":{},\"object\":"
+                           "{\"class\":\"foam.box.RPCReturnMessage\",\"data\":{\"a\":"
+                           "{\"class\":\"foam.box.NamedBox\",\"name\":\"/x/y\"},\"b\":[1,"
+                           "{\"class\":\"foam.box.ReturnBox\"},{\"class\":\"foam.box.SubBox\","
+                           "\"name\":\"s\",\"delegate\":{\"class\":\"foam.box.SubBox\",\"name\":"
+                           "\"t\",\"delegate\":{\"class\":\"foam.box.NamedBox\",\"name\":"
+                           "\"/hub\"}}}],\"c\":3}}}");
+  free(out);
+  bx_msg_unref(m);
+
+  /* the payload itself a box */
+  m = decode_ok(e->ctx,
+                "{\"class\":\"foam.box.Message\",\"object\":{\"class\":\"foam.box.SubBox\","
+                "\"name\":\"x\",\"delegate\":{\"class\":\"foam.box.ReturnBox\"}}}",
+                NULL);
+  assert_string_equal(bx_json_class(bx_msg_object(m)), BX_CLASS_BOX_REF);
+  assert_string_equal(bx_sub_box_name(bx_msg_box_at(m, bx_msg_object(m))), "x");
+  out = encode_text(e->ctx, m);
+  assert_string_equal(out, "{\"class\":\"foam.box.Message\",\"attributes\":{},\"object\":"
+                           "{\"class\":\"foam.box.SubBox\",\"name\":\"x\",\"delegate\":"
+                           "{\"class\":\"foam.box.ReturnBox\"}}}");
+  free(out);
+  bx_msg_unref(m);
+  bxt_env_free(e);
+}
+
+/* Attributes: replyBox becomes the reply box wherever it is, the rest stays in order; null and
+ * absent mean none; "object":null is an empty payload. */
+static void test_attributes(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_msg *m = decode_ok(e->ctx,
+                        "{\"object\":null,\"attributes\":{\"x\":1,\"replyBox\":{\"class\":"
+                        "\"foam.box.ReturnBox\"},\"y\":{\"k\":[\"s\"]},\"x2\":\"v\"},"
+                        "\"class\":\"foam.box.Message\",\"extra\":true}",
+                        NULL);
+  assert_null(bx_msg_object(m));
+  assert_string_equal(bx_box_type(bx_msg_reply_box(m)), "return");
+  char *attrs = cJSON_PrintUnformatted(bx_msg_attrs(m));
+  assert_string_equal(attrs, "{\"x\":1,\"y\":{\"k\":[\"s\"]},\"x2\":\"v\"}");
+  cJSON_free(attrs);
+  char *out = encode_text(e->ctx, m);
+  assert_string_equal(out, "{\"class\":\"foam.box.Message\",\"attributes\":{\"replyBox\":"
+                           "{\"class\":\"foam.box.ReturnBox\"},\"x\":1,\"y\":{\"k\":[\"s\"]},"
+                           "\"x2\":\"v\"},\"object\":null}");
+  free(out);
+  bx_msg_unref(m);
+
+  m = decode_ok(e->ctx,
+                "{\"class\":\"foam.box.Message\",\"attributes\":{\"replyBox\":null},"
+                "\"object\":{\"class\":\"foam.box.HelloMessage\"}}",
+                NULL);
+  assert_null(bx_msg_reply_box(m));
+  assert_null(bx_msg_attrs(m));
+  assert_true(bx_msg_is(m, BX_CLASS_HELLO));
+  bx_msg_unref(m);
+
+  /* no attributes at all; a duplicated attribute keeps the last value */
+  m = decode_ok(e->ctx, "{\"class\":\"foam.box.Message\",\"object\":1}", NULL);
+  assert_null(bx_msg_reply_box(m));
+  assert_int_equal((int)cJSON_GetNumberValue(bx_msg_object(m)), 1);
+  bx_msg_unref(m);
+  m = decode_ok(e->ctx,
+                "{\"class\":\"foam.box.Message\",\"attributes\":{\"d\":1,\"d\":2},"
+                "\"object\":null}",
+                NULL);
+  assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(bx_msg_attrs(m), "d")), 2);
+  bx_msg_unref(m);
+  bxt_env_free(e);
+}
+
+/* ---- malformed frames --------------------------------------------------------------------- */
+
+typedef struct bad_case {
+  const char *what;
+  const char *json;
+  int code;
+  const char *text; /* a substring the error text must contain, or NULL */
+} bad_case;
+
+#define MSG_OBJ(o) "{\"class\":\"foam.box.Message\",\"attributes\":{},\"object\":" o "}"
+#define MSG_REPLY(r) \
+  "{\"class\":\"foam.box.Message\",\"attributes\":{\"replyBox\":" r "},\"object\":null}"
+#define RET "{\"class\":\"foam.box.ReturnBox\"}"
+
+static const bad_case bad_cases[] = {
+    /* syntax */
+    {"empty", "", BX_EBADJSON, "empty"},
+    {"blank", "  \n ", BX_EBADJSON, "byte"},
+    {"truncated", "{\"class\":\"foam.box.Message\",\"object\":", BX_EBADJSON, "byte"},
+    {"truncated in object", "{\"class\":\"foam.box.Message\",\"object\":{\"a\":1", BX_EBADJSON,
+     NULL},
+    {"truncated in string", "{\"class\":\"foam.box.Message\",\"object\":\"ab", BX_EBADJSON,
+     "unterminated"},
+    {"trailing garbage", MSG_OBJ("null") " x", BX_EBADJSON, "byte 59"},
+    {"two values", MSG_OBJ("null") MSG_OBJ("null"), BX_EBADJSON, NULL},
+    {"missing comma", "{\"class\":\"foam.box.Message\" \"object\":null}", BX_EBADJSON, NULL},
+    {"single quotes", "{'class':'foam.box.Message'}", BX_EBADJSON, NULL},
+    {"leading zero", MSG_OBJ("01"), BX_EBADJSON, "malformed number"},
+    {"bare dot", MSG_OBJ("1."), BX_EBADJSON, "malformed number"},
+    {"lone minus", MSG_OBJ("-"), BX_EBADJSON, "malformed number"},
+    {"empty exponent", MSG_OBJ("1e"), BX_EBADJSON, "malformed number"},
+    {"hex", MSG_OBJ("0x10"), BX_EBADJSON, NULL},
+    {"NaN", MSG_OBJ("NaN"), BX_EBADJSON, NULL},
+    {"raw newline in string", MSG_OBJ("\"a\nb\""), BX_EBADJSON, "control character"},
+    {"raw tab in string", MSG_OBJ("\"a\tb\""), BX_EBADJSON, "control character"},
+    {"control char outside", MSG_OBJ("\x01null"), BX_EBADJSON, "control character"},
+    {"bad escape", MSG_OBJ("\"\\x\""), BX_EBADJSON, "escape"},
+    {"bad hex escape", MSG_OBJ("\"\\u12g4\""), BX_EBADJSON, "escape"},
+    {"short hex escape", MSG_OBJ("\"\\u12\""), BX_EBADJSON, "escape"},
+    {"NUL escape", MSG_OBJ("\"a\\u0000b\""), BX_EBADJSON, "\\u0000"},
+    {"NUL escape in key", "{\"class\\u0000x\":\"foam.box.Message\",\"object\":null}", BX_EBADJSON,
+     NULL},
+    {"lone low surrogate escape", MSG_OBJ("\"\\udc00\""), BX_EBADJSON, NULL},
+    {"lone high surrogate escape", MSG_OBJ("\"\\ud800x\""), BX_EBADJSON, NULL},
+    /* top level */
+    {"top-level array", "[1,2]", BX_EBADMSG, "array"},
+    {"top-level number", "42", BX_EBADMSG, "number"},
+    {"top-level string", "\"foam.box.Message\"", BX_EBADMSG, "string"},
+    {"top-level null", "null", BX_EBADMSG, NULL},
+    {"top-level true", "true", BX_EBADMSG, NULL},
+    {"missing class", "{\"attributes\":{},\"object\":null}", BX_EBADMSG, "class"},
+    {"class not a string", "{\"class\":5,\"object\":null}", BX_EBADMSG, "string"},
+    {"class null", "{\"class\":null,\"object\":null}", BX_EBADMSG, "string"},
+    {"duplicate class", "{\"class\":\"foam.box.Message\",\"class\":\"x.Y\",\"object\":null}",
+     BX_EBADMSG, "duplicate"},
+    {"top level not a Message", "{\"class\":\"foam.box.RPCMessage\",\"name\":\"add\"}", BX_EBADMSG,
+     "foam.box.RPCMessage"},
+    {"top level HelloMessage", "{\"class\":\"foam.box.HelloMessage\"}", BX_EBADMSG, NULL},
+    /* classes */
+    {"unknown class top", "{\"class\":\"evil.Klass\",\"object\":null}", BX_EUNKNOWNCLASS,
+     "unknown class 'evil.Klass'"},
+    {"unknown class nested", MSG_OBJ("{\"class\":\"evil.Klass\"}"), BX_EUNKNOWNCLASS,
+     "unknown class 'evil.Klass'"},
+    {"unknown class deep",
+     MSG_OBJ("{\"class\":\"foam.box.RPCMessage\",\"name\":\"f\",\"args\":[1,{\"p\":[{\"class\":"
+             "\"java.lang.Runtime\"}]}]}"),
+     BX_EUNKNOWNCLASS, "java.lang.Runtime"},
+    {"unknown class in attributes",
+     "{\"class\":\"foam.box.Message\",\"attributes\":{\"x\":{\"class\":\"evil.A\"}},\"object\":"
+     "null}",
+     BX_EUNKNOWNCLASS, "evil.A"},
+    {"unknown class as delegate",
+     MSG_REPLY("{\"class\":\"foam.box.SubBox\",\"name\":\"1\",\"delegate\":{\"class\":\"evil."
+               "Box\"}}"),
+     BX_EUNKNOWNCLASS, "evil.Box"},
+    {"control chars in class name", MSG_OBJ("{\"class\":\"evil\\u000aKlass\"}"), BX_EUNKNOWNCLASS,
+     "evil?Klass"},
+    {"box ref from the wire", MSG_OBJ("{\"class\":\"bx.BoxRef\",\"ref\":0}"), BX_EUNKNOWNCLASS,
+     "bx.BoxRef"},
+    {"box ref as reply box", MSG_REPLY("{\"class\":\"bx.BoxRef\",\"ref\":0}"), BX_EUNKNOWNCLASS,
+     "bx.BoxRef"},
+    {"nested RegisterSelfMessage",
+     MSG_OBJ("{\"class\":\"foam.box.RegisterSelfMessage\",\"name\":\"/c\"}"), BX_EBADMSG,
+     "top level"},
+    /* shapes */
+    {"Message attributes array", "{\"class\":\"foam.box.Message\",\"attributes\":[],\"object\":1}",
+     BX_EBADMSG, "foam.box.Message.attributes must be an object"},
+    {"Message attributes string",
+     "{\"class\":\"foam.box.Message\",\"attributes\":\"x\",\"object\":1}", BX_EBADMSG,
+     "attributes"},
+    {"Message without object", "{\"class\":\"foam.box.Message\",\"attributes\":{}}", BX_EBADMSG,
+     "foam.box.Message.object is missing"},
+    {"nested Message without object", MSG_OBJ("{\"class\":\"foam.box.Message\"}"), BX_EBADMSG,
+     "object"},
+    {"SubBoxMessage name number",
+     MSG_OBJ("{\"class\":\"foam.box.SubBoxMessage\",\"name\":1,\"object\":null}"), BX_EBADMSG,
+     "foam.box.SubBoxMessage.name must be a string"},
+    {"SubBoxMessage name missing", MSG_OBJ("{\"class\":\"foam.box.SubBoxMessage\",\"object\":1}"),
+     BX_EBADMSG, "foam.box.SubBoxMessage.name is missing"},
+    {"SubBoxMessage object missing",
+     MSG_OBJ("{\"class\":\"foam.box.SubBoxMessage\",\"name\":\"calc\"}"), BX_EBADMSG,
+     "foam.box.SubBoxMessage.object"},
+    {"RPCMessage name missing", MSG_OBJ("{\"class\":\"foam.box.RPCMessage\",\"args\":[]}"),
+     BX_EBADMSG, "foam.box.RPCMessage.name"},
+    {"RPCMessage name null", MSG_OBJ("{\"class\":\"foam.box.RPCMessage\",\"name\":null}"),
+     BX_EBADMSG, "foam.box.RPCMessage.name must be a string"},
+    {"RPCMessage args object",
+     MSG_OBJ("{\"class\":\"foam.box.RPCMessage\",\"name\":\"f\",\"args\":{}}"), BX_EBADMSG,
+     "foam.box.RPCMessage.args must be an array"},
+    {"RPCMessage args string",
+     MSG_OBJ("{\"class\":\"foam.box.RPCMessage\",\"name\":\"f\",\"args\":\"1,2\"}"), BX_EBADMSG,
+     "args"},
+    {"NoSuchNameException name", MSG_OBJ("{\"class\":\"foam.box.NoSuchNameException\"}"),
+     BX_EBADMSG, "foam.box.NoSuchNameException.name"},
+    {"RegisterSelfMessage name", "{\"class\":\"foam.box.RegisterSelfMessage\",\"name\":7}",
+     BX_EBADMSG, "foam.box.RegisterSelfMessage.name must be a string"},
+    {"RegisterSelfMessage no name", "{\"class\":\"foam.box.RegisterSelfMessage\"}", BX_EBADMSG,
+     "name"},
+    {"Timestamp value string", MSG_OBJ("{\"class\":\"__Timestamp__\",\"value\":\"1700\"}"),
+     BX_EBADMSG, "__Timestamp__.value must be a number"},
+    {"Timestamp value missing", MSG_OBJ("[{\"class\":\"__Timestamp__\"}]"), BX_EBADMSG,
+     "__Timestamp__.value"},
+    {"RemoteException id number",
+     MSG_OBJ("{\"class\":\"foam.box.RPCErrorMessage\",\"data\":{\"class\":\"foam.box."
+             "RemoteException\",\"id\":3}}"),
+     BX_EBADMSG, "foam.box.RemoteException.id must be a string"},
+    {"RemoteException message bool",
+     MSG_OBJ("{\"class\":\"foam.box.RemoteException\",\"message\":true}"), BX_EBADMSG,
+     "foam.box.RemoteException.message"},
+    {"SubBox name number",
+     MSG_OBJ("{\"class\":\"foam.box.SubBox\",\"name\":1,\"delegate\":" RET "}"), BX_EBADMSG,
+     "foam.box.SubBox.name must be a string"},
+    {"SubBox without delegate", MSG_REPLY("{\"class\":\"foam.box.SubBox\",\"name\":\"18\"}"),
+     BX_EBADMSG, "foam.box.SubBox.delegate is missing"},
+    {"SubBox without delegate in payload",
+     MSG_OBJ("[{\"class\":\"foam.box.SubBox\",\"name\":\"18\"}]"), BX_EBADMSG, "delegate"},
+    {"SubBox delegate null",
+     MSG_REPLY("{\"class\":\"foam.box.SubBox\",\"name\":\"18\",\"delegate\":null}"), BX_EBADMSG,
+     "foam.box.SubBox.delegate must be a box reference"},
+    {"SubBox delegate string",
+     MSG_REPLY("{\"class\":\"foam.box.SubBox\",\"name\":\"18\",\"delegate\":\"x\"}"), BX_EBADMSG,
+     "foam.box.SubBox.delegate must be a box reference"},
+    {"SubBox delegate plain object",
+     MSG_REPLY("{\"class\":\"foam.box.SubBox\",\"name\":\"18\",\"delegate\":{\"name\":\"x\"}}"),
+     BX_EBADMSG, "box reference"},
+    {"SubBox delegate not a box",
+     MSG_OBJ("{\"class\":\"foam.box.SubBox\",\"name\":\"18\",\"delegate\":{\"class\":\"foam."
+             "box.HelloMessage\"}}"),
+     BX_EBADMSG, "box reference"},
+    {"SubBox delegate without delegate",
+     MSG_REPLY("{\"class\":\"foam.box.SubBox\",\"name\":\"1\",\"delegate\":{\"class\":\"foam."
+               "box.SubBox\",\"name\":\"2\"}}"),
+     BX_EBADMSG, "delegate is missing"},
+    {"NamedBox without name", MSG_REPLY("{\"class\":\"foam.box.NamedBox\"}"), BX_EBADMSG,
+     "foam.box.NamedBox.name"},
+    {"NamedBox path without slash", MSG_REPLY("{\"class\":\"foam.box.NamedBox\",\"name\":\"c\"}"),
+     BX_EBADMSG, "path 'c'"},
+    {"NamedBox empty segment", MSG_OBJ("[{\"class\":\"foam.box.NamedBox\",\"name\":\"/a//b\"}]"),
+     BX_EBADMSG, "malformed foam.box.NamedBox path"},
+    {"NamedBox root", MSG_OBJ("{\"class\":\"foam.box.NamedBox\",\"name\":\"/\"}"), BX_EBADMSG,
+     "path"},
+    {"NamedBox empty path",
+     MSG_REPLY("{\"class\":\"foam.box.SubBox\",\"name\":\"1\",\"delegate\":{\"class\":\"foam."
+               "box.NamedBox\",\"name\":\"\"}}"),
+     BX_EBADMSG, "path"},
+    {"reply box a string", MSG_REPLY("\"18\""), BX_EBADMSG,
+     "foam.box.Message.attributes.replyBox must be a box reference"},
+    {"second reply box a string",
+     "{\"class\":\"foam.box.Message\",\"attributes\":{\"replyBox\":" RET ",\"replyBox\":\"x\"},"
+     "\"object\":null}",
+     BX_EBADMSG, "replyBox"},
+    {"reply box plain object", MSG_REPLY("{\"name\":\"18\"}"), BX_EBADMSG, "replyBox"},
+    {"reply box not a box", MSG_REPLY("{\"class\":\"foam.box.HelloMessage\"}"), BX_EBADMSG,
+     "replyBox"},
+    /* UTF-8 */
+    {"overlong slash", MSG_OBJ("\"\xc0\xaf\""), BX_EBADUTF8, "invalid UTF-8 at byte 54"},
+    {"overlong C1", MSG_OBJ("\"\xc1\xbf\""), BX_EBADUTF8, "byte 54"},
+    {"overlong 3-byte", MSG_OBJ("\"\xe0\x80\xaf\""), BX_EBADUTF8, "byte 54"},
+    {"overlong 4-byte", MSG_OBJ("\"\xf0\x80\x80\xaf\""), BX_EBADUTF8, "byte 54"},
+    {"surrogate D800", MSG_OBJ("\"a\xed\xa0\x80\""), BX_EBADUTF8, "byte 55"},
+    {"surrogate DFFF", MSG_OBJ("\"\xed\xbf\xbf\""), BX_EBADUTF8, NULL},
+    {"above U+10FFFF", MSG_OBJ("\"\xf4\x90\x80\x80\""), BX_EBADUTF8, NULL},
+    {"F5 lead", MSG_OBJ("\"\xf5\x80\x80\x80\""), BX_EBADUTF8, NULL},
+    {"0xFF", MSG_OBJ("\"\xff\""), BX_EBADUTF8, "byte 54"},
+    {"0xFE in key", "{\"class\":\"foam.box.Message\",\"\xfe\":1,\"object\":null}", BX_EBADUTF8,
+     "byte 29"},
+    {"stray continuation", MSG_OBJ("\"\x80\""), BX_EBADUTF8, NULL},
+    {"truncated sequence", MSG_OBJ("\"\xe2\x82\""), BX_EBADUTF8, "byte 54"},
+    {"truncated 4-byte", MSG_OBJ("\"\xf0\x9f\x98 \""), BX_EBADUTF8, NULL},
+    {"truncated at end", MSG_OBJ("\"x\"") "\xe2\x82", BX_EBADUTF8, NULL},
+    {"bad UTF-8 outside strings", MSG_OBJ("\xff"), BX_EBADUTF8, NULL},
+    /* numbers */
+    {"2^53+1", MSG_OBJ("9007199254740993"), BX_EINEXACT, "9007199254740993 at byte 53"},
+    {"-(2^53+1)", MSG_OBJ("[-9007199254740993]"), BX_EINEXACT, "as a string"},
+    {"int64 max", MSG_OBJ("{\"id\":9223372036854775807}"), BX_EINEXACT, NULL},
+    {"2^64+1", MSG_OBJ("18446744073709551617"), BX_EINEXACT, NULL},
+    {"JS-style 2^63", MSG_OBJ("9223372036854776000"), BX_EINEXACT, NULL},
+    {"10^24", MSG_OBJ("1000000000000000000000000"), BX_EINEXACT, NULL},
+    {"30 digits", MSG_OBJ("123456789012345678901234567890"), BX_EINEXACT, NULL},
+    {"inexact in attributes",
+     "{\"class\":\"foam.box.Message\",\"attributes\":{\"n\":12345678901234567},\"object\":1}",
+     BX_EINEXACT, NULL},
+    {"overflow to infinity", MSG_OBJ("1e400"), BX_EINEXACT, "range"},
+    {"negative overflow", MSG_OBJ("-1.5E+999"), BX_EINEXACT, "range"},
+    {"too long literal",
+     MSG_OBJ("1.0000000000000000000000000000000000000000000000000000000000000001"), BX_EBADJSON,
+     "too long"},
+};
+
+static void check_bad(bx_ctx *ctx, const bad_case *c, size_t len) {
+  bx_msg *m = (bx_msg *)&m; /* must be cleared */
+  bx_codec_error err;
+  memset(&err, 0x55, sizeof err);
+  int rc = bx_decode(ctx, c->json, len, NULL, &m, &err);
+  if (rc != c->code)
+    fail_msg("%s: got %s (%s), want %s", c->what, bx_err_name(rc), rc ? err.text : "",
+             bx_err_name(c->code));
+  assert_null(m);
+  assert_int_equal(err.code, rc);
+  assert_true(strlen(err.text) > 0);
+  assert_null(strchr(err.text, '\n'));
+  if (c->text && strstr(err.text, c->text) == NULL)
+    fail_msg("%s: error text \"%s\" lacks \"%s\"", c->what, err.text, c->text);
+  /* err is optional */
+  m = (bx_msg *)&m;
+  assert_int_equal(bx_decode(ctx, c->json, len, NULL, &m, NULL), rc);
+  assert_null(m);
+}
+
+static void test_malformed(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_box *origin = bx_null_box_new(e->ctx);
+  for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++)
+    check_bad(e->ctx, &bad_cases[i], strlen(bad_cases[i].json));
+  /* a NUL byte inside the frame, and a frame cut inside a reply box */
+  const bad_case nul = {"NUL byte", MSG_OBJ("null") "\0", BX_EBADJSON, NULL};
+  check_bad(e->ctx, &nul, strlen(nul.json) + 1);
+  const bad_case nul_str = {"NUL in string", MSG_OBJ("\"a\0b\""), BX_EBADJSON, "control"};
+  check_bad(e->ctx, &nul_str, strlen(MSG_OBJ("\"a")) + 4);
+  /* nothing was registered or left behind by the failures */
+  assert_int_equal(bx_registry_size(bx_ctx_registry(e->ctx)), 0);
+  bx_box_unref(origin);
+  bxt_env_free(e);
+}
+
+/* Every proper prefix of a valid frame is refused cleanly (and nothing leaks). */
+static void test_truncations(void **state) {
+  (void)state;
+  bxt_env *e = env_captures();
+  frames fs = load_captures();
+  const char *picks[][2] = {{"ws-foam2-head.jsonl", "3"},
+                            {"ws-foam2-head.jsonl", "12"},
+                            {"tcp-foam2-2018.jsonl", "2"},
+                            {"ws-foam2-head-types.jsonl", "19"}};
+  for (size_t p = 0; p < sizeof picks / sizeof picks[0]; p++) {
+    const char *json = capture(&fs, picks[p][0], atoi(picks[p][1]));
+    for (size_t len = 0; len < strlen(json); len++) {
+      bx_msg *m = (bx_msg *)&m;
+      bx_codec_error err;
+      int rc = bx_decode(e->ctx, json, len, NULL, &m, &err);
+      assert_true(rc == BX_EBADJSON || rc == BX_EBADUTF8);
+      assert_null(m);
+    }
+  }
+  free_captures(&fs);
+  bxt_env_free(e);
+}
+
+static char *nested(const char *head, int levels, const char *tail) {
+  size_t n = strlen(head) + 2 * (size_t)levels + strlen(tail) + 8;
+  char *s = malloc(n), *o = s;
+  assert_non_null(s);
+  o += sprintf(o, "%s", head);
+  for (int i = 0; i < levels; i++)
+    *o++ = '[';
+  *o++ = '1';
+  for (int i = 0; i < levels; i++)
+    *o++ = ']';
+  sprintf(o, "%s", tail);
+  return s;
+}
+
+static int decode_rc(bx_ctx *ctx, const char *json, bx_codec_error *err) {
+  bx_msg *m = NULL;
+  int rc = bx_decode(ctx, json, strlen(json), NULL, &m, err);
+  if (rc == 0) assert_non_null(m);
+  if (rc != 0) assert_null(m);
+  bx_msg_unref(m);
+  return rc;
+}
+
+static void test_depth(void **state) {
+  (void)state;
+  bx_codec_error err;
+  bx_ctx_options o;
+  bx_ctx_options_init(&o);
+  o.max_depth = 4;
+  bxt_env *small = bxt_env_new(&o);
+  const char *head = "{\"class\":\"foam.box.Message\",\"object\":";
+  char *s = nested(head, 3, "}"); /* 1 object + 3 arrays */
+  assert_int_equal(decode_rc(small->ctx, s, &err), 0);
+  free(s);
+  s = nested(head, 4, "}");
+  assert_int_equal(decode_rc(small->ctx, s, &err), BX_ETOODEEP);
+  assert_non_null(strstr(err.text, "nesting deeper than 4 levels"));
+  free(s);
+  assert_int_equal(decode_rc(small->ctx,
+                             "{\"class\":\"foam.box.Message\",\"attributes\":{\"a\":{\"b\":{\"c\":"
+                             "{}}}},\"object\":null}",
+                             &err),
+                   BX_ETOODEEP);
+  bxt_env_free(small);
+
+  bxt_env *e = bxt_env_new(NULL);
+  s = nested(head, BX_DEFAULT_MAX_DEPTH - 1, "}");
+  assert_int_equal(decode_rc(e->ctx, s, &err), 0);
+  free(s);
+  s = nested(head, BX_DEFAULT_MAX_DEPTH, "}");
+  assert_int_equal(decode_rc(e->ctx, s, &err), BX_ETOODEEP);
+  free(s);
+  s = nested(head, 2000, "}");
+  assert_int_equal(decode_rc(e->ctx, s, &err), BX_ETOODEEP);
+  assert_non_null(strstr(err.text, "nesting deeper than 64 levels"));
+  free(s);
+  /* 200000 unclosed brackets: refused by the scan, never handed to the recursive parser */
+  size_t n = 200000;
+  char *deep = malloc(n + 1);
+  memset(deep, '[', n);
+  deep[n] = '\0';
+  assert_int_equal(decode_rc(e->ctx, deep, &err), BX_ETOODEEP);
+  memset(deep, '{', n);
+  assert_int_equal(decode_rc(e->ctx, deep, &err), BX_ETOODEEP);
+  free(deep);
+  bxt_env_free(e);
+}
+
+static void test_size_cap(void **state) {
+  (void)state;
+  bx_ctx_options o;
+  bx_ctx_options_init(&o);
+  o.max_frame = 100;
+  bxt_env *e = bxt_env_new(&o);
+  char frame[128];
+  const char *head = "{\"class\":\"foam.box.Message\",\"object\":\"";
+  memset(frame, 'x', sizeof frame);
+  memcpy(frame, head, strlen(head));
+  memcpy(frame + 98, "\"}", 2); /* exactly 100 bytes */
+  bx_msg *m = NULL;
+  bx_codec_error err;
+  assert_int_equal(bx_decode(e->ctx, frame, 100, NULL, &m, &err), 0);
+  bx_msg_unref(m);
+  memcpy(frame + 98, "x\"}", 3); /* 101 bytes */
+  m = (bx_msg *)&m;
+  assert_int_equal(bx_decode(e->ctx, frame, 101, NULL, &m, &err), BX_EMSGSIZE);
+  assert_null(m);
+  assert_non_null(strstr(err.text, "101"));
+  /* the size is checked before anything else looks at the bytes */
+  memset(frame, 0xff, sizeof frame);
+  assert_int_equal(bx_decode(e->ctx, frame, sizeof frame, NULL, &m, &err), BX_EMSGSIZE);
+  bxt_env_free(e);
+}
+
+static void test_bad_arguments(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_msg *m = (bx_msg *)&m;
+  bx_codec_error err;
+  assert_int_equal(bx_decode(NULL, "{}", 2, NULL, &m, &err), BX_EINVAL);
+  assert_null(m);
+  assert_int_equal(bx_decode(e->ctx, NULL, 2, NULL, &m, &err), BX_EINVAL);
+  assert_int_equal(bx_decode(e->ctx, "{}", 2, NULL, NULL, &err), BX_EINVAL);
+  assert_int_equal(bx_decode(e->ctx, NULL, 0, NULL, &m, &err), BX_EBADJSON);
+  bx_buf b = {0};
+  bx_msg *msg = bx_msg_new(NULL);
+  assert_int_equal(bx_encode(NULL, msg, NULL, &b), BX_EINVAL);
+  assert_int_equal(bx_encode(e->ctx, NULL, NULL, &b), BX_EINVAL);
+  assert_int_equal(bx_encode(e->ctx, msg, NULL, NULL), BX_EINVAL);
+  bx_msg_unref(msg);
+  bxt_env_free(e);
+}
+
+/* ---- what the scan accepts ---------------------------------------------------------------- */
+
+static void test_numbers_accepted(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  const char *json = MSG_OBJ("[0,-0,1,-1,9007199254740992,-9007199254740992,9007199254740994,"
+                             "123456789012345,9223372036854775808,-9223372036854775808,"
+                             "18446744073709551616,100000000000000000000,"
+                             "10000000000000000000000,1.5,9007199254740993.0,1e21,1E-400,"
+                             "2.5e+3,-0.0]");
+  bx_msg *m = decode_ok(e->ctx, json, NULL);
+  const cJSON *a = bx_msg_object(m);
+  const double want[] = {0,
+                         0,
+                         1,
+                         -1,
+                         9007199254740992.0,
+                         -9007199254740992.0,
+                         9007199254740994.0,
+                         123456789012345.0,
+                         9223372036854775808.0,
+                         -9223372036854775808.0,
+                         18446744073709551616.0,
+                         1e20,
+                         1e22,
+                         1.5,
+                         9007199254740992.0,
+                         1e21,
+                         0,
+                         2500,
+                         0};
+  assert_int_equal(cJSON_GetArraySize(a), sizeof want / sizeof want[0]);
+  for (int i = 0; i < cJSON_GetArraySize(a); i++)
+    assert_true(cJSON_GetArrayItem(a, i)->valuedouble == want[i]);
+  char *out = encode_text(e->ctx, m);
+  assert_string_equal(out, MSG_OBJ("[0,0,1,-1,9007199254740992,-9007199254740992,"
+                                   "9007199254740994,123456789012345,9223372036854775808,"
+                                   "-9223372036854775808,18446744073709551616,"
+                                   "100000000000000000000,1e+22,1.5,9007199254740992,1e+21,0,"
+                                   "2500,0]"));
+  free(out);
+  bx_msg_unref(m);
+  bxt_env_free(e);
+}
+
+static void test_strings_accepted(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  const char *json = MSG_OBJ("[\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf"
+                             "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\",\"\\u00e9\\ud83d\\ude00\\/\\b\\f"
+                             "\\n\\r\\t\\\"\\\\\\u001F\",\"\xe2\x80\xa8\"]");
+  bx_msg *m = decode_ok(e->ctx, json, NULL);
+  const cJSON *a = bx_msg_object(m);
+  assert_string_equal(cJSON_GetArrayItem(a, 0)->valuestring,
+                      "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf"
+                      "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf");
+  assert_string_equal(cJSON_GetArrayItem(a, 1)->valuestring,
+                      "\xc3\xa9\xf0\x9f\x98\x80/\b\f\n\r\t\"\\\x1f");
+  char *out = encode_text(e->ctx, m);
+  assert_string_equal(out, MSG_OBJ("[\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80"
+                                   "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\",\"\xc3\xa9"
+                                   "\xf0\x9f\x98\x80/\\u0008\\u000c\\u000a\\u000d\\u0009\\\"\\\\"
+                                   "\\u001f\",\"\xe2\x80\xa8\"]"));
+  free(out);
+  bx_msg_unref(m);
+  /* a byte-order mark before the frame, whitespace around it */
+  m = decode_ok(e->ctx, "\xef\xbb\xbf \r\n\t" MSG_OBJ("1") " \n", NULL);
+  bx_msg_unref(m);
+  bxt_env_free(e);
+}
+
+/* The scan skips string bodies eight bytes at a time: every special byte must be seen at every
+ * position, however the string is aligned. */
+static void test_scan_alignment(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  const char *head = "{\"class\":\"foam.box.Message\",\"object\":\"";
+  const size_t hl = strlen(head);
+  char frame[128], want[128];
+  for (size_t len = 0; len < 40; len++) {
+    for (size_t at = 0; at < len; at++) {
+      struct {
+        const char *bytes;
+        size_t n;
+        int code;
+        const char *value; /* decoded string for accepted bytes */
+      } probes[] = {
+          {"\\\"", 2, 0, "\""},           {"\\\\", 2, 0, "\\"},
+          {"\xc3\xa9", 2, 0, "\xc3\xa9"}, {"\xff", 1, BX_EBADUTF8, NULL},
+          {"\x1f", 1, BX_EBADJSON, NULL}, {"\xed\xa0\x80", 3, BX_EBADUTF8, NULL},
+      };
+      for (size_t p = 0; p < sizeof probes / sizeof probes[0]; p++) {
+        size_t o = hl;
+        memcpy(frame, head, hl);
+        memset(frame + o, 'a', at);
+        o += at;
+        memcpy(frame + o, probes[p].bytes, probes[p].n);
+        o += probes[p].n;
+        memset(frame + o, 'b', len - at);
+        o += len - at;
+        memcpy(frame + o, "\"}", 2);
+        o += 2;
+        bx_msg *m = NULL;
+        bx_codec_error err;
+        int rc = bx_decode(e->ctx, frame, o, NULL, &m, &err);
+        assert_int_equal(rc, probes[p].code);
+        if (rc != 0) {
+          char where[32];
+          snprintf(where, sizeof where, "byte %zu", hl + at);
+          if (strstr(err.text, where) == NULL) fail_msg("'%s' lacks '%s'", err.text, where);
+          continue;
+        }
+        snprintf(want, sizeof want, "%.*s%s%.*s", (int)at,
+                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", probes[p].value, (int)(len - at),
+                 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+        assert_string_equal(bx_msg_object(m)->valuestring, want);
+        bx_msg_unref(m);
+      }
+    }
+  }
+  bxt_env_free(e);
+}
+
+/* ---- encoding ----------------------------------------------------------------------------- */
+
+static void noop_fn(bx_box *self, bx_msg *msg, void *data) {
+  (void)self;
+  (void)msg;
+  (void)data;
+}
+
+/* Checks that wire is SubBox{name, ReturnBox} and returns the name. */
+static const char *exported_name(const cJSON *wire) {
+  assert_string_equal(bx_json_class(wire), BX_CLASS_SUB_BOX);
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(wire, "name");
+  assert_true(cJSON_IsString(name));
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(wire, "delegate");
+  assert_string_equal(bx_json_class(d), BX_CLASS_RETURN_BOX);
+  assert_int_equal(cJSON_GetArraySize(d), 1);
+  return name->valuestring;
+}
+
+static void test_encode_exports_reply(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_box *reg = bx_ctx_registry(e->ctx);
+  bx_box *boxes[2] = {bx_function_box_new(e->ctx, noop_fn, NULL, NULL), bx_null_box_new(e->ctx)};
+  for (int i = 0; i < 2; i++) {
+    bx_msg *m = bxt_msg("{\"class\":\"foam.box.SubBoxMessage\",\"name\":\"calc\",\"object\":"
+                        "{\"class\":\"foam.box.RPCMessage\",\"name\":\"add\",\"args\":[1,2]}}");
+    bx_msg_set_reply_box(m, boxes[i]);
+    char *out = encode_text(e->ctx, m);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    assert_string_equal(j->child->string, "class");
+    assert_string_equal(j->child->next->string, "attributes");
+    assert_string_equal(j->child->next->next->string, "object");
+    const cJSON *rb = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "attributes"), "replyBox");
+    const char *name = exported_name(rb);
+    assert_ptr_equal(bx_lookup(reg, name), boxes[i]);
+    /* the rest of the frame is the payload as given */
+    char *payload = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "object"));
+    char *given = bxt_json(m);
+    assert_string_equal(payload, given);
+    cJSON_free(payload);
+    cJSON_free(given);
+    /* the frame decodes back to a Sub box of that name over a Return box */
+    bx_msg *back = decode_ok(e->ctx, out, NULL);
+    assert_string_equal(bx_sub_box_name(bx_msg_reply_box(back)), name);
+    bx_msg_unref(back);
+    cJSON_Delete(j);
+    free(out);
+    bx_msg_unref(m);
+  }
+  assert_int_equal(bx_registry_size(reg), 2);
+  bx_box_unref(boxes[0]);
+  bx_box_unref(boxes[1]);
+  bxt_env_free(e);
+}
+
+static void test_encode_exports_payload_box(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_box *reg = bx_ctx_registry(e->ctx);
+  bx_box *cb = bx_function_box_new(e->ctx, noop_fn, NULL, NULL);
+  bx_box *named = bx_named_box(e->ctx, "/peer/svc");
+  bx_msg *m = bxt_msg("{\"class\":\"foam.box.RPCMessage\",\"name\":\"register\",\"args\":"
+                      "[\"cb\",null]}");
+  cJSON *args = cJSON_GetObjectItem(bx_msg_object(m), "args");
+  cJSON_AddItemToArray(args, bx_msg_box_ref(m, cb));
+  cJSON_AddItemToArray(args, bx_msg_box_ref(m, named));
+  char *before = bxt_json(m);
+  unsigned refs = bx_msg_refcount(m);
+
+  char *out = encode_text(e->ctx, m);
+  cJSON *j = cJSON_Parse(out);
+  const cJSON *wargs = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "object"), "args");
+  assert_int_equal(cJSON_GetArraySize(wargs), 4);
+  const char *name = exported_name(cJSON_GetArrayItem(wargs, 2));
+  assert_ptr_equal(bx_lookup(reg, name), cb);
+  char *nb = cJSON_PrintUnformatted(cJSON_GetArrayItem(wargs, 3));
+  assert_string_equal(nb, "{\"class\":\"foam.box.NamedBox\",\"name\":\"/peer/svc\"}");
+  cJSON_free(nb);
+  /* no reply box: attributes are still written, empty */
+  assert_true(strstr(out, "\"attributes\":{},") != NULL);
+
+  /* encoding changed nothing in the message */
+  char *after = bxt_json(m);
+  assert_string_equal(before, after);
+  assert_int_equal(bx_msg_refcount(m), refs);
+  assert_int_equal(bx_msg_box_count(m), 2);
+  assert_null(bx_msg_reply_box(m));
+  assert_null(bx_msg_attrs(m));
+  cJSON_free(before);
+  cJSON_free(after);
+  cJSON_Delete(j);
+  free(out);
+  bx_msg_unref(m);
+  bx_box_unref(named);
+  bx_box_unref(cb);
+  bxt_env_free(e);
+}
+
+/* A placeholder that is not the message's own cannot be written. */
+static void test_encode_foreign_placeholder(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_msg *m = bxt_msg("[{\"class\":\"bx.BoxRef\",\"ref\":0}]");
+  bx_buf b = {0};
+  assert_int_equal(bx_buf_append(&b, "keep", 4), 0);
+  assert_int_equal(bx_encode(e->ctx, m, NULL, &b), BX_EINVAL);
+  assert_int_equal(b.len, 4);
+  bx_buf_free(&b);
+  bx_msg_unref(m);
+  bxt_env_free(e);
+}
+
+static void test_encode_size_cap(void **state) {
+  (void)state;
+  bx_ctx_options o;
+  bx_ctx_options_init(&o);
+  o.max_frame = 200;
+  bxt_env *e = bxt_env_new(&o);
+  bx_box *reg = bx_ctx_registry(e->ctx);
+  bx_box *cb = bx_function_box_new(e->ctx, noop_fn, NULL, NULL);
+  char json[512];
+  snprintf(json, sizeof json, "{\"class\":\"foam.box.RPCReturnMessage\",\"data\":\"%0300d\"}", 0);
+  bx_msg *m = bxt_msg(json);
+  bx_msg_set_reply_box(m, cb);
+  bx_buf b = {0};
+  assert_int_equal(bx_buf_append(&b, "previous frame", 14), 0);
+  assert_int_equal(bx_encode(e->ctx, m, NULL, &b), BX_EMSGSIZE);
+  assert_int_equal(b.len, 14);
+  assert_memory_equal(b.base, "previous frame", 14);
+  assert_int_equal(bx_registry_size(reg), 0); /* the reply box export was undone */
+  bx_msg_unref(m);
+
+  /* a payload box exported before the frame overflows is undone too */
+  m = bxt_msg("{\"class\":\"foam.box.RPCMessage\",\"name\":\"f\",\"args\":[]}");
+  cJSON *args = cJSON_GetObjectItem(bx_msg_object(m), "args");
+  cJSON_AddItemToArray(args, bx_msg_box_ref(m, cb));
+  cJSON_AddItemToArray(args, cJSON_CreateString(json));
+  assert_int_equal(bx_encode(e->ctx, m, NULL, &b), BX_EMSGSIZE);
+  assert_int_equal(b.len, 14);
+  assert_int_equal(bx_registry_size(reg), 0);
+  bx_msg_unref(m);
+
+  /* at the cap exactly is fine */
+  m = bxt_msg("{\"class\":\"foam.box.HelloMessage\"}");
+  b.len = 0;
+  assert_int_equal(bx_encode(e->ctx, m, NULL, &b), 0);
+  size_t exact = b.len;
+  bx_msg_unref(m);
+  o.max_frame = exact;
+  bxt_env *e2 = bxt_env_new(&o);
+  m = bxt_msg("{\"class\":\"foam.box.HelloMessage\"}");
+  b.len = 0;
+  assert_int_equal(bx_encode(e2->ctx, m, NULL, &b), 0);
+  assert_int_equal(b.len, exact);
+  bx_msg_set_attr(m, "x", cJSON_CreateNumber(1));
+  b.len = 0;
+  assert_int_equal(bx_encode(e2->ctx, m, NULL, &b), BX_EMSGSIZE);
+  assert_int_equal(b.len, 0);
+  bx_msg_unref(m);
+  bxt_env_free(e2);
+
+  bx_buf_free(&b);
+  bx_box_unref(cb);
+  bxt_env_free(e);
+}
+
+static void test_encode_null_payload(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_msg *m = bx_msg_new(NULL);
+  char *out = encode_text(e->ctx, m);
+  assert_string_equal(out, "{\"class\":\"foam.box.Message\",\"attributes\":{},\"object\":null}");
+  free(out);
+  bx_msg_unref(m);
+  bxt_env_free(e);
+}
+
+static void test_register_self_round_trip(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  const char *wire = "{\"class\":\"foam.box.RegisterSelfMessage\",\"name\":\"/client\","
+                     "\"attributes\":{}}";
+  bx_msg *m = decode_ok(e->ctx, wire, NULL);
+  assert_true(bx_msg_is(m, BX_CLASS_REGISTER_SELF));
+  assert_null(bx_msg_reply_box(m));
+  char *out = encode_text(e->ctx, m);
+  assert_string_equal(out, wire);
+  free(out);
+  bx_msg_unref(m);
+  /* built locally, written bare: the handshake is never wrapped in a Message */
+  m = bxt_msg("{\"class\":\"foam.box.RegisterSelfMessage\",\"name\":\"/proc/7\"}");
+  out = encode_text(e->ctx, m);
+  assert_string_equal(out, "{\"class\":\"foam.box.RegisterSelfMessage\",\"name\":\"/proc/7\"}");
+  free(out);
+  bx_msg_unref(m);
+  bxt_env_free(e);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_golden_decode_all),
+      cmocka_unit_test(test_golden_reencode_head),
+      cmocka_unit_test(test_golden_2018_structure),
+      cmocka_unit_test(test_shape_reply_box),
+      cmocka_unit_test(test_shape_register_arg),
+      cmocka_unit_test(test_shape_named_delegate),
+      cmocka_unit_test(test_shape_origin),
+      cmocka_unit_test(test_shape_payload_boxes),
+      cmocka_unit_test(test_attributes),
+      cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_truncations),
+      cmocka_unit_test(test_depth),
+      cmocka_unit_test(test_size_cap),
+      cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_numbers_accepted),
+      cmocka_unit_test(test_strings_accepted),
+      cmocka_unit_test(test_scan_alignment),
+      cmocka_unit_test(test_encode_exports_reply),
+      cmocka_unit_test(test_encode_exports_payload_box),
+      cmocka_unit_test(test_encode_foreign_placeholder),
+      cmocka_unit_test(test_encode_size_cap),
+      cmocka_unit_test(test_encode_null_payload),
+      cmocka_unit_test(test_register_self_round_trip),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

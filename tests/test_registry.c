@@ -1,0 +1,406 @@
+/* Registries: FOAM dispatch (SubBoxMessage, HelloMessage, NoSuchName), the register / doLookup /
+ * unregister skeleton with remote permissions, one-shot exports, the broadcast registry, and
+ * named/lookup boxes resolving paths through nested registries. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+/* SubBoxMessage{name, RPCMessage{method, args}} with reply box. */
+static bx_msg *sub_call(const char *name, const char *method, bx_box *reply) {
+  char json[256];
+  snprintf(json, sizeof json,
+           "{\"class\":\"foam.box.SubBoxMessage\",\"name\":\"%s\",\"object\":"
+           "{\"class\":\"foam.box.RPCMessage\",\"name\":\"%s\",\"args\":[]}}",
+           name, method);
+  bx_msg *m = bxt_msg(json);
+  bx_msg_set_reply_box(m, reply);
+  return m;
+}
+
+/* A bare RPCMessage to a registry: args given as JSON, plus an optional box appended. */
+static bx_msg *reg_call(const char *method, const char *args, bx_box *box_arg, bx_box *reply,
+                        bx_box *origin) {
+  char json[256];
+  snprintf(json, sizeof json, "{\"class\":\"foam.box.RPCMessage\",\"name\":\"%s\",\"args\":%s}",
+           method, args);
+  bx_msg *m = bxt_msg(json);
+  if (box_arg)
+    cJSON_AddItemToArray(cJSON_GetObjectItem(bx_msg_object(m), "args"), bx_msg_box_ref(m, box_arg));
+  bx_msg_set_reply_box(m, reply);
+  bx_msg_set_origin(m, origin);
+  return m;
+}
+
+static void test_register_lookup_dispatch(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_box *root = bx_ctx_registry(e->ctx);
+  bxt_sink svc, replies;
+  bxt_sink_init(&svc, e->ctx);
+  bxt_sink_init(&replies, e->ctx);
+
+  bx_box *exported = NULL;
+  assert_int_equal(bx_register(root, "calc", svc.box, &exported), 0);
+  assert_string_equal(bx_box_type(exported), "sub");
+  assert_string_equal(bx_sub_box_name(exported), "calc");
+  assert_ptr_equal(bx_lookup(root, "calc"), svc.box);
+  assert_int_equal(bx_register(root, "calc", svc.box, NULL), BX_EEXIST);
+  assert_int_equal(bx_register(root, "", svc.box, NULL), BX_EINVAL);
+
+  /* Through the exported Sub box: the service gets the unwrapped payload. */
+  bx_msg *m = bxt_msg("{\"class\":\"foam.box.RPCMessage\",\"name\":\"add\",\"args\":[1,2]}");
+  assert_int_equal(bx_send(exported, m), 0);
+  bxt_run(e);
+  assert_int_equal(svc.n, 1);
+  assert_true(bx_msg_is(svc.msgs[0], BX_CLASS_RPC_MESSAGE));
+
+  /* Unknown name: NoSuchNameException to the reply box, exactly once. */
+  assert_int_equal(bx_send(root, sub_call("nosuch", "add", replies.box)), 0);
+  bxt_run(e);
+  assert_int_equal(replies.n, 1);
+  const char *text;
+  assert_int_equal(bx_msg_error(replies.msgs[0], &text), BX_ENOSERVICE);
+  assert_string_equal(text, "nosuch");
+  /* ... and without a reply box the send reports it. */
+  assert_int_equal(bx_send(root, sub_call("nosuch", "add", NULL)), BX_ENOSERVICE);
+
+  /* HelloMessage: accepted, nothing delivered. */
+  assert_int_equal(bx_send(root, bxt_msg("{\"class\":\"foam.box.HelloMessage\"}")), 0);
+  bxt_run(e);
+  assert_int_equal(svc.n, 1);
+  assert_int_equal(replies.n, 1);
+
+  /* Generated names are unique. */
+  bx_box *a = NULL, *b = NULL;
+  assert_int_equal(bx_register(root, NULL, svc.box, &a), 0);
+  assert_int_equal(bx_register(root, NULL, svc.box, &b), 0);
+  assert_string_not_equal(bx_sub_box_name(a), bx_sub_box_name(b));
+  assert_int_equal(bx_registry_size(root), 3);
+  assert_int_equal(bx_unregister(root, bx_sub_box_name(a)), 0);
+  assert_int_equal(bx_unregister(root, bx_sub_box_name(a)), BX_ENOSERVICE);
+  assert_int_equal(bx_unregister_box(root, svc.box), 0); /* "calc" and b's name */
+  assert_int_equal(bx_registry_size(root), 0);
+  assert_int_equal(bx_unregister_box(root, svc.box), BX_ENOSERVICE);
+
+  bx_box_unref(a);
+  bx_box_unref(b);
+  bx_box_unref(exported);
+  bxt_sink_free(&svc);
+  bxt_sink_free(&replies);
+  bxt_env_free(e);
+}
+
+static void test_registry_rpc(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_box *root = bx_ctx_registry(e->ctx);
+  bxt_sink svc, replies;
+  bxt_sink_init(&svc, e->ctx);
+  bxt_sink_init(&replies, e->ctx);
+
+  /* register("fromClient", null, box) answers with the exported box as data. */
+  assert_int_equal(bx_send(root, reg_call("register", "[\"fromClient\",null]", svc.box, replies.box, NULL)), 0);
+  bxt_run(e);
+  assert_int_equal(replies.n, 1);
+  bx_msg *r = replies.msgs[0];
+  assert_true(bx_msg_is(r, BX_CLASS_RPC_RETURN));
+  bx_box *got = bx_msg_box_at(r, cJSON_GetObjectItem(bx_msg_object(r), "data"));
+  assert_non_null(got);
+  assert_string_equal(bx_sub_box_name(got), "fromClient");
+  assert_ptr_equal(bx_lookup(root, "fromClient"), svc.box);
+
+  /* doLookup finds it, and answers NoSuchName for what is not there. */
+  assert_int_equal(bx_send(root, reg_call("doLookup", "[\"fromClient\"]", NULL, replies.box, NULL)), 0);
+  assert_int_equal(bx_send(root, reg_call("doLookup", "[\"absent\"]", NULL, replies.box, NULL)), 0);
+  bxt_run(e);
+  assert_int_equal(replies.n, 3);
+  r = replies.msgs[1];
+  got = bx_msg_box_at(r, cJSON_GetObjectItem(bx_msg_object(r), "data"));
+  assert_string_equal(bx_sub_box_name(got), "fromClient");
+  assert_int_equal(bx_msg_error(replies.msgs[2], NULL), BX_ENOSERVICE);
+
+  /* Unknown method and bad arguments are errors that say what was wrong. */
+  const char *text;
+  assert_int_equal(bx_send(root, reg_call("frobnicate", "[]", NULL, replies.box, NULL)), 0);
+  assert_int_equal(bx_send(root, reg_call("register", "[5,null]", svc.box, replies.box, NULL)), 0);
+  assert_int_equal(bx_send(root, reg_call("doLookup", "[]", NULL, replies.box, NULL)), 0);
+  bxt_run(e);
+  assert_int_equal(replies.n, 6);
+  assert_int_equal(bx_msg_error(replies.msgs[3], &text), BX_ENOMETHOD);
+  assert_non_null(strstr(text, "frobnicate"));
+  assert_int_equal(bx_msg_error(replies.msgs[4], &text), BX_EBADARG);
+  assert_int_equal(bx_msg_error(replies.msgs[5], &text), BX_EBADARG);
+
+  /* unregister(name) */
+  assert_int_equal(bx_send(root, reg_call("unregister", "[\"fromClient\"]", NULL, replies.box, NULL)), 0);
+  bxt_run(e);
+  assert_int_equal(replies.n, 7);
+  assert_int_equal(bx_msg_error(replies.msgs[6], NULL), 0);
+  assert_null(bx_lookup(root, "fromClient"));
+
+  /* No reply box: no reply, no crash. */
+  assert_int_equal(bx_send(root, reg_call("doLookup", "[\"x\"]", NULL, NULL, NULL)), 0);
+  bxt_run(e);
+  assert_int_equal(replies.n, 7);
+
+  bxt_sink_free(&svc);
+  bxt_sink_free(&replies);
+  bxt_env_free(e);
+}
+
+static void test_remote_register_permissions(void **state) {
+  (void)state;
+  /* Refused unless the context allows it. */
+  bxt_env *e = bxt_env_new(NULL);
+  bx_box *root = bx_ctx_registry(e->ctx);
+  bxt_sink svc, replies;
+  bxt_sink_init(&svc, e->ctx);
+  bxt_sink_init(&replies, e->ctx);
+  bx_box *peer_a = bx_null_box_new(e->ctx);
+  const char *text;
+  assert_int_equal(bx_send(root, reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_a)), 0);
+  bxt_run(e);
+  assert_int_equal(bx_msg_error(replies.msgs[0], &text), BX_EPERM);
+  assert_null(bx_lookup(root, "svc"));
+  /* Lookups stay open to peers. */
+  bx_register(root, "local", svc.box, NULL);
+  assert_int_equal(bx_send(root, reg_call("doLookup", "[\"local\"]", NULL, replies.box, peer_a)), 0);
+  assert_int_equal(bx_send(root, reg_call("unregister", "[\"local\"]", NULL, replies.box, peer_a)), 0);
+  bxt_run(e);
+  assert_int_equal(bx_msg_error(replies.msgs[1], NULL), 0);
+  assert_int_equal(bx_msg_error(replies.msgs[2], NULL), BX_EPERM);
+  assert_non_null(bx_lookup(root, "local"));
+  bxt_sink_free(&svc);
+  bxt_sink_free(&replies);
+  bx_box_unref(peer_a);
+  bxt_env_free(e);
+
+  /* Allowed: a peer registers, may re-register and unregister its own names, not others'. */
+  bx_ctx_options o;
+  bx_ctx_options_init(&o);
+  o.allow_remote_register = true;
+  e = bxt_env_new(&o);
+  root = bx_ctx_registry(e->ctx);
+  bxt_sink_init(&svc, e->ctx);
+  bxt_sink_init(&replies, e->ctx);
+  peer_a = bx_null_box_new(e->ctx);
+  bx_box *peer_b = bx_null_box_new(e->ctx);
+  bx_send(root, reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_a));
+  bx_send(root, reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_b));
+  bx_send(root, reg_call("unregister", "[\"svc\"]", NULL, replies.box, peer_b));
+  bx_send(root, reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_a));
+  bx_register(root, "local", svc.box, NULL);
+  bx_send(root, reg_call("unregister", "[\"local\"]", NULL, replies.box, peer_a));
+  bxt_run(e);
+  assert_int_equal(replies.n, 5);
+  assert_int_equal(bx_msg_error(replies.msgs[0], NULL), 0);
+  assert_int_equal(bx_msg_error(replies.msgs[1], NULL), BX_EEXIST);
+  assert_int_equal(bx_msg_error(replies.msgs[2], NULL), BX_EPERM);
+  assert_int_equal(bx_msg_error(replies.msgs[3], NULL), 0); /* same owner may re-register */
+  assert_int_equal(bx_msg_error(replies.msgs[4], NULL), BX_EPERM);
+  assert_non_null(bx_lookup(root, "svc"));
+  /* The owner's connection goes away: its names go with it. */
+  assert_int_equal(bx__registry_drop_owner(root, peer_a), 1);
+  assert_null(bx_lookup(root, "svc"));
+  assert_non_null(bx_lookup(root, "local"));
+  bx_box_unref(peer_a);
+  bx_box_unref(peer_b);
+  bxt_sink_free(&svc);
+  bxt_sink_free(&replies);
+  bxt_env_free(e);
+}
+
+static void test_one_shot_export(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_box *root = bx_ctx_registry(e->ctx);
+  bxt_sink svc, replies;
+  bxt_sink_init(&svc, e->ctx);
+  bxt_sink_init(&replies, e->ctx);
+  const char *name = NULL;
+  bx__reg_opts opts = {.one_shot = true};
+  assert_int_equal(bx__registry_add(root, NULL, svc.box, &opts, &name), 0);
+  char saved[32];
+  snprintf(saved, sizeof saved, "%s", name);
+  assert_int_equal(bx_send(root, sub_call(saved, "x", replies.box)), 0);
+  assert_null(bx_lookup(root, saved)); /* removed before delivery */
+  assert_int_equal(bx_send(root, sub_call(saved, "x", replies.box)), 0);
+  bxt_run(e);
+  assert_int_equal(svc.n, 1);
+  assert_int_equal(replies.n, 1);
+  assert_int_equal(bx_msg_error(replies.msgs[0], NULL), BX_ENOSERVICE);
+  bxt_sink_free(&svc);
+  bxt_sink_free(&replies);
+  bxt_env_free(e);
+}
+
+static void test_broadcast_registry(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_box *regs[3];
+  bxt_sink sinks[3], svc, replies;
+  for (int i = 0; i < 3; i++) {
+    regs[i] = bx_registry_new(e->ctx);
+    bxt_sink_init(&sinks[i], e->ctx);
+  }
+  bxt_sink_init(&svc, e->ctx);
+  bxt_sink_init(&replies, e->ctx);
+  bx_box *br = bx_broadcast_registry_new(e->ctx, regs, 3);
+  assert_non_null(br);
+
+  bx_box *rr = NULL;
+  assert_int_equal(bx_register(br, "svc", svc.box, &rr), 0);
+  assert_string_equal(bx_box_type(rr), "roundrobin");
+  for (int i = 0; i < 3; i++) assert_ptr_equal(bx_lookup(regs[i], "svc"), svc.box);
+  /* Swap in a distinct service per registry to see where each message lands. */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(bx_unregister(regs[i], "svc"), 0);
+    assert_int_equal(bx_register(regs[i], "svc", sinks[i].box, NULL), 0);
+  }
+  char json[64];
+  for (int i = 0; i < 9; i++) {
+    snprintf(json, sizeof json, "{\"i\":%d}", i);
+    assert_int_equal(bx_send(rr, bxt_msg(json)), 0);
+  }
+  bxt_run(e);
+  for (int r = 0; r < 3; r++) {
+    assert_int_equal(sinks[r].n, 3);
+    for (int k = 0; k < 3; k++)
+      assert_int_equal(cJSON_GetObjectItem(bx_msg_object(sinks[r].msgs[k]), "i")->valueint, 3 * k + r);
+  }
+  /* A name taken in one delegate fails the whole registration and leaves no trace. */
+  assert_int_equal(bx_register(regs[1], "taken", svc.box, NULL), 0);
+  assert_int_equal(bx_register(br, "taken", svc.box, NULL), BX_EEXIST);
+  assert_null(bx_lookup(regs[0], "taken"));
+  /* Registering through an RPC message works the same, and unregister reaches every delegate. */
+  bx_send(br, reg_call("register", "[\"viaRpc\",null]", svc.box, replies.box, NULL));
+  bxt_run(e);
+  assert_int_equal(bx_msg_error(replies.msgs[0], NULL), 0);
+  for (int i = 0; i < 3; i++) assert_non_null(bx_lookup(regs[i], "viaRpc"));
+  assert_int_equal(bx_unregister(br, "viaRpc"), 0);
+  for (int i = 0; i < 3; i++) assert_null(bx_lookup(regs[i], "viaRpc"));
+
+  bx_box_unref(rr);
+  bx_box_unref(br);
+  for (int i = 0; i < 3; i++) {
+    bx_box_unref(regs[i]);
+    bxt_sink_free(&sinks[i]);
+  }
+  bxt_sink_free(&svc);
+  bxt_sink_free(&replies);
+  bxt_env_free(e);
+}
+
+static void test_named_paths(void **state) {
+  (void)state;
+  bx_ctx_options o;
+  bx_ctx_options_init(&o);
+  o.name = "/me";
+  bxt_env *e = bxt_env_new(&o);
+  bx_box *root = bx_ctx_registry(e->ctx);
+  bxt_sink svc, replies;
+  bxt_sink_init(&svc, e->ctx);
+  bxt_sink_init(&replies, e->ctx);
+
+  assert_null(bx_named_box(e->ctx, "relative"));
+  assert_null(bx_named_box(e->ctx, "/a//b"));
+  assert_null(bx_named_box(e->ctx, "/a/"));
+  assert_null(bx_named_box(e->ctx, "/"));
+  bx_box *n1 = bx_named_box(e->ctx, "/a/b/c"), *n2 = bx_named_box(e->ctx, "/a/b/c");
+  assert_ptr_equal(n1, n2); /* one shared box per path */
+  bx_box_unref(n2);
+
+  /* /a/b/c through nested registries: root["a"] = A, A["b"] = B, B["c"] = service. */
+  bx_box *ra = bx_registry_new(e->ctx), *rb = bx_registry_new(e->ctx);
+  bx_register(root, "a", ra, NULL);
+  bx_register(ra, "b", rb, NULL);
+  bx_msg *m = bxt_msg("{\"class\":\"foam.box.RPCMessage\",\"name\":\"ping\"}");
+  bx_msg_set_reply_box(m, replies.box);
+  assert_int_equal(bx_send(n1, m), 0); /* "c" is not registered yet */
+  bxt_run(e);
+  assert_int_equal(replies.n, 1);
+  assert_int_equal(bx_msg_error(replies.msgs[0], NULL), BX_ENOSERVICE);
+  assert_int_equal(svc.n, 0);
+  /* Once registered, the next message looks it up again and gets through. */
+  bx_register(rb, "c", svc.box, NULL);
+  for (int i = 0; i < 2; i++) {
+    m = bxt_msg("{\"class\":\"foam.box.RPCMessage\",\"name\":\"ping\"}");
+    assert_int_equal(bx_send(n1, m), 0);
+  }
+  bxt_run(e);
+  assert_int_equal(svc.n, 2);
+  assert_true(bx_msg_is(svc.msgs[0], BX_CLASS_RPC_MESSAGE));
+
+  /* `me` is bound to the root registry; /me/x resolves x there. */
+  bx_register(root, "x", svc.box, NULL);
+  bx_box *mx = bx_named_box(e->ctx, "/me/x");
+  assert_int_equal(bx_send(mx, bxt_msg("{\"v\":1}")), 0);
+  bxt_run(e);
+  assert_int_equal(svc.n, 3);
+
+  /* A bound path forwards to its binding. */
+  assert_int_equal(bx_named_bind(e->ctx, "/bound", svc.box), 0);
+  bx_box *bound = bx_named_box(e->ctx, "/bound");
+  assert_ptr_equal(bx__named_binding(bound), svc.box);
+  assert_int_equal(bx_send(bound, bxt_msg("{\"v\":2}")), 0);
+  bxt_run(e);
+  assert_int_equal(svc.n, 4);
+
+  bx_box_unref(bound);
+  bx_box_unref(mx);
+  bx_box_unref(n1);
+  bx_box_unref(ra);
+  bx_box_unref(rb);
+  bxt_sink_free(&svc);
+  bxt_sink_free(&replies);
+  bxt_env_free(e);
+}
+
+static void test_wire_forms(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_box *root = bx_ctx_registry(e->ctx);
+  bx_box *sub = bx_sub_box_new(e->ctx, "calc", root);
+  bx_box *named = bx_named_box(e->ctx, "/x/y");
+  bx_export ex = {.ctx = e->ctx};
+  cJSON *w = bx__export_box(&ex, sub);
+  char *s = cJSON_PrintUnformatted(w);
+  assert_string_equal(s, "{\"class\":\"foam.box.SubBox\",\"name\":\"calc\",\"delegate\":{\"class\":\"foam.box.ReturnBox\"}}");
+  free(s);
+  cJSON_Delete(w);
+  w = bx__export_box(&ex, named);
+  s = cJSON_PrintUnformatted(w);
+  assert_string_equal(s, "{\"class\":\"foam.box.NamedBox\",\"name\":\"/x/y\"}");
+  free(s);
+  cJSON_Delete(w);
+  /* A box with no wire form is exported into the root registry. */
+  bx_box *local = bx_null_box_new(e->ctx);
+  ex.one_shot = true;
+  w = bx__export_box(&ex, local);
+  const char *name = cJSON_GetObjectItem(w, "name")->valuestring;
+  assert_ptr_equal(bx_lookup(root, name), local);
+  cJSON_Delete(w);
+  bx_box_unref(local);
+  bx_box_unref(named);
+  bx_box_unref(sub);
+  bxt_env_free(e);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_register_lookup_dispatch),
+      cmocka_unit_test(test_registry_rpc),
+      cmocka_unit_test(test_remote_register_permissions),
+      cmocka_unit_test(test_one_shot_export),
+      cmocka_unit_test(test_broadcast_registry),
+      cmocka_unit_test(test_named_paths),
+      cmocka_unit_test(test_wire_forms),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
