@@ -1,0 +1,36 @@
+/* Annotations for interface headers read by bxgen (docs/codegen.md).
+ *
+ * An interface header is an ordinary C header. BX_INTERFACE(name) names the interface; every
+ * function declared in that header whose name starts with "<name>_" is a method, called on
+ * the wire by the rest of its name (calc_add -> "add"). A method returns int: 0 for success, a
+ * negative code for an application error. Results are out parameters.
+ *
+ * For an ordinary compiler every macro below expands to nothing; bxgen defines BX_CODEGEN and
+ * reads them as clang annotations.
+ */
+#ifndef BX_IDL_H
+#define BX_IDL_H
+
+#ifdef BX_CODEGEN
+#define BX__ANNOTATE(s) __attribute__((annotate(s)))
+/* A declaration that carries the interface name for the generator. */
+#define BX_INTERFACE(name) extern int bx__interface_##name BX__ANNOTATE("bx:interface=" #name)
+#else
+#define BX__ANNOTATE(s)
+#define BX_INTERFACE(name) struct bx__interface_##name##_unused
+#endif
+
+/* Parameter annotations. */
+#define BX_OUT BX__ANNOTATE("bx:out")           /* T *p: a result written by the callee */
+#define BX_INOUT BX__ANNOTATE("bx:inout")       /* T *p: read, then a result written back */
+#define BX_NULLABLE BX__ANNOTATE("bx:nullable") /* T *p: NULL <-> JSON null */
+#define BX_COUNT(n) BX__ANNOTATE("bx:count=" #n) /* T *p: an array of n elements (n: a
+                                                    parameter or field of integer type) */
+/* Function annotation: a notification with no reply (no out parameters allowed). */
+#define BX_ONEWAY BX__ANNOTATE("bx:oneway")
+/* Struct annotation (on the typedef): the FOAM class name on the wire. The default is
+ * "<interface>.<TypeName>" with the interface prefix removed and the name in CamelCase
+ * (calc_point -> "calc.Point"). */
+#define BX_CLASS(cls) BX__ANNOTATE("bx:class=" cls)
+
+#endif /* BX_IDL_H */

@@ -1,0 +1,443 @@
+/* Client calls: a request completed exactly once.
+ *
+ * Design notes
+ * - A call sends RPCMessage{name,args} with a private reply box. Whichever comes first settles
+ *   it: the reply, the deadline, bx_call_cancel(), the reply box being dropped unanswered (the
+ *   message was lost: a connection closed, a box dropped it), or the context closing. Later
+ *   events find it settled and do nothing.
+ * - Settling never calls the user: the callback runs from the run queue, so no callback runs
+ *   inside bx_call_start(), bx_call_cancel() or the bx_send() that delivered the reply.
+ * - Deadlines of all calls of a context sit in one binary heap under one uv timer.
+ * - The call holds a weak pointer to its reply box (the box holds the call): when a call
+ *   expires, its reply box's one-shot export is removed so the registry does not grow.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc_internal.h"
+
+typedef struct cl_state {
+  bx__tracked tracked; /* first: on_close gets this pointer */
+  bx_ctx *ctx;
+  uv_timer_t timer;
+  bx_call **heap;
+  size_t n, cap;
+} cl_state;
+
+struct bx_call {
+  unsigned refs;
+  bx_ctx *ctx;
+  cl_state *st;
+  const bx_method *m; /* NULL for untyped (JSON) calls */
+  bx_call_cb cb;
+  void *data;
+  bx_fn user_fn;
+  bx_box *reply_box; /* weak */
+  uint64_t deadline;
+  size_t heap_idx; /* SIZE_MAX when not in the heap */
+  bool settled;
+  bool suppress;     /* the start failed: never call back */
+  bool owned_result; /* decode copies (blocking calls move them out) */
+  bool result_moved;
+  int status;
+  bx_msg *reply;
+  char *text; /* error text (owned) */
+  void *result;
+};
+
+/* ---- deadline heap ------------------------------------------------------------------------ */
+
+static void cl_heap_set(cl_state *st, size_t i, bx_call *c) {
+  st->heap[i] = c;
+  c->heap_idx = i;
+}
+
+static void cl_heap_up(cl_state *st, size_t i) {
+  bx_call *c = st->heap[i];
+  while (i > 0 && st->heap[(i - 1) / 2]->deadline > c->deadline) {
+    cl_heap_set(st, i, st->heap[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
+  cl_heap_set(st, i, c);
+}
+
+static void cl_heap_down(cl_state *st, size_t i) {
+  bx_call *c = st->heap[i];
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    uint64_t best = c->deadline;
+    if (l < st->n && st->heap[l]->deadline < best) m = l, best = st->heap[l]->deadline;
+    if (r < st->n && st->heap[r]->deadline < best) m = r;
+    if (m == i) break;
+    cl_heap_set(st, i, st->heap[m]);
+    i = m;
+  }
+  cl_heap_set(st, i, c);
+}
+
+static int cl_heap_push(cl_state *st, bx_call *c) {
+  if (st->n == st->cap) {
+    size_t cap = st->cap ? st->cap * 2 : 16;
+    bx_call **h = realloc(st->heap, cap * sizeof *h);
+    if (h == NULL) return BX_ENOMEM;
+    st->heap = h;
+    st->cap = cap;
+  }
+  cl_heap_set(st, st->n++, c);
+  cl_heap_up(st, st->n - 1);
+  return 0;
+}
+
+static void cl_heap_remove(cl_state *st, bx_call *c) {
+  size_t i = c->heap_idx;
+  if (i == SIZE_MAX) return;
+  c->heap_idx = SIZE_MAX;
+  bx_call *last = st->heap[--st->n];
+  if (i == st->n) return;
+  cl_heap_set(st, i, last);
+  cl_heap_up(st, i);
+  cl_heap_down(st, last->heap_idx);
+}
+
+static void cl_timer_cb(uv_timer_t *t);
+
+static void cl_rearm(cl_state *st) {
+  if (st->n == 0) {
+    uv_timer_stop(&st->timer);
+    return;
+  }
+  uint64_t now = uv_now(bx_ctx_loop(st->ctx)), at = st->heap[0]->deadline;
+  uv_timer_start(&st->timer, cl_timer_cb, at > now ? at - now : 0, 0);
+}
+
+/* ---- settling and delivery ---------------------------------------------------------------- */
+
+static void cl_unref(bx_call *c) {
+  if (--c->refs > 0) return;
+  if (c->result) {
+    if (c->m && !c->result_moved) bx__struct_release(c->m->result, c->result, !c->owned_result);
+    free(c->result);
+  }
+  bx_msg_unref(c->reply);
+  free(c->text);
+  free(c);
+}
+
+static void cl_deliver(void *a, void *b) {
+  bx_call *c = a;
+  (void)b;
+  if (!c->suppress) {
+    void *result = c->result;
+    if (c->m == NULL && c->status == 0 && c->reply) /* untyped: the reply's data */
+      result = cJSON_GetObjectItemCaseSensitive(bx_msg_object(c->reply), "data");
+    c->cb(c, c->status, c->status == 0 ? result : NULL, c->data);
+  }
+  cl_unref(c);
+}
+
+/* Decodes a successful typed reply into c->result; returns the final status. */
+static int cl_decode_result(bx_call *c) {
+  if (c->m == NULL || c->m->result == NULL) return 0;
+  c->result = calloc(1, c->m->result->size + 1);
+  if (c->result == NULL) return BX_ENOMEM;
+  bx_value_error err;
+  const cJSON *data = cJSON_GetObjectItemCaseSensitive(bx_msg_object(c->reply), "data");
+  int rc = bx_result_decode(c->m, data, c->reply, c->result, !c->owned_result, &err);
+  if (rc) c->text = bx__strdup(err.text);
+  return rc ? BX_EBADMSG : 0;
+}
+
+/* Settles the call once with status and reply (owned, may be NULL); queues the callback. */
+static void cl_settle(bx_call *c, int status, bx_msg *reply, const char *text) {
+  if (c->settled) {
+    bx_msg_unref(reply);
+    return;
+  }
+  c->settled = true;
+  if (c->st && c->heap_idx != SIZE_MAX) {
+    bool was_first = c->heap_idx == 0;
+    cl_heap_remove(c->st, c);
+    if (was_first) cl_rearm(c->st); /* the timer must not keep the loop alive for nothing */
+  }
+  c->reply = reply;
+  c->status = status;
+  if (status == 0 && reply) c->status = cl_decode_result(c);
+  if (c->status != 0 && c->text == NULL && text) c->text = bx__strdup(text);
+  if (c->status != 0 && c->reply_box) bx__unexport(c->ctx, c->reply_box);
+  c->refs++; /* the queued delivery's */
+  if (bx__defer(c->ctx, cl_deliver, c, NULL) == 0) return;
+  cl_unref(c);
+}
+
+static void cl_timer_cb(uv_timer_t *t) {
+  cl_state *st = t->data;
+  uint64_t now = uv_now(bx_ctx_loop(st->ctx));
+  while (st->n > 0 && st->heap[0]->deadline <= now) {
+    bx_call *c = st->heap[0];
+    cl_settle(c, BX_ETIMEDOUT, NULL, NULL);
+  }
+  cl_rearm(st);
+}
+
+/* ---- the reply box ------------------------------------------------------------------------ */
+
+typedef struct rb_priv {
+  bx_call *call; /* owned reference until the reply */
+} rb_priv;
+
+static int rb_classify(const bx_msg *reply, const char **text) {
+  int err = bx_msg_error(reply, text);
+  if (err) return err;
+  if (bx_msg_is(reply, BX_CLASS_RPC_RETURN)) return 0;
+  *text = "the reply is not an RPCReturnMessage";
+  return BX_EBADMSG;
+}
+
+static int rb_send(bx_box *self, bx_msg *reply) {
+  rb_priv *p = bx_box_priv(self);
+  bx_call *c = p->call;
+  if (c == NULL || c->settled) {
+    bx_msg_unref(reply); /* late or duplicate */
+    return 0;
+  }
+  const char *text = NULL;
+  int status = rb_classify(reply, &text);
+  cl_settle(c, status, reply, text);
+  return 0;
+}
+
+static void rb_destroy(bx_box *self) {
+  rb_priv *p = bx_box_priv(self);
+  bx_call *c = p->call;
+  if (c == NULL) return;
+  c->reply_box = NULL;
+  if (!c->settled) cl_settle(c, BX_ENOREPLY, NULL, "the request was dropped without a reply");
+  cl_unref(c);
+}
+
+static const bx_box_ops rb_ops = {
+    .version = BX_BOX_OPS_VERSION,
+    .type = "call-reply",
+    .send = rb_send,
+    .destroy = rb_destroy,
+};
+
+/* ---- per-context state -------------------------------------------------------------------- */
+
+static void cl_state_closed(uv_handle_t *h) {
+  cl_state *st = h->data;
+  bx__untrack(st->ctx, &st->tracked);
+  free(st->heap);
+  free(st);
+}
+
+static void cl_state_on_close(bx__tracked *t) {
+  cl_state *st = (cl_state *)t;
+  while (st->n > 0) cl_settle(st->heap[0], BX_ECLOSING, NULL, NULL);
+  *bx__ctx_slot(st->ctx, BX__SLOT_RPC) = NULL;
+  uv_close((uv_handle_t *)&st->timer, cl_state_closed);
+}
+
+static cl_state *cl_state_get(bx_ctx *ctx) {
+  void **slot = bx__ctx_slot(ctx, BX__SLOT_RPC);
+  if (*slot) return *slot;
+  cl_state *st = calloc(1, sizeof *st);
+  if (st == NULL) return NULL;
+  st->ctx = ctx;
+  if (uv_timer_init(bx_ctx_loop(ctx), &st->timer) != 0) {
+    free(st);
+    return NULL;
+  }
+  st->timer.data = st;
+  st->tracked.on_close = cl_state_on_close;
+  bx__track(ctx, &st->tracked);
+  *slot = st;
+  return st;
+}
+
+/* ---- starting calls ----------------------------------------------------------------------- */
+
+static bx_msg *cl_request(const char *method, cJSON *args) {
+  cJSON *rpc = bx_json_new_object(BX_CLASS_RPC_MESSAGE);
+  if (rpc == NULL || !cJSON_AddStringToObject(rpc, "name", method)) {
+    cJSON_Delete(rpc);
+    cJSON_Delete(args);
+    return NULL;
+  }
+  if (args) cJSON_AddItemToObject(rpc, "args", args);
+  return bx_msg_new(rpc);
+}
+
+/* Sends req (owned) to service as call c; see bx_call_start for the contract. */
+static int cl_launch(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint64_t timeout) {
+  cl_state *st = cl_state_get(c->ctx);
+  if (st == NULL) {
+    bx_msg_unref(req);
+    return BX_ENOMEM;
+  }
+  if (oneway) {
+    int rc = bx_send(service, req);
+    if (rc == 0) cl_settle(c, 0, NULL, NULL); /* done once sent */
+    return rc;
+  }
+  bx_box *rb = bx_box_new(c->ctx, &rb_ops, sizeof(rb_priv));
+  if (rb == NULL) {
+    bx_msg_unref(req);
+    return BX_ENOMEM;
+  }
+  ((rb_priv *)bx_box_priv(rb))->call = c;
+  c->refs++; /* the reply box's */
+  c->reply_box = rb;
+  c->st = st;
+  c->deadline = uv_now(bx_ctx_loop(c->ctx)) + (timeout ? timeout : BX_DEFAULT_CALL_TIMEOUT_MS);
+  if (cl_heap_push(st, c) != 0) {
+    c->settled = c->suppress = true;
+    bx_box_unref(rb);
+    bx_msg_unref(req);
+    return BX_ENOMEM;
+  }
+  cl_rearm(st);
+  bx_msg_set_reply_box(req, rb);
+  bx_box_unref(rb); /* the request holds it now */
+  int rc = bx_send(service, req);
+  if (rc < 0) c->suppress = true; /* rejected outright: the caller hears the error, not cb */
+  if (rc < 0 && !c->settled) cl_settle(c, rc, NULL, NULL);
+  return rc;
+}
+
+static bx_call *cl_new(bx_ctx *ctx, const bx_method *m, bx_call_cb cb, void *data,
+                       const bx_call_opts *opts) {
+  bx_call *c = calloc(1, sizeof *c);
+  if (c == NULL) return NULL;
+  c->refs = 1; /* the caller's, until bx_call_* returns */
+  c->ctx = ctx;
+  c->m = m;
+  c->cb = cb;
+  c->data = data;
+  c->user_fn = opts ? opts->user_fn : NULL;
+  c->heap_idx = SIZE_MAX;
+  return c;
+}
+
+/* Common tail of the start functions: launches and hands out the handle. */
+static int cl_start(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint64_t timeout,
+                    bx_call **out) {
+  int rc = cl_launch(c, service, req, oneway, timeout);
+  if (rc == 0 && out) *out = c;
+  cl_unref(c);
+  return rc;
+}
+
+/* bx_call_start; owned: decode outputs as copies (blocking calls move them to the caller). */
+static int cl_call_start(const bx_stub *stub, const bx_method *m, const void *args,
+                         const bx_call_opts *opts, bx_call_cb cb, void *data, bx_call **out,
+                         bool owned) {
+  if (out) *out = NULL;
+  if (stub == NULL || stub->service == NULL || m == NULL || cb == NULL) return BX_EINVAL;
+  bx_ctx *ctx = bx_box_ctx(stub->service);
+  if (bx_ctx_is_closing(ctx)) return BX_ECLOSING;
+  bx_msg *req = cl_request(m->name, NULL);
+  cJSON *arr = NULL;
+  int rc = req ? bx_args_encode(m, args, req, &arr) : BX_ENOMEM;
+  if (rc) {
+    bx_msg_unref(req);
+    return rc;
+  }
+  cJSON_AddItemToObject(bx_msg_object(req), "args", arr);
+  bx_call *c = cl_new(ctx, m, cb, data, opts);
+  if (c == NULL) {
+    bx_msg_unref(req);
+    return BX_ENOMEM;
+  }
+  c->owned_result = owned;
+  uint64_t timeout = opts && opts->timeout_ms ? opts->timeout_ms : stub->timeout_ms;
+  return cl_start(c, stub->service, req, (m->flags & BX_METHOD_ONEWAY) != 0, timeout, out);
+}
+
+int bx_call_start(const bx_stub *stub, const bx_method *m, const void *args,
+                  const bx_call_opts *opts, bx_call_cb cb, void *data, bx_call **out) {
+  return cl_call_start(stub, m, args, opts, cb, data, out, false);
+}
+
+int bx_call_json(bx_box *service, const char *method, cJSON *args, bool oneway,
+                 const bx_call_opts *opts, bx_call_cb cb, void *data, bx_call **out) {
+  if (out) *out = NULL;
+  if (service == NULL || method == NULL || cb == NULL || (args && !cJSON_IsArray(args))) {
+    cJSON_Delete(args);
+    return BX_EINVAL;
+  }
+  bx_ctx *ctx = bx_box_ctx(service);
+  if (bx_ctx_is_closing(ctx)) {
+    cJSON_Delete(args);
+    return BX_ECLOSING;
+  }
+  bx_msg *req = cl_request(method, args ? args : cJSON_CreateArray());
+  bx_call *c = req ? cl_new(ctx, NULL, cb, data, opts) : NULL;
+  if (c == NULL) {
+    bx_msg_unref(req);
+    return BX_ENOMEM;
+  }
+  return cl_start(c, service, req, oneway, opts ? opts->timeout_ms : 0, out);
+}
+
+int bx_call_cancel(bx_call *call) {
+  if (call == NULL || call->settled) return BX_EINVAL;
+  cl_settle(call, BX_ECANCELED, NULL, NULL);
+  return 0;
+}
+
+const char *bx_call_error_text(const bx_call *call) {
+  if (call->status == 0) return NULL;
+  return call->text ? call->text : bx_strerror(call->status);
+}
+
+const bx_msg *bx_call_reply(const bx_call *call) { return call->reply; }
+bx_fn bx_call_user_fn(const bx_call *call) { return call->user_fn; }
+
+/* ---- stubs and blocking calls ------------------------------------------------------------- */
+
+int bx_stub_init(bx_stub *stub, bx_box *service, const bx_interface *iface) {
+  if (stub == NULL || service == NULL) return BX_EINVAL;
+  memset(stub, 0, sizeof *stub);
+  stub->service = service;
+  return iface ? bx_interface_allow_classes(bx_box_ctx(service), iface) : 0;
+}
+
+void bx_stub_reset(bx_stub *stub) {
+  free(stub->last_error);
+  stub->last_error = NULL;
+}
+
+typedef struct cl_sync {
+  bool done;
+  int status;
+  void *out;
+  bx_stub *stub;
+} cl_sync;
+
+static void cl_sync_cb(bx_call *call, int status, void *result, void *data) {
+  cl_sync *s = data;
+  s->done = true;
+  s->status = status;
+  if (status == 0 && result && call->m->result) {
+    memcpy(s->out, result, call->m->result->size);
+    call->result_moved = true; /* the caller owns the outputs now */
+  } else if (status != 0) {
+    s->stub->last_error = bx__strdup(bx_call_error_text(call));
+  }
+}
+
+int bx_call_sync(bx_stub *stub, const bx_method *m, const void *args, const bx_call_opts *opts,
+                 void *result) {
+  if (stub == NULL) return BX_EINVAL;
+  bx_stub_reset(stub);
+  cl_sync s = {.out = result, .stub = stub};
+  int rc = cl_call_start(stub, m, args, opts, cl_sync_cb, &s, NULL, true);
+  if (rc) {
+    stub->last_error = bx__strdup(bx_strerror(rc));
+    return rc;
+  }
+  uv_loop_t *loop = bx_ctx_loop(bx_box_ctx(stub->service));
+  while (!s.done) uv_run(loop, UV_RUN_ONCE);
+  return s.status;
+}

@@ -1,0 +1,529 @@
+/* The RPC runtime with hand-written descriptor tables (what bxgen generates): skeleton
+ * dispatch, typed round trips, errors that name the problem, and calls completing exactly once
+ * with each outcome: result, remote error, no such service, timeout, cancel, dropped, closing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "rpc_internal.h"
+#include "testutil.h"
+
+/* ---- a test interface: t.add(a,b)->sum, t.echo(s)->s, t.pt(p)->p, t.fail(), t.later(),
+ *      t.sum(xs[n])->i64, t.cb(box), t.note(s) one-way, t.pair()->{q,r} -------------------- */
+
+typedef struct t_point {
+  int32_t x;
+  int64_t big;
+  char *label;
+  struct t_point *next; /* nullable */
+} t_point;
+
+static const bx_type t_point_type;
+static const bx_type t_point_ptr = {.kind = BX_KIND_NULLABLE, .name = "t_point *", .size = sizeof(void *), .elem = &t_point_type};
+static const bx_field t_point_fields[] = {
+    {"x", &bx_type_int32, offsetof(t_point, x), NULL, 0},
+    {"big", &bx_type_int64, offsetof(t_point, big), NULL, 0},
+    {"label", &bx_type_string, offsetof(t_point, label), NULL, 0},
+    {"next", &t_point_ptr, offsetof(t_point, next), NULL, 0},
+};
+static const bx_type t_point_type = {.kind = BX_KIND_STRUCT, .name = "t_point", .size = sizeof(t_point),
+                                     .class_name = "test.rpc.Point", .fields = t_point_fields, .nfields = 4};
+
+typedef struct add_args { double a, b; } add_args;
+typedef struct add_result { double sum; } add_result;
+static const bx_field add_args_f[] = {{"a", &bx_type_double, offsetof(add_args, a), NULL, 0},
+                                      {"b", &bx_type_double, offsetof(add_args, b), NULL, 0}};
+static const bx_field add_result_f[] = {{"sum", &bx_type_double, offsetof(add_result, sum), NULL, 0}};
+static const bx_type add_args_t = {.kind = BX_KIND_STRUCT, .name = "add_args", .size = sizeof(add_args), .fields = add_args_f, .nfields = 2};
+static const bx_type add_result_t = {.kind = BX_KIND_STRUCT, .name = "add_result", .size = sizeof(add_result), .fields = add_result_f, .nfields = 1};
+
+typedef struct str_args { char *s; } str_args;
+static const bx_field str_f[] = {{"s", &bx_type_string, offsetof(str_args, s), NULL, 0}};
+static const bx_type str_t = {.kind = BX_KIND_STRUCT, .name = "str", .size = sizeof(str_args), .fields = str_f, .nfields = 1};
+
+typedef struct pt_args { t_point p; } pt_args;
+static const bx_field pt_f[] = {{"p", &t_point_type, offsetof(pt_args, p), NULL, 0}};
+static const bx_type pt_t = {.kind = BX_KIND_STRUCT, .name = "pt", .size = sizeof(pt_args), .fields = pt_f, .nfields = 1};
+
+typedef struct void_s { char unused; } void_s;
+static const bx_type void_t = {.kind = BX_KIND_STRUCT, .name = "void", .size = sizeof(void_s)};
+
+typedef struct sum_args { int32_t *xs; size_t n; } sum_args;
+typedef struct sum_result { int64_t total; } sum_result;
+static const bx_type i32_array = {.kind = BX_KIND_ARRAY, .name = "int32_t[]", .size = sizeof(void *), .elem = &bx_type_int32};
+static const bx_field sum_args_f[] = {{"xs", &i32_array, offsetof(sum_args, xs), &bx_type_uint64, offsetof(sum_args, n)}};
+static const bx_field sum_result_f[] = {{"total", &bx_type_int64, offsetof(sum_result, total), NULL, 0}};
+static const bx_type sum_args_t = {.kind = BX_KIND_STRUCT, .name = "sum_args", .size = sizeof(sum_args), .fields = sum_args_f, .nfields = 1};
+static const bx_type sum_result_t = {.kind = BX_KIND_STRUCT, .name = "sum_result", .size = sizeof(sum_result), .fields = sum_result_f, .nfields = 1};
+
+typedef struct cb_args { bx_box *box; } cb_args;
+static const bx_field cb_f[] = {{"box", &bx_type_box, offsetof(cb_args, box), NULL, 0}};
+static const bx_type cb_t = {.kind = BX_KIND_STRUCT, .name = "cb", .size = sizeof(cb_args), .fields = cb_f, .nfields = 1};
+
+typedef struct pair_result { int32_t q, r; } pair_result;
+static const bx_field pair_f[] = {{"q", &bx_type_int32, offsetof(pair_result, q), NULL, 0},
+                                  {"r", &bx_type_int32, offsetof(pair_result, r), NULL, 0}};
+static const bx_type pair_t = {.kind = BX_KIND_STRUCT, .name = "pair", .size = sizeof(pair_result), .fields = pair_f, .nfields = 2};
+
+/* The implementation ("ops" is unused: the thunks call static functions directly). */
+typedef struct impl {
+  int notes;
+  bx_rpc_call *pending; /* for later() */
+  double *pending_out;
+  bx_box *callback;
+} impl;
+
+static int inv_add(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  add_args *x = a;
+  ((add_result *)r)->sum = x->a + x->b;
+  return 0;
+}
+static int inv_echo(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  ((str_args *)r)->s = bx__strdup(((str_args *)a)->s);
+  return 0;
+}
+static int inv_pt(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  const t_point *in = &((pt_args *)a)->p;
+  t_point *out = &((pt_args *)r)->p;
+  out->x = in->x + 1;
+  out->big = in->big;
+  out->label = bx__strdup(in->label);
+  if (in->next) {
+    out->next = calloc(1, sizeof *out->next);
+    out->next->x = in->next->x;
+    out->next->label = bx__strdup(in->next->label);
+  }
+  return 0;
+}
+static int inv_fail(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  bx_rpc_set_error(call, "sync %s", "boom");
+  return BX_EREMOTE;
+}
+static int inv_later(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  impl *i = im;
+  i->pending = call;
+  i->pending_out = &((add_result *)r)->sum;
+  return BX_RPC_ASYNC;
+}
+static int inv_sum(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  sum_args *x = a;
+  int64_t t = 0;
+  for (size_t k = 0; k < x->n; k++) t += x->xs[k];
+  ((sum_result *)r)->total = t;
+  return 0;
+}
+static int inv_cb(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  impl *i = im;
+  i->callback = bx_box_ref(((cb_args *)a)->box);
+  return 0;
+}
+static int inv_note(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  ((impl *)im)->notes++;
+  return 0;
+}
+static int inv_pair(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  ((pair_result *)r)->q = 7;
+  ((pair_result *)r)->r = -1;
+  return 0;
+}
+static int inv_unimplemented(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  return BX_ENOMETHOD;
+}
+
+static const bx_method t_methods[] = {
+    {"add", &add_args_t, &add_result_t, 0, inv_add},
+    {"echo", &str_t, &str_t, 0, inv_echo},
+    {"pt", &pt_t, &pt_t, 0, inv_pt},
+    {"fail", &void_t, &void_t, 0, inv_fail},
+    {"later", &void_t, &add_result_t, 0, inv_later},
+    {"sum", &sum_args_t, &sum_result_t, 0, inv_sum},
+    {"cb", &cb_t, &void_t, 0, inv_cb},
+    {"note", &str_t, &void_t, BX_METHOD_ONEWAY, inv_note},
+    {"pair", &void_t, &pair_t, 0, inv_pair},
+    {"nope", &void_t, &void_t, 0, inv_unimplemented},
+};
+static const char *const t_classes[] = {"test.rpc.Point"};
+static const bx_interface t_iface = {"t", t_methods, sizeof t_methods / sizeof t_methods[0], t_classes, 1};
+static const bx_method *M(const char *name) { return bx_interface_method(&t_iface, name); }
+
+/* ---- fixtures ----------------------------------------------------------------------------- */
+
+typedef struct fx {
+  bxt_env *e;
+  impl im;
+  bx_box *skel, *svc;
+  bx_stub stub;
+} fx;
+
+static fx *fx_new(void) {
+  fx *f = calloc(1, sizeof *f);
+  f->e = bxt_env_new(NULL);
+  f->skel = bx_skeleton_new(f->e->ctx, &t_iface, &t_iface, &f->im);
+  assert_non_null(f->skel);
+  assert_true(bx_ctx_class_allowed(f->e->ctx, "test.rpc.Point"));
+  assert_int_equal(bx_register(bx_ctx_registry(f->e->ctx), "t", f->skel, &f->svc), 0);
+  assert_int_equal(bx_stub_init(&f->stub, f->svc, &t_iface), 0);
+  return f;
+}
+
+static void fx_free(fx *f) {
+  bx_stub_reset(&f->stub);
+  bx_box_unref(f->im.callback);
+  bx_box_unref(f->svc);
+  bx_box_unref(f->skel);
+  bxt_env_free(f->e);
+  free(f);
+}
+
+typedef struct outcome {
+  int calls;
+  int status;
+  char text[200];
+  double sum;
+  char *str;
+} outcome;
+
+static void on_done(bx_call *call, int status, void *result, void *data) {
+  outcome *o = data;
+  o->calls++;
+  o->status = status;
+  const char *t = bx_call_error_text(call);
+  snprintf(o->text, sizeof o->text, "%s", t ? t : "");
+  if (status == 0 && result) o->sum = ((add_result *)result)->sum;
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+static void test_async_result_once(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  outcome o = {0};
+  add_args a = {1, 2};
+  bx_call *c = NULL;
+  assert_int_equal(bx_call_start(&f->stub, M("add"), &a, NULL, on_done, &o, &c), 0);
+  assert_non_null(c);
+  assert_int_equal(o.calls, 0); /* never inside bx_call_start */
+  bxt_run(f->e);
+  assert_int_equal(o.calls, 1);
+  assert_int_equal(o.status, 0);
+  assert_true(o.sum == 3.0);
+  /* The reply export never grew the registry: only "t" is registered. */
+  assert_int_equal(bx_registry_size(bx_ctx_registry(f->e->ctx)), 1);
+  fx_free(f);
+}
+
+static void test_sync_round_trips(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  add_args a = {0.5, 0.25};
+  add_result r = {0};
+  assert_int_equal(bx_call_sync(&f->stub, M("add"), &a, NULL, &r), 0);
+  assert_true(r.sum == 0.75);
+
+  const char *texts[] = {"", "héllo \"q\" €\n", "\xF0\x9F\x98\x80 emoji"};
+  for (size_t i = 0; i < 3; i++) {
+    str_args in = {(char *)texts[i]}, out = {0};
+    assert_int_equal(bx_call_sync(&f->stub, M("echo"), &in, NULL, &out), 0);
+    assert_string_equal(out.s, texts[i]);
+    bx_value_free(M("echo")->result, &out);
+  }
+
+  /* Nested struct with a nullable link and 64-bit limits. */
+  t_point next = {.x = 9, .label = "n"};
+  pt_args pin = {{.x = 41, .big = INT64_MIN, .label = "p", .next = &next}}, pout = {0};
+  assert_int_equal(bx_call_sync(&f->stub, M("pt"), &pin, NULL, &pout), 0);
+  assert_int_equal(pout.p.x, 42);
+  assert_true(pout.p.big == INT64_MIN);
+  assert_string_equal(pout.p.label, "p");
+  assert_non_null(pout.p.next);
+  assert_int_equal(pout.p.next->x, 9);
+  assert_null(pout.p.next->next);
+  bx_value_free(M("pt")->result, &pout);
+  pin.p.big = INT64_MAX;
+  pin.p.next = NULL;
+  assert_int_equal(bx_call_sync(&f->stub, M("pt"), &pin, NULL, &pout), 0);
+  assert_true(pout.p.big == INT64_MAX);
+  assert_null(pout.p.next);
+  bx_value_free(M("pt")->result, &pout);
+
+  /* Arrays, including empty. */
+  int32_t xs[] = {1, 2, 3, INT32_MAX};
+  sum_args sa = {xs, 4};
+  sum_result sr = {0};
+  assert_int_equal(bx_call_sync(&f->stub, M("sum"), &sa, NULL, &sr), 0);
+  assert_true(sr.total == 6 + (int64_t)INT32_MAX);
+  sa.n = 0;
+  sa.xs = NULL;
+  assert_int_equal(bx_call_sync(&f->stub, M("sum"), &sa, NULL, &sr), 0);
+  assert_true(sr.total == 0);
+
+  /* Several outputs travel as an object of named fields. */
+  pair_result pr = {0};
+  void_s v = {0};
+  assert_int_equal(bx_call_sync(&f->stub, M("pair"), &v, NULL, &pr), 0);
+  assert_int_equal(pr.q, 7);
+  assert_int_equal(pr.r, -1);
+  fx_free(f);
+}
+
+static void test_remote_errors(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  void_s v = {0};
+  assert_int_equal(bx_call_sync(&f->stub, M("fail"), &v, NULL, &v), BX_EREMOTE);
+  assert_string_equal(f->stub.last_error, "sync boom");
+  assert_int_equal(bx_call_sync(&f->stub, M("nope"), &v, NULL, &v), BX_ENOMETHOD);
+
+  /* A service that is not registered answers NoSuchName. */
+  bx_box *nosuch = bx_sub_box_new(f->e->ctx, "absent", bx_ctx_registry(f->e->ctx));
+  bx_stub s2;
+  bx_stub_init(&s2, nosuch, NULL);
+  add_args a = {1, 1};
+  add_result r;
+  assert_int_equal(bx_call_sync(&s2, M("add"), &a, NULL, &r), BX_ENOSERVICE);
+  assert_string_equal(s2.last_error, "absent");
+  bx_stub_reset(&s2);
+  bx_box_unref(nosuch);
+  fx_free(f);
+}
+
+static void test_async_implementation(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  outcome o = {0};
+  void_s v = {0};
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, NULL, on_done, &o, NULL), 0);
+  bxt_spin(f->e);
+  assert_int_equal(o.calls, 0);
+  assert_non_null(f->im.pending);
+  *f->im.pending_out = 99;
+  assert_int_equal(bx_rpc_return(f->im.pending), 0);
+  bxt_run(f->e);
+  assert_int_equal(o.calls, 1);
+  assert_true(o.sum == 99);
+  /* Asynchronous failure, as calc.fail() answers. */
+  f->im.pending = NULL;
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, NULL, on_done, &o, NULL), 0);
+  bxt_spin(f->e);
+  assert_int_equal(bx_rpc_fail(f->im.pending, "Error: boom"), 0);
+  bxt_run(f->e);
+  assert_int_equal(o.calls, 2);
+  assert_int_equal(o.status, BX_EREMOTE);
+  assert_string_equal(o.text, "Error: boom");
+  fx_free(f);
+}
+
+static void test_timeout_cancel_dropped(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  outcome o1 = {0}, o2 = {0}, o3 = {0};
+  void_s v = {0};
+  bx_call_opts opts = {.timeout_ms = 20};
+  /* later() never answers: the deadline completes the call. */
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, &opts, on_done, &o1, NULL), 0);
+  bxt_run(f->e);
+  assert_int_equal(o1.calls, 1);
+  assert_int_equal(o1.status, BX_ETIMEDOUT);
+  /* A late answer is dropped: still one completion. */
+  *f->im.pending_out = 1;
+  assert_int_equal(bx_rpc_return(f->im.pending), 0);
+  bxt_run(f->e);
+  assert_int_equal(o1.calls, 1);
+
+  /* Cancel: exactly one BX_ECANCELED, never inside bx_call_cancel. */
+  bx_call *c;
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, NULL, on_done, &o2, &c), 0);
+  bxt_spin(f->e);
+  assert_int_equal(o2.calls, 0);
+  assert_int_equal(bx_call_cancel(c), 0);
+  assert_int_equal(bx_call_cancel(c), BX_EINVAL);
+  assert_int_equal(o2.calls, 0);
+  bxt_run(f->e);
+  assert_int_equal(o2.calls, 1);
+  assert_int_equal(o2.status, BX_ECANCELED);
+  bx_rpc_return(f->im.pending);
+  bxt_run(f->e);
+  assert_int_equal(o2.calls, 1);
+
+  /* A box that drops the request: the call completes at once, not at its deadline. */
+  bx_box *null_box = bx_null_box_new(f->e->ctx);
+  bx_stub ns;
+  bx_stub_init(&ns, null_box, NULL);
+  add_args a = {1, 2};
+  assert_int_equal(bx_call_start(&ns, M("add"), &a, NULL, on_done, &o3, NULL), 0);
+  bxt_run(f->e);
+  assert_int_equal(o3.calls, 1);
+  assert_int_equal(o3.status, BX_ENOREPLY);
+  bx_box_unref(null_box);
+  fx_free(f);
+}
+
+static void test_closing_completes_pending(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  outcome o = {0};
+  void_s v = {0};
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, NULL, on_done, &o, NULL), 0);
+  bxt_spin(f->e); /* delivered to the implementation, which keeps it */
+  assert_int_equal(o.calls, 0);
+  bx_rpc_call *pending = f->im.pending;
+  assert_int_equal(bx_ctx_close(f->e->ctx, bxt_on_closed, f->e), 0);
+  assert_int_equal(bx_call_start(&f->stub, M("add"), &v, NULL, on_done, &o, NULL), BX_ECLOSING);
+  bxt_run(f->e);
+  assert_int_equal(o.calls, 1);
+  assert_int_equal(o.status, BX_ECLOSING);
+  assert_int_equal(f->e->closed, 1);
+  /* The implementation answering late after close only releases the call. */
+  bx_rpc_fail(pending, "too late");
+  bx_box_unref(f->svc);
+  bx_box_unref(f->skel);
+  assert_int_equal(uv_loop_close(&f->e->loop), 0);
+  free(f->e);
+  free(f);
+}
+
+static void test_oneway_and_box_argument(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  outcome o = {0};
+  str_args n = {"fire-and-forget"};
+  assert_int_equal(bx_call_start(&f->stub, M("note"), &n, NULL, on_done, &o, NULL), 0);
+  bxt_run(f->e);
+  assert_int_equal(o.calls, 1);
+  assert_int_equal(o.status, 0);
+  assert_int_equal(f->im.notes, 1);
+
+  /* A box argument reaches the implementation, which can call it back. */
+  bxt_sink sink;
+  bxt_sink_init(&sink, f->e->ctx);
+  cb_args ca = {sink.box};
+  void_s v;
+  assert_int_equal(bx_call_sync(&f->stub, M("cb"), &ca, NULL, &v), 0);
+  assert_non_null(f->im.callback);
+  assert_int_equal(bx_send(f->im.callback, bxt_msg("{\"tick\":1}")), 0);
+  bxt_run(f->e);
+  assert_int_equal(sink.n, 1);
+  bxt_sink_free(&sink);
+  fx_free(f);
+}
+
+/* Malformed argument lists, each answered with an RPCErrorMessage that names the problem. */
+static void test_malformed_arguments(void **state) {
+  (void)state;
+  static const struct {
+    const char *method, *args, *expect;
+    int code;
+  } cases[] = {
+      {"add", "[1,\"2\"]", "argument 'b' of add: expected a number, got a string", BX_EBADARG},
+      {"add", "[1]", "argument 'b' of add: missing", BX_EBADARG},
+      {"add", "[1,2,3]", "add: takes 2 arguments, got 3", BX_EBADARG},
+      {"add", "{}", "args must be an array", BX_EBADARG},
+      {"sum", "[[1,2147483648]]", "argument 'xs[1]' of sum: 2147483648 does not fit in int32_t", BX_EBADARG},
+      {"sum", "[[1.5]]", "argument 'xs[0]' of sum: expected an integer", BX_EBADARG},
+      {"sum", "[\"x\"]", "argument 'xs' of sum: expected an array, got a string", BX_EBADARG},
+      {"pt", "[{\"class\":\"test.rpc.Other\",\"x\":1}]", "expected class test.rpc.Point", BX_EBADARG},
+      {"pt", "[{\"class\":\"test.rpc.Point\",\"x\":true}]", "argument 'p.x' of pt: expected an integer, got a boolean", BX_EBADARG},
+      {"pt", "[{\"class\":\"test.rpc.Point\",\"big\":\"12x\"}]", "argument 'p.big' of pt: expected an integer", BX_EBADARG},
+      {"pt", "[{\"class\":\"test.rpc.Point\",\"next\":{\"x\":\"no\"}}]", "argument 'p.next.x' of pt", BX_EBADARG},
+      {"echo", "[null]", "argument 's' of echo: expected a string, got null", BX_EBADARG},
+      {"cb", "[{\"k\":1}]", "argument 'box' of cb: expected a box reference", BX_EBADARG},
+      {"frob", "[]", "t has no method 'frob'", BX_ENOMETHOD},
+  };
+  fx *f = fx_new();
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    outcome o = {0};
+    cJSON *args = cJSON_Parse(cases[i].args);
+    assert_non_null(args);
+    if (!cJSON_IsArray(args)) { /* send a raw request for non-array args */
+      bxt_sink sink;
+      bxt_sink_init(&sink, f->e->ctx);
+      bx_msg *m = bx_msg_new(bx_json_new_object(BX_CLASS_RPC_MESSAGE));
+      cJSON_AddStringToObject(bx_msg_object(m), "name", cases[i].method);
+      cJSON_AddItemToObject(bx_msg_object(m), "args", args);
+      bx_msg_set_reply_box(m, sink.box);
+      assert_int_equal(bx_send(f->svc, m), 0);
+      bxt_run(f->e);
+      assert_int_equal(sink.n, 1);
+      const char *text;
+      assert_int_equal(bx_msg_error(sink.msgs[0], &text), cases[i].code);
+      assert_non_null(strstr(text, cases[i].expect));
+      bxt_sink_free(&sink);
+      continue;
+    }
+    assert_int_equal(bx_call_json(f->svc, cases[i].method, args, false, NULL, on_done, &o, NULL), 0);
+    bxt_run(f->e);
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.status, cases[i].code);
+    if (strstr(o.text, cases[i].expect) == NULL) fail_msg("case %zu: '%s' lacks '%s'", i, o.text, cases[i].expect);
+  }
+  fx_free(f);
+}
+
+/* 64-bit integers beyond 2^53 travel as strings; both forms decode; ranges are checked. */
+static void test_int64_wire_forms(void **state) {
+  (void)state;
+  static const bx_field f64[] = {{"v", &bx_type_int64, 0, NULL, 0}};
+  static const bx_field fu64[] = {{"v", &bx_type_uint64, 0, NULL, 0}};
+  static const bx_field fu8[] = {{"v", &bx_type_uint8, 0, NULL, 0}};
+  static const bx_type t64 = {.kind = BX_KIND_STRUCT, .name = "i64", .size = 8, .fields = f64, .nfields = 1};
+  static const bx_type tu64 = {.kind = BX_KIND_STRUCT, .name = "u64", .size = 8, .fields = fu64, .nfields = 1};
+  static const bx_type tu8 = {.kind = BX_KIND_STRUCT, .name = "u8", .size = 1, .fields = fu8, .nfields = 1};
+  bx_method m64 = {"m", &t64, &t64, 0, NULL}, mu64 = {"m", &tu64, &tu64, 0, NULL}, mu8 = {"m", &tu8, &tu8, 0, NULL};
+  cJSON *out;
+  int64_t v = INT64_MIN;
+  assert_int_equal(bx_args_encode(&m64, &v, NULL, &out), 0);
+  char *s = cJSON_PrintUnformatted(out);
+  assert_string_equal(s, "[\"-9223372036854775808\"]");
+  free(s);
+  int64_t back = 0;
+  bx_value_error err;
+  assert_int_equal(bx_args_decode(&m64, out, NULL, &back, false, &err), 0);
+  assert_true(back == INT64_MIN);
+  cJSON_Delete(out);
+  v = 9007199254740992; /* 2^53 itself stays a number */
+  assert_int_equal(bx_args_encode(&m64, &v, NULL, &out), 0);
+  assert_true(cJSON_IsNumber(cJSON_GetArrayItem(out, 0)));
+  cJSON_Delete(out);
+  uint64_t u = UINT64_MAX;
+  assert_int_equal(bx_args_encode(&mu64, &u, NULL, &out), 0);
+  uint64_t uback = 0;
+  assert_int_equal(bx_args_decode(&mu64, out, NULL, &uback, false, &err), 0);
+  assert_true(uback == UINT64_MAX);
+  cJSON_Delete(out);
+  const char *bad[] = {"[\"18446744073709551616\"]", "[\"-1\"]", "[-1]", "[\"\"]", "[\" 1\"]"};
+  for (size_t i = 0; i < 5; i++) {
+    cJSON *j = cJSON_Parse(bad[i]);
+    assert_int_equal(bx_args_decode(&mu64, j, NULL, &uback, false, &err), BX_EBADARG);
+    cJSON_Delete(j);
+  }
+  cJSON *j = cJSON_Parse("[\"9223372036854775808\"]");
+  assert_int_equal(bx_args_decode(&m64, j, NULL, &back, false, &err), BX_EBADARG);
+  cJSON_Delete(j);
+  uint8_t b8;
+  j = cJSON_Parse("[256]");
+  assert_int_equal(bx_args_decode(&mu8, j, NULL, &b8, false, &err), BX_EBADARG);
+  assert_non_null(strstr(err.text, "256 does not fit in uint8_t"));
+  cJSON_Delete(j);
+  j = cJSON_Parse("[255]");
+  assert_int_equal(bx_args_decode(&mu8, j, NULL, &b8, false, &err), 0);
+  assert_int_equal(b8, 255);
+  cJSON_Delete(j);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_async_result_once),
+      cmocka_unit_test(test_sync_round_trips),
+      cmocka_unit_test(test_remote_errors),
+      cmocka_unit_test(test_async_implementation),
+      cmocka_unit_test(test_timeout_cancel_dropped),
+      cmocka_unit_test(test_closing_completes_pending),
+      cmocka_unit_test(test_oneway_and_box_argument),
+      cmocka_unit_test(test_malformed_arguments),
+      cmocka_unit_test(test_int64_wire_forms),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
