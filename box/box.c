@@ -13,9 +13,15 @@ bx_box *bx_box_new(bx_ctx *ctx, const bx_box_ops *ops, size_t priv_size) {
   return b;
 }
 
-void *bx_box_priv(bx_box *box) { return box->priv; }
-const bx_box_ops *bx_box_get_ops(const bx_box *box) { return box->ops; }
-bx_ctx *bx_box_ctx(const bx_box *box) { return box->ctx; }
+void *bx_box_priv(bx_box *box) {
+  return box->priv;
+}
+const bx_box_ops *bx_box_get_ops(const bx_box *box) {
+  return box->ops;
+}
+bx_ctx *bx_box_ctx(const bx_box *box) {
+  return box->ctx;
+}
 const char *bx_box_type(const bx_box *box) {
   return box->ops->type ? box->ops->type : "box";
 }
@@ -57,7 +63,9 @@ int bx_reply_error(const bx_msg *msg, int code, const char *text) {
   return bx_send(msg->reply_box, err);
 }
 
-bx_box *bx_export_target(const bx_export *ex) { return ex->target; }
+bx_box *bx_export_target(const bx_export *ex) {
+  return ex->target;
+}
 
 cJSON *bx_export_wire(bx_export *ex, bx_box *box) {
   if (box == NULL || box->ops->to_wire == NULL) return NULL;

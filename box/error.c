@@ -4,12 +4,14 @@
 
 #include "internal.h"
 
-static bool er_is_bx(int err) { return err >= BX__ERR_MIN && err <= BX__ERR_MAX; }
+static bool er_is_bx(int err) {
+  return err >= BX__ERR_MIN && err <= BX__ERR_MAX;
+}
 
 const char *bx_strerror(int err) {
   switch (err) {
-#define ER_TEXT(name, value, text)                                                               \
-  case BX_##name:                                                                                \
+#define ER_TEXT(name, value, text) \
+  case BX_##name:                  \
     return text;
     BX_ERRNO_MAP(ER_TEXT)
 #undef ER_TEXT
@@ -23,8 +25,8 @@ const char *bx_strerror(int err) {
 
 const char *bx_err_name(int err) {
   switch (err) {
-#define ER_NAME(name, value, text)                                                               \
-  case BX_##name:                                                                                \
+#define ER_NAME(name, value, text) \
+  case BX_##name:                  \
     return "BX_" #name;
     BX_ERRNO_MAP(ER_NAME)
 #undef ER_NAME
@@ -49,18 +51,20 @@ const char *bx_err_name(int err) {
 
 int bx_err_from_name(const char *name) {
   if (name == NULL) return 0;
-#define ER_FROM(n, value, text)                                                                  \
+#define ER_FROM(n, value, text) \
   if (strcmp(name, "BX_" #n) == 0) return BX_##n;
   BX_ERRNO_MAP(ER_FROM)
 #undef ER_FROM
-#define ER_FROM_UV(n, text)                                                                      \
+#define ER_FROM_UV(n, text) \
   if (strcmp(name, "UV_" #n) == 0) return UV_##n;
   UV_ERRNO_MAP(ER_FROM_UV)
 #undef ER_FROM_UV
   return 0;
 }
 
-unsigned bx_version(void) { return BX_VERSION_HEX; }
+unsigned bx_version(void) {
+  return BX_VERSION_HEX;
+}
 
 #define ER_STR2(x) #x
 #define ER_STR(x) ER_STR2(x)

@@ -32,11 +32,11 @@ struct bx_box {
 
 struct bx_msg {
   unsigned refs;
-  cJSON *object;      /* payload, owned, may be NULL */
-  cJSON *attrs;       /* other attributes, owned, may be NULL */
-  bx_box *reply_box;  /* owned reference or NULL */
-  bx_box *origin;     /* owned reference or NULL */
-  bx_box **boxes;     /* box table for bx.BoxRef placeholders; each an owned reference */
+  cJSON *object;     /* payload, owned, may be NULL */
+  cJSON *attrs;      /* other attributes, owned, may be NULL */
+  bx_box *reply_box; /* owned reference or NULL */
+  bx_box *origin;    /* owned reference or NULL */
+  bx_box **boxes;    /* box table for bx.BoxRef placeholders; each an owned reference */
   size_t nboxes;
   size_t boxes_cap;
 };
@@ -60,9 +60,9 @@ bx_box *bx__return_box_origin(bx_box *ret);
 /* Exporting (codec and registry). */
 struct bx_export {
   bx_ctx *ctx;
-  bx_box *target;  /* connection the frame goes to; NULL for none */
-  bool one_shot;   /* the box being exported answers once (a reply box) */
-  int err;         /* first error met while exporting */
+  bx_box *target; /* connection the frame goes to; NULL for none */
+  bool one_shot;  /* the box being exported answers once (a reply box) */
+  int err;        /* first error met while exporting */
 };
 
 /* The wire form of box for ex: its portable form if it has one, else an export into the
@@ -114,13 +114,13 @@ uint64_t bx__ctx_next_id(bx_ctx *ctx);
 
 /* Registry internals used by the codec and transports. */
 typedef struct bx__reg_opts {
-  bool one_shot;  /* remove after the first message delivered to it */
-  bx_box *owner;  /* the connection box that registered it (borrowed id, not a reference) */
+  bool one_shot; /* remove after the first message delivered to it */
+  bx_box *owner; /* the connection box that registered it (borrowed id, not a reference) */
 } bx__reg_opts;
 /* Like bx_register() on a local registry box, with options; out_name (optional) receives the
  * name (borrowed, valid while registered). */
-int bx__registry_add(bx_box *registry, const char *name, bx_box *service,
-                     const bx__reg_opts *opts, const char **out_name);
+int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const bx__reg_opts *opts,
+                     const char **out_name);
 /* Removes every entry owned by owner (a closed connection). Returns the number removed. */
 size_t bx__registry_drop_owner(bx_box *registry, bx_box *owner);
 /* Removes every entry (context close). */

@@ -26,11 +26,14 @@ static char mp_tomb_marker;
 
 static uint32_t mp_hash(const char *s) {
   uint32_t h = 2166136261u;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 16777619u;
   return h;
 }
 
-bx__map *bx__map_new(void) { return calloc(1, sizeof(bx__map)); }
+bx__map *bx__map_new(void) {
+  return calloc(1, sizeof(bx__map));
+}
 
 void bx__map_free(bx__map *m) {
   if (m == NULL) return;
@@ -70,7 +73,8 @@ static int mp_rehash(bx__map *m, size_t cap) {
   for (size_t i = 0; i < old_cap; i++) {
     if (old[i].key == NULL || old[i].key == MP_TOMB) continue;
     size_t j = old[i].hash & (cap - 1);
-    while (slots[j].key != NULL) j = (j + 1) & (cap - 1);
+    while (slots[j].key != NULL)
+      j = (j + 1) & (cap - 1);
     slots[j] = old[i];
   }
   free(old);
@@ -95,7 +99,8 @@ int bx__map_put(bx__map *m, const char *key, void *value, void **old) {
   if (old) *old = NULL;
   if ((m->used + 1) * 4 > m->cap * 3) { /* keep the load (with tombstones) under 3/4 */
     size_t cap = m->cap ? m->cap : 8;
-    while ((m->size + 1) * 2 > cap) cap *= 2;
+    while ((m->size + 1) * 2 > cap)
+      cap *= 2;
     int rc = mp_rehash(m, cap);
     if (rc) return rc;
   }
@@ -132,7 +137,9 @@ void *bx__map_del(bx__map *m, const char *key) {
   return value;
 }
 
-size_t bx__map_size(const bx__map *m) { return m ? m->size : 0; }
+size_t bx__map_size(const bx__map *m) {
+  return m ? m->size : 0;
+}
 
 bool bx__map_next(const bx__map *m, size_t *pos, const char **key, void **value) {
   if (m == NULL) return false;

@@ -25,7 +25,8 @@ static void mg_free(bx_msg *m) {
   cJSON_Delete(m->attrs);
   bx_box_unref(m->reply_box);
   bx_box_unref(m->origin);
-  for (size_t i = 0; i < m->nboxes; i++) bx_box_unref(m->boxes[i]);
+  for (size_t i = 0; i < m->nboxes; i++)
+    bx_box_unref(m->boxes[i]);
   free(m->boxes);
   free(m);
 }
@@ -34,7 +35,9 @@ void bx_msg_unref(bx_msg *msg) {
   if (msg && --msg->refs == 0) mg_free(msg);
 }
 
-unsigned bx_msg_refcount(const bx_msg *msg) { return msg ? msg->refs : 0; }
+unsigned bx_msg_refcount(const bx_msg *msg) {
+  return msg ? msg->refs : 0;
+}
 
 static int mg_dup_json(const cJSON *src, cJSON **dst) {
   *dst = NULL;
@@ -63,7 +66,8 @@ bx_msg *bx_msg_copy(const bx_msg *msg) {
       mg_free(c);
       return NULL;
     }
-    for (size_t i = 0; i < msg->nboxes; i++) c->boxes[i] = bx_box_ref(msg->boxes[i]);
+    for (size_t i = 0; i < msg->nboxes; i++)
+      c->boxes[i] = bx_box_ref(msg->boxes[i]);
     c->nboxes = c->boxes_cap = msg->nboxes;
   }
   c->reply_box = bx_box_ref(msg->reply_box);
@@ -79,7 +83,9 @@ bx_msg *bx_msg_writable(bx_msg *msg) {
   return c;
 }
 
-cJSON *bx_msg_object(const bx_msg *msg) { return msg->object; }
+cJSON *bx_msg_object(const bx_msg *msg) {
+  return msg->object;
+}
 
 void bx_msg_set_object(bx_msg *msg, cJSON *object) {
   if (msg->object == object) return;
@@ -113,14 +119,18 @@ cJSON *bx_json_new_object(const char *cls) {
   return o;
 }
 
-const char *bx_msg_class(const bx_msg *msg) { return msg ? bx_json_class(msg->object) : NULL; }
+const char *bx_msg_class(const bx_msg *msg) {
+  return msg ? bx_json_class(msg->object) : NULL;
+}
 
 bool bx_msg_is(const bx_msg *msg, const char *cls) {
   const char *c = bx_msg_class(msg);
   return c != NULL && strcmp(c, cls) == 0;
 }
 
-bx_box *bx_msg_reply_box(const bx_msg *msg) { return msg->reply_box; }
+bx_box *bx_msg_reply_box(const bx_msg *msg) {
+  return msg->reply_box;
+}
 
 void bx_msg_set_reply_box(bx_msg *msg, bx_box *reply_box) {
   bx_box *old = msg->reply_box;
@@ -134,7 +144,9 @@ bx_box *bx_msg_take_reply_box(bx_msg *msg) {
   return b;
 }
 
-cJSON *bx_msg_attrs(const bx_msg *msg) { return msg->attrs; }
+cJSON *bx_msg_attrs(const bx_msg *msg) {
+  return msg->attrs;
+}
 
 int bx_msg_set_attr(bx_msg *msg, const char *key, cJSON *value) {
   if (key == NULL || value == NULL || strcmp(key, "replyBox") == 0) {
@@ -162,7 +174,9 @@ int bx_msg_set_attr(bx_msg *msg, const char *key, cJSON *value) {
   return 0;
 }
 
-bx_box *bx_msg_origin(const bx_msg *msg) { return msg->origin; }
+bx_box *bx_msg_origin(const bx_msg *msg) {
+  return msg->origin;
+}
 
 void bx_msg_set_origin(bx_msg *msg, bx_box *origin) {
   bx_box *old = msg->origin;
@@ -205,7 +219,9 @@ bx_box *bx_msg_box_at(const bx_msg *msg, const cJSON *node) {
   return msg->boxes[i];
 }
 
-size_t bx_msg_box_count(const bx_msg *msg) { return msg->nboxes; }
+size_t bx_msg_box_count(const bx_msg *msg) {
+  return msg->nboxes;
+}
 
 /* ---- errors ------------------------------------------------------------------------------- */
 

@@ -15,7 +15,9 @@ typedef struct br_priv {
   size_t next; /* round-robin position for SubBoxMessage dispatch */
 } br_priv;
 
-static br_priv *br(bx_box *b) { return bx_box_priv(b); }
+static br_priv *br(bx_box *b) {
+  return bx_box_priv(b);
+}
 
 static bool br_any_has(bx_box *self, const char *name) {
   for (size_t i = 0; i < br(self)->n; i++)
@@ -46,7 +48,8 @@ int bx__broadcast_register(bx_box *self, const char *name, bx_box *service, bx_b
   br_priv *p = br(self);
   char gen[32];
   if (name == NULL) {
-    do snprintf(gen, sizeof gen, "%" PRIu64, bx__ctx_next_id(bx_box_ctx(self)));
+    do
+      snprintf(gen, sizeof gen, "%" PRIu64, bx__ctx_next_id(bx_box_ctx(self)));
     while (br_any_has(self, gen));
     name = gen;
   }
@@ -54,7 +57,8 @@ int bx__broadcast_register(bx_box *self, const char *name, bx_box *service, bx_b
   if (outs == NULL) return BX_ENOMEM;
   int rc = 0;
   size_t done = 0;
-  for (; done < p->n && rc == 0; done++) rc = br_register_one(p->regs[done], name, service, owner, &outs[done]);
+  for (; done < p->n && rc == 0; done++)
+    rc = br_register_one(p->regs[done], name, service, owner, &outs[done]);
   if (rc == 0 && out != NULL) {
     *out = bx_round_robin_box_new(bx_box_ctx(self), outs, p->n);
     if (*out == NULL) rc = BX_ENOMEM;
@@ -62,7 +66,8 @@ int bx__broadcast_register(bx_box *self, const char *name, bx_box *service, bx_b
   if (rc != 0) /* roll back: all or nothing */
     for (size_t i = 0; i < done; i++)
       if (outs[i] != NULL) bx_unregister(p->regs[i], name);
-  for (size_t i = 0; i < p->n; i++) bx_box_unref(outs[i]);
+  for (size_t i = 0; i < p->n; i++)
+    bx_box_unref(outs[i]);
   free(outs);
   return rc;
 }
@@ -102,9 +107,11 @@ bx_box *bx__broadcast_export_name(bx_box *self, const char *name) {
       subs[k++] = bx_sub_box_new(bx_box_ctx(self), name, p->regs[i]);
   bx_box *rr = NULL;
   bool ok = k > 0;
-  for (size_t i = 0; i < k; i++) ok = ok && subs[i] != NULL;
+  for (size_t i = 0; i < k; i++)
+    ok = ok && subs[i] != NULL;
   if (ok) rr = bx_round_robin_box_new(bx_box_ctx(self), subs, k);
-  for (size_t i = 0; i < k; i++) bx_box_unref(subs[i]);
+  for (size_t i = 0; i < k; i++)
+    bx_box_unref(subs[i]);
   free(subs);
   return rr;
 }
@@ -125,7 +132,8 @@ static int br_send(bx_box *self, bx_msg *msg) {
 }
 
 static void br_destroy(bx_box *self) {
-  for (size_t i = 0; i < br(self)->n; i++) bx_box_unref(br(self)->regs[i]);
+  for (size_t i = 0; i < br(self)->n; i++)
+    bx_box_unref(br(self)->regs[i]);
   free(br(self)->regs);
 }
 
@@ -149,7 +157,8 @@ bx_box *bx_broadcast_registry_new(bx_ctx *ctx, bx_box *const *registries, size_t
     bx_box_unref(b);
     return NULL;
   }
-  for (size_t i = 0; i < n; i++) br(b)->regs[i] = bx_box_ref(registries[i]);
+  for (size_t i = 0; i < n; i++)
+    br(b)->regs[i] = bx_box_ref(registries[i]);
   br(b)->n = n;
   return b;
 }

@@ -52,10 +52,9 @@ struct bx_ctx {
 };
 
 static const char *const cx_default_classes[] = {
-    BX_CLASS_MESSAGE,     BX_CLASS_SUB_BOX_MESSAGE,  BX_CLASS_RPC_MESSAGE,
-    BX_CLASS_RPC_RETURN,  BX_CLASS_RPC_ERROR,        BX_CLASS_REMOTE_EXCEPTION,
-    BX_CLASS_NO_SUCH_NAME, BX_CLASS_HELLO,           BX_CLASS_REGISTER_SELF,
-    BX_CLASS_SUB_BOX,     BX_CLASS_RETURN_BOX,       BX_CLASS_NAMED_BOX,
+    BX_CLASS_MESSAGE,       BX_CLASS_SUB_BOX_MESSAGE,  BX_CLASS_RPC_MESSAGE,  BX_CLASS_RPC_RETURN,
+    BX_CLASS_RPC_ERROR,     BX_CLASS_REMOTE_EXCEPTION, BX_CLASS_NO_SUCH_NAME, BX_CLASS_HELLO,
+    BX_CLASS_REGISTER_SELF, BX_CLASS_SUB_BOX,          BX_CLASS_RETURN_BOX,   BX_CLASS_NAMED_BOX,
     BX_CLASS_TIMESTAMP,
 };
 
@@ -104,18 +103,42 @@ void bx_ctx_options_init(bx_ctx_options *opts) {
   opts->log_level = BX_LOG_WARN;
 }
 
-uv_loop_t *bx_ctx_loop(const bx_ctx *ctx) { return ctx->loop; }
-bx_box *bx_ctx_registry(const bx_ctx *ctx) { return ctx->registry; }
-bx_box *bx_ctx_me(const bx_ctx *ctx) { return ctx->me; }
-const char *bx_ctx_name(const bx_ctx *ctx) { return ctx->name; }
-bool bx_ctx_is_closing(const bx_ctx *ctx) { return ctx->state != CX_OPEN; }
-bool bx_ctx_allows_remote_register(const bx_ctx *ctx) { return ctx->opts.allow_remote_register; }
-size_t bx_ctx_max_frame(const bx_ctx *ctx) { return ctx->opts.max_frame; }
-int bx_ctx_max_depth(const bx_ctx *ctx) { return ctx->opts.max_depth; }
-void bx_ctx_set_log_level(bx_ctx *ctx, int level) { ctx->opts.log_level = level; }
-bx__map *bx__ctx_named_map(bx_ctx *ctx) { return ctx->named; }
-uint64_t bx__ctx_next_id(bx_ctx *ctx) { return ++ctx->next_id; }
-void **bx__ctx_slot(bx_ctx *ctx, int slot) { return &ctx->slots[slot]; }
+uv_loop_t *bx_ctx_loop(const bx_ctx *ctx) {
+  return ctx->loop;
+}
+bx_box *bx_ctx_registry(const bx_ctx *ctx) {
+  return ctx->registry;
+}
+bx_box *bx_ctx_me(const bx_ctx *ctx) {
+  return ctx->me;
+}
+const char *bx_ctx_name(const bx_ctx *ctx) {
+  return ctx->name;
+}
+bool bx_ctx_is_closing(const bx_ctx *ctx) {
+  return ctx->state != CX_OPEN;
+}
+bool bx_ctx_allows_remote_register(const bx_ctx *ctx) {
+  return ctx->opts.allow_remote_register;
+}
+size_t bx_ctx_max_frame(const bx_ctx *ctx) {
+  return ctx->opts.max_frame;
+}
+int bx_ctx_max_depth(const bx_ctx *ctx) {
+  return ctx->opts.max_depth;
+}
+void bx_ctx_set_log_level(bx_ctx *ctx, int level) {
+  ctx->opts.log_level = level;
+}
+bx__map *bx__ctx_named_map(bx_ctx *ctx) {
+  return ctx->named;
+}
+uint64_t bx__ctx_next_id(bx_ctx *ctx) {
+  return ++ctx->next_id;
+}
+void **bx__ctx_slot(bx_ctx *ctx, int slot) {
+  return &ctx->slots[slot];
+}
 
 void bx_ctx_set_data(bx_ctx *ctx, void *data, void (*data_free)(void *)) {
   if (ctx->data_free && ctx->data != data) ctx->data_free(ctx->data);
@@ -123,7 +146,9 @@ void bx_ctx_set_data(bx_ctx *ctx, void *data, void (*data_free)(void *)) {
   ctx->data_free = data_free;
 }
 
-void *bx_ctx_data(const bx_ctx *ctx) { return ctx->data; }
+void *bx_ctx_data(const bx_ctx *ctx) {
+  return ctx->data;
+}
 
 int bx_ctx_allow_class(bx_ctx *ctx, const char *cls) {
   if (cls == NULL || *cls == '\0' || strcmp(cls, BX_CLASS_BOX_REF) == 0) return BX_EINVAL;
@@ -154,7 +179,8 @@ static int cx_grow(bx_ctx *ctx) {
   size_t cap = ctx->cap ? ctx->cap * 2 : 64;
   cx_task *t = malloc(cap * sizeof *t);
   if (t == NULL) return BX_ENOMEM;
-  for (size_t i = 0; i < ctx->count; i++) t[i] = ctx->tasks[(ctx->head + i) % ctx->cap];
+  for (size_t i = 0; i < ctx->count; i++)
+    t[i] = ctx->tasks[(ctx->head + i) % ctx->cap];
   free(ctx->tasks);
   ctx->tasks = t;
   ctx->cap = cap;
@@ -185,7 +211,8 @@ static void cx_idle_cb(uv_idle_t *idle) {
   bx_ctx *ctx = idle->data;
   size_t n = ctx->count;
   cx_task t;
-  while (n-- > 0 && cx_pop(ctx, &t)) t.fn(t.a, t.b);
+  while (n-- > 0 && cx_pop(ctx, &t))
+    t.fn(t.a, t.b);
   if (ctx->count == 0) cx_idle_stop(ctx);
   if (ctx->state == CX_CLOSING) cx_maybe_finish(ctx);
 }

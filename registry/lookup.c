@@ -8,7 +8,7 @@
 #include "internal.h"
 
 typedef struct lk_priv {
-  bx_box *parent;   /* owned */
+  bx_box *parent; /* owned */
   char *name;
   bx_box *promised; /* owned; NULL until the first message or after a failed lookup */
 } lk_priv;
@@ -18,7 +18,9 @@ typedef struct lk_answer_priv {
   bx_box *promised; /* owned: the promise this answer settles */
 } lk_answer_priv;
 
-static lk_priv *lk(bx_box *b) { return bx_box_priv(b); }
+static lk_priv *lk(bx_box *b) {
+  return bx_box_priv(b);
+}
 
 static void lk_answer_settle(lk_answer_priv *a, const bx_msg *reply) {
   const char *text = NULL;
@@ -82,7 +84,8 @@ static int lk_start(bx_box *self) {
   cJSON *rpc = bx_json_new_object(BX_CLASS_RPC_MESSAGE);
   cJSON *args = cJSON_CreateArray();
   bx_msg *m = NULL;
-  if (answer == NULL || rpc == NULL || args == NULL || !cJSON_AddStringToObject(rpc, "name", "doLookup") ||
+  if (answer == NULL || rpc == NULL || args == NULL ||
+      !cJSON_AddStringToObject(rpc, "name", "doLookup") ||
       !cJSON_AddItemToArray(args, cJSON_CreateString(p->name))) {
     cJSON_Delete(rpc);
     cJSON_Delete(args);

@@ -15,7 +15,9 @@ typedef struct nm_priv {
   bx_box *resolver; /* owned Lookup box, created on first use while unbound */
 } nm_priv;
 
-static nm_priv *nm(bx_box *b) { return bx_box_priv(b); }
+static nm_priv *nm(bx_box *b) {
+  return bx_box_priv(b);
+}
 
 static bool nm_valid_path(const char *p) {
   if (p == NULL || p[0] != '/' || p[1] == '\0') return false;

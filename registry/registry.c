@@ -21,7 +21,9 @@ typedef struct rg_priv {
   bx__map *entries;
 } rg_priv;
 
-static rg_priv *rg(bx_box *b) { return bx_box_priv(b); }
+static rg_priv *rg(bx_box *b) {
+  return bx_box_priv(b);
+}
 
 static void rg_entry_free(rg_entry *e) {
   if (e == NULL) return;
@@ -70,8 +72,8 @@ static int rg_generate_name(bx_box *self, char *buf, size_t len) {
   return BX_EEXIST;
 }
 
-int bx__registry_add(bx_box *registry, const char *name, bx_box *service,
-                     const bx__reg_opts *opts, const char **out_name) {
+int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const bx__reg_opts *opts,
+                     const char **out_name) {
   if (!bx__box_is(registry, &bx__registry_box_ops) || service == NULL) return BX_EINVAL;
   if (name != NULL && *name == '\0') return BX_EINVAL;
   char gen[32];
@@ -110,8 +112,7 @@ static int rg_remove(bx_box *registry, const char *name, bx_box *owner_check, bo
   return 0;
 }
 
-int bx__registry_remove_box_by_name(bx_box *registry, const char *name, bx_box *owner,
-                                    bool check) {
+int bx__registry_remove_box_by_name(bx_box *registry, const char *name, bx_box *owner, bool check) {
   return rg_remove(registry, name, owner, check);
 }
 
@@ -137,7 +138,8 @@ void bx__registry_clear(bx_box *registry) {
   rg(registry)->entries = fresh;
   size_t pos = 0;
   void *value;
-  while (bx__map_next(map, &pos, NULL, &value)) rg_entry_free(value);
+  while (bx__map_next(map, &pos, NULL, &value))
+    rg_entry_free(value);
   bx__map_free(map);
 }
 
@@ -292,4 +294,6 @@ int bx__registry_dispatch(bx_box *self, bx_msg *msg) {
   return bx__registry_rpc(self, msg);
 }
 
-static int rg_send(bx_box *self, bx_msg *msg) { return bx__registry_dispatch(self, msg); }
+static int rg_send(bx_box *self, bx_msg *msg) {
+  return bx__registry_dispatch(self, msg);
+}

@@ -9,8 +9,7 @@ int bx__registry_dispatch(bx_box *self, bx_msg *msg);
 bx_box *bx__registry_get(bx_box *registry, const char *name);
 /* Removes entries whose service is (structurally) `service`; with check, only owner's. */
 int bx__registry_remove_box(bx_box *registry, bx_box *service, bx_box *owner, bool check);
-int bx__registry_remove_box_by_name(bx_box *registry, const char *name, bx_box *owner,
-                                    bool check);
+int bx__registry_remove_box_by_name(bx_box *registry, const char *name, bx_box *owner, bool check);
 /* Structural identity of box references (the same remote box decoded twice). */
 bool bx__box_same(bx_box *a, bx_box *b);
 

@@ -42,7 +42,9 @@ static int rr_reply_error(const bx_msg *msg, int code, const char *text) {
   return bx_reply_error(msg, code, text);
 }
 
-static bool rr_is_broadcast(bx_box *self) { return bx__box_is(self, &bx__broadcast_registry_ops); }
+static bool rr_is_broadcast(bx_box *self) {
+  return bx__box_is(self, &bx__broadcast_registry_ops);
+}
 
 static bx_box *rr_export_name(bx_box *self, const char *name) {
   if (rr_is_broadcast(self)) return bx__broadcast_export_name(self, name);
@@ -91,8 +93,9 @@ static int rr_unregister(bx_box *self, const bx_msg *msg, const cJSON *args) {
   bx_box *box = bx_msg_box_at(msg, arg);
   int rc;
   if (cJSON_IsString(arg))
-    rc = rr_is_broadcast(self) ? bx__broadcast_unregister(self, arg->valuestring, NULL, owner, check)
-                               : bx__registry_remove_box_by_name(self, arg->valuestring, owner, check);
+    rc = rr_is_broadcast(self)
+             ? bx__broadcast_unregister(self, arg->valuestring, NULL, owner, check)
+             : bx__registry_remove_box_by_name(self, arg->valuestring, owner, check);
   else if (box != NULL)
     rc = rr_is_broadcast(self) ? bx__broadcast_unregister(self, NULL, box, owner, check)
                                : bx__registry_remove_box(self, box, owner, check);

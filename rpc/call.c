@@ -233,7 +233,8 @@ static void cl_state_closed(uv_handle_t *h) {
 
 static void cl_state_on_close(bx__tracked *t) {
   cl_state *st = (cl_state *)t;
-  while (st->n > 0) cl_settle(st->heap[0], BX_ECLOSING, NULL, NULL);
+  while (st->n > 0)
+    cl_settle(st->heap[0], BX_ECLOSING, NULL, NULL);
   *bx__ctx_slot(st->ctx, BX__SLOT_RPC) = NULL;
   uv_close((uv_handle_t *)&st->timer, cl_state_closed);
 }
@@ -391,8 +392,12 @@ const char *bx_call_error_text(const bx_call *call) {
   return call->text ? call->text : bx_strerror(call->status);
 }
 
-const bx_msg *bx_call_reply(const bx_call *call) { return call->reply; }
-bx_fn bx_call_user_fn(const bx_call *call) { return call->user_fn; }
+const bx_msg *bx_call_reply(const bx_call *call) {
+  return call->reply;
+}
+bx_fn bx_call_user_fn(const bx_call *call) {
+  return call->user_fn;
+}
 
 /* ---- stubs and blocking calls ------------------------------------------------------------- */
 
@@ -438,6 +443,7 @@ int bx_call_sync(bx_stub *stub, const bx_method *m, const void *args, const bx_c
     return rc;
   }
   uv_loop_t *loop = bx_ctx_loop(bx_box_ctx(stub->service));
-  while (!s.done) uv_run(loop, UV_RUN_ONCE);
+  while (!s.done)
+    uv_run(loop, UV_RUN_ONCE);
   return s.status;
 }

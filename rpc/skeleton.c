@@ -21,8 +21,8 @@ struct bx_rpc_call {
   bx_box *skeleton; /* owned */
   bx_msg *msg;      /* the request, owned */
   const bx_method *m;
-  void *args;       /* decoded arguments (borrowing from msg) */
-  void *result;     /* outputs written by the implementation (owned by it until sent) */
+  void *args;   /* decoded arguments (borrowing from msg) */
+  void *result; /* outputs written by the implementation (owned by it until sent) */
   char *error_text;
   bool done;
 };
@@ -115,7 +115,8 @@ static void sk_dispatch(bx_box *self, bx_msg *msg) {
   }
   const cJSON *obj = bx_msg_object(msg);
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
-  const bx_method *m = cJSON_IsString(name) ? bx_interface_method(p->iface, name->valuestring) : NULL;
+  const bx_method *m =
+      cJSON_IsString(name) ? bx_interface_method(p->iface, name->valuestring) : NULL;
   if (m == NULL) {
     snprintf(text, sizeof text, "%.40s has no method '%.80s'", p->iface->name,
              cJSON_IsString(name) ? name->valuestring : "");
@@ -130,7 +131,8 @@ static void sk_dispatch(bx_box *self, bx_msg *msg) {
     return;
   }
   bx_value_error err;
-  int rc = bx_args_decode(m, cJSON_GetObjectItemCaseSensitive(obj, "args"), msg, c->args, true, &err);
+  int rc =
+      bx_args_decode(m, cJSON_GetObjectItemCaseSensitive(obj, "args"), msg, c->args, true, &err);
   if (rc) {
     sk_reply_error(msg, rc, rc == BX_EBADARG ? err.text : NULL);
     sk_call_free(c); /* the decoder released what it had decoded; the rest is zero */
@@ -200,6 +202,12 @@ int bx_rpc_fail(bx_rpc_call *call, const char *text) {
   return 0;
 }
 
-const bx_msg *bx_rpc_call_msg(const bx_rpc_call *call) { return call->msg; }
-bx_ctx *bx_rpc_call_ctx(const bx_rpc_call *call) { return bx_box_ctx(call->skeleton); }
-const bx_method *bx_rpc_call_method(const bx_rpc_call *call) { return call->m; }
+const bx_msg *bx_rpc_call_msg(const bx_rpc_call *call) {
+  return call->msg;
+}
+bx_ctx *bx_rpc_call_ctx(const bx_rpc_call *call) {
+  return bx_box_ctx(call->skeleton);
+}
+const bx_method *bx_rpc_call_method(const bx_rpc_call *call) {
+  return call->m;
+}

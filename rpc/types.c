@@ -4,7 +4,7 @@
 
 #include "internal.h"
 
-#define TY_SCALAR(var, kind_, cname, ctype)                                                      \
+#define TY_SCALAR(var, kind_, cname, ctype) \
   const bx_type var = {.kind = kind_, .name = cname, .size = sizeof(ctype)}
 
 TY_SCALAR(bx_type_bool, BX_KIND_BOOL, "bool", bool);

@@ -26,7 +26,7 @@ typedef struct vd {
   const bx_msg *msg;
   bool borrow;
   bx_value_error *err;
-  const char *what;   /* "argument" or "result" */
+  const char *what; /* "argument" or "result" */
   const char *method;
   const char *path[VD_MAX_PATH]; /* field names, or NULL for an array index */
   long index[VD_MAX_PATH];
@@ -75,7 +75,9 @@ static void vd_push(vd *d, const char *field, long index) {
   d->depth++;
 }
 
-static void vd_pop(vd *d) { d->depth--; }
+static void vd_pop(vd *d) {
+  d->depth--;
+}
 
 /* ---- integers ----------------------------------------------------------------------------- */
 
@@ -85,14 +87,30 @@ static bool vd_kind_signed(bx_kind k) {
 
 static void vd_int_range(bx_kind k, int64_t *lo, uint64_t *hi) {
   switch (k) {
-  case BX_KIND_INT8: *lo = INT8_MIN, *hi = INT8_MAX; break;
-  case BX_KIND_INT16: *lo = INT16_MIN, *hi = INT16_MAX; break;
-  case BX_KIND_INT32: *lo = INT32_MIN, *hi = INT32_MAX; break;
-  case BX_KIND_INT64: *lo = INT64_MIN, *hi = INT64_MAX; break;
-  case BX_KIND_UINT8: *lo = 0, *hi = UINT8_MAX; break;
-  case BX_KIND_UINT16: *lo = 0, *hi = UINT16_MAX; break;
-  case BX_KIND_UINT32: *lo = 0, *hi = UINT32_MAX; break;
-  default: *lo = 0, *hi = UINT64_MAX; break;
+  case BX_KIND_INT8:
+    *lo = INT8_MIN, *hi = INT8_MAX;
+    break;
+  case BX_KIND_INT16:
+    *lo = INT16_MIN, *hi = INT16_MAX;
+    break;
+  case BX_KIND_INT32:
+    *lo = INT32_MIN, *hi = INT32_MAX;
+    break;
+  case BX_KIND_INT64:
+    *lo = INT64_MIN, *hi = INT64_MAX;
+    break;
+  case BX_KIND_UINT8:
+    *lo = 0, *hi = UINT8_MAX;
+    break;
+  case BX_KIND_UINT16:
+    *lo = 0, *hi = UINT16_MAX;
+    break;
+  case BX_KIND_UINT32:
+    *lo = 0, *hi = UINT32_MAX;
+    break;
+  default:
+    *lo = 0, *hi = UINT64_MAX;
+    break;
   }
 }
 
@@ -128,14 +146,30 @@ static int vd_read_integer(vd *d, const cJSON *j, bool *neg, uint64_t *mag) {
 static void vd_store_int(void *p, bx_kind k, bool neg, uint64_t mag) {
   int64_t s = neg ? (int64_t)(0 - mag) : (int64_t)mag;
   switch (k) {
-  case BX_KIND_INT8: *(int8_t *)p = (int8_t)s; break;
-  case BX_KIND_INT16: *(int16_t *)p = (int16_t)s; break;
-  case BX_KIND_INT32: *(int32_t *)p = (int32_t)s; break;
-  case BX_KIND_INT64: *(int64_t *)p = s; break;
-  case BX_KIND_UINT8: *(uint8_t *)p = (uint8_t)mag; break;
-  case BX_KIND_UINT16: *(uint16_t *)p = (uint16_t)mag; break;
-  case BX_KIND_UINT32: *(uint32_t *)p = (uint32_t)mag; break;
-  default: *(uint64_t *)p = mag; break;
+  case BX_KIND_INT8:
+    *(int8_t *)p = (int8_t)s;
+    break;
+  case BX_KIND_INT16:
+    *(int16_t *)p = (int16_t)s;
+    break;
+  case BX_KIND_INT32:
+    *(int32_t *)p = (int32_t)s;
+    break;
+  case BX_KIND_INT64:
+    *(int64_t *)p = s;
+    break;
+  case BX_KIND_UINT8:
+    *(uint8_t *)p = (uint8_t)mag;
+    break;
+  case BX_KIND_UINT16:
+    *(uint16_t *)p = (uint16_t)mag;
+    break;
+  case BX_KIND_UINT32:
+    *(uint32_t *)p = (uint32_t)mag;
+    break;
+  default:
+    *(uint64_t *)p = mag;
+    break;
   }
 }
 
@@ -160,14 +194,30 @@ static void vd_load_int(const void *p, bx_kind k, bool *neg, uint64_t *mag) {
   int64_t s = 0;
   *neg = false;
   switch (k) {
-  case BX_KIND_INT8: s = *(const int8_t *)p; break;
-  case BX_KIND_INT16: s = *(const int16_t *)p; break;
-  case BX_KIND_INT32: s = *(const int32_t *)p; break;
-  case BX_KIND_INT64: s = *(const int64_t *)p; break;
-  case BX_KIND_UINT8: *mag = *(const uint8_t *)p; return;
-  case BX_KIND_UINT16: *mag = *(const uint16_t *)p; return;
-  case BX_KIND_UINT32: *mag = *(const uint32_t *)p; return;
-  default: *mag = *(const uint64_t *)p; return;
+  case BX_KIND_INT8:
+    s = *(const int8_t *)p;
+    break;
+  case BX_KIND_INT16:
+    s = *(const int16_t *)p;
+    break;
+  case BX_KIND_INT32:
+    s = *(const int32_t *)p;
+    break;
+  case BX_KIND_INT64:
+    s = *(const int64_t *)p;
+    break;
+  case BX_KIND_UINT8:
+    *mag = *(const uint8_t *)p;
+    return;
+  case BX_KIND_UINT16:
+    *mag = *(const uint16_t *)p;
+    return;
+  case BX_KIND_UINT32:
+    *mag = *(const uint32_t *)p;
+    return;
+  default:
+    *mag = *(const uint64_t *)p;
+    return;
   }
   *neg = s < 0;
   *mag = *neg ? (uint64_t)0 - (uint64_t)s : (uint64_t)s;
@@ -177,19 +227,31 @@ static void vd_load_int(const void *p, bx_kind k, bool *neg, uint64_t *mag) {
 
 static void vd_store_enum(void *p, size_t size, int64_t v) {
   switch (size) {
-  case 1: *(int8_t *)p = (int8_t)v; break;
-  case 2: *(int16_t *)p = (int16_t)v; break;
-  case 8: *(int64_t *)p = v; break;
-  default: *(int32_t *)p = (int32_t)v; break;
+  case 1:
+    *(int8_t *)p = (int8_t)v;
+    break;
+  case 2:
+    *(int16_t *)p = (int16_t)v;
+    break;
+  case 8:
+    *(int64_t *)p = v;
+    break;
+  default:
+    *(int32_t *)p = (int32_t)v;
+    break;
   }
 }
 
 static int64_t vd_load_enum(const void *p, size_t size) {
   switch (size) {
-  case 1: return *(const int8_t *)p;
-  case 2: return *(const int16_t *)p;
-  case 8: return *(const int64_t *)p;
-  default: return *(const int32_t *)p;
+  case 1:
+    return *(const int8_t *)p;
+  case 2:
+    return *(const int16_t *)p;
+  case 8:
+    return *(const int64_t *)p;
+  default:
+    return *(const int32_t *)p;
   }
 }
 
@@ -268,16 +330,23 @@ static int vd_value(vd *d, const bx_type *t, const cJSON *j, void *p) {
     else
       *(double *)p = j->valuedouble;
     return 0;
-  case BX_KIND_STRING: return vd_string(d, j, p);
-  case BX_KIND_ENUM: return vd_enum(d, t, j, p);
-  case BX_KIND_STRUCT: return vd_struct(d, t, j, p);
-  case BX_KIND_NULLABLE: return vd_nullable(d, t, j, p);
+  case BX_KIND_STRING:
+    return vd_string(d, j, p);
+  case BX_KIND_ENUM:
+    return vd_enum(d, t, j, p);
+  case BX_KIND_STRUCT:
+    return vd_struct(d, t, j, p);
+  case BX_KIND_NULLABLE:
+    return vd_nullable(d, t, j, p);
   case BX_KIND_JSON:
     if (j == NULL) return vd_fail(d, "missing");
     return vd_json(d, j, p);
-  case BX_KIND_BOX: return vd_box(d, j, p);
-  case BX_KIND_ARRAY: return vd_fail(d, "an array needs a count field");
-  default: return vd_integer(d, t, j, p);
+  case BX_KIND_BOX:
+    return vd_box(d, j, p);
+  case BX_KIND_ARRAY:
+    return vd_fail(d, "an array needs a count field");
+  default:
+    return vd_integer(d, t, j, p);
   }
 }
 
@@ -308,7 +377,8 @@ static int vd_array(vd *d, const bx_field *f, const cJSON *j, void *base) {
   }
   if (rc == 0) rc = vd_store_count(d, f, base, n);
   if (rc) {
-    for (size_t k = 0; k + 1 < i; k++) bx__value_release(et, buf + k * et->size, d->borrow);
+    for (size_t k = 0; k + 1 < i; k++)
+      bx__value_release(et, buf + k * et->size, d->borrow);
     free(buf);
     return rc;
   }
@@ -322,8 +392,9 @@ static int vd_field(vd *d, const bx_field *f, const cJSON *j, void *base) {
   if (f->type->kind == BX_KIND_ARRAY)
     rc = vd_array(d, f, j, base);
   else if (j == NULL && f->type->kind == BX_KIND_STRING) /* FOAM omits unset properties */
-    rc = (*(char **)((char *)base + f->offset) = d->borrow ? (char *)"" : bx__strdup("")) ? 0
-                                                                                          : BX_ENOMEM;
+    rc = (*(char **)((char *)base + f->offset) = d->borrow ? (char *)"" : bx__strdup(""))
+             ? 0
+             : BX_ENOMEM;
   else if (j == NULL && f->type->kind != BX_KIND_NULLABLE && f->type->kind != BX_KIND_BOX)
     rc = 0; /* zero value */
   else
@@ -358,7 +429,8 @@ static void vd_release_array(const bx_field *f, void *base, bool borrowed) {
   uint64_t n;
   vd_load_int((char *)base + f->count_offset, f->count_type->kind, &neg, &n);
   const bx_type *et = f->type->elem;
-  for (uint64_t i = 0; !neg && i < n; i++) bx__value_release(et, (char *)*items + i * et->size, borrowed);
+  for (uint64_t i = 0; !neg && i < n; i++)
+    bx__value_release(et, (char *)*items + i * et->size, borrowed);
   free(*items);
   *items = NULL;
 }
@@ -387,7 +459,9 @@ void bx__value_release(const bx_type *t, void *p, bool borrowed) {
     if (!borrowed) bx_box_unref(*(bx_box **)p);
     *(bx_box **)p = NULL;
     break;
-  case BX_KIND_STRUCT: bx__struct_release(t, p, borrowed); break;
+  case BX_KIND_STRUCT:
+    bx__struct_release(t, p, borrowed);
+    break;
   case BX_KIND_NULLABLE:
     if (vd_pointer_like(t->elem)) {
       bx__value_release(t->elem, p, borrowed);
@@ -397,7 +471,8 @@ void bx__value_release(const bx_type *t, void *p, bool borrowed) {
       *(void **)p = NULL;
     }
     break;
-  default: break;
+  default:
+    break;
   }
 }
 
@@ -476,9 +551,15 @@ static int ve_pointer(const bx_type *t, const void *p, bx_msg *msg, bool nullabl
     return (*out = cJSON_CreateNull()) ? 0 : BX_ENOMEM;
   }
   switch (t->kind) {
-  case BX_KIND_STRING: *out = cJSON_CreateString(v); break;
-  case BX_KIND_JSON: *out = cJSON_Duplicate(v, true); break;
-  default: *out = msg ? bx_msg_box_ref(msg, (bx_box *)v) : NULL; break;
+  case BX_KIND_STRING:
+    *out = cJSON_CreateString(v);
+    break;
+  case BX_KIND_JSON:
+    *out = cJSON_Duplicate(v, true);
+    break;
+  default:
+    *out = msg ? bx_msg_box_ref(msg, (bx_box *)v) : NULL;
+    break;
   }
   return *out ? 0 : BX_ENOMEM;
 }
@@ -486,20 +567,34 @@ static int ve_pointer(const bx_type *t, const void *p, bx_msg *msg, bool nullabl
 static int ve_value(const bx_type *t, const void *p, bx_msg *msg, cJSON **out) {
   *out = NULL;
   switch (t->kind) {
-  case BX_KIND_BOOL: *out = cJSON_CreateBool(*(const bool *)p); break;
-  case BX_KIND_FLOAT: *out = cJSON_CreateNumber(*(const float *)p); break;
-  case BX_KIND_DOUBLE: *out = cJSON_CreateNumber(*(const double *)p); break;
+  case BX_KIND_BOOL:
+    *out = cJSON_CreateBool(*(const bool *)p);
+    break;
+  case BX_KIND_FLOAT:
+    *out = cJSON_CreateNumber(*(const float *)p);
+    break;
+  case BX_KIND_DOUBLE:
+    *out = cJSON_CreateNumber(*(const double *)p);
+    break;
   case BX_KIND_STRING:
-  case BX_KIND_BOX: return ve_pointer(t, p, msg, false, out);
-  case BX_KIND_JSON: return ve_pointer(t, p, msg, true, out);
-  case BX_KIND_ENUM: *out = ve_enum(t, p); break;
-  case BX_KIND_STRUCT: return ve_struct(t, p, msg, out);
+  case BX_KIND_BOX:
+    return ve_pointer(t, p, msg, false, out);
+  case BX_KIND_JSON:
+    return ve_pointer(t, p, msg, true, out);
+  case BX_KIND_ENUM:
+    *out = ve_enum(t, p);
+    break;
+  case BX_KIND_STRUCT:
+    return ve_struct(t, p, msg, out);
   case BX_KIND_NULLABLE:
     if (vd_pointer_like(t->elem)) return ve_pointer(t->elem, p, msg, true, out);
     if (*(void *const *)p == NULL) break;
     return ve_value(t->elem, *(void *const *)p, msg, out);
-  case BX_KIND_ARRAY: return BX_EINVAL;
-  default: *out = ve_integer(t, p); break;
+  case BX_KIND_ARRAY:
+    return BX_EINVAL;
+  default:
+    *out = ve_integer(t, p);
+    break;
   }
   if (*out == NULL && t->kind == BX_KIND_NULLABLE) *out = cJSON_CreateNull();
   return *out ? 0 : BX_ENOMEM;
@@ -517,14 +612,15 @@ static vd vd_make(const bx_method *m, const bx_msg *msg, bool borrow, bx_value_e
   return d;
 }
 
-int bx_args_decode(const bx_method *m, const cJSON *args, const bx_msg *msg, void *out,
-                   bool borrow, bx_value_error *err) {
+int bx_args_decode(const bx_method *m, const cJSON *args, const bx_msg *msg, void *out, bool borrow,
+                   bx_value_error *err) {
   vd d = vd_make(m, msg, borrow, err, "argument");
   const bx_type *st = m->args;
   if (args != NULL && !cJSON_IsArray(args)) return vd_fail(&d, "args must be an array");
   size_t n = args ? (size_t)cJSON_GetArraySize(args) : 0;
   if (n > st->nfields)
-    return vd_fail(&d, "takes %zu argument%s, got %zu", st->nfields, st->nfields == 1 ? "" : "s", n);
+    return vd_fail(&d, "takes %zu argument%s, got %zu", st->nfields, st->nfields == 1 ? "" : "s",
+                   n);
   const cJSON *a = args ? args->child : NULL;
   for (size_t i = 0; i < st->nfields; i++, a = a ? a->next : NULL) {
     const bx_field *f = &st->fields[i];
@@ -570,7 +666,8 @@ int bx_result_decode(const bx_method *m, const cJSON *data, const bx_msg *msg, v
     if (data == NULL) return vd_fail(&d, "the reply has no data");
     return vd_field(&d, &st->fields[0], data, out);
   }
-  if (!cJSON_IsObject(data)) return vd_fail(&d, "expected an object of results, got %s", vd_json_kind(data));
+  if (!cJSON_IsObject(data))
+    return vd_fail(&d, "expected an object of results, got %s", vd_json_kind(data));
   return vd_struct(&d, st, data, out);
 }
 

@@ -109,8 +109,9 @@ static void test_msg_errors(void **state) {
   assert_int_equal(bx_msg_error(m, &text), BX_EREMOTE);
   assert_string_equal(text, "Error: boom");
   bx_msg_unref(m);
-  m = bxt_msg("{\"class\":\"foam.box.RPCErrorMessage\",\"data\":{\"class\":\"foam.box.RemoteException\","
-              "\"id\":\"java.lang.Oops\",\"message\":\"oops\"}}");
+  m = bxt_msg(
+      "{\"class\":\"foam.box.RPCErrorMessage\",\"data\":{\"class\":\"foam.box.RemoteException\","
+      "\"id\":\"java.lang.Oops\",\"message\":\"oops\"}}");
   assert_int_equal(bx_msg_error(m, &text), BX_EREMOTE);
   assert_string_equal(text, "oops");
   bx_msg_unref(m);
@@ -154,7 +155,8 @@ static void test_run_queue_order(void **state) {
   assert_int_equal(s.n, 0);
   bxt_run(e);
   assert_int_equal(s.n, 5);
-  for (int i = 0; i < 5; i++) assert_int_equal(s.order[i], i);
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(s.order[i], i);
   bx_box_unref(f);
   bxt_env_free(e);
 }
@@ -177,7 +179,9 @@ static void tt_on_close(bx__tracked *t) {
   uv_close((uv_handle_t *)&tt->timer, tt_closed);
 }
 
-static void tt_fire(uv_timer_t *timer) { ((tracked_timer *)timer->data)->fired++; }
+static void tt_fire(uv_timer_t *timer) {
+  ((tracked_timer *)timer->data)->fired++;
+}
 
 static void test_close_cancels_tracked(void **state) {
   (void)state;
@@ -246,12 +250,9 @@ static void test_ctx_options(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_errors),
-      cmocka_unit_test(test_map),
-      cmocka_unit_test(test_msg_refs_and_cow),
-      cmocka_unit_test(test_msg_errors),
-      cmocka_unit_test(test_run_queue_order),
-      cmocka_unit_test(test_close_cancels_tracked),
+      cmocka_unit_test(test_errors),           cmocka_unit_test(test_map),
+      cmocka_unit_test(test_msg_refs_and_cow), cmocka_unit_test(test_msg_errors),
+      cmocka_unit_test(test_run_queue_order),  cmocka_unit_test(test_close_cancels_tracked),
       cmocka_unit_test(test_ctx_options),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -105,7 +105,8 @@ static void test_registry_rpc(void **state) {
   bxt_sink_init(&replies, e->ctx);
 
   /* register("fromClient", null, box) answers with the exported box as data. */
-  assert_int_equal(bx_send(root, reg_call("register", "[\"fromClient\",null]", svc.box, replies.box, NULL)), 0);
+  assert_int_equal(
+      bx_send(root, reg_call("register", "[\"fromClient\",null]", svc.box, replies.box, NULL)), 0);
   bxt_run(e);
   assert_int_equal(replies.n, 1);
   bx_msg *r = replies.msgs[0];
@@ -116,7 +117,8 @@ static void test_registry_rpc(void **state) {
   assert_ptr_equal(bx_lookup(root, "fromClient"), svc.box);
 
   /* doLookup finds it, and answers NoSuchName for what is not there. */
-  assert_int_equal(bx_send(root, reg_call("doLookup", "[\"fromClient\"]", NULL, replies.box, NULL)), 0);
+  assert_int_equal(bx_send(root, reg_call("doLookup", "[\"fromClient\"]", NULL, replies.box, NULL)),
+                   0);
   assert_int_equal(bx_send(root, reg_call("doLookup", "[\"absent\"]", NULL, replies.box, NULL)), 0);
   bxt_run(e);
   assert_int_equal(replies.n, 3);
@@ -138,7 +140,8 @@ static void test_registry_rpc(void **state) {
   assert_int_equal(bx_msg_error(replies.msgs[5], &text), BX_EBADARG);
 
   /* unregister(name) */
-  assert_int_equal(bx_send(root, reg_call("unregister", "[\"fromClient\"]", NULL, replies.box, NULL)), 0);
+  assert_int_equal(
+      bx_send(root, reg_call("unregister", "[\"fromClient\"]", NULL, replies.box, NULL)), 0);
   bxt_run(e);
   assert_int_equal(replies.n, 7);
   assert_int_equal(bx_msg_error(replies.msgs[6], NULL), 0);
@@ -164,14 +167,17 @@ static void test_remote_register_permissions(void **state) {
   bxt_sink_init(&replies, e->ctx);
   bx_box *peer_a = bx_null_box_new(e->ctx);
   const char *text;
-  assert_int_equal(bx_send(root, reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_a)), 0);
+  assert_int_equal(
+      bx_send(root, reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_a)), 0);
   bxt_run(e);
   assert_int_equal(bx_msg_error(replies.msgs[0], &text), BX_EPERM);
   assert_null(bx_lookup(root, "svc"));
   /* Lookups stay open to peers. */
   bx_register(root, "local", svc.box, NULL);
-  assert_int_equal(bx_send(root, reg_call("doLookup", "[\"local\"]", NULL, replies.box, peer_a)), 0);
-  assert_int_equal(bx_send(root, reg_call("unregister", "[\"local\"]", NULL, replies.box, peer_a)), 0);
+  assert_int_equal(bx_send(root, reg_call("doLookup", "[\"local\"]", NULL, replies.box, peer_a)),
+                   0);
+  assert_int_equal(bx_send(root, reg_call("unregister", "[\"local\"]", NULL, replies.box, peer_a)),
+                   0);
   bxt_run(e);
   assert_int_equal(bx_msg_error(replies.msgs[1], NULL), 0);
   assert_int_equal(bx_msg_error(replies.msgs[2], NULL), BX_EPERM);
@@ -257,7 +263,8 @@ static void test_broadcast_registry(void **state) {
   bx_box *rr = NULL;
   assert_int_equal(bx_register(br, "svc", svc.box, &rr), 0);
   assert_string_equal(bx_box_type(rr), "roundrobin");
-  for (int i = 0; i < 3; i++) assert_ptr_equal(bx_lookup(regs[i], "svc"), svc.box);
+  for (int i = 0; i < 3; i++)
+    assert_ptr_equal(bx_lookup(regs[i], "svc"), svc.box);
   /* Swap in a distinct service per registry to see where each message lands. */
   for (int i = 0; i < 3; i++) {
     assert_int_equal(bx_unregister(regs[i], "svc"), 0);
@@ -272,7 +279,8 @@ static void test_broadcast_registry(void **state) {
   for (int r = 0; r < 3; r++) {
     assert_int_equal(sinks[r].n, 3);
     for (int k = 0; k < 3; k++)
-      assert_int_equal(cJSON_GetObjectItem(bx_msg_object(sinks[r].msgs[k]), "i")->valueint, 3 * k + r);
+      assert_int_equal(cJSON_GetObjectItem(bx_msg_object(sinks[r].msgs[k]), "i")->valueint,
+                       3 * k + r);
   }
   /* A name taken in one delegate fails the whole registration and leaves no trace. */
   assert_int_equal(bx_register(regs[1], "taken", svc.box, NULL), 0);
@@ -282,9 +290,11 @@ static void test_broadcast_registry(void **state) {
   bx_send(br, reg_call("register", "[\"viaRpc\",null]", svc.box, replies.box, NULL));
   bxt_run(e);
   assert_int_equal(bx_msg_error(replies.msgs[0], NULL), 0);
-  for (int i = 0; i < 3; i++) assert_non_null(bx_lookup(regs[i], "viaRpc"));
+  for (int i = 0; i < 3; i++)
+    assert_non_null(bx_lookup(regs[i], "viaRpc"));
   assert_int_equal(bx_unregister(br, "viaRpc"), 0);
-  for (int i = 0; i < 3; i++) assert_null(bx_lookup(regs[i], "viaRpc"));
+  for (int i = 0; i < 3; i++)
+    assert_null(bx_lookup(regs[i], "viaRpc"));
 
   bx_box_unref(rr);
   bx_box_unref(br);
@@ -371,7 +381,8 @@ static void test_wire_forms(void **state) {
   bx_export ex = {.ctx = e->ctx};
   cJSON *w = bx__export_box(&ex, sub);
   char *s = cJSON_PrintUnformatted(w);
-  assert_string_equal(s, "{\"class\":\"foam.box.SubBox\",\"name\":\"calc\",\"delegate\":{\"class\":\"foam.box.ReturnBox\"}}");
+  assert_string_equal(s, "{\"class\":\"foam.box.SubBox\",\"name\":\"calc\",\"delegate\":{\"class\":"
+                         "\"foam.box.ReturnBox\"}}");
   free(s);
   cJSON_Delete(w);
   w = bx__export_box(&ex, named);

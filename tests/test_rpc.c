@@ -22,51 +22,102 @@ typedef struct t_point {
 } t_point;
 
 static const bx_type t_point_type;
-static const bx_type t_point_ptr = {.kind = BX_KIND_NULLABLE, .name = "t_point *", .size = sizeof(void *), .elem = &t_point_type};
+static const bx_type t_point_ptr = {
+    .kind = BX_KIND_NULLABLE, .name = "t_point *", .size = sizeof(void *), .elem = &t_point_type};
 static const bx_field t_point_fields[] = {
     {"x", &bx_type_int32, offsetof(t_point, x), NULL, 0},
     {"big", &bx_type_int64, offsetof(t_point, big), NULL, 0},
     {"label", &bx_type_string, offsetof(t_point, label), NULL, 0},
     {"next", &t_point_ptr, offsetof(t_point, next), NULL, 0},
 };
-static const bx_type t_point_type = {.kind = BX_KIND_STRUCT, .name = "t_point", .size = sizeof(t_point),
-                                     .class_name = "test.rpc.Point", .fields = t_point_fields, .nfields = 4};
+static const bx_type t_point_type = {.kind = BX_KIND_STRUCT,
+                                     .name = "t_point",
+                                     .size = sizeof(t_point),
+                                     .class_name = "test.rpc.Point",
+                                     .fields = t_point_fields,
+                                     .nfields = 4};
 
-typedef struct add_args { double a, b; } add_args;
-typedef struct add_result { double sum; } add_result;
+typedef struct add_args {
+  double a, b;
+} add_args;
+typedef struct add_result {
+  double sum;
+} add_result;
 static const bx_field add_args_f[] = {{"a", &bx_type_double, offsetof(add_args, a), NULL, 0},
                                       {"b", &bx_type_double, offsetof(add_args, b), NULL, 0}};
-static const bx_field add_result_f[] = {{"sum", &bx_type_double, offsetof(add_result, sum), NULL, 0}};
-static const bx_type add_args_t = {.kind = BX_KIND_STRUCT, .name = "add_args", .size = sizeof(add_args), .fields = add_args_f, .nfields = 2};
-static const bx_type add_result_t = {.kind = BX_KIND_STRUCT, .name = "add_result", .size = sizeof(add_result), .fields = add_result_f, .nfields = 1};
+static const bx_field add_result_f[] = {
+    {"sum", &bx_type_double, offsetof(add_result, sum), NULL, 0}};
+static const bx_type add_args_t = {.kind = BX_KIND_STRUCT,
+                                   .name = "add_args",
+                                   .size = sizeof(add_args),
+                                   .fields = add_args_f,
+                                   .nfields = 2};
+static const bx_type add_result_t = {.kind = BX_KIND_STRUCT,
+                                     .name = "add_result",
+                                     .size = sizeof(add_result),
+                                     .fields = add_result_f,
+                                     .nfields = 1};
 
-typedef struct str_args { char *s; } str_args;
+typedef struct str_args {
+  char *s;
+} str_args;
 static const bx_field str_f[] = {{"s", &bx_type_string, offsetof(str_args, s), NULL, 0}};
-static const bx_type str_t = {.kind = BX_KIND_STRUCT, .name = "str", .size = sizeof(str_args), .fields = str_f, .nfields = 1};
+static const bx_type str_t = {
+    .kind = BX_KIND_STRUCT, .name = "str", .size = sizeof(str_args), .fields = str_f, .nfields = 1};
 
-typedef struct pt_args { t_point p; } pt_args;
+typedef struct pt_args {
+  t_point p;
+} pt_args;
 static const bx_field pt_f[] = {{"p", &t_point_type, offsetof(pt_args, p), NULL, 0}};
-static const bx_type pt_t = {.kind = BX_KIND_STRUCT, .name = "pt", .size = sizeof(pt_args), .fields = pt_f, .nfields = 1};
+static const bx_type pt_t = {
+    .kind = BX_KIND_STRUCT, .name = "pt", .size = sizeof(pt_args), .fields = pt_f, .nfields = 1};
 
-typedef struct void_s { char unused; } void_s;
+typedef struct void_s {
+  char unused;
+} void_s;
 static const bx_type void_t = {.kind = BX_KIND_STRUCT, .name = "void", .size = sizeof(void_s)};
 
-typedef struct sum_args { int32_t *xs; size_t n; } sum_args;
-typedef struct sum_result { int64_t total; } sum_result;
-static const bx_type i32_array = {.kind = BX_KIND_ARRAY, .name = "int32_t[]", .size = sizeof(void *), .elem = &bx_type_int32};
-static const bx_field sum_args_f[] = {{"xs", &i32_array, offsetof(sum_args, xs), &bx_type_uint64, offsetof(sum_args, n)}};
-static const bx_field sum_result_f[] = {{"total", &bx_type_int64, offsetof(sum_result, total), NULL, 0}};
-static const bx_type sum_args_t = {.kind = BX_KIND_STRUCT, .name = "sum_args", .size = sizeof(sum_args), .fields = sum_args_f, .nfields = 1};
-static const bx_type sum_result_t = {.kind = BX_KIND_STRUCT, .name = "sum_result", .size = sizeof(sum_result), .fields = sum_result_f, .nfields = 1};
+typedef struct sum_args {
+  int32_t *xs;
+  size_t n;
+} sum_args;
+typedef struct sum_result {
+  int64_t total;
+} sum_result;
+static const bx_type i32_array = {
+    .kind = BX_KIND_ARRAY, .name = "int32_t[]", .size = sizeof(void *), .elem = &bx_type_int32};
+static const bx_field sum_args_f[] = {
+    {"xs", &i32_array, offsetof(sum_args, xs), &bx_type_uint64, offsetof(sum_args, n)}};
+static const bx_field sum_result_f[] = {
+    {"total", &bx_type_int64, offsetof(sum_result, total), NULL, 0}};
+static const bx_type sum_args_t = {.kind = BX_KIND_STRUCT,
+                                   .name = "sum_args",
+                                   .size = sizeof(sum_args),
+                                   .fields = sum_args_f,
+                                   .nfields = 1};
+static const bx_type sum_result_t = {.kind = BX_KIND_STRUCT,
+                                     .name = "sum_result",
+                                     .size = sizeof(sum_result),
+                                     .fields = sum_result_f,
+                                     .nfields = 1};
 
-typedef struct cb_args { bx_box *box; } cb_args;
+typedef struct cb_args {
+  bx_box *box;
+} cb_args;
 static const bx_field cb_f[] = {{"box", &bx_type_box, offsetof(cb_args, box), NULL, 0}};
-static const bx_type cb_t = {.kind = BX_KIND_STRUCT, .name = "cb", .size = sizeof(cb_args), .fields = cb_f, .nfields = 1};
+static const bx_type cb_t = {
+    .kind = BX_KIND_STRUCT, .name = "cb", .size = sizeof(cb_args), .fields = cb_f, .nfields = 1};
 
-typedef struct pair_result { int32_t q, r; } pair_result;
+typedef struct pair_result {
+  int32_t q, r;
+} pair_result;
 static const bx_field pair_f[] = {{"q", &bx_type_int32, offsetof(pair_result, q), NULL, 0},
                                   {"r", &bx_type_int32, offsetof(pair_result, r), NULL, 0}};
-static const bx_type pair_t = {.kind = BX_KIND_STRUCT, .name = "pair", .size = sizeof(pair_result), .fields = pair_f, .nfields = 2};
+static const bx_type pair_t = {.kind = BX_KIND_STRUCT,
+                               .name = "pair",
+                               .size = sizeof(pair_result),
+                               .fields = pair_f,
+                               .nfields = 2};
 
 /* The implementation ("ops" is unused: the thunks call static functions directly). */
 typedef struct impl {
@@ -111,7 +162,8 @@ static int inv_later(const void *ops, void *im, bx_rpc_call *call, void *a, void
 static int inv_sum(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
   sum_args *x = a;
   int64_t t = 0;
-  for (size_t k = 0; k < x->n; k++) t += x->xs[k];
+  for (size_t k = 0; k < x->n; k++)
+    t += x->xs[k];
   ((sum_result *)r)->total = t;
   return 0;
 }
@@ -146,8 +198,11 @@ static const bx_method t_methods[] = {
     {"nope", &void_t, &void_t, 0, inv_unimplemented},
 };
 static const char *const t_classes[] = {"test.rpc.Point"};
-static const bx_interface t_iface = {"t", t_methods, sizeof t_methods / sizeof t_methods[0], t_classes, 1};
-static const bx_method *M(const char *name) { return bx_interface_method(&t_iface, name); }
+static const bx_interface t_iface = {"t", t_methods, sizeof t_methods / sizeof t_methods[0],
+                                     t_classes, 1};
+static const bx_method *M(const char *name) {
+  return bx_interface_method(&t_iface, name);
+}
 
 /* ---- fixtures ----------------------------------------------------------------------------- */
 
@@ -421,13 +476,18 @@ static void test_malformed_arguments(void **state) {
       {"add", "[1]", "argument 'b' of add: missing", BX_EBADARG},
       {"add", "[1,2,3]", "add: takes 2 arguments, got 3", BX_EBADARG},
       {"add", "{}", "args must be an array", BX_EBADARG},
-      {"sum", "[[1,2147483648]]", "argument 'xs[1]' of sum: 2147483648 does not fit in int32_t", BX_EBADARG},
+      {"sum", "[[1,2147483648]]", "argument 'xs[1]' of sum: 2147483648 does not fit in int32_t",
+       BX_EBADARG},
       {"sum", "[[1.5]]", "argument 'xs[0]' of sum: expected an integer", BX_EBADARG},
       {"sum", "[\"x\"]", "argument 'xs' of sum: expected an array, got a string", BX_EBADARG},
-      {"pt", "[{\"class\":\"test.rpc.Other\",\"x\":1}]", "expected class test.rpc.Point", BX_EBADARG},
-      {"pt", "[{\"class\":\"test.rpc.Point\",\"x\":true}]", "argument 'p.x' of pt: expected an integer, got a boolean", BX_EBADARG},
-      {"pt", "[{\"class\":\"test.rpc.Point\",\"big\":\"12x\"}]", "argument 'p.big' of pt: expected an integer", BX_EBADARG},
-      {"pt", "[{\"class\":\"test.rpc.Point\",\"next\":{\"x\":\"no\"}}]", "argument 'p.next.x' of pt", BX_EBADARG},
+      {"pt", "[{\"class\":\"test.rpc.Other\",\"x\":1}]", "expected class test.rpc.Point",
+       BX_EBADARG},
+      {"pt", "[{\"class\":\"test.rpc.Point\",\"x\":true}]",
+       "argument 'p.x' of pt: expected an integer, got a boolean", BX_EBADARG},
+      {"pt", "[{\"class\":\"test.rpc.Point\",\"big\":\"12x\"}]",
+       "argument 'p.big' of pt: expected an integer", BX_EBADARG},
+      {"pt", "[{\"class\":\"test.rpc.Point\",\"next\":{\"x\":\"no\"}}]",
+       "argument 'p.next.x' of pt", BX_EBADARG},
       {"echo", "[null]", "argument 's' of echo: expected a string, got null", BX_EBADARG},
       {"cb", "[{\"k\":1}]", "argument 'box' of cb: expected a box reference", BX_EBADARG},
       {"frob", "[]", "t has no method 'frob'", BX_ENOMETHOD},
@@ -453,11 +513,13 @@ static void test_malformed_arguments(void **state) {
       bxt_sink_free(&sink);
       continue;
     }
-    assert_int_equal(bx_call_json(f->svc, cases[i].method, args, false, NULL, on_done, &o, NULL), 0);
+    assert_int_equal(bx_call_json(f->svc, cases[i].method, args, false, NULL, on_done, &o, NULL),
+                     0);
     bxt_run(f->e);
     assert_int_equal(o.calls, 1);
     assert_int_equal(o.status, cases[i].code);
-    if (strstr(o.text, cases[i].expect) == NULL) fail_msg("case %zu: '%s' lacks '%s'", i, o.text, cases[i].expect);
+    if (strstr(o.text, cases[i].expect) == NULL)
+      fail_msg("case %zu: '%s' lacks '%s'", i, o.text, cases[i].expect);
   }
   fx_free(f);
 }
@@ -468,10 +530,14 @@ static void test_int64_wire_forms(void **state) {
   static const bx_field f64[] = {{"v", &bx_type_int64, 0, NULL, 0}};
   static const bx_field fu64[] = {{"v", &bx_type_uint64, 0, NULL, 0}};
   static const bx_field fu8[] = {{"v", &bx_type_uint8, 0, NULL, 0}};
-  static const bx_type t64 = {.kind = BX_KIND_STRUCT, .name = "i64", .size = 8, .fields = f64, .nfields = 1};
-  static const bx_type tu64 = {.kind = BX_KIND_STRUCT, .name = "u64", .size = 8, .fields = fu64, .nfields = 1};
-  static const bx_type tu8 = {.kind = BX_KIND_STRUCT, .name = "u8", .size = 1, .fields = fu8, .nfields = 1};
-  bx_method m64 = {"m", &t64, &t64, 0, NULL}, mu64 = {"m", &tu64, &tu64, 0, NULL}, mu8 = {"m", &tu8, &tu8, 0, NULL};
+  static const bx_type t64 = {
+      .kind = BX_KIND_STRUCT, .name = "i64", .size = 8, .fields = f64, .nfields = 1};
+  static const bx_type tu64 = {
+      .kind = BX_KIND_STRUCT, .name = "u64", .size = 8, .fields = fu64, .nfields = 1};
+  static const bx_type tu8 = {
+      .kind = BX_KIND_STRUCT, .name = "u8", .size = 1, .fields = fu8, .nfields = 1};
+  bx_method m64 = {"m", &t64, &t64, 0, NULL}, mu64 = {"m", &tu64, &tu64, 0, NULL},
+            mu8 = {"m", &tu8, &tu8, 0, NULL};
   cJSON *out;
   int64_t v = INT64_MIN;
   assert_int_equal(bx_args_encode(&m64, &v, NULL, &out), 0);

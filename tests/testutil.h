@@ -31,12 +31,15 @@ static inline bxt_env *bxt_env_new(const bx_ctx_options *opts) {
 }
 
 /* Runs the loop until nothing is left to do. */
-static inline void bxt_run(bxt_env *e) { uv_run(&e->loop, UV_RUN_DEFAULT); }
+static inline void bxt_run(bxt_env *e) {
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+}
 
 /* Runs the loop without blocking until the run queue is drained (pending timers, such as call
  * deadlines, are left running). */
 static inline void bxt_spin(bxt_env *e) {
-  for (int i = 0; i < 50; i++) uv_run(&e->loop, UV_RUN_NOWAIT);
+  for (int i = 0; i < 50; i++)
+    uv_run(&e->loop, UV_RUN_NOWAIT);
 }
 
 /* Closes the context, runs the loop dry and checks that nothing leaked a handle. */
@@ -70,7 +73,8 @@ static inline void bxt_sink_init(bxt_sink *s, bx_ctx *ctx) {
 }
 
 static inline void bxt_sink_clear(bxt_sink *s) {
-  for (int i = 0; i < s->n; i++) bx_msg_unref(s->msgs[i]);
+  for (int i = 0; i < s->n; i++)
+    bx_msg_unref(s->msgs[i]);
   s->n = 0;
 }
 

@@ -44,7 +44,8 @@ static void on_reply(bx_box *self, bx_msg *reply, void *data) {
   if (err)
     printf("  error: %s (%s)\n", text ? text : "", bx_err_name(err));
   else
-    printf("  reply: %s\n", cJSON_GetObjectItemCaseSensitive(bx_msg_object(reply), "data")->valuestring);
+    printf("  reply: %s\n",
+           cJSON_GetObjectItemCaseSensitive(bx_msg_object(reply), "data")->valuestring);
   st->answered++;
 }
 

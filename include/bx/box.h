@@ -27,8 +27,8 @@ typedef struct bx_export bx_export;
 #define BX_BOX_OPS_VERSION 1
 
 typedef struct bx_box_ops {
-  unsigned version;  /* BX_BOX_OPS_VERSION */
-  const char *type;  /* short type name for logs, e.g. "sub" */
+  unsigned version; /* BX_BOX_OPS_VERSION */
+  const char *type; /* short type name for logs, e.g. "sub" */
   /* Required. Takes ownership of msg whatever it returns (see above). */
   int (*send)(bx_box *self, bx_msg *msg);
   /* Optional. Returns the box's portable wire form for the frame being encoded (a new cJSON

@@ -30,8 +30,8 @@ BX_EXTERN size_t bx_promised_queued(bx_box *promised);
 /* Sub: wraps each payload in SubBoxMessage{name, object} and sends it to delegate, which is
  * usually a registry or a connection (FOAM's SubBox). */
 BX_EXTERN bx_box *bx_sub_box_new(bx_ctx *ctx, const char *name, bx_box *delegate);
-BX_EXTERN const char *bx_sub_box_name(bx_box *sub);      /* borrowed */
-BX_EXTERN bx_box *bx_sub_box_delegate(bx_box *sub);      /* borrowed */
+BX_EXTERN const char *bx_sub_box_name(bx_box *sub); /* borrowed */
+BX_EXTERN bx_box *bx_sub_box_delegate(bx_box *sub); /* borrowed */
 
 /* Return: FOAM's ReturnBox, "back over the connection this came from". Forwards to origin (a
  * connection's box; NULL: rejects with BX_ENOROUTE). With no connection to encode for, its wire
@@ -72,7 +72,7 @@ typedef struct bx_retry_options {
   uint64_t initial_backoff_ms; /* default 50 */
   uint64_t max_backoff_ms;     /* default 2000 */
   double multiplier;           /* default 2.0 */
-  bx_retry_pred retryable;     /* default: BX_ETIMEDOUT, BX_ECONNLOST, BX_ENOSERVICE, UV_ECONNREFUSED */
+  bx_retry_pred retryable; /* default: BX_ETIMEDOUT, BX_ECONNLOST, BX_ENOSERVICE, UV_ECONNREFUSED */
   void *retryable_data;
 } bx_retry_options;
 BX_EXTERN void bx_retry_options_init(bx_retry_options *opts);

@@ -38,8 +38,8 @@ typedef struct bx_codec_error {
  * On success stores a new message (one reference, caller owns) in *out and returns 0. On
  * failure returns BX_EMSGSIZE, BX_EBADUTF8, BX_EBADJSON, BX_ETOODEEP, BX_EINEXACT, BX_EBADMSG,
  * BX_EUNKNOWNCLASS or BX_ENOMEM, leaves *out NULL and, if err is non-NULL, explains why. */
-BX_EXTERN int bx_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin,
-                        bx_msg **out, bx_codec_error *err);
+BX_EXTERN int bx_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg **out,
+                        bx_codec_error *err);
 
 /* Encodes msg as one frame of JSON text appended to out, for the connection whose box is
  * target (borrowed; NULL when there is no connection). Live boxes with no wire form for that

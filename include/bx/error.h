@@ -14,38 +14,38 @@ extern "C" {
 #endif
 
 /* XX(name, value, text) */
-#define BX_ERRNO_MAP(XX)                                                                         \
-  XX(ENOSERVICE, -30001, "no such service")                                                      \
-  XX(ETIMEDOUT, -30002, "timed out")                                                             \
-  XX(ECONNLOST, -30003, "connection lost")                                                       \
-  XX(EMSGSIZE, -30004, "message too large")                                                      \
-  XX(ECANCELED, -30005, "canceled")                                                              \
-  XX(ECLOSING, -30006, "context closing")                                                        \
-  XX(EBADJSON, -30007, "malformed JSON")                                                         \
-  XX(EBADUTF8, -30008, "invalid UTF-8")                                                          \
-  XX(ETOODEEP, -30009, "nesting too deep")                                                       \
-  XX(EBADMSG, -30010, "malformed message")                                                       \
-  XX(EUNKNOWNCLASS, -30011, "unknown class")                                                     \
-  XX(EINEXACT, -30012, "integer not exactly representable")                                      \
-  XX(EREMOTE, -30013, "remote error")                                                            \
-  XX(EREJECTED, -30014, "rejected")                                                              \
-  XX(EEXIST, -30015, "name already registered")                                                  \
-  XX(EPERM, -30016, "operation not permitted")                                                   \
-  XX(ENOREPLY, -30017, "no reply box")                                                           \
-  XX(ENOROUTE, -30018, "no route to box")                                                        \
-  XX(EQUEUEFULL, -30019, "queue full")                                                           \
-  XX(ENOMETHOD, -30020, "no such method")                                                        \
-  XX(EBADARG, -30021, "bad argument")                                                            \
-  XX(EINVAL, -30022, "invalid argument")                                                         \
-  XX(ENOMEM, -30023, "out of memory")                                                            \
-  XX(ECLOSED, -30024, "box closed")                                                              \
+#define BX_ERRNO_MAP(XX)                                    \
+  XX(ENOSERVICE, -30001, "no such service")                 \
+  XX(ETIMEDOUT, -30002, "timed out")                        \
+  XX(ECONNLOST, -30003, "connection lost")                  \
+  XX(EMSGSIZE, -30004, "message too large")                 \
+  XX(ECANCELED, -30005, "canceled")                         \
+  XX(ECLOSING, -30006, "context closing")                   \
+  XX(EBADJSON, -30007, "malformed JSON")                    \
+  XX(EBADUTF8, -30008, "invalid UTF-8")                     \
+  XX(ETOODEEP, -30009, "nesting too deep")                  \
+  XX(EBADMSG, -30010, "malformed message")                  \
+  XX(EUNKNOWNCLASS, -30011, "unknown class")                \
+  XX(EINEXACT, -30012, "integer not exactly representable") \
+  XX(EREMOTE, -30013, "remote error")                       \
+  XX(EREJECTED, -30014, "rejected")                         \
+  XX(EEXIST, -30015, "name already registered")             \
+  XX(EPERM, -30016, "operation not permitted")              \
+  XX(ENOREPLY, -30017, "no reply box")                      \
+  XX(ENOROUTE, -30018, "no route to box")                   \
+  XX(EQUEUEFULL, -30019, "queue full")                      \
+  XX(ENOMETHOD, -30020, "no such method")                   \
+  XX(EBADARG, -30021, "bad argument")                       \
+  XX(EINVAL, -30022, "invalid argument")                    \
+  XX(ENOMEM, -30023, "out of memory")                       \
+  XX(ECLOSED, -30024, "box closed")                         \
   XX(ENOTSUP, -30025, "operation not supported")
 
 typedef enum {
 #define BX__ERR_ENUM(name, value, text) BX_##name = (value),
   BX_ERRNO_MAP(BX__ERR_ENUM)
 #undef BX__ERR_ENUM
-  BX__ERR_MIN = -30999,
+      BX__ERR_MIN = -30999,
   BX__ERR_MAX = -30000
 } bx_errno_t;
 

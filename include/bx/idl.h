@@ -24,8 +24,9 @@
 #define BX_OUT BX__ANNOTATE("bx:out")           /* T *p: a result written by the callee */
 #define BX_INOUT BX__ANNOTATE("bx:inout")       /* T *p: read, then a result written back */
 #define BX_NULLABLE BX__ANNOTATE("bx:nullable") /* T *p: NULL <-> JSON null */
-#define BX_COUNT(n) BX__ANNOTATE("bx:count=" #n) /* T *p: an array of n elements (n: a
-                                                    parameter or field of integer type) */
+#define BX_COUNT(n)                                                  \
+  BX__ANNOTATE("bx:count=" #n) /* T *p: an array of n elements (n: a \
+                                  parameter or field of integer type) */
 /* Function annotation: a notification with no reply (no out parameters allowed). */
 #define BX_ONEWAY BX__ANNOTATE("bx:oneway")
 /* Struct annotation (on the typedef): the FOAM class name on the wire. The default is

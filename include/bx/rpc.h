@@ -56,11 +56,11 @@ typedef enum bx_kind {
 typedef struct bx_type bx_type;
 
 typedef struct bx_field {
-  const char *name;            /* wire name (the C parameter or field name) */
+  const char *name; /* wire name (the C parameter or field name) */
   const bx_type *type;
-  size_t offset;               /* offsetof the value in the containing struct */
-  const bx_type *count_type;   /* ARRAY only: integer type of the count */
-  size_t count_offset;         /* ARRAY only: offsetof the count */
+  size_t offset;             /* offsetof the value in the containing struct */
+  const bx_type *count_type; /* ARRAY only: integer type of the count */
+  size_t count_offset;       /* ARRAY only: offsetof the count */
 } bx_field;
 
 typedef struct bx_enum_value {
@@ -70,14 +70,14 @@ typedef struct bx_enum_value {
 
 struct bx_type {
   bx_kind kind;
-  const char *name;            /* C type name, used in error messages */
-  size_t size;                 /* sizeof the C value */
-  const char *class_name;      /* STRUCT: FOAM class on the wire (NULL: a plain object) */
-  const bx_field *fields;      /* STRUCT */
+  const char *name;       /* C type name, used in error messages */
+  size_t size;            /* sizeof the C value */
+  const char *class_name; /* STRUCT: FOAM class on the wire (NULL: a plain object) */
+  const bx_field *fields; /* STRUCT */
   size_t nfields;
   const bx_enum_value *values; /* ENUM */
   size_t nvalues;
-  const bx_type *elem;         /* ARRAY, NULLABLE */
+  const bx_type *elem; /* ARRAY, NULLABLE */
 };
 
 /* The scalar types, for generated tables. */
@@ -236,10 +236,9 @@ BX_EXTERN int bx_args_decode(const bx_method *m, const cJSON *args, const bx_msg
  * placeholders of msg. */
 BX_EXTERN int bx_args_encode(const bx_method *m, const void *args, bx_msg *msg, cJSON **out);
 /* Result <-> `data` per the rules at the top of this file. data may be NULL (absent). */
-BX_EXTERN int bx_result_decode(const bx_method *m, const cJSON *data, const bx_msg *msg,
-                               void *out, bool borrow, bx_value_error *err);
-BX_EXTERN int bx_result_encode(const bx_method *m, const void *result, bx_msg *msg,
-                               cJSON **out);
+BX_EXTERN int bx_result_decode(const bx_method *m, const cJSON *data, const bx_msg *msg, void *out,
+                               bool borrow, bx_value_error *err);
+BX_EXTERN int bx_result_encode(const bx_method *m, const void *result, bx_msg *msg, cJSON **out);
 /* Releases what a decoded (borrow false) or implementation-filled value owns, recursively:
  * strings, arrays, nullable targets, cJSON trees, box references. Does not free `value`. */
 BX_EXTERN void bx_value_free(const bx_type *type, void *value);
