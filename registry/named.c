@@ -3,7 +3,11 @@
  * A bound path forwards to its binding (the context's own name is bound to its root registry;
  * transports bind the paths peers announce with RegisterSelfMessage to their connection). An
  * unbound path resolves its last segment through a Lookup box on its parent: "/a/b/c" asks
- * "/a/b" for "c", and a single-segment path "/a" asks the root registry for "a". */
+ * "/a/b" for "c", and a single-segment path "/a" asks the root registry for "a".
+ *
+ * The table holds bound paths strongly (a binding must outlive its users) and unbound ones
+ * weakly: an unbound named box leaves the table when its last user drops it, so a peer that
+ * sends many distinct NamedBox paths cannot grow the context's memory. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +15,8 @@
 
 typedef struct nm_priv {
   char *path;
+  bx__map *table;   /* the context's table while it lives, else NULL */
+  bool pinned;      /* the table holds a reference (bound paths) */
   bx_box *binding;  /* owned, or NULL */
   bx_box *resolver; /* owned Lookup box, created on first use while unbound */
 } nm_priv;
@@ -71,6 +77,7 @@ static cJSON *nm_to_wire(bx_box *self, bx_export *ex) {
 
 static void nm_destroy(bx_box *self) {
   nm_priv *p = nm(self);
+  if (p->table && bx__map_get(p->table, p->path) == self) bx__map_del(p->table, p->path);
   bx_box_unref(p->binding);
   bx_box_unref(p->resolver);
   free(p->path);
@@ -96,7 +103,8 @@ bx_box *bx_named_box(bx_ctx *ctx, const char *path) {
     bx_box_unref(b);
     return NULL;
   }
-  return bx_box_ref(b); /* one reference in the table, one for the caller */
+  nm(b)->table = table; /* a weak entry until bound */
+  return b;
 }
 
 int bx_named_bind(bx_ctx *ctx, const char *path, bx_box *box) {
@@ -106,9 +114,12 @@ int bx_named_bind(bx_ctx *ctx, const char *path, bx_box *box) {
   bx_box *old = p->binding, *resolver = p->resolver;
   p->binding = bx_box_ref(box);
   p->resolver = NULL; /* a new binding wins over any lookup in progress */
+  bool pin = box != NULL && !p->pinned, unpin = box == NULL && p->pinned;
+  p->pinned = box != NULL;
   bx_box_unref(old);
   bx_box_unref(resolver);
-  bx_box_unref(b);
+  if (!pin) bx_box_unref(b);  /* when pinning, our reference becomes the table's */
+  if (unpin) bx_box_unref(b); /* and when unbinding, the table's goes */
   return 0;
 }
 
@@ -122,17 +133,30 @@ bx_box *bx__named_binding(bx_box *named) {
 
 void bx__named_clear(bx_ctx *ctx) {
   bx__map *table = bx__ctx_named_map(ctx);
-  size_t pos = 0;
-  const char *key;
+  size_t n = bx__map_size(table), k = 0, pos = 0;
+  bx_box **all = calloc(n ? n : 1, sizeof *all);
+  if (all == NULL) return;
   void *value;
-  while (bx__map_next(table, &pos, &key, &value)) {
-    bx_box *b = value;
-    nm_priv *p = nm(b);
+  /* Hold every entry and detach it from the table first: releasing bindings and resolvers
+   * may free other named boxes. */
+  while (bx__map_next(table, &pos, NULL, &value) && k < n) {
+    all[k] = bx_box_ref(value);
+    nm(all[k])->table = NULL;
+    k++;
+  }
+  for (size_t i = 0; i < k; i++)
+    bx__map_del(table, nm(all[i])->path);
+  for (size_t i = 0; i < k; i++) {
+    nm_priv *p = nm(all[i]);
     bx_box *binding = p->binding, *resolver = p->resolver;
+    bool pinned = p->pinned;
     p->binding = p->resolver = NULL; /* break cycles through the registry */
-    bx__map_del(table, key);
+    p->pinned = false;
     bx_box_unref(binding);
     bx_box_unref(resolver);
-    bx_box_unref(b);
+    if (pinned) bx_box_unref(all[i]);
   }
+  for (size_t i = 0; i < k; i++)
+    bx_box_unref(all[i]);
+  free(all);
 }

@@ -325,6 +325,14 @@ static void test_named_paths(void **state) {
   bx_box *n1 = bx_named_box(e->ctx, "/a/b/c"), *n2 = bx_named_box(e->ctx, "/a/b/c");
   assert_ptr_equal(n1, n2); /* one shared box per path */
   bx_box_unref(n2);
+  /* Unbound paths are not kept once unused (a peer cannot grow the table). */
+  size_t before = bx__map_size(bx__ctx_named_map(e->ctx));
+  char path[32];
+  for (int i = 0; i < 100; i++) {
+    snprintf(path, sizeof path, "/peer/%d", i);
+    bx_box_unref(bx_named_box(e->ctx, path));
+  }
+  assert_int_equal(bx__map_size(bx__ctx_named_map(e->ctx)), before);
 
   /* /a/b/c through nested registries: root["a"] = A, A["b"] = B, B["c"] = service. */
   bx_box *ra = bx_registry_new(e->ctx), *rb = bx_registry_new(e->ctx);
