@@ -216,6 +216,36 @@ static bool js_exact_integer(const unsigned char *d, size_t nd) {
   return n > 0 && (size_t)n == nd && memcmp(back, d, nd) == 0;
 }
 
+/* Is the integer literal exactly how JavaScript writes its nearest double? JS prints an
+ * integral double below 1e21 as the shortest digits that read back as it, padded with zeros
+ * (2^63 -> 9223372036854776000). Such a literal carries precisely the value its sender had, so
+ * it is accepted; a literal like 9007199254740993 is not what any double prints as, and would
+ * lose precision silently. */
+static bool js_is_js_rendering(const unsigned char *d, size_t nd) {
+  char text[JS_MAX_NUMBER + 1], e[40];
+  memcpy(text, d, nd);
+  text[nd] = '\0';
+  double v = strtod(text, NULL);
+  if (!isfinite(v) || v >= 1e21) return false;
+  for (int prec = 0; prec < 17; prec++) {
+    snprintf(e, sizeof e, "%.*e", prec, v);
+    if (strtod(e, NULL) != v) continue;
+    char digits[24];
+    size_t k = 0;
+    for (const char *c = e; *c && *c != 'e'; c++)
+      if (*c >= '0' && *c <= '9') digits[k++] = *c;
+    while (k > 1 && digits[k - 1] == '0')
+      k--;
+    int exp10 = atoi(strchr(e, 'e') + 1);
+    size_t width = (size_t)exp10 + 1;
+    if (width != nd || k > nd || memcmp(digits, d, k) != 0) return false;
+    for (size_t z = k; z < nd; z++)
+      if (d[z] != '0') return false;
+    return true;
+  }
+  return false;
+}
+
 static bool js_in_range(const unsigned char *t, size_t n) {
   char text[JS_MAX_NUMBER + 1];
   memcpy(text, t, n);
@@ -229,7 +259,9 @@ static int js_number(js *s) {
   size_t tlen = n.end - n.start;
   if (tlen > JS_MAX_NUMBER) return js_fail(s, BX_EBADJSON, s->i, "number literal too long");
   int rc = 0;
-  if (n.integer && !js_exact_integer(s->p + n.int_start, n.int_end - n.int_start))
+  const unsigned char *digits = s->p + n.int_start;
+  size_t ndigits = n.int_end - n.int_start;
+  if (n.integer && !js_exact_integer(digits, ndigits) && !js_is_js_rendering(digits, ndigits))
     rc = js_fail(s, BX_EINEXACT, n.start,
                  "is not exactly representable as a double; send it as a string");
   else if (!n.integer && !js_in_range(s->p + n.start, tlen))
