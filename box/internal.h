@@ -123,6 +123,10 @@ int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const 
                      const char **out_name);
 /* Removes every entry owned by owner (a closed connection). Returns the number removed. */
 size_t bx__registry_drop_owner(bx_box *registry, bx_box *owner);
+/* A connection closed: removes every entry owned by owner, and answers each one-shot export
+ * among them (a reply some caller still waits for) with bx_msg_new_error(code). Returns the
+ * number removed. */
+size_t bx__registry_fail_owner(bx_box *registry, bx_box *owner, int code);
 /* Removes every entry (context close). */
 void bx__registry_clear(bx_box *registry);
 

@@ -129,6 +129,33 @@ size_t bx__registry_drop_owner(bx_box *registry, bx_box *owner) {
   return n;
 }
 
+size_t bx__registry_fail_owner(bx_box *registry, bx_box *owner, int code) {
+  bx__map *map = rg(registry)->entries;
+  size_t pos = 0, n = 0, k = 0;
+  const char *key;
+  void *value;
+  while (bx__map_next(map, &pos, &key, &value))
+    if (((rg_entry *)value)->owner == owner) n++;
+  if (n == 0) return 0;
+  bx_box **waiting = calloc(n, sizeof *waiting);
+  pos = 0;
+  /* Remove first, then answer: an answer may re-enter the registry. */
+  while (bx__map_next(map, &pos, &key, &value)) {
+    rg_entry *e = value;
+    if (e->owner != owner) continue;
+    bx__map_del(map, key);
+    if (e->one_shot && waiting != NULL && k < n) waiting[k++] = bx_box_ref(e->service);
+    rg_entry_free(e);
+  }
+  for (size_t i = 0; i < k; i++) {
+    bx_msg *err = bx_msg_new_error(code, NULL);
+    if (err) bx_send(waiting[i], err);
+    bx_box_unref(waiting[i]);
+  }
+  free(waiting);
+  return n;
+}
+
 void bx__registry_clear(bx_box *registry) {
   if (!bx__box_is(registry, &bx__registry_box_ops)) return;
   bx__map *map = rg(registry)->entries;

@@ -241,6 +241,19 @@ static void test_one_shot_export(void **state) {
   assert_int_equal(svc.n, 1);
   assert_int_equal(replies.n, 1);
   assert_int_equal(bx_msg_error(replies.msgs[0], NULL), BX_ENOSERVICE);
+  /* A lost connection fails the replies still waiting on it, and drops its other exports. */
+  bx_box *conn = bx_null_box_new(e->ctx);
+  bx__reg_opts waiting = {.one_shot = true, .owner = conn}, plain = {.owner = conn};
+  assert_int_equal(bx__registry_add(root, NULL, replies.box, &waiting, NULL), 0);
+  assert_int_equal(bx__registry_add(root, NULL, svc.box, &plain, NULL), 0);
+  size_t before = bx_registry_size(root);
+  assert_int_equal(bx__registry_fail_owner(root, conn, BX_ECONNLOST), 2);
+  assert_int_equal(bx_registry_size(root), before - 2);
+  bxt_run(e);
+  assert_int_equal(replies.n, 2);
+  assert_int_equal(bx_msg_error(replies.msgs[1], NULL), BX_ECONNLOST);
+  assert_int_equal(svc.n, 1); /* unchanged: plain exports are dropped, not answered */
+  bx_box_unref(conn);
   bxt_sink_free(&svc);
   bxt_sink_free(&replies);
   bxt_env_free(e);
