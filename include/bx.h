@@ -14,5 +14,6 @@
 #include "bx/codec.h"
 #include "bx/rpc.h"
 #include "bx/idl.h"
+#include "bx/transport.h"
 
 #endif /* BX_H */

@@ -1,0 +1,91 @@
+/* Transports: boxes across processes. URLs name them:
+ *   unix:///path/to.sock   tcp://127.0.0.1:7301   tcp://[::1]:7301   tcp://host.name:7301
+ *   inproc://name          (same process, another context: tests and embedding)
+ * Later transports (ws://, wss://, msgbox, telehash) plug into the same functions.
+ *
+ * bx_listen() accepts connections; bx_connect() returns a box standing for the peer context's
+ * root registry (so bx_sub_box_new(ctx, "calc", conn) addresses the peer's "calc"). Client
+ * boxes are shared per URL, connect lazily on the first send, queue while connecting, and
+ * reconnect on the next send after a drop. Calls in flight over a connection that is lost
+ * complete with BX_ECONNLOST; exports made for a closed connection are released.
+ * Connections are symmetric: either side may call services the other registered or exported.
+ * Everything runs on the context's loop; closing the context closes its listeners and
+ * connections.
+ */
+#ifndef BX_TRANSPORT_H
+#define BX_TRANSPORT_H
+
+#include <sys/types.h>
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bx_listener bx_listener;
+
+/* Limits; 0 in a field means its default. */
+typedef struct bx_transport_limits {
+  size_t max_frame;         /* bytes of JSON in one frame; default: the context's max_frame.
+                               A longer length prefix closes the connection before allocating */
+  size_t max_queued_bytes;  /* per connection, encoded bytes waiting to be written (and, for a
+                               client still connecting, queued); default 8 MiB. A send past it
+                               is rejected with BX_EQUEUEFULL */
+  unsigned max_connections; /* per listener; default 1024; more are accepted and closed */
+  unsigned max_exports;     /* live exports per connection; default 65536; past it the encode
+                               fails with BX_EQUEUEFULL */
+} bx_transport_limits;
+
+BX_EXTERN void bx_transport_limits_init(bx_transport_limits *limits);
+
+typedef struct bx_listen_opts {
+  bx_transport_limits limits;
+} bx_listen_opts;
+
+/* Listens on url. opts may be NULL. Binds what the URL says (use 127.0.0.1 / ::1 for
+ * loopback); tcp port 0 picks a free port (see bx_listener_url()). Unix sockets are created
+ * mode 0600; a stale socket file is replaced only when nothing answers on it. On success stores
+ * the listener (owned by the context until closed) in *out. Returns 0, BX_EINVAL for a
+ * malformed or unknown URL, or a libuv error (UV_EADDRINUSE ...). */
+BX_EXTERN int bx_listen(bx_ctx *ctx, const char *url, const bx_listen_opts *opts,
+                        bx_listener **out);
+/* The URL actually listened on, e.g. "tcp://127.0.0.1:40211" (borrowed). */
+BX_EXTERN const char *bx_listener_url(const bx_listener *l);
+/* Number of open connections accepted by the listener. */
+BX_EXTERN size_t bx_listener_connections(const bx_listener *l);
+/* Stops listening and closes its connections (their pending calls fail with BX_ECONNLOST);
+ * cb (optional) runs on the loop once all handles have closed. Returns 0 or BX_EINVAL. */
+typedef void (*bx_listener_close_cb)(bx_listener *l, void *data);
+BX_EXTERN int bx_listener_close(bx_listener *l, bx_listener_close_cb cb, void *data);
+
+/* The client box for url: new reference to the context's shared box for that URL (one
+ * connection per URL). limits may be NULL (defaults; used when the box is first created).
+ * Returns 0 or BX_EINVAL (malformed or unknown URL). Nothing is connected until a send. */
+BX_EXTERN int bx_connect(bx_ctx *ctx, const char *url, const bx_transport_limits *limits,
+                         bx_box **out);
+
+/* Who sent a message: the connection it arrived on. */
+typedef struct bx_peer_info {
+  const char *scheme;  /* "unix", "tcp", "inproc" ... (static) */
+  char address[64];    /* remote address, e.g. "127.0.0.1:51234" ("" for unix/inproc) */
+  bool has_cred;       /* unix sockets: SO_PEERCRED is available */
+  uid_t uid;
+  gid_t gid;
+  pid_t pid;
+} bx_peer_info;
+
+/* Fills *out for a message that arrived over a connection. Returns 0, or BX_ENOROUTE for a
+ * local message. */
+BX_EXTERN int bx_msg_peer(const bx_msg *msg, bx_peer_info *out);
+
+/* The Thread box: the one thread-safe entry point. bx_send() on it from any thread hands the
+ * message to `target`'s loop (uv_async) and delivers it there to `delegate` (a box of target).
+ * The message must not be used by the sending thread afterwards and must not reference boxes
+ * of another context. Create it on target's thread; it may then be sent to from any thread,
+ * and unreferenced from target's thread only. */
+BX_EXTERN bx_box *bx_thread_box_new(bx_ctx *target, bx_box *delegate);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BX_TRANSPORT_H */
