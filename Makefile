@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test demo test-asan format format-check install clean
+.PHONY: all deps configure build test demo test-asan fuzz format format-check install clean
 
 all: build
 
@@ -35,7 +35,21 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
-FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+# libFuzzer targets (clang), each run for FUZZ_SECONDS on a scratch copy of its seed corpus.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBX_FUZZ=ON \
+	  -DBX_BUILD_EXAMPLES=OFF -DBX_WERROR=OFF $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_decode fuzz_args
+	for t in decode args; do \
+	  rm -rf $(FUZZ_BUILD)/corpus-$$t && cp -r tests/fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t && \
+	  $(FUZZ_BUILD)/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    $(FUZZ_BUILD)/corpus-$$t || exit 1; \
+	done
+
+# tests/codegen holds generator inputs whose exact layout the golden diagnostics depend on.
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' ':!tests/codegen' 2>/dev/null)
 
 format-check: deps
 	clang-format --dry-run --Werror $(FORMAT_FILES)

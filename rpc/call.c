@@ -424,7 +424,7 @@ static void cl_sync_cb(bx_call *call, int status, void *result, void *data) {
   cl_sync *s = data;
   s->done = true;
   s->status = status;
-  if (status == 0 && result && call->m->result) {
+  if (status == 0 && result && s->out && call->m->result) {
     memcpy(s->out, result, call->m->result->size);
     call->result_moved = true; /* the caller owns the outputs now */
   } else if (status != 0) {

@@ -272,6 +272,7 @@ static int vd_enum(vd *d, const bx_type *t, const cJSON *j, void *p) {
 
 static int vd_value(vd *d, const bx_type *t, const cJSON *j, void *p);
 static int vd_struct(vd *d, const bx_type *st, const cJSON *j, void *base);
+static void vd_release_field(const bx_field *f, void *base, bool borrowed);
 
 static bool vd_pointer_like(const bx_type *t) {
   return t->kind == BX_KIND_STRING || t->kind == BX_KIND_JSON || t->kind == BX_KIND_BOX;
@@ -413,7 +414,7 @@ static int vd_struct(vd *d, const bx_type *st, const cJSON *j, void *base) {
     int rc = vd_field(d, f, cJSON_GetObjectItemCaseSensitive(j, f->name), base);
     if (rc) {
       for (size_t k = 0; k < i; k++)
-        bx__value_release(st->fields[k].type, (char *)base + st->fields[k].offset, d->borrow);
+        vd_release_field(&st->fields[k], base, d->borrow);
       return rc;
     }
   }
@@ -435,14 +436,17 @@ static void vd_release_array(const bx_field *f, void *base, bool borrowed) {
   *items = NULL;
 }
 
+/* Releases one field of a struct (arrays need the struct, which holds their count). */
+static void vd_release_field(const bx_field *f, void *base, bool borrowed) {
+  if (f->type->kind == BX_KIND_ARRAY)
+    vd_release_array(f, base, borrowed);
+  else
+    bx__value_release(f->type, (char *)base + f->offset, borrowed);
+}
+
 void bx__struct_release(const bx_type *st, void *base, bool borrowed) {
-  for (size_t i = 0; i < st->nfields; i++) {
-    const bx_field *f = &st->fields[i];
-    if (f->type->kind == BX_KIND_ARRAY)
-      vd_release_array(f, base, borrowed);
-    else
-      bx__value_release(f->type, (char *)base + f->offset, borrowed);
-  }
+  for (size_t i = 0; i < st->nfields; i++)
+    vd_release_field(&st->fields[i], base, borrowed);
 }
 
 void bx__value_release(const bx_type *t, void *p, bool borrowed) {
@@ -634,7 +638,7 @@ int bx_args_decode(const bx_method *m, const cJSON *args, const bx_msg *msg, voi
     }
     if (rc) {
       for (size_t k = 0; k < i; k++)
-        bx__value_release(st->fields[k].type, (char *)out + st->fields[k].offset, borrow);
+        vd_release_field(&st->fields[k], out, borrow);
       return rc;
     }
   }

@@ -170,6 +170,8 @@ typedef struct bx_stub {
   uint64_t timeout_ms; /* 0: BX_DEFAULT_CALL_TIMEOUT_MS */
   char *last_error;    /* text of the last failed blocking call (owned; freed by the next
                           blocking call or bx_stub_reset()) */
+  bx_call *last_call;  /* the last call started through this stub by a generated _async()
+                          function (valid until its callback returns): bx_call_cancel() it */
 } bx_stub;
 
 /* Initialises a stub for service (borrowed) and whitelists iface's classes (iface may be NULL)

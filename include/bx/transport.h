@@ -66,9 +66,9 @@ BX_EXTERN int bx_connect(bx_ctx *ctx, const char *url, const bx_transport_limits
 
 /* Who sent a message: the connection it arrived on. */
 typedef struct bx_peer_info {
-  const char *scheme;  /* "unix", "tcp", "inproc" ... (static) */
-  char address[64];    /* remote address, e.g. "127.0.0.1:51234" ("" for unix/inproc) */
-  bool has_cred;       /* unix sockets: SO_PEERCRED is available */
+  const char *scheme; /* "unix", "tcp", "inproc" ... (static) */
+  char address[64];   /* remote address, e.g. "127.0.0.1:51234" ("" for unix/inproc) */
+  bool has_cred;      /* unix sockets: SO_PEERCRED is available */
   uid_t uid;
   gid_t gid;
   pid_t pid;

@@ -2,11 +2,8 @@
  * a message, never crash or leak; and a decoded message must survive a round trip: encoding it,
  * decoding that and encoding again gives the same bytes.
  *
- * Not built by CMake. By hand, from the repository root:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DBX_BUILDING=1 -Iinclude -Ibox \
- *     -Iregistry -Irpc tests/fuzz/fuzz_decode.c box/[a-z]*.c registry/[a-z]*.c rpc/[a-z]*.c \
- *     -lcjson -luv -lm -o fuzz_decode
- *   ./fuzz_decode -max_len=4096 corpus/    (seed corpus/ with the capture payloads) */
+ * Built by tests/fuzz/CMakeLists.txt: a libFuzzer program with `make fuzz` (clang), else a
+ * replay of corpus/decode/ (the capture payloads) as an ordinary test. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

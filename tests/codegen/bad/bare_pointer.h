@@ -1,0 +1,4 @@
+#include <stdint.h>
+#include <bx/idl.h>
+BX_INTERFACE(calc);
+int calc_get(int32_t *value);

@@ -1,0 +1,2 @@
+#include <bx/idl.h>
+int calc_add(int a, int b);
