@@ -63,6 +63,22 @@ int bx_reply_error(const bx_msg *msg, int code, const char *text) {
   return bx_send(msg->reply_box, err);
 }
 
+bx_box **bx__boxes_copy(bx_box *const *boxes, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (boxes[i] == NULL) return NULL;
+  bx_box **copy = calloc(n ? n : 1, sizeof *copy);
+  if (copy == NULL) return NULL;
+  for (size_t i = 0; i < n; i++)
+    copy[i] = bx_box_ref(boxes[i]);
+  return copy;
+}
+
+void bx__boxes_free(bx_box **boxes, size_t n) {
+  for (size_t i = 0; boxes && i < n; i++)
+    bx_box_unref(boxes[i]);
+  free(boxes);
+}
+
 bx_box *bx_export_target(const bx_export *ex) {
   return ex->target;
 }

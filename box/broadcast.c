@@ -38,9 +38,7 @@ static int bc_send(bx_box *self, bx_msg *msg) {
 
 static void bc_destroy(bx_box *self) {
   bc_state *st = bx_box_priv(self);
-  for (size_t i = 0; i < st->n; i++)
-    bx_box_unref(st->delegates[i]);
-  free(st->delegates);
+  bx__boxes_free(st->delegates, st->n);
   st->delegates = NULL;
   st->n = 0;
 }
@@ -54,18 +52,14 @@ static const bx_box_ops bc_ops = {
 
 bx_box *bx_broadcast_box_new(bx_ctx *ctx, bx_box *const *delegates, size_t n) {
   if (ctx == NULL || (delegates == NULL && n > 0)) return NULL;
-  for (size_t i = 0; i < n; i++)
-    if (delegates[i] == NULL) return NULL;
   bx_box *box = bx_box_new(ctx, &bc_ops, sizeof(bc_state));
   if (box == NULL) return NULL;
   bc_state *st = bx_box_priv(box);
-  st->delegates = calloc(n ? n : 1, sizeof *st->delegates);
+  st->delegates = bx__boxes_copy(delegates, n);
   if (st->delegates == NULL) {
     bx_box_unref(box);
     return NULL;
   }
-  for (size_t i = 0; i < n; i++)
-    st->delegates[i] = bx_box_ref(delegates[i]);
   st->n = n;
   return box;
 }

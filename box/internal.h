@@ -78,6 +78,12 @@ cJSON *bx__wire_sub_box(const char *name, cJSON *delegate);
 /* {"class":"foam.box.ReturnBox"} */
 cJSON *bx__wire_return_box(void);
 
+/* Arrays of box references (delegate lists). bx__boxes_copy() returns a new array holding a
+ * reference to each of the n boxes (NULL when one is NULL or on allocation failure; n may be
+ * 0); bx__boxes_free() drops them and frees the array. */
+bx_box **bx__boxes_copy(bx_box *const *boxes, size_t n);
+void bx__boxes_free(bx_box **boxes, size_t n);
+
 /* Placeholders: true when node is a bx.BoxRef object; *index receives its table index. */
 bool bx__json_is_box_ref(const cJSON *node, size_t *index);
 

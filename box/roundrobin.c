@@ -19,9 +19,7 @@ static int rr_send(bx_box *self, bx_msg *msg) {
 
 static void rr_destroy(bx_box *self) {
   rr_state *st = bx_box_priv(self);
-  for (size_t i = 0; i < st->n; i++)
-    bx_box_unref(st->delegates[i]);
-  free(st->delegates);
+  bx__boxes_free(st->delegates, st->n);
   st->delegates = NULL;
   st->n = 0;
 }
@@ -35,18 +33,14 @@ const bx_box_ops bx__round_robin_box_ops = {
 
 bx_box *bx_round_robin_box_new(bx_ctx *ctx, bx_box *const *delegates, size_t n) {
   if (ctx == NULL || delegates == NULL || n == 0) return NULL;
-  for (size_t i = 0; i < n; i++)
-    if (delegates[i] == NULL) return NULL;
   bx_box *box = bx_box_new(ctx, &bx__round_robin_box_ops, sizeof(rr_state));
   if (box == NULL) return NULL;
   rr_state *st = bx_box_priv(box);
-  st->delegates = calloc(n, sizeof *st->delegates);
+  st->delegates = bx__boxes_copy(delegates, n);
   if (st->delegates == NULL) {
     bx_box_unref(box);
     return NULL;
   }
-  for (size_t i = 0; i < n; i++)
-    st->delegates[i] = bx_box_ref(delegates[i]);
   st->n = n;
   return box;
 }

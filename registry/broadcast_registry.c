@@ -132,9 +132,7 @@ static int br_send(bx_box *self, bx_msg *msg) {
 }
 
 static void br_destroy(bx_box *self) {
-  for (size_t i = 0; i < br(self)->n; i++)
-    bx_box_unref(br(self)->regs[i]);
-  free(br(self)->regs);
+  bx__boxes_free(br(self)->regs, br(self)->n);
 }
 
 const bx_box_ops bx__broadcast_registry_ops = {
@@ -152,13 +150,11 @@ bx_box *bx_broadcast_registry_new(bx_ctx *ctx, bx_box *const *registries, size_t
       return NULL;
   bx_box *b = bx_box_new(ctx, &bx__broadcast_registry_ops, sizeof(br_priv));
   if (b == NULL) return NULL;
-  br(b)->regs = calloc(n, sizeof(bx_box *));
+  br(b)->regs = bx__boxes_copy(registries, n);
   if (br(b)->regs == NULL) {
     bx_box_unref(b);
     return NULL;
   }
-  for (size_t i = 0; i < n; i++)
-    br(b)->regs[i] = bx_box_ref(registries[i]);
   br(b)->n = n;
   return b;
 }
