@@ -83,9 +83,11 @@ static int run_calls(client *c) {
   bx_box *listener = bx_function_box_new(c->ctx, on_tick, c, NULL);
   int32_t ticks = 0;
   rc = calc_countdown_sync(&c->stub, listener, 3, &ticks);
-  for (int i = 0; i < 20 && c->nticks < 3; i++) uv_run(&c->loop, UV_RUN_NOWAIT);
+  for (int i = 0; i < 20 && c->nticks < 3; i++)
+    uv_run(&c->loop, UV_RUN_NOWAIT);
   printf("countdown(listener, 3): %d ticks called back:", ticks);
-  for (int i = 0; i < c->nticks; i++) printf(" %d", c->ticks[i]);
+  for (int i = 0; i < c->nticks; i++)
+    printf(" %d", c->ticks[i]);
   printf("\n");
   check(c, rc == 0 && ticks == 3 && c->nticks == 3 && c->ticks[0] == 3 && c->ticks[2] == 1,
         "countdown() calls the client's box back");

@@ -80,8 +80,10 @@ int main(int argc, char **argv) {
   for (int i = 0; rc == 0 && i < nurls; i++) {
     bx_listener *l;
     rc = bx_listen(srv.ctx, urls[i], NULL, &l);
-    if (rc == 0) printf("listening on %s\n", bx_listener_url(l));
-    else fprintf(stderr, "calc_server: cannot listen on %s: %s\n", urls[i], bx_strerror(rc));
+    if (rc == 0)
+      printf("listening on %s\n", bx_listener_url(l));
+    else
+      fprintf(stderr, "calc_server: cannot listen on %s: %s\n", urls[i], bx_strerror(rc));
   }
   if (rc != 0) {
     if (srv.ctx) bx_ctx_close(srv.ctx, NULL, NULL);
