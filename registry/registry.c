@@ -19,6 +19,7 @@ typedef struct rg_entry {
 
 typedef struct rg_priv {
   bx__map *entries;
+  bx__map *methods; /* extension methods: name -> handler box (owned), or NULL */
 } rg_priv;
 
 static rg_priv *rg(bx_box *b) {
@@ -39,9 +40,44 @@ static cJSON *rg_to_wire(bx_box *self, bx_export *ex) {
   return self == bx_ctx_registry(bx_box_ctx(self)) ? bx__wire_return_box() : NULL;
 }
 
+static void rg_free_methods(bx__map *methods) {
+  size_t pos = 0;
+  void *value;
+  while (bx__map_next(methods, &pos, NULL, &value))
+    bx_box_unref(value);
+  bx__map_free(methods);
+}
+
 static void rg_destroy(bx_box *self) {
   bx__registry_clear(self);
   bx__map_free(rg(self)->entries);
+  rg_free_methods(rg(self)->methods);
+}
+
+int bx_registry_add_method(bx_box *registry, const char *method, bx_box *handler) {
+  static const char *const builtin[] = {"register", "doLookup", "unregister"};
+  if (!bx__box_is(registry, &bx__registry_box_ops) || method == NULL || *method == '\0')
+    return BX_EINVAL;
+  for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+    if (strcmp(method, builtin[i]) == 0) return BX_EEXIST;
+  rg_priv *p = rg(registry);
+  if (handler == NULL) {
+    bx_box_unref(p->methods ? bx__map_del(p->methods, method) : NULL);
+    return 0;
+  }
+  if (p->methods == NULL && (p->methods = bx__map_new()) == NULL) return BX_ENOMEM;
+  void *old = NULL;
+  if (bx__map_put(p->methods, method, bx_box_ref(handler), &old)) {
+    bx_box_unref(handler);
+    return BX_ENOMEM;
+  }
+  bx_box_unref(old);
+  return 0;
+}
+
+bx_box *bx__registry_method(bx_box *registry, const char *method) {
+  if (!bx__box_is(registry, &bx__registry_box_ops)) return NULL;
+  return rg(registry)->methods ? bx__map_get(rg(registry)->methods, method) : NULL;
 }
 
 const bx_box_ops bx__registry_box_ops = {

@@ -13,6 +13,9 @@ int bx__registry_remove_box_by_name(bx_box *registry, const char *name, bx_box *
 /* Structural identity of box references (the same remote box decoded twice). */
 bool bx__box_same(bx_box *a, bx_box *b);
 
+/* The extension method handler registered as `method`, borrowed, or NULL. */
+bx_box *bx__registry_method(bx_box *registry, const char *method);
+
 /* registry_rpc.c: the registry's own skeleton (register / doLookup / unregister). */
 int bx__registry_rpc(bx_box *self, bx_msg *msg);
 /* Answers msg's reply box with NoSuchNameException{name}; BX_ENOREPLY when it has none. */

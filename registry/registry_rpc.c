@@ -130,6 +130,8 @@ int bx__registry_rpc(bx_box *self, bx_msg *msg) {
     rc = rr_do_lookup(self, msg, args);
   } else if (strcmp(m, "unregister") == 0) {
     rc = rr_unregister(self, msg, args);
+  } else if (bx__registry_method(self, m) != NULL) {
+    return bx_send(bx__registry_method(self, m), msg); /* an extension answers itself */
   } else {
     char text[160];
     snprintf(text, sizeof text, "registry has no method '%.100s'", m);

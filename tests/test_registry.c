@@ -157,6 +157,29 @@ static void test_registry_rpc(void **state) {
   bxt_env_free(e);
 }
 
+static void test_extension_methods(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_box *root = bx_ctx_registry(e->ctx);
+  bxt_sink ext, replies;
+  bxt_sink_init(&ext, e->ctx);
+  bxt_sink_init(&replies, e->ctx);
+  assert_int_equal(bx_registry_add_method(root, "register", ext.box), BX_EEXIST);
+  assert_int_equal(bx_registry_add_method(root, "list", ext.box), 0);
+  assert_int_equal(bx_send(root, reg_call("list", "[]", NULL, replies.box, NULL)), 0);
+  bxt_run(e);
+  assert_int_equal(ext.n, 1); /* the extension got the call, reply box and all */
+  assert_ptr_equal(bx_msg_reply_box(ext.msgs[0]), replies.box);
+  assert_int_equal(bx_registry_add_method(root, "list", NULL), 0);
+  assert_int_equal(bx_send(root, reg_call("list", "[]", NULL, replies.box, NULL)), 0);
+  bxt_run(e);
+  assert_int_equal(ext.n, 1);
+  assert_int_equal(bx_msg_error(replies.msgs[0], NULL), BX_ENOMETHOD);
+  bxt_sink_free(&ext);
+  bxt_sink_free(&replies);
+  bxt_env_free(e);
+}
+
 static void test_remote_register_permissions(void **state) {
   (void)state;
   /* Refused unless the context allows it. */
@@ -428,6 +451,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_register_lookup_dispatch),
       cmocka_unit_test(test_registry_rpc),
+      cmocka_unit_test(test_extension_methods),
       cmocka_unit_test(test_remote_register_permissions),
       cmocka_unit_test(test_one_shot_export),
       cmocka_unit_test(test_broadcast_registry),

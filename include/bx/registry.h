@@ -39,6 +39,13 @@ BX_EXTERN size_t bx_registry_size(bx_box *registry);
 typedef void (*bx_registry_visit_fn)(const char *name, bx_box *service, void *data);
 BX_EXTERN size_t bx_registry_visit(bx_box *registry, bx_registry_visit_fn fn, void *data);
 
+/* Extends a local registry's skeleton with a method: RPCMessage{name: method} sent to the
+ * registry (bare, as register/doLookup are) is forwarded to handler, which answers the reply
+ * box (a skeleton or Function box). The built-in methods cannot be replaced. The registry adds
+ * its own reference to handler; NULL removes the method. Returns 0, BX_EINVAL, BX_EEXIST (a
+ * built-in name) or BX_ENOMEM. */
+BX_EXTERN int bx_registry_add_method(bx_box *registry, const char *method, bx_box *handler);
+
 /* A broadcast registry: register() registers the service in every delegate registry and
  * returns a RoundRobin box over the boxes they returned; unregister() removes the name from
  * each. Sending it a register/unregister RPC does the same. */
