@@ -28,8 +28,9 @@ cJSON *bx__export_box(bx_export *ex, bx_box *box) {
 
 void bx__unexport(bx_ctx *ctx, bx_box *box) {
   if (box == NULL || box->export_name == NULL) return;
-  bx_box *root = bx_ctx_registry(ctx);
-  if (bx_lookup(root, box->export_name) == box) bx_unregister(root, box->export_name);
-  free(box->export_name);
+  char *name = box->export_name; /* detach first: the registry may hold the last reference */
   box->export_name = NULL;
+  bx_box *root = bx_ctx_registry(ctx);
+  if (bx_lookup(root, name) == box) bx_unregister(root, name);
+  free(name);
 }

@@ -163,8 +163,8 @@ static void cl_settle(bx_call *c, int status, bx_msg *reply, const char *text) {
   c->status = status;
   if (status == 0 && reply) c->status = cl_decode_result(c);
   if (c->status != 0 && c->text == NULL && text) c->text = bx__strdup(text);
+  c->refs++; /* the queued delivery's, first: unexporting may free the reply box, and its ref */
   if (c->status != 0 && c->reply_box) bx__unexport(c->ctx, c->reply_box);
-  c->refs++; /* the queued delivery's */
   if (bx__defer(c->ctx, cl_deliver, c, NULL) == 0) return;
   cl_unref(c);
 }

@@ -1,0 +1,163 @@
+/* Shared plumbing of the libuv stream transports.
+ *
+ * Design notes
+ * - Reads go straight into the connection core's input buffer (bx__conn_read_space), so a
+ *   frame is copied once, from the kernel.
+ * - Closing a connection may find a host name lookup in flight: the lookup is cancelled, and
+ *   the core hears bx__conn_closed() only once both the handle has closed and the lookup's
+ *   callback has run, since both point into the connection.
+ * - SIGPIPE: libuv writes with write(2), which raises SIGPIPE on a socket the peer closed.
+ *   When that signal still has its default (fatal) disposition bx ignores it, once, so a peer
+ *   that goes away cannot kill the process; the write then fails with EPIPE and the connection
+ *   closes. An application that installed its own handler keeps it.
+ */
+#include <signal.h>
+#include <stdlib.h>
+
+#include "stream.h"
+
+bx__st_conn *bx__st(bx__conn *c) {
+  return bx__conn_priv(c);
+}
+
+void bx__st_ignore_sigpipe(void) {
+  static bool done;
+  if (done) return;
+  done = true;
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- reading and writing ------------------------------------------------------------------ */
+
+static void st_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  char *base;
+  size_t len;
+  bx__conn_read_space(h->data, suggested, &base, &len);
+  *buf = uv_buf_init(base, (unsigned)(len > UINT32_MAX ? UINT32_MAX : len));
+}
+
+static void st_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  bx__conn *c = s->data;
+  if (nread == 0 || bx__st(c)->closing) return;
+  if (nread == UV_ENOBUFS) nread = BX_ENOMEM;
+  bx__conn_read_done(c, nread);
+}
+
+static int st_start(bx__conn *c) {
+  bx__st_conn *s = bx__st(c);
+  if (s->fill_peer) s->fill_peer(c);
+  return uv_read_start(&s->h.stream, st_alloc_cb, st_read_cb);
+}
+
+static void st_write_cb(uv_write_t *req, int status) {
+  bx__conn *c = req->handle->data;
+  if (bx__st(c)->closing) return;
+  bx__conn_write_done(c, status);
+}
+
+int bx__st_write(bx__conn *c, const char *buf, size_t len) {
+  bx__st_conn *s = bx__st(c);
+  if (len > UINT32_MAX) return BX_EMSGSIZE;
+  uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+  return uv_write(&s->write, &s->h.stream, &b, 1, st_write_cb);
+}
+
+void bx__st_connect_cb(uv_connect_t *req, int status) {
+  bx__conn *c = req->handle->data;
+  bx__st_conn *s = bx__st(c);
+  if (s->closing) return;
+  if (status == 0) status = st_start(c);
+  bx__conn_connected(c, status);
+}
+
+/* ---- closing ------------------------------------------------------------------------------ */
+
+void bx__st_check_closed(bx__conn *c) {
+  bx__st_conn *s = bx__st(c);
+  if (s->resolving || s->inited) return;
+  bx__conn_closed(c);
+}
+
+static void st_closed_cb(uv_handle_t *h) {
+  bx__conn *c = h->data;
+  bx__st(c)->inited = false;
+  bx__st_check_closed(c);
+}
+
+static void st_closed_task(void *a, void *b) {
+  (void)b;
+  bx__st_check_closed(a);
+}
+
+void bx__st_close(bx__conn *c) {
+  bx__st_conn *s = bx__st(c);
+  s->closing = true;
+  if (s->resolving) uv_cancel((uv_req_t *)&s->gai); /* its callback still runs */
+  if (s->inited) {
+    uv_close(&s->h.handle, st_closed_cb);
+    return;
+  }
+  if (!s->resolving && bx__defer(bx__conn_ctx(c), st_closed_task, c, NULL) != 0)
+    bx__conn_closed(c); /* no run queue left: report now */
+}
+
+/* ---- listening ---------------------------------------------------------------------------- */
+
+static void st_connection_cb(uv_stream_t *server, int status) {
+  bx_listener *l = server->data;
+  bx__st_listener *sl = bx__listener_priv(l);
+  if (status < 0) {
+    bx_log(l->ctx, BX_LOG_WARN, "%s: accept failed: %s", l->url, bx_strerror(status));
+    return;
+  }
+  bx__conn *c = bx__conn_accept(l);
+  if (c == NULL) return; /* out of memory: the connection waits in the backlog */
+  bx__st_conn *s = bx__st(c);
+  sl->init_conn(c, server->loop);
+  s->h.handle.data = c;
+  s->inited = true;
+  s->fill_peer = sl->fill_peer;
+  int rc = uv_accept(server, &s->h.stream);
+  if (rc == 0)
+    rc = bx__conn_opened(c);
+  else
+    bx__conn_close(c, BX_ECONNLOST);
+  if (rc == 0 && (rc = st_start(c)) != 0) bx__conn_close(c, BX_ECONNLOST);
+}
+
+int bx__st_listen(bx_listener *l) {
+  bx__st_listener *sl = bx__listener_priv(l);
+  bx__st_ignore_sigpipe();
+  int rc = uv_listen(&sl->h->stream, 128, st_connection_cb);
+  if (rc) {
+    bx__st_discard(sl->h);
+    sl->h = NULL;
+    return rc;
+  }
+  sl->h->handle.data = l;
+  return 0;
+}
+
+static void st_free_cb(uv_handle_t *h) {
+  free(h);
+}
+
+void bx__st_discard(bx__st_handle *h) {
+  if (h) uv_close(&h->handle, st_free_cb);
+}
+
+static void st_listener_closed_cb(uv_handle_t *h) {
+  bx_listener *l = h->data;
+  bx__st_listener *sl = bx__listener_priv(l);
+  free(h);
+  sl->h = NULL;
+  if (sl->on_closed) sl->on_closed(l);
+  bx__listener_closed(l);
+}
+
+void bx__st_listen_close(bx_listener *l) {
+  bx__st_listener *sl = bx__listener_priv(l);
+  uv_close(&sl->h->handle, st_listener_closed_cb);
+}
