@@ -152,11 +152,27 @@ void *bx_ctx_data(const bx_ctx *ctx) {
 
 int bx_ctx_allow_class(bx_ctx *ctx, const char *cls) {
   if (cls == NULL || *cls == '\0' || strcmp(cls, BX_CLASS_BOX_REF) == 0) return BX_EINVAL;
+  const char *star = strchr(cls, '*');
+  if (star && (star[1] != '\0' || (star != cls && star[-1] != '.'))) return BX_EINVAL;
   return bx__map_put(ctx->classes, cls, (void *)1, NULL);
 }
 
+/* Exact names first, then "*", then each "prefix.*" from the longest prefix down. */
 bool bx_ctx_class_allowed(const bx_ctx *ctx, const char *cls) {
-  return cls != NULL && bx__map_get(ctx->classes, cls) != NULL;
+  if (cls == NULL || strcmp(cls, BX_CLASS_BOX_REF) == 0) return false;
+  if (bx__map_get(ctx->classes, cls) != NULL) return true;
+  if (bx__map_get(ctx->classes, "*") != NULL) return true;
+  char pattern[256];
+  size_t len = strlen(cls);
+  if (len + 2 > sizeof pattern) return false;
+  memcpy(pattern, cls, len + 1);
+  for (size_t i = len; i-- > 0;) {
+    if (pattern[i] != '.') continue;
+    pattern[i + 1] = '*';
+    pattern[i + 2] = '\0';
+    if (bx__map_get(ctx->classes, pattern) != NULL) return true;
+  }
+  return false;
 }
 
 /* ---- run queue ---------------------------------------------------------------------------- */

@@ -236,6 +236,17 @@ static void test_ctx_options(void **state) {
   assert_true(bx_ctx_class_allowed(e->ctx, "test.rpc.Point"));
   assert_true(bx_ctx_class_allowed(e->ctx, BX_CLASS_SUB_BOX));
   assert_int_equal(bx_ctx_allow_class(e->ctx, BX_CLASS_BOX_REF), BX_EINVAL);
+  /* Patterns: a package, then everything; bx.BoxRef stays refused. */
+  assert_int_equal(bx_ctx_allow_class(e->ctx, "a*"), BX_EINVAL);
+  assert_int_equal(bx_ctx_allow_class(e->ctx, "calc.*.x"), BX_EINVAL);
+  assert_false(bx_ctx_class_allowed(e->ctx, "calc.geo.Point"));
+  assert_int_equal(bx_ctx_allow_class(e->ctx, "calc.*"), 0);
+  assert_true(bx_ctx_class_allowed(e->ctx, "calc.geo.Point"));
+  assert_true(bx_ctx_class_allowed(e->ctx, "calc.Point"));
+  assert_false(bx_ctx_class_allowed(e->ctx, "calculator.Point"));
+  assert_int_equal(bx_ctx_allow_class(e->ctx, "*"), 0);
+  assert_true(bx_ctx_class_allowed(e->ctx, "anything.At.All"));
+  assert_false(bx_ctx_class_allowed(e->ctx, BX_CLASS_BOX_REF));
   assert_int_equal(bx_log_level_from_name("debug"), BX_LOG_DEBUG);
   assert_int_equal(bx_log_level_from_name("loud"), -1);
   bxt_env_free(e);

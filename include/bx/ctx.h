@@ -54,8 +54,11 @@ BX_EXTERN int bx_ctx_max_depth(const bx_ctx *ctx);
 BX_EXTERN void bx_ctx_set_log_level(bx_ctx *ctx, int level);
 
 /* The decoder accepts only known classes: FOAM's box classes and __Timestamp__, plus what is
- * added here (generated code adds the struct classes of its interfaces). `cls` is copied.
- * Returns 0 or BX_ENOMEM / BX_EINVAL. */
+ * added here (generated code adds the struct classes of its interfaces). `cls` is copied. A
+ * pattern "calc.*" allows every class under "calc."; "*" allows every class — for a context
+ * that only routes messages (a hub, a relay) and never interprets their payloads. The box
+ * classes keep their shape checks and bx.BoxRef is never accepted from the wire.
+ * Returns 0 or BX_ENOMEM / BX_EINVAL (a malformed pattern). */
 BX_EXTERN int bx_ctx_allow_class(bx_ctx *ctx, const char *cls);
 BX_EXTERN bool bx_ctx_class_allowed(const bx_ctx *ctx, const char *cls);
 
