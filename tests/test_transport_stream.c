@@ -1,7 +1,8 @@
 /* The stream transports (unix, tcp) against raw sockets: frames split anywhere reassemble,
  * many frames in one write all dispatch, malformed traffic is logged and dropped or closes
- * only its own connection, the frame limit is exact, FOAM2's captured client frames get
- * FOAM2's answers, and the Unix socket file is handled with care. */
+ * only its own connection, the frame limit is exact, and the Unix socket file is handled with
+ * care. (FOAM2's captured frames are replayed against the calculator in
+ * tests/calc/test_calc_captures.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -302,61 +303,6 @@ static void test_exact_max_frame(void **state) {
   st_env_free(e);
 }
 
-/* ---- FOAM2 interop: replay the captured client frames ------------------------------------- */
-
-static void replay_capture(const st_tran *t, const char *file) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/foam/captures/%s", BX_SPEC_DIR, file);
-  FILE *f = fopen(path, "r");
-  assert_non_null(f);
-  st_env *e = st_env_new(t, 0);
-  bxt_raw r;
-  bxt_raw_open(&r, &e->loop, bx_listener_url(e->l));
-  char line[8192];
-  int replies = 0;
-  while (fgets(line, sizeof line, f) != NULL) {
-    cJSON *rec = cJSON_Parse(line);
-    assert_non_null(rec);
-    const char *dir = cJSON_GetObjectItem(rec, "dir")->valuestring;
-    const char *payload = cJSON_GetObjectItem(rec, "payload")->valuestring;
-    if (strcmp(dir, "c2s") == 0) {
-      bxt_raw_frame(&r, payload);
-    } else {
-      bxt_raw_wait_frames(&e->loop, &r, replies + 1);
-      cJSON *want = cJSON_Parse(payload), *got = cJSON_Parse(r.frames[replies]);
-      assert_non_null(got);
-      cJSON *ws = cJSON_GetObjectItem(want, "object"), *gs = cJSON_GetObjectItem(got, "object");
-      /* Same envelope, same reply name, same answer (FOAM2's nested "attributes":{} aside). */
-      assert_string_equal(bx_json_class(got), BX_CLASS_MESSAGE);
-      assert_string_equal(bx_json_class(gs), bx_json_class(ws));
-      assert_string_equal(cJSON_GetObjectItem(gs, "name")->valuestring,
-                          cJSON_GetObjectItem(ws, "name")->valuestring);
-      cJSON *wi = cJSON_GetObjectItem(ws, "object"), *gi = cJSON_GetObjectItem(gs, "object");
-      assert_string_equal(bx_json_class(gi), bx_json_class(wi));
-      assert_true(
-          cJSON_Compare(cJSON_GetObjectItem(gi, "data"), cJSON_GetObjectItem(wi, "data"), true));
-      cJSON_Delete(want);
-      cJSON_Delete(got);
-      replies++;
-    }
-    cJSON_Delete(rec);
-  }
-  fclose(f);
-  assert_int_equal(replies, 2);
-  assert_int_equal(e->calc.calls, 2);
-  assert_int_equal(e->warn, 0);
-  assert_int_equal(bx_registry_size(bx_ctx_registry(e->ctx)), 1); /* nothing leaked */
-  bxt_raw_close(&r, &e->loop, false);
-  st_env_free(e);
-}
-
-static void test_capture_head(void **state) {
-  replay_capture(*state, "tcp-foam2-head.jsonl");
-}
-static void test_capture_2018(void **state) {
-  replay_capture(*state, "tcp-foam2-2018.jsonl");
-}
-
 /* ---- the handshake cannot take a name held locally ---------------------------------------- */
 
 static void test_register_self_rules(void **state) {
@@ -511,7 +457,6 @@ int main(void) {
       cmocka_unit_test_prestate(test_reassembly, (void *)&unix_tran),
       cmocka_unit_test_prestate(test_malformed, (void *)&unix_tran),
       cmocka_unit_test_prestate(test_exact_max_frame, (void *)&unix_tran),
-      cmocka_unit_test_prestate(test_capture_head, (void *)&unix_tran),
       cmocka_unit_test_prestate(test_register_self_rules, (void *)&unix_tran),
       cmocka_unit_test(test_unix_socket_file),
   };
@@ -519,8 +464,6 @@ int main(void) {
       cmocka_unit_test_prestate(test_reassembly, (void *)&tcp_tran),
       cmocka_unit_test_prestate(test_malformed, (void *)&tcp_tran),
       cmocka_unit_test_prestate(test_exact_max_frame, (void *)&tcp_tran),
-      cmocka_unit_test_prestate(test_capture_head, (void *)&tcp_tran),
-      cmocka_unit_test_prestate(test_capture_2018, (void *)&tcp_tran),
       cmocka_unit_test_prestate(test_register_self_rules, (void *)&tcp_tran),
       cmocka_unit_test(test_tcp_hostname),
       cmocka_unit_test(test_close_while_resolving),

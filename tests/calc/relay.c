@@ -20,9 +20,12 @@ static void on_signal(uv_signal_t *s, int signum) {
 int main(int argc, char **argv) {
   const char *listen = NULL, *to = NULL, *name = "calc";
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], "--listen") == 0) listen = argv[i + 1];
-    else if (strcmp(argv[i], "--to") == 0) to = argv[i + 1];
-    else if (strcmp(argv[i], "--name") == 0) name = argv[i + 1];
+    if (strcmp(argv[i], "--listen") == 0)
+      listen = argv[i + 1];
+    else if (strcmp(argv[i], "--to") == 0)
+      to = argv[i + 1];
+    else if (strcmp(argv[i], "--name") == 0)
+      name = argv[i + 1];
   }
   if (listen == NULL || to == NULL) {
     fprintf(stderr, "usage: relay --listen URL --to URL [--name NAME]\n");

@@ -27,25 +27,26 @@ typedef struct ctl {
 } ctl;
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: bxctl [--url URL] [--timeout S] [--json] COMMAND [ARG ...]\n"
-          "\n"
-          "Commands:\n"
-          "  ls                             the names registered in the hub, with their owners\n"
-          "  call SERVICE METHOD [ARG ...]  call a method; each ARG is a JSON value (quote strings:\n"
-          "                                 '\"text\"'); prints the result as JSON\n"
-          "  lookup NAME                    whether NAME is registered (exit 1 when not)\n"
-          "  send SERVICE JSON              send JSON as a one-way message to SERVICE\n"
-          "  stats                          the hub's counters\n"
-          "\n"
-          "Options:\n"
-          "  --url URL      the peer: unix:///path, tcp://host:port, ws://host:port/ (default: the\n"
-          "                 bxd default Unix socket)\n"
-          "  --timeout S    seconds to wait for an answer (default 5)\n"
-          "  --json         print results and errors as JSON objects\n"
-          "  --help         this text\n"
-          "\n"
-          "Exit codes: 0 ok, 1 remote error, 2 usage, 3 connection or timeout.\n");
+  fprintf(
+      out,
+      "usage: bxctl [--url URL] [--timeout S] [--json] COMMAND [ARG ...]\n"
+      "\n"
+      "Commands:\n"
+      "  ls                             the names registered in the hub, with their owners\n"
+      "  call SERVICE METHOD [ARG ...]  call a method; each ARG is a JSON value (quote strings:\n"
+      "                                 '\"text\"'); prints the result as JSON\n"
+      "  lookup NAME                    whether NAME is registered (exit 1 when not)\n"
+      "  send SERVICE JSON              send JSON as a one-way message to SERVICE\n"
+      "  stats                          the hub's counters\n"
+      "\n"
+      "Options:\n"
+      "  --url URL      the peer: unix:///path, tcp://host:port, ws://host:port/ (default: the\n"
+      "                 bxd default Unix socket)\n"
+      "  --timeout S    seconds to wait for an answer (default 5)\n"
+      "  --json         print results and errors as JSON objects\n"
+      "  --help         this text\n"
+      "\n"
+      "Exit codes: 0 ok, 1 remote error, 2 usage, 3 connection or timeout.\n");
 }
 
 /* ---- output ------------------------------------------------------------------------------- */
@@ -120,8 +121,10 @@ static void on_done(bx_call *call, int status, void *result, void *data) {
   }
   const cJSON *v = result;
   if (strcmp(c->command, "lookup") == 0) {
-    if (!c->json) printf("registered\n");
-    else report_result(c, cJSON_IsObject(v) ? NULL : v);
+    if (!c->json)
+      printf("registered\n");
+    else
+      report_result(c, cJSON_IsObject(v) ? NULL : v);
   } else if (strcmp(c->command, "ls") == 0) {
     report_list(c, v);
   } else {
