@@ -55,9 +55,10 @@ struct bx__conn {
   bx_box *client;        /* the client box that dialled it (weak); NULL otherwise */
   bx_transport_limits limits;
   bx_peer_info peer;
-  char *self_name; /* the path the peer announced with RegisterSelfMessage */
-  bool counted;    /* counted in listener->nconns */
-  bool writing;    /* a write is in flight (of `wr`) */
+  char *self_name;    /* the path the peer announced with RegisterSelfMessage */
+  bool counted;       /* counted in listener->nconns */
+  bool stats_counted; /* counted in the context's open connections */
+  bool writing;       /* a write is in flight (of `wr`) */
   bool flush_queued;
   bx_buf in; /* input; bytes before in_off are consumed */
   size_t in_off;
@@ -196,9 +197,23 @@ static int cn_encode(bx__conn *c, const bx_msg *msg) {
     return rc;
   }
   cn_put_le32(c->out.base + start, (uint32_t)n);
+  bx_transport_stats *stats = bx__tstate_stats(c->ts);
+  stats->messages_out++;
+  stats->bytes_out += n;
   size_t after = cn_registry_size(c);
   if (after > before) c->exports += after - before;
   return 0;
+}
+
+static void cn_count_open(bx__conn *c) {
+  bx_transport_stats *stats = bx__tstate_stats(c->ts);
+  stats->connections++;
+  stats->connections_total++;
+  c->stats_counted = true;
+}
+
+static void cn_count_error(bx__conn *c) {
+  if (c->ts) bx__tstate_stats(c->ts)->errors++;
 }
 
 static int cn_send(bx_box *self, bx_msg *msg) {
@@ -209,6 +224,7 @@ static int cn_send(bx_box *self, bx_msg *msg) {
   if (rc) {
     bx_log(c->ctx, BX_LOG_DEBUG, "%s connection: send refused: %s", c->tran->scheme,
            bx_strerror(rc));
+    cn_count_error(c);
     return rc;
   }
   cn_schedule_flush(c);
@@ -308,7 +324,10 @@ static void cn_dispatch(bx__conn *c, const char *p, size_t n) {
   bx_msg *msg = NULL;
   bx_codec_error err;
   int rc = bx_decode(c->ctx, p, n, c->box, &msg, &err);
+  bx_transport_stats *stats = bx__tstate_stats(c->ts);
+  stats->bytes_in += n;
   if (rc) {
+    stats->errors++;
     bx_log(c->ctx, BX_LOG_WARN, "%s connection%s%s: dropping a frame of %zu bytes: %s",
            c->tran->scheme, c->peer.address[0] ? " from " : "", c->peer.address, n, err.text);
     return;
@@ -318,6 +337,8 @@ static void cn_dispatch(bx__conn *c, const char *p, size_t n) {
     bx_msg_unref(msg);
     return;
   }
+  stats->messages_in++;
+  if (bx_msg_reply_box(msg) != NULL) stats->requests_in++;
   size_t before = cn_registry_size(c);
   rc = bx_send(bx_ctx_registry(c->ctx), msg);
   size_t after = cn_registry_size(c);
@@ -422,6 +443,7 @@ int bx__conn_opened(bx__conn *c) {
     c->counted = true;
   }
   c->state = CN_OPEN;
+  cn_count_open(c);
   return 0;
 }
 
@@ -455,6 +477,7 @@ void bx__conn_connected(bx__conn *c, int status) {
     return;
   }
   c->state = CN_OPEN;
+  cn_count_open(c);
   cn_schedule_flush(c);
 }
 
@@ -463,6 +486,12 @@ void bx__conn_connected(bx__conn *c, int status) {
 void bx__conn_close(bx__conn *c, int code) {
   if (c->state >= CN_CLOSING) return;
   c->state = CN_CLOSING;
+  if (c->stats_counted) {
+    bx_transport_stats *stats = bx__tstate_stats(c->ts);
+    stats->connections--;
+    if (code != BX_ECLOSING && code != BX_ECONNLOST && code != 0) stats->errors++;
+    c->stats_counted = false;
+  }
   bx_box_ref(c->box);
   if (c->counted) {
     c->listener->nconns--;

@@ -24,7 +24,20 @@ struct bx__tstate {
   bx__tlink conns; /* sentinel of the open connections */
   size_t live;     /* listeners + connections with open handles */
   bool closing;
+  bx_transport_stats stats;
 };
+
+bx_transport_stats *bx__tstate_stats(bx__tstate *ts) {
+  return &ts->stats;
+}
+
+void bx_transport_stats_get(bx_ctx *ctx, bx_transport_stats *out) {
+  bx__tstate *ts = *bx__ctx_slot(ctx, BX__SLOT_TRANSPORT);
+  if (ts)
+    *out = ts->stats;
+  else
+    memset(out, 0, sizeof *out);
+}
 
 /* ---- the state ----------------------------------------------------------------------------- */
 

@@ -72,10 +72,15 @@ int bx_connect(bx_ctx *ctx, const char *url, const bx_transport_limits *limits, 
   return bx__tstate_client(ts, url, limits, out);
 }
 
-int bx_msg_peer(const bx_msg *msg, bx_peer_info *out) {
-  if (msg == NULL || out == NULL) return BX_EINVAL;
-  bx__conn *c = bx__conn_of(bx_msg_origin(msg));
+int bx_connection_peer(bx_box *conn, bx_peer_info *out) {
+  if (out == NULL) return BX_EINVAL;
+  bx__conn *c = bx__conn_of(conn);
   if (c == NULL) return BX_ENOROUTE;
   *out = *bx__conn_peer(c);
   return 0;
+}
+
+int bx_msg_peer(const bx_msg *msg, bx_peer_info *out) {
+  if (msg == NULL) return BX_EINVAL;
+  return bx_connection_peer(bx_msg_origin(msg), out);
 }

@@ -116,6 +116,8 @@ void bx__listener_conn_closed(bx_listener *l);
  * on allocation failure). */
 bx__tstate *bx__tstate_get(bx_ctx *ctx);
 bx_ctx *bx__tstate_ctx(bx__tstate *ts);
+/* The context's transport counters (bx_transport_stats_get). */
+bx_transport_stats *bx__tstate_stats(bx__tstate *ts);
 /* Connections register here while their handles are open, so that closing the context
  * closes them and waits for them. */
 void bx__tstate_add_conn(bx__tstate *ts, bx__conn *c);

@@ -78,6 +78,25 @@ typedef struct bx_peer_info {
  * local message. */
 BX_EXTERN int bx_msg_peer(const bx_msg *msg, bx_peer_info *out);
 
+/* Counters of a context's transports since it was created. */
+typedef struct bx_transport_stats {
+  uint64_t connections;       /* open now */
+  uint64_t connections_total; /* opened (accepted or dialled) */
+  uint64_t messages_in;       /* frames decoded and dispatched */
+  uint64_t messages_out;      /* frames encoded for sending */
+  uint64_t requests_in;       /* inbound messages carrying a reply box (calls) */
+  uint64_t bytes_in;          /* frame bytes read (JSON, without framing) */
+  uint64_t bytes_out;         /* frame bytes written */
+  uint64_t errors;            /* frames dropped, sends refused, connections closed on error */
+} bx_transport_stats;
+
+/* Fills *out (zeroes when no transport was used yet). */
+BX_EXTERN void bx_transport_stats_get(bx_ctx *ctx, bx_transport_stats *out);
+
+/* Who is at the other end of a connection box (a message's origin, a registry entry's owner).
+ * Returns 0, or BX_ENOROUTE when box is not a connection. */
+BX_EXTERN int bx_connection_peer(bx_box *conn, bx_peer_info *out);
+
 /* The Thread box: the one thread-safe entry point. bx_send() on it from any thread hands the
  * message to `target`'s loop (uv_async) and delivers it there to `delegate` (a box of target).
  * The message must not be used by the sending thread afterwards and must not reference boxes

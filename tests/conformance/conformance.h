@@ -248,7 +248,20 @@ BXC_FN void bxc_test_exchange(void **state) {
   assert_int_equal(bx_registry_size(bx_ctx_registry(e->server)), 1);
   bx_box *named = bx_named_box(e->server, "/bxt/client");
   assert_non_null(bx__named_binding(named));
+  /* The client's connection as the server sees it, and both sides' counters. */
+  bx_peer_info peer;
+  assert_int_equal(bx_connection_peer(bx__named_binding(named), &peer), 0);
+  assert_string_equal(peer.scheme, t->scheme);
+  assert_int_equal(bx_connection_peer(named, &peer), BX_ENOROUTE);
   bx_box_unref(named);
+  bx_transport_stats ss, cs;
+  bx_transport_stats_get(e->server, &ss);
+  bx_transport_stats_get(e->client, &cs);
+  assert_true(ss.connections == 1 && ss.connections_total == 1);
+  assert_true(ss.requests_in == N + 3 && ss.messages_in == N + 3);
+  assert_true(cs.messages_out == N + 4); /* the calls and the RegisterSelfMessage */
+  assert_true(ss.messages_out == N + 3 && cs.messages_in == N + 3);
+  assert_true(ss.bytes_in > 0 && ss.bytes_out > 0 && ss.errors == 0);
   assert_int_equal(e->slog.warn + e->clog.warn, 0);
   bx_box_unref(nosuch);
   bx_box_unref(calc);
