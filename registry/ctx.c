@@ -121,6 +121,12 @@ bool bx_ctx_is_closing(const bx_ctx *ctx) {
 bool bx_ctx_allows_remote_register(const bx_ctx *ctx) {
   return ctx->opts.allow_remote_register;
 }
+
+int bx_ctx_authorize(bx_ctx *ctx, const bx_msg *msg, const char *method) {
+  if (!ctx->opts.allow_remote_register) return BX_EPERM;
+  if (ctx->opts.authorize == NULL) return 0;
+  return ctx->opts.authorize(ctx->opts.authorize_data, msg, method) == 0 ? 0 : BX_EPERM;
+}
 size_t bx_ctx_max_frame(const bx_ctx *ctx) {
   return ctx->opts.max_frame;
 }

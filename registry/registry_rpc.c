@@ -121,9 +121,12 @@ int bx__registry_rpc(bx_box *self, bx_msg *msg) {
   const char *m = cJSON_IsString(method) ? method->valuestring : "";
   bool remote = bx_msg_origin(msg) != NULL;
   bool mutating = strcmp(m, "register") == 0 || strcmp(m, "unregister") == 0;
-  if (remote && mutating && !bx_ctx_allows_remote_register(ctx)) {
+  if (remote && mutating && bx_ctx_authorize(ctx, msg, m) != 0) {
     bx_log(ctx, BX_LOG_INFO, "registry: refused remote %s", m);
-    rc = rr_reply_error(msg, BX_EPERM, "remote registration is not allowed by this context");
+    rc = rr_reply_error(msg, BX_EPERM,
+                        bx_ctx_allows_remote_register(ctx)
+                            ? "not authorized to register or unregister here"
+                            : "remote registration is not allowed by this context");
   } else if (strcmp(m, "register") == 0) {
     rc = rr_register(self, msg, args);
   } else if (strcmp(m, "doLookup") == 0) {

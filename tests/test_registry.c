@@ -180,6 +180,12 @@ static void test_extension_methods(void **state) {
   bxt_env_free(e);
 }
 
+static int token_policy(void *data, const bx_msg *msg, const char *method) {
+  (void)data, (void)method;
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(bx_msg_attrs(msg), "token");
+  return cJSON_IsString(t) && strcmp(t->valuestring, "s3cret") == 0 ? 0 : BX_EPERM;
+}
+
 static void test_remote_register_permissions(void **state) {
   (void)state;
   /* Refused unless the context allows it. */
@@ -240,6 +246,25 @@ static void test_remote_register_permissions(void **state) {
   assert_non_null(bx_lookup(root, "local"));
   bx_box_unref(peer_a);
   bx_box_unref(peer_b);
+  bxt_sink_free(&svc);
+  bxt_sink_free(&replies);
+  bxt_env_free(e);
+
+  /* A policy decides per request: here, a "token" attribute must say "s3cret". */
+  o.authorize = token_policy;
+  e = bxt_env_new(&o);
+  root = bx_ctx_registry(e->ctx);
+  bxt_sink_init(&svc, e->ctx);
+  bxt_sink_init(&replies, e->ctx);
+  peer_a = bx_null_box_new(e->ctx);
+  bx_send(root, reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_a));
+  bx_msg *m = reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_a);
+  bx_msg_set_attr(m, "token", cJSON_CreateString("s3cret"));
+  bx_send(root, m);
+  bxt_run(e);
+  assert_int_equal(bx_msg_error(replies.msgs[0], NULL), BX_EPERM);
+  assert_int_equal(bx_msg_error(replies.msgs[1], NULL), 0);
+  bx_box_unref(peer_a);
   bxt_sink_free(&svc);
   bxt_sink_free(&replies);
   bxt_env_free(e);

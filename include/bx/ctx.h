@@ -16,13 +16,20 @@ extern "C" {
 #define BX_DEFAULT_MAX_FRAME (16u * 1024u * 1024u) /* bytes of JSON in one frame */
 #define BX_DEFAULT_MAX_DEPTH 64                    /* JSON nesting levels */
 
+/* Decides whether a peer's register or unregister (method) may proceed; msg is the request
+ * (its origin says which connection, bx_msg_peer() who is there, bx_msg_attrs() any token it
+ * carries). Return 0 to allow, or BX_EPERM to refuse. */
+typedef int (*bx_authorize_fn)(void *data, const bx_msg *msg, const char *method);
+
 typedef struct bx_ctx_options {
   const char *name;           /* context path; default "/proc/<pid>". Copied. */
   bool allow_remote_register; /* accept register/unregister from peers; default false */
-  size_t max_frame;           /* default BX_DEFAULT_MAX_FRAME */
-  int max_depth;              /* default BX_DEFAULT_MAX_DEPTH */
-  int log_level;              /* default BX_LOG_WARN */
-  bx_log_fn log;              /* default: a line on stderr */
+  bx_authorize_fn authorize;  /* with allow_remote_register: a per-request check (optional) */
+  void *authorize_data;
+  size_t max_frame; /* default BX_DEFAULT_MAX_FRAME */
+  int max_depth;    /* default BX_DEFAULT_MAX_DEPTH */
+  int log_level;    /* default BX_LOG_WARN */
+  bx_log_fn log;    /* default: a line on stderr */
   void *log_data;
 } bx_ctx_options;
 
@@ -49,6 +56,8 @@ BX_EXTERN bx_box *bx_ctx_me(const bx_ctx *ctx);
 /* The context path, e.g. "/proc/1234" (borrowed). */
 BX_EXTERN const char *bx_ctx_name(const bx_ctx *ctx);
 BX_EXTERN bool bx_ctx_allows_remote_register(const bx_ctx *ctx);
+/* Applies the context's policy to a peer's register/unregister request: 0 or BX_EPERM. */
+BX_EXTERN int bx_ctx_authorize(bx_ctx *ctx, const bx_msg *msg, const char *method);
 BX_EXTERN size_t bx_ctx_max_frame(const bx_ctx *ctx);
 BX_EXTERN int bx_ctx_max_depth(const bx_ctx *ctx);
 BX_EXTERN void bx_ctx_set_log_level(bx_ctx *ctx, int level);
