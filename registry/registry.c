@@ -286,6 +286,12 @@ bx_box *bx_lookup(bx_box *registry, const char *name) {
   return bx__registry_get(registry, name);
 }
 
+bx_box *bx_registry_owner(bx_box *registry, const char *name) {
+  if (!bx__box_is(registry, &bx__registry_box_ops) || name == NULL) return NULL;
+  rg_entry *e = bx__map_get(rg(registry)->entries, name);
+  return e ? e->owner : NULL;
+}
+
 size_t bx_registry_size(bx_box *registry) {
   if (!bx__box_is(registry, &bx__registry_box_ops)) return 0;
   return bx__map_size(rg(registry)->entries);

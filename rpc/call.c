@@ -321,9 +321,26 @@ static bx_call *cl_new(bx_ctx *ctx, const bx_method *m, bx_call_cb cb, void *dat
 }
 
 /* Common tail of the start functions: launches and hands out the handle. */
-static int cl_start(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint64_t timeout,
-                    bx_call **out) {
-  int rc = cl_launch(c, service, req, oneway, timeout);
+/* Copies opts->attributes into the request. */
+static int cl_attributes(bx_msg *req, const bx_call_opts *opts) {
+  const cJSON *a;
+  if (opts == NULL || opts->attributes == NULL) return 0;
+  cJSON_ArrayForEach(a, opts->attributes) {
+    int rc = bx_msg_set_attr(req, a->string, cJSON_Duplicate(a, true));
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int cl_start(bx_call *c, bx_box *service, bx_msg *req, const bx_call_opts *opts, bool oneway,
+                    uint64_t timeout, bx_call **out) {
+  int rc = cl_attributes(req, opts);
+  if (rc) {
+    bx_msg_unref(req);
+    cl_unref(c);
+    return rc;
+  }
+  rc = cl_launch(c, service, req, oneway, timeout);
   if (rc == 0 && out) *out = c;
   cl_unref(c);
   return rc;
@@ -352,7 +369,7 @@ static int cl_call_start(const bx_stub *stub, const bx_method *m, const void *ar
   }
   c->owned_result = owned;
   uint64_t timeout = opts && opts->timeout_ms ? opts->timeout_ms : stub->timeout_ms;
-  return cl_start(c, stub->service, req, (m->flags & BX_METHOD_ONEWAY) != 0, timeout, out);
+  return cl_start(c, stub->service, req, opts, (m->flags & BX_METHOD_ONEWAY) != 0, timeout, out);
 }
 
 int bx_call_start(const bx_stub *stub, const bx_method *m, const void *args,
@@ -378,7 +395,7 @@ int bx_call_json(bx_box *service, const char *method, cJSON *args, bool oneway,
     bx_msg_unref(req);
     return BX_ENOMEM;
   }
-  return cl_start(c, service, req, oneway, opts ? opts->timeout_ms : 0, out);
+  return cl_start(c, service, req, opts, oneway, opts ? opts->timeout_ms : 0, out);
 }
 
 int bx_call_cancel(bx_call *call) {

@@ -1,9 +1,11 @@
-/* calc_server: serves the calculator as "calc" on one or more listeners.
+/* calc_server: serves the calculator as "calc" on its own listeners, in a hub, or both.
  *
  *   calc_server --listen unix:///tmp/calc.sock --listen tcp://127.0.0.1:7301
+ *   calc_server --connect unix:///run/user/1000/bx/bxd.sock [--token T]
  *
- * Prints one line per listener ("listening on URL") and then "ready", and runs until SIGINT or
- * SIGTERM. */
+ * Prints one line per listener ("listening on URL"), "registered as NAME at URL" once the hub
+ * accepted it, and "ready"; runs until SIGINT or SIGTERM. Registered in a hub, it checks every
+ * half second that the hub still knows it and registers again when not (a restarted hub). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +15,25 @@
 
 #define MAX_LISTENERS 8
 
+/* The registration in a hub. */
+typedef struct hub_link {
+  const char *url;
+  const char *name;
+  bx_box *hub;  /* the hub's registry over the connection */
+  bx_box *skel; /* the service */
+  cJSON *attrs; /* {"token": ...} or NULL */
+  uv_timer_t timer;
+  bool registered, pending, announced;
+} hub_link;
+
 typedef struct server {
   uv_loop_t loop;
   bx_ctx *ctx;
   calc_impl impl;
   uv_signal_t sigint, sigterm;
+  hub_link link;
+  bool linked;
+  int exit_code;
 } server;
 
 static void usage(FILE *out) {
@@ -28,26 +44,103 @@ static void usage(FILE *out) {
           "  --listen URL       listen on URL: unix:///path, tcp://host:port (port 0 picks one),\n"
           "                     inproc://name; may be given several times\n"
           "                     (default: tcp://127.0.0.1:0)\n"
+          "  --connect URL      register in the hub at URL (bxd) and stay registered\n"
+          "  --token TOKEN      the token the hub asks of services registering over TCP or\n"
+          "                     WebSocket\n"
           "  --name NAME        the service name in the registry (default: calc)\n"
           "  --log-level LEVEL  error, warn (default), info or debug\n"
           "  --help             this text\n");
 }
 
-static void on_signal(uv_signal_t *s, int signum) {
-  server *srv = s->data;
-  (void)signum;
-  fprintf(stderr, "calc_server: shutting down\n");
+static void shutdown_server(server *srv) {
   uv_signal_stop(&srv->sigint);
   uv_signal_stop(&srv->sigterm);
-  uv_close((uv_handle_t *)&srv->sigint, NULL);
-  uv_close((uv_handle_t *)&srv->sigterm, NULL);
-  bx_ctx_close(srv->ctx, NULL, NULL);
+  if (!uv_is_closing((uv_handle_t *)&srv->sigint)) {
+    uv_close((uv_handle_t *)&srv->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+  }
+  if (srv->linked && !uv_is_closing((uv_handle_t *)&srv->link.timer))
+    uv_close((uv_handle_t *)&srv->link.timer, NULL);
+  if (!bx_ctx_is_closing(srv->ctx)) bx_ctx_close(srv->ctx, NULL, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  (void)signum;
+  fprintf(stderr, "calc_server: shutting down\n");
+  shutdown_server(s->data);
+}
+
+/* ---- staying registered in a hub ---------------------------------------------------------- */
+
+static bool is_connection_error(int status) {
+  return status == BX_ECONNLOST || status == BX_ETIMEDOUT || status == BX_ENOREPLY ||
+         (status < 0 && status > -4096);
+}
+
+static void on_registered(bx_call *call, int status, void *result, void *data) {
+  (void)result;
+  server *srv = data;
+  hub_link *l = &srv->link;
+  l->pending = false;
+  if (status == 0) {
+    l->registered = true;
+    printf("%s as %s at %s\n", l->announced ? "registered again" : "registered", l->name, l->url);
+    fflush(stdout);
+    l->announced = true;
+  } else if (!is_connection_error(status)) { /* refused: no point in retrying */
+    fprintf(stderr, "calc_server: the hub refused to register %s: %s\n", l->name,
+            bx_call_error_text(call));
+    srv->exit_code = 1;
+    shutdown_server(srv);
+  }
+}
+
+static void on_checked(bx_call *call, int status, void *result, void *data) {
+  (void)call, (void)result;
+  hub_link *l = &((server *)data)->link;
+  l->pending = false;
+  if (status != 0) l->registered = false; /* forgotten (BX_ENOSERVICE) or unreachable */
+}
+
+static void link_tick(uv_timer_t *t) {
+  server *srv = t->data;
+  hub_link *l = &srv->link;
+  if (l->pending || bx_ctx_is_closing(srv->ctx)) return;
+  bx_call_opts opts = {.timeout_ms = 2000, .attributes = l->attrs};
+  int rc;
+  if (!l->registered) {
+    rc = bx_register_remote(l->hub, l->name, l->skel, &opts, on_registered, srv, NULL);
+  } else {
+    cJSON *args = cJSON_CreateArray();
+    cJSON_AddItemToArray(args, cJSON_CreateString(l->name));
+    rc = bx_call_json(l->hub, "doLookup", args, false, &opts, on_checked, srv, NULL);
+  }
+  l->pending = rc == 0;
+}
+
+static int link_start(server *srv, const char *url, const char *name, const char *token,
+                      bx_box *skel) {
+  hub_link *l = &srv->link;
+  l->url = url;
+  l->name = name;
+  l->skel = skel;
+  if (token) {
+    l->attrs = cJSON_CreateObject();
+    cJSON_AddStringToObject(l->attrs, "token", token);
+  }
+  int rc = bx_connect(srv->ctx, url, NULL, &l->hub);
+  if (rc) return rc;
+  uv_timer_init(&srv->loop, &l->timer);
+  l->timer.data = srv;
+  srv->linked = true;
+  uv_timer_start(&l->timer, link_tick, 0, 500);
+  return 0;
 }
 
 int main(int argc, char **argv) {
   const char *urls[MAX_LISTENERS];
   int nurls = 0, level = BX_LOG_WARN;
-  const char *name = "calc";
+  const char *name = "calc", *hub = NULL, *token = NULL;
   for (int i = 1; i < argc; i++) {
     bool has_value = i + 1 < argc;
     if (strcmp(argv[i], "--help") == 0) {
@@ -55,6 +148,10 @@ int main(int argc, char **argv) {
       return 0;
     } else if (strcmp(argv[i], "--listen") == 0 && has_value && nurls < MAX_LISTENERS) {
       urls[nurls++] = argv[++i];
+    } else if (strcmp(argv[i], "--connect") == 0 && has_value) {
+      hub = argv[++i];
+    } else if (strcmp(argv[i], "--token") == 0 && has_value) {
+      token = argv[++i];
     } else if (strcmp(argv[i], "--name") == 0 && has_value) {
       name = argv[++i];
     } else if (strcmp(argv[i], "--log-level") == 0 && has_value &&
@@ -66,7 +163,7 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (nurls == 0) urls[nurls++] = "tcp://127.0.0.1:0";
+  if (nurls == 0 && hub == NULL) urls[nurls++] = "tcp://127.0.0.1:0";
 
   server srv;
   memset(&srv, 0, sizeof srv);
@@ -76,7 +173,9 @@ int main(int argc, char **argv) {
   opts.log_level = level;
   opts.name = "/calc_server";
   int rc = bx_ctx_new(&srv.ctx, &srv.loop, &opts);
-  if (rc == 0) rc = calc_impl_register(srv.ctx, &srv.impl, name, NULL);
+  bx_box *skel = NULL;
+  if (rc == 0) rc = calc_impl_register(srv.ctx, &srv.impl, name, &skel);
+  if (rc == 0 && hub) rc = link_start(&srv, hub, name, token, skel);
   for (int i = 0; rc == 0 && i < nurls; i++) {
     bx_listener *l;
     rc = bx_listen(srv.ctx, urls[i], NULL, &l);
@@ -86,6 +185,11 @@ int main(int argc, char **argv) {
       fprintf(stderr, "calc_server: cannot listen on %s: %s\n", urls[i], bx_strerror(rc));
   }
   if (rc != 0) {
+    if (hub && rc) fprintf(stderr, "calc_server: %s: %s\n", hub, bx_strerror(rc));
+    if (srv.linked) uv_close((uv_handle_t *)&srv.link.timer, NULL);
+    bx_box_unref(skel);
+    bx_box_unref(srv.link.hub);
+    cJSON_Delete(srv.link.attrs);
     if (srv.ctx) bx_ctx_close(srv.ctx, NULL, NULL);
     uv_run(&srv.loop, UV_RUN_DEFAULT);
     uv_loop_close(&srv.loop);
@@ -99,5 +203,8 @@ int main(int argc, char **argv) {
   uv_signal_start(&srv.sigint, on_signal, SIGINT);
   uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
   uv_run(&srv.loop, UV_RUN_DEFAULT);
-  return uv_loop_close(&srv.loop) == 0 ? 0 : 1;
+  bx_box_unref(skel);
+  bx_box_unref(srv.link.hub);
+  cJSON_Delete(srv.link.attrs);
+  return uv_loop_close(&srv.loop) == 0 ? srv.exit_code : 1;
 }

@@ -32,6 +32,9 @@ BX_EXTERN int bx_unregister(bx_box *registry, const char *name);
 BX_EXTERN int bx_unregister_box(bx_box *registry, bx_box *service);
 /* The service registered as name (borrowed), or NULL. */
 BX_EXTERN bx_box *bx_lookup(bx_box *registry, const char *name);
+/* The connection box that registered name (a peer's), or NULL for a name registered by local
+ * code or not registered at all. Borrowed; see bx_connection_peer(). */
+BX_EXTERN bx_box *bx_registry_owner(bx_box *registry, const char *name);
 /* Number of registered names. */
 BX_EXTERN size_t bx_registry_size(bx_box *registry);
 /* Calls fn for each registered name (in no particular order). The registry must not be changed

@@ -159,9 +159,11 @@ typedef struct bx_call bx_call;
 typedef void (*bx_fn)(void); /* a generic function pointer, cast back by its user */
 
 typedef struct bx_call_opts {
-  uint64_t timeout_ms; /* 0: BX_DEFAULT_CALL_TIMEOUT_MS */
-  bx_fn user_fn;       /* opaque to bx; read back with bx_call_user_fn() (generated stubs keep
-                          the typed user callback here) */
+  uint64_t timeout_ms;     /* 0: BX_DEFAULT_CALL_TIMEOUT_MS */
+  bx_fn user_fn;           /* opaque to bx; read back with bx_call_user_fn() (generated stubs keep
+                              the typed user callback here) */
+  const cJSON *attributes; /* extra attributes for the request message (copied), e.g. the
+                              "token" a hub asks of services that register */
 } bx_call_opts;
 
 /* A stub: where calls go, with per-stub defaults. Generated client functions take one. */
@@ -203,6 +205,15 @@ BX_EXTERN int bx_call_json(bx_box *service, const char *method, cJSON *args, boo
 
 /* The opts->user_fn the call was started with. */
 BX_EXTERN bx_fn bx_call_user_fn(const bx_call *call);
+
+/* Registers service under name in a peer's registry (registry: the box bx_connect() returns,
+ * or any registry box): the RPC register(name, null, service), as FOAM peers do. The service
+ * box is exported over the connection. The callback's result is NULL; status 0 means it is
+ * registered (BX_EPERM: the peer refused, BX_EEXIST: the name is taken). opts may carry
+ * attributes (a token). Same contract as bx_call_start(). */
+BX_EXTERN int bx_register_remote(bx_box *registry, const char *name, bx_box *service,
+                                 const bx_call_opts *opts, bx_call_cb cb, void *data,
+                                 bx_call **out);
 
 /* Cancels a pending call: it completes with BX_ECANCELED (from the loop). Returns 0, or
  * BX_EINVAL when it already completed. */

@@ -1,0 +1,301 @@
+/* bxd: the hub. One context whose registry other processes register services in and call
+ * services through, over Unix sockets, TCP and WebSocket listeners.
+ *
+ *   bxd [--unix PATH]... [--tcp HOST:PORT]... [--ws HOST:PORT]... [options]
+ *
+ * Registrations belong to the connection that made them: they disappear when it closes, and
+ * nobody else can remove or take them. Who may register is decided per listener kind: over
+ * Unix sockets the peer's uid (same as bxd's by default), over TCP and WebSocket nobody unless
+ * a token is configured and the register message carries it as its "token" attribute. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bx.h>
+
+#include "hub.h"
+
+#define BXD_MAX_LISTENERS 16
+
+typedef struct bxd {
+  uv_loop_t loop;
+  bx_ctx *ctx;
+  uv_signal_t sigint, sigterm;
+  const char *urls[BXD_MAX_LISTENERS];
+  char owned_urls[BXD_MAX_LISTENERS][600];
+  int nurls;
+  bool unix_any_uid;
+  uid_t unix_uid;
+  const char *token;
+  uint64_t started_ms;
+} bxd;
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: bxd [--unix PATH]... [--tcp HOST:PORT]... [--ws HOST:PORT]... [options]\n"
+          "\n"
+          "The bx hub: services register in its registry; clients call them through it.\n"
+          "With no listener it listens on the default Unix socket\n"
+          "($XDG_RUNTIME_DIR/bx/bxd.sock, else /tmp/bx-<uid>/bxd.sock) and, when this build has\n"
+          "the WebSocket transport, on ws://" HUB_DEFAULT_WS "/.\n"
+          "\n"
+          "Listeners (each may be given several times):\n"
+          "  --unix PATH         a Unix socket (created 0600)\n"
+          "  --tcp HOST:PORT     a TCP listener (port 0 picks one; IPv6 as [::1]:PORT)\n"
+          "  --ws HOST:PORT      a WebSocket listener\n"
+          "Who may register services:\n"
+          "  --unix-uid UID|any  over Unix sockets, peers with this uid (default: bxd's own)\n"
+          "  --token TOKEN       over TCP and WebSocket, peers whose register message carries\n"
+          "                      this token as its \"token\" attribute (default: nobody)\n"
+          "Other:\n"
+          "  --name PATH         the hub's context path (default: /bxd)\n"
+          "  --log-level LEVEL   error, warn (default), info or debug\n"
+          "  --help              this text\n"
+          "\n"
+          "Registry extensions: list (names and owners), stats (counters).\n"
+          "SIGINT or SIGTERM stops it: listeners close, calls in flight fail, the socket file\n"
+          "is removed.\n");
+}
+
+/* ---- who may register --------------------------------------------------------------------- */
+
+static bool bxd_token_ok(const bxd *d, const bx_msg *msg) {
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(bx_msg_attrs(msg), "token");
+  return d->token != NULL && cJSON_IsString(t) && strcmp(t->valuestring, d->token) == 0;
+}
+
+static int bxd_authorize(void *data, const bx_msg *msg, const char *method) {
+  bxd *d = data;
+  bx_peer_info peer;
+  if (bx_msg_peer(msg, &peer) != 0) return BX_EPERM;
+  bool ok;
+  if (strcmp(peer.scheme, "unix") == 0)
+    ok = d->unix_any_uid || (peer.has_cred && peer.uid == d->unix_uid);
+  else if (strcmp(peer.scheme, "inproc") == 0)
+    ok = true;
+  else
+    ok = bxd_token_ok(d, msg);
+  bx_log(d->ctx, ok ? BX_LOG_INFO : BX_LOG_WARN, "%s %s from %s%s%s", ok ? "allowed" : "refused",
+         method, peer.scheme, peer.address[0] ? " " : "", peer.address);
+  return ok ? 0 : BX_EPERM;
+}
+
+/* ---- registry extensions ------------------------------------------------------------------ */
+
+static void bxd_reply(bx_msg *msg, cJSON *data) {
+  cJSON *ret = bx_json_new_object(BX_CLASS_RPC_RETURN);
+  cJSON_AddItemToObject(ret, "data", data);
+  bx_reply(msg, bx_msg_new(ret));
+}
+
+static void bxd_describe_owner(bx_box *owner, char *buf, size_t len) {
+  bx_peer_info peer;
+  if (owner == NULL || bx_connection_peer(owner, &peer) != 0) {
+    snprintf(buf, len, "local");
+  } else if (peer.has_cred) {
+    snprintf(buf, len, "%s uid=%ld pid=%ld", peer.scheme, (long)peer.uid, (long)peer.pid);
+  } else {
+    snprintf(buf, len, "%s %s", peer.scheme, peer.address);
+  }
+}
+
+typedef struct bxd_list {
+  bx_box *registry;
+  cJSON *out;
+} bxd_list;
+
+static void bxd_list_one(const char *name, bx_box *service, void *data) {
+  (void)service;
+  bxd_list *l = data;
+  char owner[128];
+  bxd_describe_owner(bx_registry_owner(l->registry, name), owner, sizeof owner);
+  cJSON *e = cJSON_CreateObject();
+  cJSON_AddStringToObject(e, "name", name);
+  cJSON_AddStringToObject(e, "owner", owner);
+  cJSON_AddItemToArray(l->out, e);
+}
+
+static int bxd_by_name(const void *a, const void *b) {
+  const cJSON *x = *(cJSON *const *)a, *y = *(cJSON *const *)b;
+  return strcmp(cJSON_GetObjectItem(x, "name")->valuestring,
+                cJSON_GetObjectItem(y, "name")->valuestring);
+}
+
+/* list(): [{"name":..,"owner":..}] sorted by name; one-shot reply exports are left out. */
+static void bxd_list_fn(bx_box *self, bx_msg *msg, void *data) {
+  (void)self;
+  bxd *d = data;
+  bx_box *root = bx_ctx_registry(d->ctx);
+  bxd_list l = {root, cJSON_CreateArray()};
+  bx_registry_visit(root, bxd_list_one, &l);
+  int n = cJSON_GetArraySize(l.out);
+  cJSON **items = calloc((size_t)(n ? n : 1), sizeof *items);
+  for (int i = 0; i < n; i++) items[i] = cJSON_DetachItemFromArray(l.out, 0);
+  qsort(items, (size_t)n, sizeof *items, bxd_by_name);
+  for (int i = 0; i < n; i++) {
+    const char *name = cJSON_GetObjectItem(items[i], "name")->valuestring;
+    bool numeric = strspn(name, "0123456789") == strlen(name); /* generated export names */
+    if (numeric)
+      cJSON_Delete(items[i]);
+    else
+      cJSON_AddItemToArray(l.out, items[i]);
+  }
+  free(items);
+  bxd_reply(msg, l.out);
+}
+
+/* stats(): the hub's counters. */
+static void bxd_stats_fn(bx_box *self, bx_msg *msg, void *data) {
+  (void)self;
+  bxd *d = data;
+  bx_transport_stats s;
+  bx_transport_stats_get(d->ctx, &s);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "uptimeMs", (double)(uv_now(&d->loop) - d->started_ms));
+  cJSON_AddNumberToObject(o, "names", (double)bx_registry_size(bx_ctx_registry(d->ctx)));
+  cJSON_AddNumberToObject(o, "connections", (double)s.connections);
+  cJSON_AddNumberToObject(o, "connectionsTotal", (double)s.connections_total);
+  cJSON_AddNumberToObject(o, "messagesIn", (double)s.messages_in);
+  cJSON_AddNumberToObject(o, "messagesOut", (double)s.messages_out);
+  cJSON_AddNumberToObject(o, "calls", (double)s.requests_in);
+  cJSON_AddNumberToObject(o, "bytesIn", (double)s.bytes_in);
+  cJSON_AddNumberToObject(o, "bytesOut", (double)s.bytes_out);
+  cJSON_AddNumberToObject(o, "errors", (double)s.errors);
+  bxd_reply(msg, o);
+}
+
+static int bxd_add_method(bxd *d, const char *name, bx_box_fn fn) {
+  bx_box *b = bx_function_box_new(d->ctx, fn, d, NULL);
+  int rc = b ? bx_registry_add_method(bx_ctx_registry(d->ctx), name, b) : BX_ENOMEM;
+  bx_box_unref(b);
+  return rc;
+}
+
+/* ---- listeners ---------------------------------------------------------------------------- */
+
+static int bxd_add_url(bxd *d, const char *fmt, const char *arg) {
+  if (d->nurls >= BXD_MAX_LISTENERS) return -1;
+  char *u = d->owned_urls[d->nurls];
+  snprintf(u, sizeof d->owned_urls[0], fmt, arg);
+  d->urls[d->nurls++] = u;
+  return 0;
+}
+
+/* The default Unix socket's directory is created 0700 so that only its owner reaches it. */
+static int bxd_default_listeners(bxd *d, bool *ws_optional) {
+  char url[600], dir[512];
+  if (hub_default_url(url, sizeof url, dir, sizeof dir) != 0) return -1;
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    fprintf(stderr, "bxd: cannot create %s: %s\n", dir, strerror(errno));
+    return -1;
+  }
+  bxd_add_url(d, "%s", url);
+  bxd_add_url(d, "ws://%s/", HUB_DEFAULT_WS);
+  *ws_optional = true;
+  return 0;
+}
+
+static int bxd_listen_all(bxd *d, bool ws_optional) {
+  for (int i = 0; i < d->nurls; i++) {
+    bx_listener *l;
+    int rc = bx_listen(d->ctx, d->urls[i], NULL, &l);
+    if (rc == BX_EINVAL && ws_optional && strncmp(d->urls[i], "ws:", 3) == 0) {
+      bx_log(d->ctx, BX_LOG_INFO, "no WebSocket transport in this build: %s skipped", d->urls[i]);
+      continue;
+    }
+    if (rc) {
+      fprintf(stderr, "bxd: cannot listen on %s: %s\n", d->urls[i], bx_strerror(rc));
+      return rc;
+    }
+    printf("listening on %s\n", bx_listener_url(l));
+  }
+  return 0;
+}
+
+/* ---- life cycle --------------------------------------------------------------------------- */
+
+static void bxd_on_signal(uv_signal_t *s, int signum) {
+  bxd *d = s->data;
+  bx_log(d->ctx, BX_LOG_WARN, "%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  uv_close((uv_handle_t *)&d->sigint, NULL);
+  uv_close((uv_handle_t *)&d->sigterm, NULL);
+  bx_ctx_close(d->ctx, NULL, NULL);
+}
+
+static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **name) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--help") == 0) {
+      usage(stdout);
+      exit(0);
+    }
+    if (v == NULL) return -1;
+    i++;
+    if (strcmp(a, "--unix") == 0)
+      bxd_add_url(d, "unix://%s", v);
+    else if (strcmp(a, "--tcp") == 0)
+      bxd_add_url(d, "tcp://%s", v);
+    else if (strcmp(a, "--ws") == 0)
+      bxd_add_url(d, "ws://%s/", v);
+    else if (strcmp(a, "--token") == 0)
+      d->token = v;
+    else if (strcmp(a, "--name") == 0)
+      *name = v;
+    else if (strcmp(a, "--unix-uid") == 0 && strcmp(v, "any") == 0)
+      d->unix_any_uid = true;
+    else if (strcmp(a, "--unix-uid") == 0)
+      d->unix_uid = (uid_t)strtoul(v, NULL, 10);
+    else if (strcmp(a, "--log-level") == 0 && (*level = bx_log_level_from_name(v)) >= 0)
+      continue;
+    else
+      return -1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  static bxd d;
+  d.unix_uid = getuid();
+  int level = BX_LOG_WARN;
+  const char *name = "/bxd";
+  if (bxd_parse(&d, argc, argv, &level, &name) != 0) {
+    usage(stderr);
+    return 2;
+  }
+  bool ws_optional = false;
+  if (d.nurls == 0 && bxd_default_listeners(&d, &ws_optional) != 0) return 1;
+  uv_loop_init(&d.loop);
+  d.started_ms = uv_now(&d.loop);
+  bx_ctx_options opts;
+  bx_ctx_options_init(&opts);
+  opts.name = name;
+  opts.log_level = level;
+  opts.allow_remote_register = true;
+  opts.authorize = bxd_authorize;
+  opts.authorize_data = &d;
+  int rc = bx_ctx_new(&d.ctx, &d.loop, &opts);
+  /* The hub routes payloads it never interprets: every application class may pass. */
+  if (rc == 0) rc = bx_ctx_allow_class(d.ctx, "*");
+  if (rc == 0) rc = bxd_add_method(&d, "list", bxd_list_fn);
+  if (rc == 0) rc = bxd_add_method(&d, "stats", bxd_stats_fn);
+  if (rc == 0) rc = bxd_listen_all(&d, ws_optional);
+  if (rc != 0) {
+    bx_ctx_close(d.ctx, NULL, NULL);
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&d.loop);
+    return 1;
+  }
+  printf("ready\n");
+  fflush(stdout);
+  uv_signal_init(&d.loop, &d.sigint);
+  uv_signal_init(&d.loop, &d.sigterm);
+  d.sigint.data = d.sigterm.data = &d;
+  uv_signal_start(&d.sigint, bxd_on_signal, SIGINT);
+  uv_signal_start(&d.sigterm, bxd_on_signal, SIGTERM);
+  uv_run(&d.loop, UV_RUN_DEFAULT);
+  return uv_loop_close(&d.loop) == 0 ? 0 : 1;
+}
