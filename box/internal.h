@@ -133,6 +133,9 @@ size_t bx__registry_drop_owner(bx_box *registry, bx_box *owner);
  * among them (a reply some caller still waits for) with bx_msg_new_error(code). Returns the
  * number removed. */
 size_t bx__registry_fail_owner(bx_box *registry, bx_box *owner, int code);
+/* A connection closed: removes every entry whose service routes over it (exports relaying a
+ * box that came from that peer, which can no longer be reached). Returns the number removed. */
+size_t bx__registry_drop_routes_via(bx_box *registry, bx_box *conn);
 /* Removes every entry (context close). */
 void bx__registry_clear(bx_box *registry);
 

@@ -3,31 +3,50 @@
 set -euo pipefail
 build=${1:-build}
 bin="$build/bin"
-echo "== examples/hello: an in-process service called through Sub, Proxy, Promised and Named boxes"
-"$bin/hello"
-echo
-echo "== examples/calculator: a service process and its clients over a Unix socket and TCP"
 work=$(mktemp -d)
-server_pid=
+export XDG_RUNTIME_DIR="$work"
+pids=()
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-"$bin/calc_server" --listen "unix://$work/calc.sock" --listen tcp://127.0.0.1:0 >"$work/server.out" &
-server_pid=$!
-for _ in $(seq 100); do grep -q '^ready' "$work/server.out" && break; sleep 0.05; done
-sed 's/^/server: /' "$work/server.out"
-tcp=$(sed -n 's/^listening on \(tcp:.*\)/\1/p' "$work/server.out")
-echo "-- calc_client --connect unix://$work/calc.sock"
-"$bin/calc_client" --connect "unix://$work/calc.sock"
-echo "-- bxctl --url $tcp call calc add 1 2"
-"$bin/bxctl" --url "$tcp" call calc add 1 2
-echo "-- bxctl --url $tcp --json call calc scale '{\"class\":\"calc.Point\",\"x\":1,\"y\":2,\"label\":\"p\"}' 10"
-"$bin/bxctl" --url "$tcp" --json call calc scale '{"class":"calc.Point","x":1,"y":2,"label":"p"}' 10
-echo "-- bxctl --url $tcp call calc fail   (a remote error: exit code 1)"
-"$bin/bxctl" --url "$tcp" call calc fail || echo "(exit $?)"
-kill -TERM "$server_pid"
-wait "$server_pid"
-server_pid=
+wait_for() { # wait_for FILE PATTERN
+  for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.05; done
+  echo "demo: '$2' did not appear in $1" >&2
+  return 1
+}
+run() { echo "\$ $*"; "$@" || echo "(exit $?)"; }
+
+echo "== examples/hello: an in-process service called through Sub, Proxy, Promised and Named boxes"
+"$bin/hello"
+
+echo
+echo "== bxd, the hub, on its default Unix socket (here under a temporary \$XDG_RUNTIME_DIR) and TCP"
+sock="$work/bx/bxd.sock"
+mkdir -p "$work/bx" && chmod 700 "$work/bx"
+"$bin/bxd" --unix "$sock" --tcp 127.0.0.1:0 >"$work/bxd.out" &
+pids+=($!)
+wait_for "$work/bxd.out" '^ready'
+sed 's/^/bxd: /' "$work/bxd.out"
+tcp=$(sed -n 's/^listening on \(tcp:.*\)/\1/p' "$work/bxd.out")
+
+echo
+echo "== the calculator service registers itself in the hub over the Unix socket"
+"$bin/calc_server" --connect "unix://$sock" >"$work/calc.out" &
+pids+=($!)
+wait_for "$work/calc.out" '^registered'
+sed 's/^/calc_server: /' "$work/calc.out"
+run "$bin/bxctl" ls
+
+echo
+echo "== calls through the hub: bxctl over the Unix socket and over TCP, then the C client"
+run "$bin/bxctl" call calc add 1 2
+run "$bin/bxctl" --url "$tcp" call calc echo '"h\u00e9llo"'
+run "$bin/bxctl" --url "$tcp" --json call calc scale '{"class":"calc.Point","x":1,"y":2,"label":"p"}' 10
+run "$bin/bxctl" call calc fail
+run "$bin/calc_client" --connect "unix://$sock"
+run "$bin/bxctl" --json stats
+echo
 echo "demo finished"

@@ -192,6 +192,33 @@ size_t bx__registry_fail_owner(bx_box *registry, bx_box *owner, int code) {
   return n;
 }
 
+/* Does box route over conn (conn itself, or Sub/Return boxes ending at it)? */
+static bool rg_routes_via(bx_box *box, bx_box *conn) {
+  for (int depth = 0; box != NULL && depth < 32; depth++) {
+    if (box == conn) return true;
+    if (bx__box_is(box, &bx__sub_box_ops))
+      box = bx_sub_box_delegate(box);
+    else if (bx__box_is(box, &bx__return_box_ops))
+      box = bx__return_box_origin(box);
+    else
+      return false;
+  }
+  return false;
+}
+
+size_t bx__registry_drop_routes_via(bx_box *registry, bx_box *conn) {
+  bx__map *map = rg(registry)->entries;
+  size_t pos = 0, n = 0;
+  const char *key;
+  void *value;
+  while (bx__map_next(map, &pos, &key, &value)) {
+    if (!rg_routes_via(((rg_entry *)value)->service, conn)) continue;
+    rg_entry_free(bx__map_del(map, key));
+    n++;
+  }
+  return n;
+}
+
 void bx__registry_clear(bx_box *registry) {
   if (!bx__box_is(registry, &bx__registry_box_ops)) return;
   bx__map *map = rg(registry)->entries;

@@ -301,6 +301,17 @@ static void test_one_shot_export(void **state) {
   assert_int_equal(replies.n, 2);
   assert_int_equal(bx_msg_error(replies.msgs[1], NULL), BX_ECONNLOST);
   assert_int_equal(svc.n, 1); /* unchanged: plain exports are dropped, not answered */
+  /* ... and entries that relay back over it (a peer's box re-exported to someone else). */
+  bx_box *back = bx_return_box_new(e->ctx, conn), *relayed = bx_sub_box_new(e->ctx, "7", back);
+  bx_box *other = bx_null_box_new(e->ctx);
+  bx__reg_opts theirs = {.owner = other};
+  assert_int_equal(bx__registry_add(root, "relay", relayed, &theirs, NULL), 0);
+  assert_int_equal(bx__registry_drop_routes_via(root, other), 0);
+  assert_int_equal(bx__registry_drop_routes_via(root, conn), 1);
+  assert_null(bx_lookup(root, "relay"));
+  bx_box_unref(relayed);
+  bx_box_unref(back);
+  bx_box_unref(other);
   bx_box_unref(conn);
   bxt_sink_free(&svc);
   bxt_sink_free(&replies);

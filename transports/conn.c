@@ -503,6 +503,7 @@ void bx__conn_close(bx__conn *c, int code) {
   cn_unbind_self(c);
   c->out.len = 0;
   size_t n = bx__registry_fail_owner(bx_ctx_registry(c->ctx), c->box, code);
+  n += bx__registry_drop_routes_via(bx_ctx_registry(c->ctx), c->box);
   if (n > 0)
     bx_log(c->ctx, BX_LOG_DEBUG, "%s connection closed: released %zu exports (%s)", c->tran->scheme,
            n, bx_err_name(code));
