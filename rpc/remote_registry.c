@@ -10,10 +10,8 @@ typedef struct rr_register_args {
   bx_box *box;
 } rr_register_args;
 
-static const bx_type rr_nullable_json = {.kind = BX_KIND_NULLABLE,
-                                         .name = "cJSON *",
-                                         .size = sizeof(cJSON *),
-                                         .elem = &bx_type_json};
+static const bx_type rr_nullable_json = {
+    .kind = BX_KIND_NULLABLE, .name = "cJSON *", .size = sizeof(cJSON *), .elem = &bx_type_json};
 static const bx_field rr_register_fields[] = {
     {"name", &bx_type_string, offsetof(rr_register_args, name), NULL, 0},
     {"service", &rr_nullable_json, offsetof(rr_register_args, service), NULL, 0},
@@ -26,8 +24,7 @@ static const bx_type rr_register_type = {.kind = BX_KIND_STRUCT,
                                          .nfields = 3};
 /* The answer (the exported box) is not decoded: the caller only needs the outcome. */
 static const bx_type rr_void_type = {.kind = BX_KIND_STRUCT, .name = "void", .size = 0};
-static const bx_method rr_register_method = {"register", &rr_register_type, &rr_void_type, 0,
-                                             NULL};
+static const bx_method rr_register_method = {"register", &rr_register_type, &rr_void_type, 0, NULL};
 
 int bx_register_remote(bx_box *registry, const char *name, bx_box *service,
                        const bx_call_opts *opts, bx_call_cb cb, void *data, bx_call **out) {

@@ -134,7 +134,8 @@ static void bxd_list_fn(bx_box *self, bx_msg *msg, void *data) {
   bx_registry_visit(root, bxd_list_one, &l);
   int n = cJSON_GetArraySize(l.out);
   cJSON **items = calloc((size_t)(n ? n : 1), sizeof *items);
-  for (int i = 0; i < n; i++) items[i] = cJSON_DetachItemFromArray(l.out, 0);
+  for (int i = 0; i < n; i++)
+    items[i] = cJSON_DetachItemFromArray(l.out, 0);
   qsort(items, (size_t)n, sizeof *items, bxd_by_name);
   for (int i = 0; i < n; i++) {
     const char *name = cJSON_GetObjectItem(items[i], "name")->valuestring;
