@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test demo test-asan fuzz format format-check install clean
+.PHONY: all deps configure build test demo bench test-asan fuzz format format-check install clean
 
 all: build
 
@@ -26,6 +26,14 @@ test: build
 
 demo: build
 	@./examples/demo.sh $(BUILD)
+
+# Benchmarks: a Release build of their own (timings are reported, never asserted).
+BENCH_BUILD ?= build-bench
+BENCH_ARGS  ?=
+bench: deps
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DBX_BUILD_TESTS=OFF $(CMAKE_ARGS)
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bx-bench
+	$(BENCH_BUILD)/bin/bx-bench $(BENCH_ARGS)
 
 $(ASAN_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBX_SANITIZE=ON $(CMAKE_ARGS)

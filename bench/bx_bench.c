@@ -1,0 +1,357 @@
+/* bx-bench: round-trip latency and throughput of bx calls next to the physical floor, measured
+ * the same way in the same run.
+ *
+ *   bx-bench [--ops N] [--warmup N] [--pinned] [--json]
+ *
+ * Scenarios (each: N operations after a warm-up; mean, p50, p99 round trip and ops/s):
+ *   inproc      calc.add through the generated stub, the registry and the skeleton, one loop
+ *   unix, tcp   calc.add to a server process over a Unix socket / TCP loopback
+ *   unix-1k, unix-64k, tcp-1k, tcp-64k   calc.echo of a 1 KiB / 64 KiB string
+ *   pipeline-N  calc.add over unix with N calls in flight (throughput)
+ *   raw-unix, raw-tcp   the floor: a 4-byte length + payload ping-pong between two processes
+ *                       with blocking sockets, payload the size of the bx request frame
+ * --pinned runs both processes on CPU 0 (stable figures on a small VM); peers run the same way.
+ * Timings are reported, never asserted. */
+#define _GNU_SOURCE
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "calc_impl.h"
+#include "calc_stub.h"
+
+typedef struct bench_opts {
+  int ops, warmup;
+  bool pinned, json;
+} bench_opts;
+
+typedef struct result {
+  const char *scenario, *system;
+  size_t size;
+  double mean_us, p50_us, p99_us, ops_s;
+} result;
+
+static result results[32];
+static int nresults;
+
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void record(const char *scenario, const char *system, size_t size, double *lat, int n,
+                   double total_us) {
+  qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+  double sum = 0;
+  for (int i = 0; i < n; i++) sum += lat[i];
+  result r = {scenario, system, size, sum / n, lat[n / 2], lat[(int)(n * 0.99)],
+              n / (total_us / 1e6)};
+  results[nresults++] = r;
+}
+
+static void pin(const bench_opts *o) {
+  if (!o->pinned) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(0, &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+/* ---- bx: a calculator server process and a client context ------------------------------- */
+
+static pid_t serve(const char *url, const bench_opts *o) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid != 0) {
+    char c;
+    close(fds[1]);
+    if (read(fds[0], &c, 1) != 1) pid = -1; /* ready */
+    close(fds[0]);
+    return pid;
+  }
+  pin(o);
+  close(fds[0]);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  bx_ctx *ctx;
+  bx_ctx_new(&ctx, &loop, NULL);
+  static calc_impl impl;
+  bx_listener *l;
+  if (calc_impl_register(ctx, &impl, "calc", NULL) != 0 || bx_listen(ctx, url, NULL, &l) != 0)
+    _exit(1);
+  if (write(fds[1], "r", 1) != 1) _exit(1);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  _exit(0);
+}
+
+typedef struct client {
+  uv_loop_t loop;
+  bx_ctx *ctx;
+  bx_box *svc;
+  bx_stub stub;
+  int inflight, done, target;
+  double *lat, *start;
+} client;
+
+static void client_open(client *c, const char *url) {
+  memset(c, 0, sizeof *c);
+  uv_loop_init(&c->loop);
+  bx_ctx_new(&c->ctx, &c->loop, NULL);
+  bx_box *conn = NULL;
+  if (url) {
+    bx_connect(c->ctx, url, NULL, &conn);
+    c->svc = bx_sub_box_new(c->ctx, "calc", conn);
+    bx_box_unref(conn);
+  } else {
+    static calc_impl impl;
+    calc_impl_register(c->ctx, &impl, "calc", NULL);
+    c->svc = bx_sub_box_new(c->ctx, "calc", bx_ctx_registry(c->ctx));
+  }
+  calc_stub_init(&c->stub, c->svc);
+}
+
+static void client_close(client *c) {
+  bx_stub_reset(&c->stub);
+  bx_box_unref(c->svc);
+  bx_ctx_close(c->ctx, NULL, NULL);
+  uv_run(&c->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&c->loop);
+}
+
+static void on_add(bx_call *call, int status, double sum, void *data);
+
+static void start_add(client *c, int i) {
+  c->start[i] = now_us();
+  c->inflight++;
+  calc_add_async(&c->stub, i, 1, on_add, (void *)(intptr_t)i);
+}
+
+static client *cur;
+static void on_add(bx_call *call, int status, double sum, void *data) {
+  (void)call, (void)sum;
+  client *c = cur;
+  int i = (int)(intptr_t)data;
+  if (status != 0) {
+    fprintf(stderr, "bx-bench: call failed: %s\n", bx_strerror(status));
+    exit(1);
+  }
+  c->lat[i] = now_us() - c->start[i];
+  c->inflight--;
+  c->done++;
+}
+
+/* N calls, `depth` in flight at a time; latencies per call. */
+static void run_adds(client *c, int n, int depth, double *lat, double *total) {
+  double *start = calloc((size_t)n, sizeof *start);
+  c->lat = lat;
+  c->start = start;
+  c->done = 0;
+  cur = c;
+  int next = 0;
+  double t0 = now_us();
+  while (c->done < n) {
+    while (next < n && c->inflight < depth) start_add(c, next++);
+    uv_run(&c->loop, UV_RUN_ONCE);
+  }
+  *total = now_us() - t0;
+  free(start);
+}
+
+static void bench_adds(const char *scenario, const char *url, int depth, const bench_opts *o) {
+  client c;
+  client_open(&c, url);
+  double *lat = calloc((size_t)(o->ops + o->warmup), sizeof *lat), total;
+  run_adds(&c, o->warmup, depth, lat, &total);
+  run_adds(&c, o->ops, depth, lat, &total);
+  record(scenario, "bx", 230, lat, o->ops, total); /* add(i,1): a ~230-byte frame */
+  free(lat);
+  client_close(&c);
+}
+
+static void bench_echo(const char *scenario, const char *url, size_t size, const bench_opts *o) {
+  client c;
+  client_open(&c, url);
+  char *text = malloc(size + 1);
+  memset(text, 'x', size);
+  text[size] = '\0';
+  cJSON *in = cJSON_CreateString(text);
+  int n = o->ops / 10 > 100 ? o->ops / 10 : 100;
+  double *lat = calloc((size_t)n, sizeof *lat);
+  double t0 = 0;
+  for (int i = -n / 10; i < n; i++) {
+    if (i == 0) t0 = now_us();
+    double s = now_us();
+    cJSON *out = NULL;
+    if (calc_echo_sync(&c.stub, in, &out) != 0) exit(1);
+    cJSON_Delete(out);
+    if (i >= 0) lat[i] = now_us() - s;
+  }
+  record(scenario, "bx", size, lat, n, now_us() - t0);
+  free(lat);
+  cJSON_Delete(in);
+  free(text);
+  client_close(&c);
+}
+
+/* ---- the floor: raw length-prefixed ping-pong ---------------------------------------------- */
+
+static void full_io(int fd, char *buf, size_t len, bool wr) {
+  size_t off = 0;
+  while (off < len) {
+    ssize_t k = wr ? write(fd, buf + off, len - off) : read(fd, buf + off, len - off);
+    if (k <= 0) exit(1);
+    off += (size_t)k;
+  }
+}
+
+static void raw_echo_loop(int fd, size_t size, int n) {
+  char *buf = malloc(size + 4);
+  for (int i = 0; i < n; i++) {
+    full_io(fd, buf, size + 4, false);
+    full_io(fd, buf, size + 4, true);
+  }
+  free(buf);
+}
+
+static void bench_raw(const char *scenario, bool tcp, size_t size, const bench_opts *o) {
+  int lfd = socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM, 0), one = 1;
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  memset(&ss, 0, sizeof ss);
+  char path[64];
+  if (tcp) {
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sl = sizeof *in;
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  } else {
+    struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+    un->sun_family = AF_UNIX;
+    snprintf(path, sizeof path, "/tmp/bx-bench-%d.sock", (int)getpid());
+    unlink(path);
+    strcpy(un->sun_path, path);
+    sl = sizeof *un;
+  }
+  if (bind(lfd, (struct sockaddr *)&ss, sl) != 0 || listen(lfd, 1) != 0) exit(1);
+  getsockname(lfd, (struct sockaddr *)&ss, &sl);
+  int total = o->ops + o->warmup;
+  pid_t pid = fork();
+  if (pid == 0) {
+    pin(o);
+    int fd = accept(lfd, NULL, NULL);
+    if (tcp) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    raw_echo_loop(fd, size, total);
+    _exit(0);
+  }
+  int fd = socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM, 0);
+  if (connect(fd, (struct sockaddr *)&ss, sl) != 0) exit(1);
+  if (tcp) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  char *buf = calloc(1, size + 4);
+  double *lat = calloc((size_t)total, sizeof *lat), t0 = 0;
+  for (int i = 0; i < total; i++) {
+    if (i == o->warmup) t0 = now_us();
+    double s = now_us();
+    full_io(fd, buf, size + 4, true);
+    full_io(fd, buf, size + 4, false);
+    lat[i] = now_us() - s;
+  }
+  record(scenario, "raw", size, lat + o->warmup, o->ops, now_us() - t0);
+  close(fd);
+  close(lfd);
+  waitpid(pid, NULL, 0);
+  if (!tcp) unlink(path);
+  free(buf);
+  free(lat);
+}
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+static double floor_p50(const result *r) {
+  if (strncmp(r->scenario, "pipeline-", 9) == 0 && strcmp(r->scenario, "pipeline-1") != 0)
+    return 0; /* several calls in flight: a throughput figure, not a round trip */
+  const char *want = strncmp(r->scenario, "tcp", 3) == 0 ? "raw-tcp" : "raw-unix";
+  for (int i = 0; i < nresults; i++)
+    if (strcmp(results[i].scenario, want) == 0 && results[i].size == r->size) return results[i].p50_us;
+  return 0;
+}
+
+static void print_results(const bench_opts *o) {
+  const char *mode = o->pinned ? "pinned" : "unpinned";
+  if (o->json) printf("[\n");
+  else
+    printf("%-12s %-6s %-9s %8s %10s %10s %10s %12s %8s\n", "scenario", "system", "mode",
+           "size", "p50 us", "p99 us", "mean us", "ops/s", "x floor");
+  for (int i = 0; i < nresults; i++) {
+    const result *r = &results[i];
+    double f = floor_p50(r), ratio = f > 0 && strcmp(r->system, "raw") != 0 ? r->p50_us / f : 0;
+    if (o->json)
+      printf("  {\"scenario\":\"%s\",\"system\":\"%s\",\"mode\":\"%s\",\"size\":%zu,\"p50\":%.2f,"
+             "\"p99\":%.2f,\"mean\":%.2f,\"ops_s\":%.0f,\"ratio_to_floor\":%.2f}%s\n",
+             r->scenario, r->system, mode, r->size, r->p50_us, r->p99_us, r->mean_us, r->ops_s,
+             ratio, i + 1 < nresults ? "," : "");
+    else {
+      char rs[16] = "";
+      if (ratio > 0) snprintf(rs, sizeof rs, "%.2fx", ratio);
+      printf("%-12s %-6s %-9s %8zu %10.2f %10.2f %10.2f %12.0f %8s\n", r->scenario, r->system,
+             mode, r->size, r->p50_us, r->p99_us, r->mean_us, r->ops_s, rs);
+    }
+  }
+  if (o->json) printf("]\n");
+}
+
+int main(int argc, char **argv) {
+  bench_opts o = {.ops = 20000, .warmup = 2000};
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc) o.ops = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) o.warmup = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--pinned") == 0) o.pinned = true;
+    else if (strcmp(argv[i], "--json") == 0) o.json = true;
+    else {
+      printf("usage: bx-bench [--ops N] [--warmup N] [--pinned] [--json]\n");
+      return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+    }
+  }
+  signal(SIGPIPE, SIG_IGN);
+  pin(&o);
+  char unix_url[96];
+  snprintf(unix_url, sizeof unix_url, "unix:///tmp/bx-bench-srv-%d.sock", (int)getpid());
+  pid_t us = serve(unix_url, &o), ts = serve("tcp://127.0.0.1:47931", &o);
+  if (us < 0 || ts < 0) return 1;
+  /* The request frame for add(i,1) is about 230 bytes: the floor moves the same. */
+  bench_raw("raw-unix", false, 230, &o);
+  bench_raw("raw-tcp", true, 230, &o);
+  bench_adds("inproc", NULL, 1, &o);
+  bench_adds("unix", unix_url, 1, &o);
+  bench_adds("tcp", "tcp://127.0.0.1:47931", 1, &o);
+  bench_raw("raw-unix", false, 1024, &o);
+  bench_raw("raw-unix", false, 65536, &o);
+  bench_echo("unix-echo", unix_url, 1024, &o);
+  bench_echo("unix-echo", unix_url, 65536, &o);
+  bench_echo("tcp-echo", "tcp://127.0.0.1:47931", 1024, &o);
+  bench_adds("pipeline-1", unix_url, 1, &o);
+  bench_adds("pipeline-16", unix_url, 16, &o);
+  bench_adds("pipeline-128", unix_url, 128, &o);
+  kill(us, SIGKILL);
+  kill(ts, SIGKILL);
+  waitpid(us, NULL, 0);
+  waitpid(ts, NULL, 0);
+  print_results(&o);
+  return 0;
+}
