@@ -62,8 +62,9 @@ struct bx__conn {
   bool flush_queued;
   bx_buf in; /* input; bytes before in_off are consumed */
   size_t in_off;
-  bx_buf out; /* frames waiting to be written */
-  bx_buf wr;  /* frames being written */
+  bx_buf out;    /* frames waiting to be written */
+  bx_buf wr;     /* frames being written */
+  size_t wr_off; /* message transports: the frame of `wr` being written */
   size_t exports;
   union {
     max_align_t align;
@@ -99,10 +100,26 @@ bx_listener *bx__conn_listener(bx__conn *c) {
   return c->listener;
 }
 
+static int32_t cn_get_le32(const char *p) {
+  const unsigned char *u = (const unsigned char *)p;
+  uint32_t v = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
+  return (int32_t)v;
+}
+
 /* ---- output ------------------------------------------------------------------------------- */
 
 static void cn_trim(bx_buf *b) {
   if (b->len == 0 && b->cap > CN_KEEP_CAP) bx_buf_free(b);
+}
+
+static bool cn_messages(const bx__conn *c) {
+  return (c->tran->flags & BX__TRAN_MESSAGES) != 0;
+}
+
+/* Message transports get one frame at a time, without its length prefix. */
+static int cn_write_frame(bx__conn *c) {
+  size_t n = (size_t)(uint32_t)cn_get_le32(c->wr.base + c->wr_off);
+  return c->tran->write(c, c->wr.base + c->wr_off + 4, n);
 }
 
 static void cn_write_next(bx__conn *c) {
@@ -111,8 +128,9 @@ static void cn_write_next(bx__conn *c) {
   c->wr = c->out;
   c->out = t;
   c->out.len = 0;
+  c->wr_off = 0;
   c->writing = true;
-  int rc = c->tran->write(c, c->wr.base, c->wr.len);
+  int rc = cn_messages(c) ? cn_write_frame(c) : c->tran->write(c, c->wr.base, c->wr.len);
   if (rc) {
     c->writing = false;
     bx_log(c->ctx, BX_LOG_INFO, "%s connection: write failed: %s", c->tran->scheme,
@@ -143,7 +161,17 @@ static void cn_schedule_flush(bx__conn *c) {
 void bx__conn_write_done(bx__conn *c, int status) {
   c->writing = false;
   if (c->state != CN_OPEN) return;
+  if (status >= 0 && cn_messages(c)) {
+    c->wr_off += 4 + (size_t)(uint32_t)cn_get_le32(c->wr.base + c->wr_off);
+    if (c->wr_off < c->wr.len) { /* the next frame of this batch */
+      c->writing = true;
+      status = cn_write_frame(c);
+      if (status == 0) return;
+      c->writing = false;
+    }
+  }
   c->wr.len = 0;
+  c->wr_off = 0;
   cn_trim(&c->wr);
   if (status < 0) {
     bx_log(c->ctx, BX_LOG_INFO, "%s connection: write failed: %s", c->tran->scheme,
@@ -314,12 +342,6 @@ static void cn_register_self(bx__conn *c, const bx_msg *msg) {
 
 /* ---- input -------------------------------------------------------------------------------- */
 
-static int32_t cn_get_le32(const char *p) {
-  const unsigned char *u = (const unsigned char *)p;
-  uint32_t v = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
-  return (int32_t)v;
-}
-
 static void cn_dispatch(bx__conn *c, const char *p, size_t n) {
   bx_msg *msg = NULL;
   bx_codec_error err;
@@ -411,6 +433,21 @@ void bx__conn_read_done(bx__conn *c, ssize_t nread) {
   cn_process(c);
 }
 
+void bx__conn_message(bx__conn *c, const char *data, size_t len) {
+  if (c->state != CN_OPEN) return;
+  if (len > c->limits.max_frame) {
+    bx_log(c->ctx, BX_LOG_WARN,
+           "%s connection%s%s: closing: a message of %zu bytes is over the "
+           "limit",
+           c->tran->scheme, c->peer.address[0] ? " from " : "", c->peer.address, len);
+    bx__conn_close(c, BX_ECONNLOST);
+    return;
+  }
+  bx_box_ref(c->box); /* dispatching may close the connection */
+  cn_dispatch(c, data, len);
+  bx_box_unref(c->box);
+}
+
 void bx__conn_input(bx__conn *c, const char *data, size_t len) {
   if (c->state != CN_OPEN) return;
   if (bx_buf_append(&c->in, data, len) != 0) {
@@ -455,9 +492,12 @@ bx_box *bx__conn_dial(bx__tstate *ts, const bx__tran *tran, const char *addr,
     return NULL;
   }
   c->client = client;
-  bx_msg *hello = cn_register_self_msg(c->ctx);
-  int rc = hello ? cn_encode(c, hello) : BX_ENOMEM;
-  bx_msg_unref(hello);
+  int rc = 0;
+  if ((tran->flags & BX__TRAN_NO_HANDSHAKE) == 0) {
+    bx_msg *hello = cn_register_self_msg(c->ctx);
+    rc = hello ? cn_encode(c, hello) : BX_ENOMEM;
+    bx_msg_unref(hello);
+  }
   if (rc == 0) rc = tran->dial(c, addr);
   if (rc) {
     c->client = NULL;

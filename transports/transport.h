@@ -34,11 +34,19 @@ typedef struct bx__tlink {
 
 #define BX__TRAN_VERSION 1
 
+/* bx__tran.flags */
+#define BX__TRAN_MESSAGES                                                                       \
+  0x1u                             /* the transport frames messages itself (WebSocket): write() \
+                                      gets one whole frame of JSON, no length prefix, and input \
+                                      arrives whole through bx__conn_message() */
+#define BX__TRAN_NO_HANDSHAKE 0x2u /* the dialling side sends no RegisterSelfMessage */
+
 typedef struct bx__tran {
   unsigned version;     /* BX__TRAN_VERSION */
   const char *scheme;   /* "tcp", "unix", "inproc": the URL is scheme://address */
   size_t listener_size; /* private bytes per listener */
   size_t conn_size;     /* private bytes per connection */
+  unsigned flags;       /* BX__TRAN_* */
 
   /* Optional: checks the address part of a URL (what follows "scheme://") without side
    * effects. Returns 0 or BX_EINVAL. Default: any non-empty address. */
@@ -152,6 +160,9 @@ void bx__conn_read_space(bx__conn *c, size_t suggested, char **base, size_t *len
 void bx__conn_read_done(bx__conn *c, ssize_t nread);
 /* Input by copy (in-memory transports). */
 void bx__conn_input(bx__conn *c, const char *data, size_t len);
+/* Input of one whole frame (BX__TRAN_MESSAGES transports); data is borrowed for the call. A
+ * frame over the connection's max_frame closes the connection. */
+void bx__conn_message(bx__conn *c, const char *data, size_t len);
 
 /* A write finished. */
 void bx__conn_write_done(bx__conn *c, int status);
