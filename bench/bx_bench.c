@@ -10,6 +10,7 @@
  *   pipeline-N  calc.add over unix with N calls in flight (throughput)
  *   raw-unix, raw-tcp   the floor: a 4-byte length + payload ping-pong between two processes
  *                       with blocking sockets, payload the size of the bx request frame
+ *   nng-ipc, nng-tcp, zmq-ipc, zmq-tcp   REQ/REP peers with the same payload
  * --pinned runs both processes on CPU 0 (stable figures on a small VM); peers run the same way.
  * Timings are reported, never asserted. */
 #define _GNU_SOURCE
@@ -28,6 +29,7 @@
 
 #include "calc_impl.h"
 #include "calc_stub.h"
+#include "peers.h"
 
 typedef struct bench_opts {
   int ops, warmup;
@@ -58,9 +60,10 @@ static void record(const char *scenario, const char *system, size_t size, double
                    double total_us) {
   qsort(lat, (size_t)n, sizeof *lat, cmp_double);
   double sum = 0;
-  for (int i = 0; i < n; i++) sum += lat[i];
-  result r = {scenario, system, size, sum / n, lat[n / 2], lat[(int)(n * 0.99)],
-              n / (total_us / 1e6)};
+  for (int i = 0; i < n; i++)
+    sum += lat[i];
+  result r = {
+      scenario, system, size, sum / n, lat[n / 2], lat[(int)(n * 0.99)], n / (total_us / 1e6)};
   results[nresults++] = r;
 }
 
@@ -166,7 +169,8 @@ static void run_adds(client *c, int n, int depth, double *lat, double *total) {
   int next = 0;
   double t0 = now_us();
   while (c->done < n) {
-    while (next < n && c->inflight < depth) start_add(c, next++);
+    while (next < n && c->inflight < depth)
+      start_add(c, next++);
     uv_run(&c->loop, UV_RUN_ONCE);
   }
   *total = now_us() - t0;
@@ -281,23 +285,39 @@ static void bench_raw(const char *scenario, bool tcp, size_t size, const bench_o
   free(lat);
 }
 
+/* ---- peers ---------------------------------------------------------------------------------- */
+
+typedef int (*peer_fn)(const char *, size_t, int, int, bool, double *, double *);
+
+static void bench_peer(const char *scenario, const char *system, peer_fn fn, const char *url,
+                       size_t size, const bench_opts *o) {
+  double *lat = calloc((size_t)o->ops, sizeof *lat), total = 0;
+  if (fn(url, size, o->warmup, o->ops, o->pinned, lat, &total) == 0)
+    record(scenario, system, size, lat, o->ops, total);
+  else
+    fprintf(stderr, "bx-bench: %s %s failed\n", system, url);
+  free(lat);
+}
+
 /* ---- output -------------------------------------------------------------------------------- */
 
 static double floor_p50(const result *r) {
   if (strncmp(r->scenario, "pipeline-", 9) == 0 && strcmp(r->scenario, "pipeline-1") != 0)
     return 0; /* several calls in flight: a throughput figure, not a round trip */
-  const char *want = strncmp(r->scenario, "tcp", 3) == 0 ? "raw-tcp" : "raw-unix";
+  const char *want = strstr(r->scenario, "tcp") != NULL ? "raw-tcp" : "raw-unix";
   for (int i = 0; i < nresults; i++)
-    if (strcmp(results[i].scenario, want) == 0 && results[i].size == r->size) return results[i].p50_us;
+    if (strcmp(results[i].scenario, want) == 0 && results[i].size == r->size)
+      return results[i].p50_us;
   return 0;
 }
 
 static void print_results(const bench_opts *o) {
   const char *mode = o->pinned ? "pinned" : "unpinned";
-  if (o->json) printf("[\n");
+  if (o->json)
+    printf("[\n");
   else
-    printf("%-12s %-6s %-9s %8s %10s %10s %10s %12s %8s\n", "scenario", "system", "mode",
-           "size", "p50 us", "p99 us", "mean us", "ops/s", "x floor");
+    printf("%-12s %-6s %-9s %8s %10s %10s %10s %12s %8s\n", "scenario", "system", "mode", "size",
+           "p50 us", "p99 us", "mean us", "ops/s", "x floor");
   for (int i = 0; i < nresults; i++) {
     const result *r = &results[i];
     double f = floor_p50(r), ratio = f > 0 && strcmp(r->system, "raw") != 0 ? r->p50_us / f : 0;
@@ -309,20 +329,25 @@ static void print_results(const bench_opts *o) {
     else {
       char rs[16] = "";
       if (ratio > 0) snprintf(rs, sizeof rs, "%.2fx", ratio);
-      printf("%-12s %-6s %-9s %8zu %10.2f %10.2f %10.2f %12.0f %8s\n", r->scenario, r->system,
-             mode, r->size, r->p50_us, r->p99_us, r->mean_us, r->ops_s, rs);
+      printf("%-12s %-6s %-9s %8zu %10.2f %10.2f %10.2f %12.0f %8s\n", r->scenario, r->system, mode,
+             r->size, r->p50_us, r->p99_us, r->mean_us, r->ops_s, rs);
     }
   }
   if (o->json) printf("]\n");
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--peer-serve") == 0) return peer_serve_main(argc, argv);
   bench_opts o = {.ops = 20000, .warmup = 2000};
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc) o.ops = atoi(argv[++i]);
-    else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) o.warmup = atoi(argv[++i]);
-    else if (strcmp(argv[i], "--pinned") == 0) o.pinned = true;
-    else if (strcmp(argv[i], "--json") == 0) o.json = true;
+    if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
+      o.ops = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
+      o.warmup = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--pinned") == 0)
+      o.pinned = true;
+    else if (strcmp(argv[i], "--json") == 0)
+      o.json = true;
     else {
       printf("usage: bx-bench [--ops N] [--warmup N] [--pinned] [--json]\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
@@ -340,6 +365,12 @@ int main(int argc, char **argv) {
   bench_adds("inproc", NULL, 1, &o);
   bench_adds("unix", unix_url, 1, &o);
   bench_adds("tcp", "tcp://127.0.0.1:47931", 1, &o);
+  char ipc[96];
+  snprintf(ipc, sizeof ipc, "ipc:///tmp/bx-bench-peer-%d", (int)getpid());
+  bench_peer("nng-ipc", "nng", peer_nng, ipc, 230, &o);
+  bench_peer("nng-tcp", "nng", peer_nng, "tcp://127.0.0.1:47932", 230, &o);
+  bench_peer("zmq-ipc", "zmq", peer_zmq, ipc, 230, &o);
+  bench_peer("zmq-tcp", "zmq", peer_zmq, "tcp://127.0.0.1:47933", 230, &o);
   bench_raw("raw-unix", false, 1024, &o);
   bench_raw("raw-unix", false, 65536, &o);
   bench_echo("unix-echo", unix_url, 1024, &o);

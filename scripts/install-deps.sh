@@ -14,6 +14,7 @@ packages=(
   libcmocka-dev                             # unit tests
   clang-format                              # make format-check
   openssl                                   # throwaway certificates in wss tests
+  libnng-dev libzmq3-dev                    # benchmark peers (bench/)
 )
 
 missing=()

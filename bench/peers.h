@@ -1,0 +1,25 @@
+/* The peers bx-bench measures next to bx: nng and ZeroMQ REQ/REP, written against their public
+ * APIs, with the same payload and the same timing as the bx scenarios. */
+#ifndef BX_BENCH_PEERS_H
+#define BX_BENCH_PEERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Runs `warmup` then `ops` request/reply round trips of `size` bytes against a REP server in a
+ * child process (pinned to CPU 0 when asked) at url (nng: "ipc:///path" or "tcp://..."; zmq:
+ * the same forms). Fills lat[0..ops) with microseconds per round trip and *total_us with the
+ * measured span. Returns 0, or -1 when the peer failed. */
+int peer_nng(const char *url, size_t size, int warmup, int ops, bool pinned, double *lat,
+             double *total_us);
+int peer_zmq(const char *url, size_t size, int warmup, int ops, bool pinned, double *lat,
+             double *total_us);
+
+/* The server side: bx-bench --peer-serve nng|zmq URL COUNT READY_FD pinned|unpinned. */
+int peer_serve_main(int argc, char **argv);
+
+/* Microseconds on the monotonic clock; pins the calling process to CPU 0 when `pinned`. */
+double peer_now_us(void);
+void peer_pin(bool pinned);
+
+#endif
