@@ -11,6 +11,9 @@
  *   raw-unix, raw-tcp   the floor: a 4-byte length + payload ping-pong between two processes
  *                       with blocking sockets, payload the size of the bx request frame
  *   nng-ipc, nng-tcp, zmq-ipc, zmq-tcp   REQ/REP peers with the same payload
+ * Memory: RSS of bxd idle and with 1,000 and 10,000 idle Unix connections (bytes per
+ * connection), and the RSS growth of a context with 100,000 registered names (--no-memory
+ * skips it).
  * --pinned runs both processes on CPU 0 (stable figures on a small VM); peers run the same way.
  * Timings are reported, never asserted. */
 #define _GNU_SOURCE
@@ -29,11 +32,12 @@
 
 #include "calc_impl.h"
 #include "calc_stub.h"
+#include "memory.h"
 #include "peers.h"
 
 typedef struct bench_opts {
   int ops, warmup;
-  bool pinned, json;
+  bool pinned, json, memory;
 } bench_opts;
 
 typedef struct result {
@@ -336,9 +340,36 @@ static void print_results(const bench_opts *o) {
   if (o->json) printf("]\n");
 }
 
+/* bxd is built next to bx-bench. */
+static void print_memory(const bench_opts *o, const char *self) {
+  char bxd[1024];
+  snprintf(bxd, sizeof bxd, "%s", self);
+  char *slash = strrchr(bxd, '/');
+  size_t at = slash ? (size_t)(slash + 1 - bxd) : 0;
+  snprintf(bxd + at, sizeof bxd - at, "bxd");
+  mem_result m;
+  long names = mem_names(100000);
+  if (mem_bxd(bxd, &m) != 0) {
+    fprintf(stderr, "bx-bench: memory: could not run %s with 10,000 connections\n", bxd);
+    return;
+  }
+  double per1k = (double)(m.rss1k - m.rss0) / 1000, per10k = (double)(m.rss10k - m.rss0) / 10000;
+  if (o->json) {
+    printf("{\"memory\":{\"bxd_rss_idle\":%ld,\"bxd_rss_1k\":%ld,\"bxd_rss_10k\":%ld,"
+           "\"bytes_per_connection\":%.0f,\"names_100k_bytes\":%ld}}\n",
+           m.rss0, m.rss1k, m.rss10k, per10k, names);
+    return;
+  }
+  printf("\nmemory: bxd RSS %.1f MiB idle, %.1f MiB with 1,000 idle Unix connections (%.0f "
+         "bytes each), %.1f MiB with 10,000 (%.0f bytes each)\n",
+         m.rss0 / 1048576.0, m.rss1k / 1048576.0, per1k, m.rss10k / 1048576.0, per10k);
+  printf("memory: 100,000 registered names add %.1f MiB (%.0f bytes per name)\n", names / 1048576.0,
+         names / 100000.0);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--peer-serve") == 0) return peer_serve_main(argc, argv);
-  bench_opts o = {.ops = 20000, .warmup = 2000};
+  bench_opts o = {.ops = 20000, .warmup = 2000, .memory = true};
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
       o.ops = atoi(argv[++i]);
@@ -348,6 +379,8 @@ int main(int argc, char **argv) {
       o.pinned = true;
     else if (strcmp(argv[i], "--json") == 0)
       o.json = true;
+    else if (strcmp(argv[i], "--no-memory") == 0)
+      o.memory = false;
     else {
       printf("usage: bx-bench [--ops N] [--warmup N] [--pinned] [--json]\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
@@ -384,5 +417,6 @@ int main(int argc, char **argv) {
   waitpid(us, NULL, 0);
   waitpid(ts, NULL, 0);
   print_results(&o);
+  if (o.memory) print_memory(&o, argv[0]);
   return 0;
 }

@@ -31,6 +31,7 @@ typedef struct bxd {
   bool unix_any_uid;
   uid_t unix_uid;
   const char *token;
+  unsigned max_connections; /* per listener; 0: the transport default */
   uint64_t started_ms;
 } bxd;
 
@@ -52,6 +53,7 @@ static void usage(FILE *out) {
           "  --token TOKEN       over TCP and WebSocket, peers whose register message carries\n"
           "                      this token as its \"token\" attribute (default: nobody)\n"
           "Other:\n"
+          "  --max-connections N connections per listener (default 1024)\n"
           "  --name PATH         the hub's context path (default: /bxd)\n"
           "  --log-level LEVEL   error, warn (default), info or debug\n"
           "  --help              this text\n"
@@ -203,7 +205,11 @@ static int bxd_default_listeners(bxd *d, bool *ws_optional) {
 static int bxd_listen_all(bxd *d, bool ws_optional) {
   for (int i = 0; i < d->nurls; i++) {
     bx_listener *l;
-    int rc = bx_listen(d->ctx, d->urls[i], NULL, &l);
+    bx_listen_opts lo;
+    memset(&lo, 0, sizeof lo);
+    bx_transport_limits_init(&lo.limits);
+    if (d->max_connections) lo.limits.max_connections = d->max_connections;
+    int rc = bx_listen(d->ctx, d->urls[i], &lo, &l);
     if (rc == BX_EINVAL && ws_optional && strncmp(d->urls[i], "ws:", 3) == 0) {
       bx_log(d->ctx, BX_LOG_INFO, "no WebSocket transport in this build: %s skipped", d->urls[i]);
       continue;
@@ -246,6 +252,8 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
       d->token = v;
     else if (strcmp(a, "--name") == 0)
       *name = v;
+    else if (strcmp(a, "--max-connections") == 0 && atoi(v) > 0)
+      d->max_connections = (unsigned)atoi(v);
     else if (strcmp(a, "--unix-uid") == 0 && strcmp(v, "any") == 0)
       d->unix_any_uid = true;
     else if (strcmp(a, "--unix-uid") == 0)
