@@ -38,6 +38,7 @@
 typedef struct bench_opts {
   int ops, warmup;
   bool pinned, json, memory;
+  const char *only; /* run just this scenario (for profiling), or NULL */
 } bench_opts;
 
 typedef struct result {
@@ -381,13 +382,21 @@ int main(int argc, char **argv) {
       o.json = true;
     else if (strcmp(argv[i], "--no-memory") == 0)
       o.memory = false;
+    else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+      o.only = argv[++i];
     else {
-      printf("usage: bx-bench [--ops N] [--warmup N] [--pinned] [--json]\n");
+      printf("usage: bx-bench [--ops N] [--warmup N] [--pinned] [--json] [--no-memory] "
+             "[--only inproc]\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
     }
   }
   signal(SIGPIPE, SIG_IGN);
   pin(&o);
+  if (o.only && strcmp(o.only, "inproc") == 0) { /* profiling: no server processes */
+    bench_adds("inproc", NULL, 1, &o);
+    print_results(&o);
+    return 0;
+  }
   char unix_url[96];
   snprintf(unix_url, sizeof unix_url, "unix:///tmp/bx-bench-srv-%d.sock", (int)getpid());
   pid_t us = serve(unix_url, &o), ts = serve("tcp://127.0.0.1:47931", &o);

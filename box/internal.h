@@ -78,6 +78,14 @@ cJSON *bx__wire_sub_box(const char *name, cJSON *delegate);
 /* {"class":"foam.box.ReturnBox"} */
 cJSON *bx__wire_return_box(void);
 
+/* Hot-path JSON builders that do not copy what is constant: bx__json_object_const() makes
+ * {"class":cls} where cls has static storage duration (a literal, a generated table), and
+ * bx__json_add() adds item under a key with static storage duration. cJSON frees neither. */
+cJSON *bx__json_object_const(const char *cls);
+static inline bool bx__json_add(cJSON *obj, const char *key, cJSON *item) {
+  return cJSON_AddItemToObjectCS(obj, key, item) != 0;
+}
+
 /* Arrays of box references (delegate lists). bx__boxes_copy() returns a new array holding a
  * reference to each of the n boxes (NULL when one is NULL or on allocation failure; n may be
  * 0); bx__boxes_free() drops them and frees the array. */

@@ -119,6 +119,16 @@ cJSON *bx_json_new_object(const char *cls) {
   return o;
 }
 
+cJSON *bx__json_object_const(const char *cls) {
+  cJSON *o = cJSON_CreateObject(), *c = cJSON_CreateStringReference(cls);
+  if (o == NULL || c == NULL || !bx__json_add(o, "class", c)) {
+    cJSON_Delete(o);
+    cJSON_Delete(c);
+    return NULL;
+  }
+  return o;
+}
+
 const char *bx_msg_class(const bx_msg *msg) {
   return msg ? bx_json_class(msg->object) : NULL;
 }
@@ -226,8 +236,8 @@ size_t bx_msg_box_count(const bx_msg *msg) {
 /* ---- errors ------------------------------------------------------------------------------- */
 
 bx_msg *bx_msg_new_error(int code, const char *text) {
-  cJSON *err = bx_json_new_object(BX_CLASS_RPC_ERROR);
-  cJSON *exc = bx_json_new_object(BX_CLASS_REMOTE_EXCEPTION);
+  cJSON *err = bx__json_object_const(BX_CLASS_RPC_ERROR);
+  cJSON *exc = bx__json_object_const(BX_CLASS_REMOTE_EXCEPTION);
   if (err == NULL || exc == NULL || !cJSON_AddStringToObject(exc, "id", bx_err_name(code)) ||
       !cJSON_AddStringToObject(exc, "message", text ? text : bx_strerror(code))) {
     cJSON_Delete(err);

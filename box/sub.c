@@ -12,14 +12,14 @@ typedef struct sb_state {
 /* {"class":"foam.box.SubBoxMessage","name":N,"object":payload}; takes payload (NULL becomes
  * JSON null). Returns NULL on allocation failure, payload freed. */
 static cJSON *sb_wrap(const char *name, cJSON *payload) {
-  cJSON *obj = bx_json_new_object(BX_CLASS_SUB_BOX_MESSAGE);
+  cJSON *obj = bx__json_object_const(BX_CLASS_SUB_BOX_MESSAGE);
   if (payload == NULL) payload = cJSON_CreateNull();
-  if (obj == NULL || payload == NULL || !cJSON_AddStringToObject(obj, "name", name)) {
+  if (obj == NULL || payload == NULL || !bx__json_add(obj, "name", cJSON_CreateString(name))) {
     cJSON_Delete(obj);
     cJSON_Delete(payload);
     return NULL;
   }
-  if (!cJSON_AddItemToObject(obj, "object", payload)) {
+  if (!bx__json_add(obj, "object", payload)) {
     cJSON_Delete(obj);
     cJSON_Delete(payload);
     return NULL;

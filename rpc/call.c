@@ -259,13 +259,13 @@ static cl_state *cl_state_get(bx_ctx *ctx) {
 /* ---- starting calls ----------------------------------------------------------------------- */
 
 static bx_msg *cl_request(const char *method, cJSON *args) {
-  cJSON *rpc = bx_json_new_object(BX_CLASS_RPC_MESSAGE);
-  if (rpc == NULL || !cJSON_AddStringToObject(rpc, "name", method)) {
+  cJSON *rpc = bx__json_object_const(BX_CLASS_RPC_MESSAGE);
+  if (rpc == NULL || !bx__json_add(rpc, "name", cJSON_CreateString(method))) {
     cJSON_Delete(rpc);
     cJSON_Delete(args);
     return NULL;
   }
-  if (args) cJSON_AddItemToObject(rpc, "args", args);
+  if (args) bx__json_add(rpc, "args", args);
   return bx_msg_new(rpc);
 }
 
@@ -361,7 +361,7 @@ static int cl_call_start(const bx_stub *stub, const bx_method *m, const void *ar
     bx_msg_unref(req);
     return rc;
   }
-  cJSON_AddItemToObject(bx_msg_object(req), "args", arr);
+  bx__json_add(bx_msg_object(req), "args", arr);
   bx_call *c = cl_new(ctx, m, cb, data, opts);
   if (c == NULL) {
     bx_msg_unref(req);

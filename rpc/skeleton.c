@@ -62,7 +62,7 @@ static bx_msg *sk_error_text(const char *text) {
 }
 
 static bx_msg *sk_return(bx_rpc_call *c) {
-  bx_msg *reply = bx_msg_new(bx_json_new_object(BX_CLASS_RPC_RETURN));
+  bx_msg *reply = bx_msg_new(bx__json_object_const(BX_CLASS_RPC_RETURN));
   if (reply == NULL || bx_msg_object(reply) == NULL) {
     bx_msg_unref(reply);
     return NULL;
@@ -77,7 +77,7 @@ static bx_msg *sk_return(bx_rpc_call *c) {
     bx_log(bx_box_ctx(c->skeleton), BX_LOG_WARN, "skeleton: %s", text);
     return bx_msg_new_error(rc, text);
   }
-  if (data) cJSON_AddItemToObject(bx_msg_object(reply), "data", data);
+  if (data) bx__json_add(bx_msg_object(reply), "data", data);
   return reply;
 }
 

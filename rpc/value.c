@@ -533,12 +533,12 @@ static int ve_field(const bx_field *f, const void *base, bx_msg *msg, cJSON **ou
 }
 
 static int ve_struct(const bx_type *st, const void *base, bx_msg *msg, cJSON **out) {
-  cJSON *o = st->class_name ? bx_json_new_object(st->class_name) : cJSON_CreateObject();
+  cJSON *o = st->class_name ? bx__json_object_const(st->class_name) : cJSON_CreateObject();
   if (o == NULL) return BX_ENOMEM;
   for (size_t i = 0; i < st->nfields; i++) {
     cJSON *v;
     int rc = ve_field(&st->fields[i], base, msg, &v);
-    if (rc == 0 && !cJSON_AddItemToObject(o, st->fields[i].name, v)) rc = BX_ENOMEM;
+    if (rc == 0 && !bx__json_add(o, st->fields[i].name, v)) rc = BX_ENOMEM;
     if (rc) {
       cJSON_Delete(o);
       return rc;
