@@ -40,7 +40,9 @@ static int mem_connect(const char *path) {
 }
 
 /* Lets the hub accept what was opened (it accepts from its loop). */
-static void mem_settle(void) { usleep(300 * 1000); }
+static void mem_settle(void) {
+  usleep(300 * 1000);
+}
 
 int mem_bxd(const char *bxd, mem_result *out) {
   struct rlimit rl;
@@ -68,14 +70,18 @@ int mem_bxd(const char *bxd, mem_result *out) {
   static int fds[10000];
   int n = 0, marks[2] = {1000, 10000};
   for (int m = 0; m < 2; m++) {
-    while (n < marks[m] && (fds[n] = mem_connect(sock)) >= 0) n++;
+    while (n < marks[m] && (fds[n] = mem_connect(sock)) >= 0)
+      n++;
     mem_settle();
     long rss = mem_rss(pid);
-    if (m == 0) out->rss1k = rss;
-    else out->rss10k = rss;
+    if (m == 0)
+      out->rss1k = rss;
+    else
+      out->rss10k = rss;
   }
   out->conns = n;
-  for (int i = 0; i < n; i++) close(fds[i]);
+  for (int i = 0; i < n; i++)
+    close(fds[i]);
   kill(pid, SIGTERM);
   waitpid(pid, NULL, 0);
   return n == 10000 ? 0 : -1;
