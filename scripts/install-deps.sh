@@ -15,7 +15,13 @@ packages=(
   clang-format                              # make format-check
   openssl                                   # throwaway certificates in wss tests
   libnng-dev libzmq3-dev                    # benchmark peers (bench/)
+  chromium chromium-driver                  # the browser end-to-end test (tests/web)
+  curl                                      # HTTP checks of served pages in tests
 )
+# Node 20+ runs the browser tests (playwright-core); machines of this project's kind ship it.
+# Without any node, Debian's nodejs and npm are installed (the unit test of bx.js runs with
+# them; the end-to-end test then needs a newer node and is reported as failing, not skipped).
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

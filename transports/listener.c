@@ -231,7 +231,9 @@ int bx_listen(bx_ctx *ctx, const char *url, const bx_listen_opts *opts, bx_liste
   l->ctx = ctx;
   bx__limits_resolve(ctx, opts ? &opts->limits : NULL, &l->limits);
   l->url = bx__strdup(url);
+  l->opts = opts;
   int rc = l->url ? tran->listen(l, addr) : BX_ENOMEM;
+  l->opts = NULL;
   if (rc) {
     free(l->url);
     free(l);

@@ -6,8 +6,12 @@
 
 #define TR_MAX_TRANSPORTS 16
 
-static const bx__tran *tr_table[TR_MAX_TRANSPORTS] = {&bx__tcp_tran, &bx__unix_tran,
-                                                      &bx__inproc_tran};
+static const bx__tran *tr_table[TR_MAX_TRANSPORTS] = {
+    &bx__tcp_tran, &bx__unix_tran, &bx__inproc_tran,
+#ifdef BX_HAVE_WS
+    &bx__ws_tran,  &bx__wss_tran,
+#endif
+};
 
 static const bx__tran *tr_lookup(const char *scheme, size_t len) {
   for (size_t i = 0; i < TR_MAX_TRANSPORTS && tr_table[i] != NULL; i++) {

@@ -95,10 +95,11 @@ struct bx_listener {
   bx_ctx *ctx;
   char *url; /* owned */
   bx_transport_limits limits;
-  size_t nconns;      /* open accepted connections */
-  size_t live;        /* accepted connections whose handles have not closed yet */
-  bool closing;       /* bx_listener_close() or the context closing */
-  bool handle_closed; /* the transport reported bx__listener_closed() */
+  const bx_listen_opts *opts; /* the caller's options, during tran->listen() only (or NULL) */
+  size_t nconns;              /* open accepted connections */
+  size_t live;                /* accepted connections whose handles have not closed yet */
+  bool closing;               /* bx_listener_close() or the context closing */
+  bool handle_closed;         /* the transport reported bx__listener_closed() */
   bx_listener_close_cb close_cb;
   void *close_data;
   bx_listener *prev, *next; /* in ts's list */
@@ -202,5 +203,9 @@ void bx__client_shutdown(bx_box *client);
 extern const bx__tran bx__tcp_tran;
 extern const bx__tran bx__unix_tran;
 extern const bx__tran bx__inproc_tran;
+#ifdef BX_HAVE_WS
+extern const bx__tran bx__ws_tran;
+extern const bx__tran bx__wss_tran;
+#endif
 
 #endif /* BX_TRANSPORTS_TRANSPORT_H */

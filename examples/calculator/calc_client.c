@@ -21,10 +21,14 @@ typedef struct client {
 } client;
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: calc_client --connect URL [--service NAME] [--timeout MS] [--help]\n"
+  fprintf(out, "usage: calc_client --connect URL [--service NAME] [--timeout MS]\n"
+               "                   [--ca FILE] [--insecure] [--help]\n"
                "\n"
                "Calls every method of the calculator service at URL and checks the answers.\n"
-               "  --connect URL   unix:///path, tcp://host:port or inproc://name\n"
+               "  --connect URL   unix:///path, tcp://host:port, ws://host:port/,\n"
+               "                  wss://host:port/ or inproc://name\n"
+               "  --ca FILE       wss: trust the certificates in FILE (PEM)\n"
+               "  --insecure      wss: accept a self-signed server certificate\n"
                "  --service NAME  the service name (default: calc)\n"
                "  --timeout MS    per-call deadline (default: 5000)\n"
                "  --help          this text\n");
@@ -98,6 +102,8 @@ static int run_calls(client *c) {
 int main(int argc, char **argv) {
   const char *url = NULL, *service = "calc";
   uint64_t timeout = 5000;
+  const char *ca = NULL;
+  bool insecure = false;
   for (int i = 1; i < argc; i++) {
     bool has_value = i + 1 < argc;
     if (strcmp(argv[i], "--help") == 0) {
@@ -105,6 +111,10 @@ int main(int argc, char **argv) {
       return 0;
     } else if (strcmp(argv[i], "--connect") == 0 && has_value) {
       url = argv[++i];
+    } else if (strcmp(argv[i], "--ca") == 0 && has_value) {
+      ca = argv[++i];
+    } else if (strcmp(argv[i], "--insecure") == 0) {
+      insecure = true;
     } else if (strcmp(argv[i], "--service") == 0 && has_value) {
       service = argv[++i];
     } else if (strcmp(argv[i], "--timeout") == 0 && has_value) {
@@ -127,6 +137,7 @@ int main(int argc, char **argv) {
   opts.name = "/calc_client";
   bx_box *conn = NULL, *svc = NULL;
   int rc = bx_ctx_new(&c.ctx, &c.loop, &opts);
+  if (rc == 0 && (ca || insecure)) rc = bx_ctx_set_tls_client(c.ctx, ca, insecure);
   if (rc == 0) rc = bx_connect(c.ctx, url, NULL, &conn);
   if (rc != 0) {
     fprintf(stderr, "calc_client: %s: %s\n", url, bx_strerror(rc));

@@ -38,12 +38,17 @@ typedef struct server {
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: calc_server [--listen URL]... [--name NAME] [--log-level LEVEL] [--help]\n"
+          "usage: calc_server [--listen URL]... [--www DIR] [--cert FILE --key FILE]\n"
+          "                   [--allow-class PATTERN]... [--name NAME] [--log-level LEVEL]\n"
           "\n"
           "Serves the calculator (examples/calculator/calc.h) as a registered service.\n"
           "  --listen URL       listen on URL: unix:///path, tcp://host:port (port 0 picks one),\n"
-          "                     inproc://name; may be given several times\n"
-          "                     (default: tcp://127.0.0.1:0)\n"
+          "                     ws://host:port/, wss://host:port/, inproc://name; may be given\n"
+          "                     several times (default: tcp://127.0.0.1:0)\n"
+          "  --www DIR          ws/wss listeners also serve the files in DIR (GET /, /x.js)\n"
+          "  --cert FILE        wss: the PEM certificate chain\n"
+          "  --key FILE         wss: the PEM private key\n"
+          "  --allow-class PAT  also accept these payload classes (e.g. test.rpc.*); repeatable\n"
           "  --connect URL      register in the hub at URL (bxd) and stay registered\n"
           "  --token TOKEN      the token the hub asks of services registering over TCP or\n"
           "                     WebSocket\n"
@@ -141,6 +146,8 @@ int main(int argc, char **argv) {
   const char *urls[MAX_LISTENERS];
   int nurls = 0, level = BX_LOG_WARN;
   const char *name = "calc", *hub = NULL, *token = NULL;
+  const char *www = NULL, *cert = NULL, *key = NULL, *classes[MAX_LISTENERS];
+  int nclasses = 0;
   for (int i = 1; i < argc; i++) {
     bool has_value = i + 1 < argc;
     if (strcmp(argv[i], "--help") == 0) {
@@ -148,6 +155,14 @@ int main(int argc, char **argv) {
       return 0;
     } else if (strcmp(argv[i], "--listen") == 0 && has_value && nurls < MAX_LISTENERS) {
       urls[nurls++] = argv[++i];
+    } else if (strcmp(argv[i], "--www") == 0 && has_value) {
+      www = argv[++i];
+    } else if (strcmp(argv[i], "--cert") == 0 && has_value) {
+      cert = argv[++i];
+    } else if (strcmp(argv[i], "--key") == 0 && has_value) {
+      key = argv[++i];
+    } else if (strcmp(argv[i], "--allow-class") == 0 && has_value && nclasses < MAX_LISTENERS) {
+      classes[nclasses++] = argv[++i];
     } else if (strcmp(argv[i], "--connect") == 0 && has_value) {
       hub = argv[++i];
     } else if (strcmp(argv[i], "--token") == 0 && has_value) {
@@ -174,11 +189,19 @@ int main(int argc, char **argv) {
   opts.name = "/calc_server";
   int rc = bx_ctx_new(&srv.ctx, &srv.loop, &opts);
   bx_box *skel = NULL;
+  for (int i = 0; rc == 0 && i < nclasses; i++)
+    rc = bx_ctx_allow_class(srv.ctx, classes[i]);
   if (rc == 0) rc = calc_impl_register(srv.ctx, &srv.impl, name, &skel);
   if (rc == 0 && hub) rc = link_start(&srv, hub, name, token, skel);
   for (int i = 0; rc == 0 && i < nurls; i++) {
     bx_listener *l;
-    rc = bx_listen(srv.ctx, urls[i], NULL, &l);
+    bx_listen_opts lo;
+    memset(&lo, 0, sizeof lo);
+    bx_transport_limits_init(&lo.limits);
+    lo.www_dir = www;
+    lo.tls_cert = cert;
+    lo.tls_key = key;
+    rc = bx_listen(srv.ctx, urls[i], &lo, &l);
     if (rc == 0)
       printf("listening on %s\n", bx_listener_url(l));
     else

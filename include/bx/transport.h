@@ -1,7 +1,14 @@
 /* Transports: boxes across processes. URLs name them:
  *   unix:///path/to.sock   tcp://127.0.0.1:7301   tcp://[::1]:7301   tcp://host.name:7301
  *   inproc://name          (same process, another context: tests and embedding)
- * Later transports (ws://, wss://, msgbox, telehash) plug into the same functions.
+ *   ws://127.0.0.1:8080/   wss://[::1]:8443/path   (WebSocket, FOAM2's browser framing)
+ * Later transports (msgbox, telehash) plug into the same functions.
+ *
+ * WebSocket (ws://, wss://): one JSON message per WebSocket message, no RegisterSelfMessage
+ * (FOAM2's WebSocketBox has none). The path is sent when connecting and ignored when
+ * listening (any path is upgraded). All WebSocket use in one process shares one
+ * libwebsockets context and so must stay on one uv loop (another loop gets BX_ENOTSUP). A
+ * ws listener can also serve static files (bx_listen_opts.www_dir) on the same port.
  *
  * bx_listen() accepts connections; bx_connect() returns a box standing for the peer context's
  * root registry (so bx_sub_box_new(ctx, "calc", conn) addresses the peer's "calc"). Client
@@ -38,8 +45,15 @@ typedef struct bx_transport_limits {
 
 BX_EXTERN void bx_transport_limits_init(bx_transport_limits *limits);
 
+/* Zero the whole struct (memset) before setting fields: later fields are optional. */
 typedef struct bx_listen_opts {
   bx_transport_limits limits;
+  const char *www_dir;  /* ws, wss: serve files from this directory on the same port (GET /,
+                           /x.js ...; "/" is index.html); NULL: no files (404) */
+  const char *tls_cert; /* wss: PEM certificate chain file (required for wss) */
+  const char *tls_key;  /* wss: PEM private key file (required for wss) */
+  unsigned ping_secs;   /* ws, wss: ping a peer silent this long, drop it when nothing arrives
+                           for a third longer (at least 2 s more); default 30 */
 } bx_listen_opts;
 
 /* Listens on url. opts may be NULL. Binds what the URL says (use 127.0.0.1 / ::1 for
@@ -64,9 +78,15 @@ BX_EXTERN int bx_listener_close(bx_listener *l, bx_listener_close_cb cb, void *d
 BX_EXTERN int bx_connect(bx_ctx *ctx, const char *url, const bx_transport_limits *limits,
                          bx_box **out);
 
+/* TLS settings of the context's wss:// client connections (made after the call): ca_file
+ * (PEM, NULL: the system's CAs) is trusted; allow_self_signed also accepts a self-signed
+ * server certificate and skips the host name check (tests, --insecure). Strings are copied.
+ * Returns 0, BX_ENOMEM, or BX_ENOTSUP when bx was built without WebSocket support. */
+BX_EXTERN int bx_ctx_set_tls_client(bx_ctx *ctx, const char *ca_file, bool allow_self_signed);
+
 /* Who sent a message: the connection it arrived on. */
 typedef struct bx_peer_info {
-  const char *scheme; /* "unix", "tcp", "inproc" ... (static) */
+  const char *scheme; /* "unix", "tcp", "inproc", "ws", "wss" ... (static) */
   char address[64];   /* remote address, e.g. "127.0.0.1:51234" ("" for unix/inproc) */
   bool has_cred;      /* unix sockets: SO_PEERCRED is available */
   uid_t uid;

@@ -98,6 +98,7 @@ BXC_FN bxc_env *bxc_env_new(const bxc_tran *t, size_t ctx_max_frame, size_t serv
   e->client = bxc_ctx_new(&e->loop, "/bxt/client", &e->clog, ctx_max_frame);
   assert_int_equal(bxt_calc_register(e->server, "calc", &e->calc), 0);
   bx_listen_opts opts;
+  memset(&opts, 0, sizeof opts);
   bx_transport_limits_init(&opts.limits);
   opts.limits.max_frame = server_max_frame;
   bxc_listen(e, NULL, &opts);
