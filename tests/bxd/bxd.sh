@@ -60,6 +60,14 @@ start bxd '^ready' "$bxd" && ok "bxd starts on its defaults" || bad "bxd start" 
 hub_pid=$last_pid
 grep -q "^listening on unix://$sock\$" "$work/bxd.out" && ok "default Unix socket" ||
   bad "default socket" "$work/bxd.out"
+ws=$(sed -n 's/^listening on \(ws:.*\)/\1/p' "$work/bxd.out")
+[ "$ws" = "ws://127.0.0.1:7300/" ] && ok "default WebSocket listener" || bad "default ws listener" "$work/bxd.out"
+grep -q '^status page: http://127.0.0.1:7300/$' "$work/bxd.out" && ok "the status page URL is printed" ||
+  bad "status page line" "$work/bxd.out"
+curl -sf http://127.0.0.1:7300/ | grep -q '<title>bxd status</title>' && ok "the status page is served" ||
+  bad "status page"
+curl -sf http://127.0.0.1:7300/bx.js | grep -q 'export function connect' && ok "bx.js is served beside it" ||
+  bad "bx.js"
 [ "$(stat -c %a "$sock")" = 600 ] && [ "$(stat -c %a "$(dirname "$sock")")" = 700 ] &&
   ok "socket 0600 in a 0700 directory" || bad "socket permissions"
 expect "bxctl ls on an empty hub" 0 "" "$bxctl" ls
@@ -77,6 +85,8 @@ expect "bxctl call calc add 1 2 through the hub" 0 "3" "$bxctl" call calc add 1 
 expect "bxctl --json error through the hub" 1 '{"ok":false,"error":"sync boom","code":"BX_EREMOTE"}' \
   "$bxctl" --json call calc throwSync
 expect "bxctl lookup calc" 0 "registered" "$bxctl" lookup calc
+expect "bxctl over WebSocket through the hub" 0 "3" "$bxctl" --url "$ws" call calc add 1 2
+expect "WebSocket registration is off without a token" 1 "ready" timeout 10 "$server" --connect "$ws"
 expect "bxctl lookup of a missing name exits 1" 1 "" "$bxctl" lookup nosuch
 timeout 20 "$client" --connect "unix://$sock" >"$work/c1" 2>&1 && ok "every method through the hub (callback box included)" ||
   bad "calc_client through the hub" "$work/c1"

@@ -32,6 +32,7 @@ typedef struct bxd {
   uid_t unix_uid;
   const char *token;
   unsigned max_connections; /* per listener; 0: the transport default */
+  const char *www;          /* files served on WebSocket listeners: the status page */
   uint64_t started_ms;
 } bxd;
 
@@ -54,6 +55,8 @@ static void usage(FILE *out) {
           "                      this token as its \"token\" attribute (default: nobody)\n"
           "Other:\n"
           "  --max-connections N connections per listener (default 1024)\n"
+          "  --www DIR           files served on the WebSocket listeners (default: the live\n"
+          "                      status page; 'none' serves nothing)\n"
           "  --name PATH         the hub's context path (default: /bxd)\n"
           "  --log-level LEVEL   error, warn (default), info or debug\n"
           "  --help              this text\n"
@@ -209,6 +212,8 @@ static int bxd_listen_all(bxd *d, bool ws_optional) {
     memset(&lo, 0, sizeof lo);
     bx_transport_limits_init(&lo.limits);
     if (d->max_connections) lo.limits.max_connections = d->max_connections;
+    bool ws = strncmp(d->urls[i], "ws:", 3) == 0 || strncmp(d->urls[i], "wss:", 4) == 0;
+    if (ws) lo.www_dir = d->www;
     int rc = bx_listen(d->ctx, d->urls[i], &lo, &l);
     if (rc == BX_EINVAL && ws_optional && strncmp(d->urls[i], "ws:", 3) == 0) {
       bx_log(d->ctx, BX_LOG_INFO, "no WebSocket transport in this build: %s skipped", d->urls[i]);
@@ -219,6 +224,7 @@ static int bxd_listen_all(bxd *d, bool ws_optional) {
       return rc;
     }
     printf("listening on %s\n", bx_listener_url(l));
+    if (ws && d->www) printf("status page: http%s\n", strchr(bx_listener_url(l), ':'));
   }
   return 0;
 }
@@ -252,6 +258,8 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
       d->token = v;
     else if (strcmp(a, "--name") == 0)
       *name = v;
+    else if (strcmp(a, "--www") == 0)
+      d->www = strcmp(v, "none") == 0 ? NULL : v;
     else if (strcmp(a, "--max-connections") == 0 && atoi(v) > 0)
       d->max_connections = (unsigned)atoi(v);
     else if (strcmp(a, "--unix-uid") == 0 && strcmp(v, "any") == 0)
@@ -266,9 +274,21 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
   return 0;
 }
 
+/* The status page: next to the sources in a build tree, else where `make install` put it. */
+static const char *bxd_default_www(void) {
+  static const char *const dirs[] = {BXD_WWW_BUILD, BXD_WWW_INSTALL};
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+    char index[1024];
+    snprintf(index, sizeof index, "%s/index.html", dirs[i]);
+    if (access(index, R_OK) == 0) return dirs[i];
+  }
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   static bxd d;
   d.unix_uid = getuid();
+  d.www = bxd_default_www();
   int level = BX_LOG_WARN;
   const char *name = "/bxd";
   if (bxd_parse(&d, argc, argv, &level, &name) != 0) {
