@@ -23,14 +23,16 @@ echo "== examples/hello: an in-process service called through Sub, Proxy, Promis
 "$bin/hello"
 
 echo
-echo "== bxd, the hub, on its default Unix socket (here under a temporary \$XDG_RUNTIME_DIR) and TCP"
+echo "== bxd, the hub: its default Unix socket (under a temporary \$XDG_RUNTIME_DIR), TCP and WebSocket"
 sock="$work/bx/bxd.sock"
 mkdir -p "$work/bx" && chmod 700 "$work/bx"
-"$bin/bxd" --unix "$sock" --tcp 127.0.0.1:0 >"$work/bxd.out" &
+"$bin/bxd" --unix "$sock" --tcp 127.0.0.1:0 --ws 127.0.0.1:0 >"$work/bxd.out" &
 pids+=($!)
 wait_for "$work/bxd.out" '^ready'
 sed 's/^/bxd: /' "$work/bxd.out"
 tcp=$(sed -n 's/^listening on \(tcp:.*\)/\1/p' "$work/bxd.out")
+ws=$(sed -n 's/^listening on \(ws:.*\)/\1/p' "$work/bxd.out")
+page=$(sed -n 's/^status page: //p' "$work/bxd.out")
 
 echo
 echo "== the calculator service registers itself in the hub over the Unix socket"
@@ -41,12 +43,14 @@ sed 's/^/calc_server: /' "$work/calc.out"
 run "$bin/bxctl" ls
 
 echo
-echo "== calls through the hub: bxctl over the Unix socket and over TCP, then the C client"
+echo "== calls through the hub: bxctl over the Unix socket, TCP and WebSocket, then the C client"
 run "$bin/bxctl" call calc add 1 2
+run "$bin/bxctl" --url "$ws" call calc add 40 2
 run "$bin/bxctl" --url "$tcp" call calc echo '"h\u00e9llo"'
 run "$bin/bxctl" --url "$tcp" --json call calc scale '{"class":"calc.Point","x":1,"y":2,"label":"p"}' 10
 run "$bin/bxctl" call calc fail
 run "$bin/calc_client" --connect "unix://$sock"
 run "$bin/bxctl" --json stats
 echo
+echo "The live status page was at $page (a browser shows services and message rates there)."
 echo "demo finished"
