@@ -32,7 +32,7 @@ BENCH_BUILD ?= build-bench
 BENCH_ARGS  ?=
 bench: deps
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DBX_BUILD_TESTS=OFF $(CMAKE_ARGS)
-	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bx-bench bxd
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bx-bench bxd calc_server
 	$(BENCH_BUILD)/bin/bx-bench $(BENCH_ARGS)
 
 $(ASAN_BUILD)/CMakeCache.txt: | deps

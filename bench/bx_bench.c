@@ -8,6 +8,9 @@
  *   unix, tcp   calc.add to a server process over a Unix socket / TCP loopback
  *   unix-1k, unix-64k, tcp-1k, tcp-64k   calc.echo of a 1 KiB / 64 KiB string
  *   pipeline-N  calc.add over unix with N calls in flight (throughput)
+ *   ws          calc.add over WebSocket (libwebsockets), one call at a time
+ *   hub-unix    calc.add relayed through a bxd hub (client -> bxd -> calc_server, Unix
+ *               sockets), next to the direct unix call
  *   raw-unix, raw-tcp   the floor: a 4-byte length + payload ping-pong between two processes
  *                       with blocking sockets, payload the size of the bx request frame
  *   nng-ipc, nng-tcp, zmq-ipc, zmq-tcp   REQ/REP peers with the same payload
@@ -309,7 +312,8 @@ static void bench_peer(const char *scenario, const char *system, peer_fn fn, con
 static double floor_p50(const result *r) {
   if (strncmp(r->scenario, "pipeline-", 9) == 0 && strcmp(r->scenario, "pipeline-1") != 0)
     return 0; /* several calls in flight: a throughput figure, not a round trip */
-  const char *want = strstr(r->scenario, "tcp") != NULL ? "raw-tcp" : "raw-unix";
+  bool over_tcp = strstr(r->scenario, "tcp") != NULL || strcmp(r->scenario, "ws") == 0;
+  const char *want = over_tcp ? "raw-tcp" : "raw-unix";
   for (int i = 0; i < nresults; i++)
     if (strcmp(results[i].scenario, want) == 0 && results[i].size == r->size)
       return results[i].p50_us;
@@ -341,13 +345,53 @@ static void print_results(const bench_opts *o) {
   if (o->json) printf("]\n");
 }
 
+/* A program built next to bx-bench (bxd, calc_server). */
+static void sibling(const char *self, const char *name, char *out, size_t len) {
+  snprintf(out, len, "%s", self);
+  char *slash = strrchr(out, '/');
+  size_t at = slash ? (size_t)(slash + 1 - out) : 0;
+  snprintf(out + at, len - at, "%s", name);
+}
+
+/* Runs bxd on hub_url and calc_server registered in it; waits until calc answers there. */
+static int start_hub(const char *self, const char *hub_url, pid_t *hub, pid_t *svc,
+                     const bench_opts *o) {
+  char bxd[1024], server[1024];
+  sibling(self, "bxd", bxd, sizeof bxd);
+  sibling(self, "calc_server", server, sizeof server);
+  const char *path = hub_url + strlen("unix://");
+  unlink(path);
+  if ((*hub = fork()) == 0) {
+    pin(o);
+    freopen("/dev/null", "w", stdout);
+    execl(bxd, "bxd", "--unix", path, (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 100 && access(path, F_OK) != 0; i++)
+    usleep(20000);
+  if ((*svc = fork()) == 0) {
+    pin(o);
+    freopen("/dev/null", "w", stdout);
+    execl(server, "calc_server", "--connect", hub_url, (char *)NULL);
+    _exit(127);
+  }
+  client c;
+  client_open(&c, hub_url);
+  double sum = 0;
+  int rc = -1;
+  for (int i = 0; i < 100 && rc != 0; i++) {
+    rc = calc_add_sync(&c.stub, 1, 1, &sum);
+    if (rc != 0) usleep(20000);
+  }
+  client_close(&c);
+  if (rc != 0) fprintf(stderr, "bx-bench: the hub scenario is skipped: %s\n", bx_strerror(rc));
+  return rc;
+}
+
 /* bxd is built next to bx-bench. */
 static void print_memory(const bench_opts *o, const char *self) {
   char bxd[1024];
-  snprintf(bxd, sizeof bxd, "%s", self);
-  char *slash = strrchr(bxd, '/');
-  size_t at = slash ? (size_t)(slash + 1 - bxd) : 0;
-  snprintf(bxd + at, sizeof bxd - at, "bxd");
+  sibling(self, "bxd", bxd, sizeof bxd);
   mem_result m;
   long names = mem_names(100000);
   if (mem_bxd(bxd, &m) != 0) {
@@ -400,13 +444,20 @@ int main(int argc, char **argv) {
   char unix_url[96];
   snprintf(unix_url, sizeof unix_url, "unix:///tmp/bx-bench-srv-%d.sock", (int)getpid());
   pid_t us = serve(unix_url, &o), ts = serve("tcp://127.0.0.1:47931", &o);
-  if (us < 0 || ts < 0) return 1;
+  pid_t ws = serve("ws://127.0.0.1:47934/", &o);
+  if (us < 0 || ts < 0 || ws < 0) return 1;
+  pid_t hub = -1, hub_svc = -1;
+  char hub_url[96];
+  snprintf(hub_url, sizeof hub_url, "unix:///tmp/bx-bench-hub-%d.sock", (int)getpid());
+  bool have_hub = start_hub(argv[0], hub_url, &hub, &hub_svc, &o) == 0;
   /* The request frame for add(i,1) is about 230 bytes: the floor moves the same. */
   bench_raw("raw-unix", false, 230, &o);
   bench_raw("raw-tcp", true, 230, &o);
   bench_adds("inproc", NULL, 1, &o);
   bench_adds("unix", unix_url, 1, &o);
   bench_adds("tcp", "tcp://127.0.0.1:47931", 1, &o);
+  bench_adds("ws", "ws://127.0.0.1:47934/", 1, &o);
+  if (have_hub) bench_adds("hub-unix", hub_url, 1, &o);
   char ipc[96];
   snprintf(ipc, sizeof ipc, "ipc:///tmp/bx-bench-peer-%d", (int)getpid());
   bench_peer("nng-ipc", "nng", peer_nng, ipc, 230, &o);
@@ -421,10 +472,12 @@ int main(int argc, char **argv) {
   bench_adds("pipeline-1", unix_url, 1, &o);
   bench_adds("pipeline-16", unix_url, 16, &o);
   bench_adds("pipeline-128", unix_url, 128, &o);
-  kill(us, SIGKILL);
-  kill(ts, SIGKILL);
-  waitpid(us, NULL, 0);
-  waitpid(ts, NULL, 0);
+  pid_t all[] = {us, ts, ws, hub_svc, hub};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    if (all[i] > 0) {
+      kill(all[i], SIGKILL);
+      waitpid(all[i], NULL, 0);
+    }
   print_results(&o);
   if (o.memory) print_memory(&o, argv[0]);
   return 0;
