@@ -137,6 +137,11 @@ int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const 
                      const char **out_name);
 /* Removes every entry owned by owner (a closed connection). Returns the number removed. */
 size_t bx__registry_drop_owner(bx_box *registry, bx_box *owner);
+/* A frame for the one-shot export `name` owned by owner could not be decoded: removes it and
+ * answers it with bx_msg_new_error(code, text), so the call waiting for it completes now.
+ * Returns 0, or BX_ENOSERVICE when name is not such an export. */
+int bx__registry_fail_export(bx_box *registry, const char *name, bx_box *owner, int code,
+                             const char *text);
 /* A connection closed: removes every entry owned by owner, and answers each one-shot export
  * among them (a reply some caller still waits for) with bx_msg_new_error(code). Returns the
  * number removed. */

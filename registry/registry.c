@@ -165,6 +165,19 @@ size_t bx__registry_drop_owner(bx_box *registry, bx_box *owner) {
   return n;
 }
 
+int bx__registry_fail_export(bx_box *registry, const char *name, bx_box *owner, int code,
+                             const char *text) {
+  bx__map *map = rg(registry)->entries;
+  rg_entry *e = bx__map_get(map, name);
+  if (e == NULL || !e->one_shot || e->owner != owner) return BX_ENOSERVICE;
+  bx_box *waiting = bx_box_ref(e->service);
+  rg_entry_free(bx__map_del(map, name));
+  bx_msg *err = bx_msg_new_error(code, text);
+  int rc = err ? bx_send(waiting, err) : BX_ENOMEM;
+  bx_box_unref(waiting);
+  return rc;
+}
+
 size_t bx__registry_fail_owner(bx_box *registry, bx_box *owner, int code) {
   bx__map *map = rg(registry)->entries;
   size_t pos = 0, n = 0, k = 0;

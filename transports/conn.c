@@ -342,6 +342,22 @@ static void cn_register_self(bx__conn *c, const bx_msg *msg) {
 
 /* ---- input -------------------------------------------------------------------------------- */
 
+/* A frame that did not decode may still say whose reply it is: Message{object:
+ * SubBoxMessage{name}} for a one-shot reply export this connection owns. That call then fails
+ * now, with the reason, instead of waiting for its deadline. */
+static void cn_fail_reply(bx__conn *c, const char *p, size_t n, const char *why) {
+  cJSON *root = cJSON_ParseWithLength(p, n);
+  const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "object");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
+  const char *cls = bx_json_class(obj);
+  if (cls && strcmp(cls, BX_CLASS_SUB_BOX_MESSAGE) == 0 && cJSON_IsString(name)) {
+    char text[240];
+    snprintf(text, sizeof text, "the reply could not be decoded: %s", why);
+    bx__registry_fail_export(bx_ctx_registry(c->ctx), name->valuestring, c->box, BX_EBADMSG, text);
+  }
+  cJSON_Delete(root);
+}
+
 static void cn_dispatch(bx__conn *c, const char *p, size_t n) {
   bx_msg *msg = NULL;
   bx_codec_error err;
@@ -352,6 +368,7 @@ static void cn_dispatch(bx__conn *c, const char *p, size_t n) {
     stats->errors++;
     bx_log(c->ctx, BX_LOG_WARN, "%s connection%s%s: dropping a frame of %zu bytes: %s",
            c->tran->scheme, c->peer.address[0] ? " from " : "", c->peer.address, n, err.text);
+    cn_fail_reply(c, p, n, err.text);
     return;
   }
   if (bx_msg_is(msg, BX_CLASS_REGISTER_SELF)) {
