@@ -14,6 +14,7 @@
  *   raw-unix, raw-tcp   the floor: a 4-byte length + payload ping-pong between two processes
  *                       with blocking sockets, payload the size of the bx request frame
  *   nng-ipc, nng-tcp, zmq-ipc, zmq-tcp   REQ/REP peers with the same payload
+ *   raw-ws      the WebSocket floor: a raw libwebsockets echo of the same payload
  * Memory: RSS of bxd idle and with 1,000 and 10,000 idle Unix connections (bytes per
  * connection), and the RSS growth of a context with 100,000 registered names (--no-memory
  * skips it).
@@ -312,8 +313,8 @@ static void bench_peer(const char *scenario, const char *system, peer_fn fn, con
 static double floor_p50(const result *r) {
   if (strncmp(r->scenario, "pipeline-", 9) == 0 && strcmp(r->scenario, "pipeline-1") != 0)
     return 0; /* several calls in flight: a throughput figure, not a round trip */
-  bool over_tcp = strstr(r->scenario, "tcp") != NULL || strcmp(r->scenario, "ws") == 0;
-  const char *want = over_tcp ? "raw-tcp" : "raw-unix";
+  bool over_tcp = strstr(r->scenario, "tcp") != NULL || strcmp(r->scenario, "raw-ws") == 0;
+  const char *want = strcmp(r->scenario, "ws") == 0 ? "raw-ws" : over_tcp ? "raw-tcp" : "raw-unix";
   for (int i = 0; i < nresults; i++)
     if (strcmp(results[i].scenario, want) == 0 && results[i].size == r->size)
       return results[i].p50_us;
@@ -464,6 +465,7 @@ int main(int argc, char **argv) {
   bench_peer("nng-tcp", "nng", peer_nng, "tcp://127.0.0.1:47932", 230, &o);
   bench_peer("zmq-ipc", "zmq", peer_zmq, ipc, 230, &o);
   bench_peer("zmq-tcp", "zmq", peer_zmq, "tcp://127.0.0.1:47933", 230, &o);
+  bench_peer("raw-ws", "lws", peer_lws, "47935", 230, &o);
   bench_raw("raw-unix", false, 1024, &o);
   bench_raw("raw-unix", false, 65536, &o);
   bench_echo("unix-echo", unix_url, 1024, &o);

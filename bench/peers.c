@@ -33,7 +33,7 @@ void peer_pin(bool pinned) {
 
 /* Starts the echo server as a fresh process running this program again (nng may not be used
  * across fork()); the parent waits for its "ready" byte on a pipe. */
-static pid_t peer_fork(const char *kind, const char *url, int n, bool pinned) {
+int peer_start(const char *kind, const char *url, int n, bool pinned) {
   int fds[2];
   if (pipe(fds) != 0) return -1;
   pid_t pid = fork();
@@ -75,7 +75,7 @@ static void nng_serve(const char *url, int n, int ready) {
 int peer_nng(const char *url, size_t size, int warmup, int ops, bool pinned, double *lat,
              double *total_us) {
   int n = warmup + ops;
-  pid_t pid = peer_fork("nng", url, n, pinned);
+  pid_t pid = peer_start("nng", url, n, pinned);
   if (pid < 0) return -1;
   nng_socket s;
   int rc = nng_req0_open(&s);
@@ -119,7 +119,7 @@ static void zmq_serve(const char *url, int n, int ready) {
 int peer_zmq(const char *url, size_t size, int warmup, int ops, bool pinned, double *lat,
              double *total_us) {
   int n = warmup + ops;
-  pid_t pid = peer_fork("zmq", url, n, pinned);
+  pid_t pid = peer_start("zmq", url, n, pinned);
   if (pid < 0) return -1;
   void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_REQ);
   int rc = zmq_connect(s, url);
@@ -146,7 +146,9 @@ int peer_serve_main(int argc, char **argv) {
   if (argc != 7) return 2;
   peer_pin(strcmp(argv[6], "pinned") == 0);
   int n = atoi(argv[4]), fd = atoi(argv[5]);
-  if (strcmp(argv[2], "nng") == 0)
+  if (strcmp(argv[2], "lws") == 0)
+    lws_serve(argv[3], n, fd);
+  else if (strcmp(argv[2], "nng") == 0)
     nng_serve(argv[3], n, fd);
   else
     zmq_serve(argv[3], n, fd);

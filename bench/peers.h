@@ -15,6 +15,13 @@ int peer_nng(const char *url, size_t size, int warmup, int ops, bool pinned, dou
 int peer_zmq(const char *url, size_t size, int warmup, int ops, bool pinned, double *lat,
              double *total_us);
 
+/* The raw libwebsockets echo (the WebSocket floor) on 127.0.0.1:port. */
+int peer_lws(const char *port, size_t size, int warmup, int ops, bool pinned, double *lat,
+             double *total_us);
+void lws_serve(const char *port, int n, int ready);
+/* Starts the server side of peer `kind` ("nng", "zmq", "lws") as a fresh process. */
+int peer_start(const char *kind, const char *url, int n, bool pinned);
+
 /* The server side: bx-bench --peer-serve nng|zmq URL COUNT READY_FD pinned|unpinned. */
 int peer_serve_main(int argc, char **argv);
 
