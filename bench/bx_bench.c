@@ -431,7 +431,7 @@ int main(int argc, char **argv) {
       o.only = argv[++i];
     else {
       printf("usage: bx-bench [--ops N] [--warmup N] [--pinned] [--json] [--no-memory] "
-             "[--only inproc]\n");
+             "[--only inproc|unix]\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
     }
   }
@@ -439,6 +439,17 @@ int main(int argc, char **argv) {
   pin(&o);
   if (o.only && strcmp(o.only, "inproc") == 0) { /* profiling: no server processes */
     bench_adds("inproc", NULL, 1, &o);
+    print_results(&o);
+    return 0;
+  }
+  if (o.only && strcmp(o.only, "unix") == 0) { /* profiling: one server process */
+    char url[96];
+    snprintf(url, sizeof url, "unix:///tmp/bx-bench-only-%d.sock", (int)getpid());
+    pid_t srv = serve(url, &o);
+    if (srv < 0) return 1;
+    bench_adds("unix", url, 1, &o);
+    kill(srv, SIGTERM);
+    waitpid(srv, NULL, 0);
     print_results(&o);
     return 0;
   }

@@ -98,6 +98,14 @@ static int js_hex(unsigned char c) {
   return -1;
 }
 
+/* Bytes a string may contain as they are: printable ASCII except '"' and '\\'. Short strings
+ * (keys, class names) dominate FOAM frames, so this table loop is the common path. */
+static const unsigned char js_plain[256] = {
+    [0x20 ... 0x21] = 1,
+    [0x23 ... 0x5b] = 1,
+    [0x5d ... 0x7f] = 1,
+};
+
 /* An escape at s->i (the backslash). */
 static int js_escape(js *s) {
   size_t at = s->i;
@@ -125,6 +133,8 @@ static int js_string(js *s) {
   while (s->i < s->len) {
     while (s->len - s->i >= 8 && js_plain8(s->p + s->i))
       s->i += 8;
+    while (s->i < s->len && js_plain[s->p[s->i]])
+      s->i++;
     if (s->i >= s->len) break;
     unsigned char c = s->p[s->i];
     int rc = 0;
