@@ -75,9 +75,9 @@ static int lw_client_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
   return 0;
 }
 
-static struct lws_context *lw_context(int port, int (*cb)(struct lws *, enum lws_callback_reasons,
-                                                          void *, void *, size_t),
-                                      size_t size) {
+static struct lws_context *
+lw_context(int port, int (*cb)(struct lws *, enum lws_callback_reasons, void *, void *, size_t),
+           size_t size) {
   static struct lws_protocols protocols[2];
   memset(protocols, 0, sizeof protocols);
   protocols[0].name = "bench";
@@ -102,7 +102,8 @@ void lws_serve(const char *port, int n, int ready) {
   if (ctx == NULL) _exit(1);
   if (write(ready, "r", 1) != 1) _exit(1);
   close(ready);
-  for (;;) lws_service(ctx, 0);
+  for (;;)
+    lws_service(ctx, 0);
 }
 
 int peer_lws(const char *port, size_t size, int warmup, int ops, bool pinned, double *lat,
@@ -126,7 +127,8 @@ int peer_lws(const char *port, size_t size, int warmup, int ops, bool pinned, do
   ci.protocol = NULL;
   ci.local_protocol_name = "bench";
   int rc = ctx && lws_client_connect_via_info(&ci) ? 0 : -1;
-  while (rc == 0 && !lw.failed && lw.done < lw.total) lws_service(ctx, 0);
+  while (rc == 0 && !lw.failed && lw.done < lw.total)
+    lws_service(ctx, 0);
   *total_us = peer_now_us() - lw.t0;
   if (lw.failed) rc = -1;
   if (ctx) lws_context_destroy(ctx);

@@ -58,7 +58,8 @@ static void check_url(const char *listen_url) {
   bx_call_opts opts = {.timeout_ms = 30000};
   uint64_t start = uv_now(&loop);
   assert_int_equal(bx_call_json(odd, "anything", NULL, false, &opts, on_done, &out, NULL), 0);
-  while (out.calls == 0) uv_run(&loop, UV_RUN_ONCE);
+  while (out.calls == 0)
+    uv_run(&loop, UV_RUN_ONCE);
   assert_int_equal(out.calls, 1);
   assert_int_equal(out.status, BX_EBADMSG); /* ... but the client does not accept it */
   assert_non_null(strstr(out.text, "x.Thing"));
