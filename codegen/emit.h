@@ -13,6 +13,10 @@ char *bxg_upper(const char *s);
 
 /* The first lines of every file: what generated it, from which header. */
 void bxg_emit_banner(bxg_buf *b, const bxg_model *m, const char *summary);
+/* A generated header's opening (banner, include guard <IFACE>_<SIDE>_H, includes, extern "C")
+ * and closing; side is "SKELETON" or "STUB". */
+void bxg_emit_header_open(bxg_buf *b, const bxg_model *m, const char *side, const char *summary);
+void bxg_emit_header_close(bxg_buf *b, const bxg_model *m, const char *side);
 /* Static asserts, the user type descriptors, and each method's args/result structs and
  * descriptors: everything both .c files define as static copies. */
 void bxg_emit_tables(bxg_buf *b, const bxg_model *m);

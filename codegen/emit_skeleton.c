@@ -39,12 +39,8 @@ static void skel_ops_member(bxg_buf *b, const bxg_method *m) {
 
 char *bxg_emit_skeleton_h(const bxg_model *m) {
   bxg_buf b = {0};
-  char *guard = bxg_upper(m->iface);
-
-  bxg_emit_banner(&b, m, "The server side of the interface: an ops table to implement.");
-  bxg_buf_printf(&b, "#ifndef %s_SKELETON_H\n#define %s_SKELETON_H\n\n", guard, guard);
-  bxg_buf_printf(&b, "#include <bx.h>\n#include \"%s\"\n\n", m->header);
-  bxg_buf_puts(&b, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+  bxg_emit_header_open(&b, m, "SKELETON",
+                       "The server side of the interface: an ops table to implement.");
   bxg_buf_puts(
       &b,
       "/* One function per method, named by its wire name. Each gets impl, the call (the reply\n"
@@ -68,9 +64,7 @@ char *bxg_emit_skeleton_h(const bxg_model *m) {
                  "on failure. */\n"
                  "bx_box *%s_skeleton_new(bx_ctx *ctx, const %s_ops *ops, void *impl);\n\n",
                  m->iface, m->iface);
-  bxg_buf_puts(&b, "#ifdef __cplusplus\n}\n#endif\n");
-  bxg_buf_printf(&b, "#endif /* %s_SKELETON_H */\n", guard);
-  free(guard);
+  bxg_emit_header_close(&b, m, "SKELETON");
   return b.data;
 }
 

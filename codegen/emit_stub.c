@@ -131,12 +131,7 @@ static void stub_h_intro(bxg_buf *b, const bxg_model *m) {
 
 char *bxg_emit_stub_h(const bxg_model *m) {
   bxg_buf b = {0};
-  char *guard = bxg_upper(m->iface);
-
-  bxg_emit_banner(&b, m, "The client side of the interface: typed calls.");
-  bxg_buf_printf(&b, "#ifndef %s_STUB_H\n#define %s_STUB_H\n\n", guard, guard);
-  bxg_buf_printf(&b, "#include <bx.h>\n#include \"%s\"\n\n", m->header);
-  bxg_buf_puts(&b, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+  bxg_emit_header_open(&b, m, "STUB", "The client side of the interface: typed calls.");
   bxg_buf_puts(
       &b,
       "/* Per method:\n"
@@ -152,9 +147,7 @@ char *bxg_emit_stub_h(const bxg_model *m) {
   stub_h_intro(&b, m);
   for (size_t i = 0; i < m->nmethods; i++)
     stub_decls(&b, &m->methods[i]);
-  bxg_buf_puts(&b, "#ifdef __cplusplus\n}\n#endif\n");
-  bxg_buf_printf(&b, "#endif /* %s_STUB_H */\n", guard);
-  free(guard);
+  bxg_emit_header_close(&b, m, "STUB");
   return b.data;
 }
 

@@ -1,10 +1,9 @@
 /* The transport conformance suite (tests/conformance/conformance.h) over ws:// and wss://,
- * with WebSocket variants of the two cases that assume a RegisterSelfMessage handshake or
- * socket credentials; plus what only WebSocket has: static files on the listener's port, and
- * malformed traffic from a raw client (bad upgrade, oversize and invalid UTF-8 messages,
- * garbage after the handshake, a silent half-open peer), each closing only its own
- * connection. wss uses the throwaway pair in tests/calc/certs (BX_TLS_CERT / BX_TLS_KEY /
- * BX_TLS_CA). */
+ * (no RegisterSelfMessage handshake, peers known by address); plus what only WebSocket has: static
+ * files on the listener's port, and malformed traffic from a raw client (bad upgrade, oversize and
+ * invalid UTF-8 messages, garbage after the handshake, a silent half-open peer), each closing only
+ * its own connection. wss uses a throwaway pair made by openssl at configure time (BX_TLS_CERT /
+ * BX_TLS_KEY / BX_TLS_CA). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,81 +28,9 @@ static void wss_url(char *buf, size_t len) {
   snprintf(buf, len, "wss://127.0.0.1:0/");
 }
 
-static const bxc_tran ws4_tran = {"ws4", "ws", ws4_url};
-static const bxc_tran ws6_tran = {"ws6", "ws", ws6_url};
-static const bxc_tran wss_tran = {"wss", "wss", wss_url};
-
-/* bxc_test_exchange without the handshake: the server does not learn the client's name. */
-static void ws_test_exchange(void **state) {
-  const bxc_tran *t = *state;
-  bxc_env *e = bxc_env_new(t, 0, 0);
-  bx_box *calc = bxc_service(e->client, e->url, "calc");
-  bxc_res r;
-  assert_int_equal(bxc_call(&e->loop, calc, "add", bxc_args2(1, 2), &r), 0);
-  assert_true(r.num == 3);
-  assert_int_equal(bxc_call(&e->loop, calc, "fail", NULL, &r), BX_EREMOTE);
-  assert_string_equal(r.text, "Error: boom");
-  enum { N = 200 };
-  bxc_res many[N];
-  memset(many, 0, sizeof many);
-  for (int i = 0; i < N; i++)
-    assert_int_equal(bxc_start(calc, "add", bxc_args2(i, 1000), &many[i]), 0);
-  for (int i = 0; i < N; i++)
-    bxc_wait_for(&e->loop, &many[i].calls, 1);
-  bxc_spin(&e->loop);
-  for (int i = 0; i < N; i++) {
-    assert_int_equal(many[i].calls, 1);
-    assert_int_equal(many[i].status, 0);
-    assert_true(many[i].num == i + 1000);
-  }
-  assert_int_equal(bx_listener_connections(e->l), 1);
-  assert_int_equal(bx_registry_size(bx_ctx_registry(e->client)), 0);
-  assert_int_equal(bx_registry_size(bx_ctx_registry(e->server)), 1);
-  bx_box *named = bx_named_box(e->server, "/bxt/client");
-  assert_null(bx__named_binding(named)); /* no RegisterSelfMessage over WebSocket */
-  bx_box_unref(named);
-  bx_transport_stats ss, cs;
-  bx_transport_stats_get(e->server, &ss);
-  bx_transport_stats_get(e->client, &cs);
-  assert_true(ss.connections == 1 && ss.connections_total == 1);
-  assert_true(ss.requests_in == N + 2 && ss.messages_in == N + 2);
-  assert_true(cs.messages_out == N + 2 && ss.messages_out == N + 2 && cs.messages_in == N + 2);
-  assert_true(ss.errors == 0 && cs.errors == 0);
-  assert_int_equal(e->slog.warn + e->clog.warn, 0);
-  bx_box_unref(calc);
-  bxc_env_free(e);
-}
-
-typedef struct ws_who {
-  int got, rc;
-  bx_peer_info info;
-} ws_who;
-
-static void ws_who_fn(bx_box *self, bx_msg *msg, void *data) {
-  (void)self;
-  ws_who *w = data;
-  w->rc = bx_msg_peer(msg, &w->info);
-  w->got++;
-}
-
-static void ws_test_peer_info(void **state) {
-  const bxc_tran *t = *state;
-  bxc_env *e = bxc_env_new(t, 0, 0);
-  ws_who w = {0};
-  bx_box *who = bx_function_box_new(e->server, ws_who_fn, &w, NULL);
-  assert_int_equal(bx_register(bx_ctx_registry(e->server), "who", who, NULL), 0);
-  bx_box *svc = bxc_service(e->client, e->url, "who");
-  assert_int_equal(bx_send(svc, bxt_msg("{\"class\":\"foam.box.HelloMessage\"}")), 0);
-  bxc_wait_for(&e->loop, &w.got, 1);
-  assert_int_equal(w.rc, 0);
-  assert_string_equal(w.info.scheme, t->scheme);
-  assert_false(w.info.has_cred);
-  assert_true(strncmp(w.info.address, "127.0.0.1:", 10) == 0 ||
-              strncmp(w.info.address, "[::1]:", 6) == 0);
-  bx_box_unref(svc);
-  bx_box_unref(who);
-  bxc_env_free(e);
-}
+static const bxc_tran ws4_tran = {"ws4", "ws", ws4_url, true};
+static const bxc_tran ws6_tran = {"ws6", "ws", ws6_url, true};
+static const bxc_tran wss_tran = {"wss", "wss", wss_url, true};
 
 /* A second loop in the same process cannot use WebSocket while the first one does. */
 static void ws_test_other_loop(void **state) {
@@ -550,28 +477,14 @@ static bool have_ipv6(void) {
   return ok;
 }
 
-#define WS_TESTS(tran)                                                       \
-  cmocka_unit_test_prestate(ws_test_exchange, (void *)(tran)),               \
-      cmocka_unit_test_prestate(bxc_test_connect_refused, (void *)(tran)),   \
-      cmocka_unit_test_prestate(bxc_test_listen_twice, (void *)(tran)),      \
-      cmocka_unit_test_prestate(bxc_test_big_frames, (void *)(tran)),        \
-      cmocka_unit_test_prestate(bxc_test_over_cap, (void *)(tran)),          \
-      cmocka_unit_test_prestate(bxc_test_close_during_send, (void *)(tran)), \
-      cmocka_unit_test_prestate(bxc_test_peer_reset, (void *)(tran)),        \
-      cmocka_unit_test_prestate(bxc_test_reconnect, (void *)(tran)),         \
-      cmocka_unit_test_prestate(bxc_test_timeout, (void *)(tran)),           \
-      cmocka_unit_test_prestate(bxc_test_callbacks, (void *)(tran)),         \
-      cmocka_unit_test_prestate(bxc_test_relay, (void *)(tran)),             \
-      cmocka_unit_test_prestate(ws_test_peer_info, (void *)(tran))
-
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   setenv("BX_TLS_CERT", BX_CERT_DIR "/cert.pem", 1);
   setenv("BX_TLS_KEY", BX_CERT_DIR "/key.pem", 1);
   setenv("BX_TLS_CA", BX_CERT_DIR "/cert.pem", 1);
-  const struct CMUnitTest ws4_tests[] = {WS_TESTS(&ws4_tran)};
-  const struct CMUnitTest ws6_tests[] = {WS_TESTS(&ws6_tran)};
-  const struct CMUnitTest wss_tests[] = {WS_TESTS(&wss_tran)};
+  const struct CMUnitTest ws4_tests[] = {BXC_TESTS(&ws4_tran)};
+  const struct CMUnitTest ws6_tests[] = {BXC_TESTS(&ws6_tran)};
+  const struct CMUnitTest wss_tests[] = {BXC_TESTS(&wss_tran)};
   const struct CMUnitTest raw_tests[] = {
       cmocka_unit_test(ws_test_raw_ok),     cmocka_unit_test(ws_test_malformed),
       cmocka_unit_test(ws_test_half_open),  cmocka_unit_test(ws_test_www),

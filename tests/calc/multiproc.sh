@@ -6,42 +6,7 @@
 #   multiproc.sh CALC_SERVER CALC_CLIENT RELAY BXCTL
 set -uo pipefail
 server=$1 client=$2 relay=$3 bxctl=$4
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-failures=0 passed=0
-check() { # check NAME EXPECTED_EXIT COMMAND...
-  local name=$1 want=$2
-  shift 2
-  timeout 20 "$@" >"$work/out" 2>&1
-  local got=$?
-  if [ "$got" -eq "$want" ]; then
-    passed=$((passed + 1))
-    echo "ok: $name"
-  else
-    failures=$((failures + 1))
-    echo "FAILED: $name (exit $got, wanted $want)"
-    sed 's/^/  | /' "$work/out"
-  fi
-}
-# start NAME COMMAND...: runs it in the background, waits for "ready", sets $urls.
-start() {
-  local name=$1
-  shift
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  last_pid=$!
-  for _ in $(seq 100); do
-    grep -q '^ready' "$work/$name.out" && break
-    sleep 0.05
-  done
-  grep -q '^ready' "$work/$name.out" || { echo "FAILED: $name did not start"; cat "$work/$name.err"; exit 1; }
-  urls=$(sed -n 's/^listening on //p' "$work/$name.out")
-}
+. "$(dirname "$0")/lib.sh"
 
 sock="$work/calc.sock"
 start server "$server" --listen "unix://$sock" --listen tcp://127.0.0.1:0
@@ -115,5 +80,4 @@ term=$?
   || { failures=$((failures + 1)); echo "FAILED: server exit $term on SIGTERM"; }
 [ ! -e "$sock" ] && { passed=$((passed + 1)); echo "ok: the socket file is removed"; } \
   || { failures=$((failures + 1)); echo "FAILED: $sock left behind"; }
-echo "$passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish

@@ -1,48 +1,15 @@
 #!/usr/bin/env bash
 # The calculator's server and client in separate processes over WebSocket: every method over
-# ws:// (IPv4 and IPv6 when there is a loopback) and wss:// (a throwaway self-signed pair in
-# tests/calc/certs, trusted with --ca, or accepted with --insecure, refused without either),
+# ws:// (IPv4 and IPv6 when there is a loopback) and wss:// (a throwaway self-signed pair made
+# with openssl, trusted with --ca, or accepted with --insecure, refused without either),
 # static files next to the WebSocket endpoint, and a server killed then restarted.
 #   multiproc_ws.sh CALC_SERVER CALC_CLIENT
 set -uo pipefail
 server=$1 client=$2
+. "$(dirname "$0")/lib.sh"
 certs=$(mktemp -d)
-"$(dirname "$0")/make_cert.sh" "$certs" # a throwaway pair, removed at exit
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$work" "$certs"
-}
-trap cleanup EXIT
-failures=0 passed=0
-check() { # check NAME EXPECTED_EXIT COMMAND...
-  local name=$1 want=$2
-  shift 2
-  timeout 30 "$@" >"$work/out" 2>&1
-  local got=$?
-  if [ "$got" -eq "$want" ]; then
-    passed=$((passed + 1))
-    echo "ok: $name"
-  else
-    failures=$((failures + 1))
-    echo "FAILED: $name (exit $got, wanted $want)"
-    sed 's/^/  | /' "$work/out"
-  fi
-}
-start() { # start NAME COMMAND...: waits for "ready", sets $urls and $last_pid
-  local name=$1
-  shift
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  last_pid=$!
-  for _ in $(seq 200); do
-    grep -q '^ready' "$work/$name.out" && break
-    sleep 0.05
-  done
-  grep -q '^ready' "$work/$name.out" || { echo "FAILED: $name did not start"; cat "$work/$name.err"; exit 1; }
-  urls=$(sed -n 's/^listening on //p' "$work/$name.out")
-}
+"$(dirname "$0")/make_cert.sh" "$certs" # a throwaway pair
+cleanup_dirs+=("$certs")
 
 mkdir -p "$work/www"
 echo '<!doctype html><title>bx</title>' >"$work/www/index.html"
@@ -95,5 +62,4 @@ check "every method after a restart" 0 "$client" --connect "$ws"
 kill -TERM "$last_pid"
 wait "$last_pid"
 
-echo "$passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish
