@@ -135,6 +135,9 @@ typedef struct bx__reg_opts {
  * name (borrowed, valid while registered). */
 int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const bx__reg_opts *opts,
                      const char **out_name);
+/* The service a message sent to SubBox{name, registry} would reach — a lasting entry of a
+ * local registry box (not a one-shot export) — or NULL (borrowed). */
+bx_box *bx__registry_target(bx_box *registry, const char *name);
 /* Removes every entry owned by owner (a closed connection). Returns the number removed. */
 size_t bx__registry_drop_owner(bx_box *registry, bx_box *owner);
 /* A frame for the one-shot export `name` owned by owner could not be decoded: removes it and

@@ -278,6 +278,12 @@ int bx__registry_remove_box(bx_box *registry, bx_box *service, bx_box *owner, bo
   return rc;
 }
 
+bx_box *bx__registry_target(bx_box *registry, const char *name) {
+  if (!bx__box_is(registry, &bx__registry_box_ops) || name == NULL) return NULL;
+  rg_entry *e = bx__map_get(rg(registry)->entries, name);
+  return e && !e->one_shot ? e->service : NULL;
+}
+
 bx_box *bx__registry_get(bx_box *registry, const char *name) {
   rg_entry *e = bx__map_get(rg(registry)->entries, name);
   return e ? e->service : NULL;

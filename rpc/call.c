@@ -39,6 +39,7 @@ struct bx_call {
   bool suppress;     /* the start failed: never call back */
   bool owned_result; /* decode copies (blocking calls move them out) */
   bool result_moved;
+  bool direct; /* served by a skeleton in this context without messages (rpc_internal.h) */
   int status;
   bx_msg *reply;
   char *text; /* error text (owned) */
@@ -193,16 +194,19 @@ static int rb_classify(const bx_msg *reply, const char **text) {
   return BX_EBADMSG;
 }
 
-static int rb_send(bx_box *self, bx_msg *reply) {
-  rb_priv *p = bx_box_priv(self);
-  bx_call *c = p->call;
+/* Settles c with a reply message (owned). */
+static void cl_on_reply(bx_call *c, bx_msg *reply) {
   if (c == NULL || c->settled) {
     bx_msg_unref(reply); /* late or duplicate */
-    return 0;
+    return;
   }
   const char *text = NULL;
   int status = rb_classify(reply, &text);
   cl_settle(c, status, reply, text);
+}
+
+static int rb_send(bx_box *self, bx_msg *reply) {
+  cl_on_reply(((rb_priv *)bx_box_priv(self))->call, reply);
   return 0;
 }
 
@@ -258,15 +262,16 @@ static cl_state *cl_state_get(bx_ctx *ctx) {
 
 /* ---- starting calls ----------------------------------------------------------------------- */
 
-static bx_msg *cl_request(const char *method, cJSON *args) {
-  cJSON *rpc = bx__json_object_const(BX_CLASS_RPC_MESSAGE);
-  if (rpc == NULL || !bx__json_add(rpc, "name", cJSON_CreateString(method))) {
-    cJSON_Delete(rpc);
-    cJSON_Delete(args);
-    return NULL;
+/* Puts c under its deadline. On failure c is settled and will never call back. */
+static int cl_arm(bx_call *c, cl_state *st, uint64_t timeout) {
+  c->st = st;
+  c->deadline = uv_now(bx_ctx_loop(c->ctx)) + (timeout ? timeout : BX_DEFAULT_CALL_TIMEOUT_MS);
+  if (cl_heap_push(st, c) != 0) {
+    c->settled = c->suppress = true;
+    return BX_ENOMEM;
   }
-  if (args) bx__json_add(rpc, "args", args);
-  return bx_msg_new(rpc);
+  if (c->heap_idx == 0) cl_rearm(st);
+  return 0;
 }
 
 /* Sends req (owned) to service as call c; see bx_call_start for the contract. */
@@ -289,21 +294,58 @@ static int cl_launch(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint
   ((rb_priv *)bx_box_priv(rb))->call = c;
   c->refs++; /* the reply box's */
   c->reply_box = rb;
-  c->st = st;
-  c->deadline = uv_now(bx_ctx_loop(c->ctx)) + (timeout ? timeout : BX_DEFAULT_CALL_TIMEOUT_MS);
-  if (cl_heap_push(st, c) != 0) {
-    c->settled = c->suppress = true;
+  if (cl_arm(c, st, timeout) != 0) {
     bx_box_unref(rb);
     bx_msg_unref(req);
     return BX_ENOMEM;
   }
-  cl_rearm(st);
   bx_msg_set_reply_box(req, rb);
   bx_box_unref(rb); /* the request holds it now */
   int rc = bx_send(service, req);
   if (rc < 0) c->suppress = true; /* rejected outright: the caller hears the error, not cb */
   if (rc < 0 && !c->settled) cl_settle(c, rc, NULL, NULL);
   return rc;
+}
+
+/* Queues skeleton to serve c directly. Returns 1 when the message path must serve c instead
+ * (nothing was queued), else what bx_call_start returns. */
+static int cl_launch_direct(bx_call *c, bx_box *skeleton, const bx_method *own, const void *args,
+                            bool oneway, uint64_t timeout) {
+  cl_state *st = cl_state_get(c->ctx);
+  if (st == NULL || bx__skeleton_call_direct(skeleton, own, args, oneway ? NULL : c) != 0) return 1;
+  c->direct = true;
+  if (!oneway) return cl_arm(c, st, timeout);
+  cl_settle(c, 0, NULL, NULL); /* done once queued, as a one-way message once sent */
+  return 0;
+}
+
+void bx__call_ref(bx_call *call) {
+  call->refs++;
+}
+
+void bx__call_unref(bx_call *call) {
+  cl_unref(call);
+}
+
+void bx__call_direct_result(bx_call *c, void *result) {
+  if (c->settled) {
+    if (result) {
+      bx__struct_release(c->m->result, result, false);
+      free(result);
+    }
+    return;
+  }
+  c->result = result;
+  c->owned_result = true; /* a copy: released as owned unless moved out */
+  cl_settle(c, 0, NULL, NULL);
+}
+
+void bx__call_direct_reply(bx_call *c, bx_msg *reply) {
+  if (reply == NULL) {
+    if (!c->settled) cl_settle(c, BX_ENOMEM, NULL, NULL);
+    return;
+  }
+  cl_on_reply(c, reply);
 }
 
 static bx_call *cl_new(bx_ctx *ctx, const bx_method *m, bx_call_cb cb, void *data,
@@ -354,22 +396,26 @@ static int cl_call_start(const bx_stub *stub, const bx_method *m, const void *ar
   if (stub == NULL || stub->service == NULL || m == NULL || cb == NULL) return BX_EINVAL;
   bx_ctx *ctx = bx_box_ctx(stub->service);
   if (bx_ctx_is_closing(ctx)) return BX_ECLOSING;
-  bx_msg *req = cl_request(m->name, NULL);
-  cJSON *arr = NULL;
-  int rc = req ? bx_args_encode(m, args, req, &arr) : BX_ENOMEM;
-  if (rc) {
-    bx_msg_unref(req);
-    return rc;
-  }
-  bx__json_add(bx_msg_object(req), "args", arr);
   bx_call *c = cl_new(ctx, m, cb, data, opts);
-  if (c == NULL) {
-    bx_msg_unref(req);
-    return BX_ENOMEM;
-  }
+  if (c == NULL) return BX_ENOMEM;
   c->owned_result = owned;
   uint64_t timeout = opts && opts->timeout_ms ? opts->timeout_ms : stub->timeout_ms;
-  return cl_start(c, stub->service, req, opts, (m->flags & BX_METHOD_ONEWAY) != 0, timeout, out);
+  bool oneway = (m->flags & BX_METHOD_ONEWAY) != 0;
+  const bx_method *own = NULL;
+  bx_box *skeleton = opts && opts->attributes ? NULL : bx__skeleton_for(stub->service, m, &own);
+  int rc = skeleton ? cl_launch_direct(c, skeleton, own, args, oneway, timeout) : 1;
+  if (rc <= 0) {
+    if (rc == 0 && out) *out = c;
+    cl_unref(c);
+    return rc;
+  }
+  bx_msg *req;
+  rc = bx__rpc_request_typed(m, args, &req);
+  if (rc) {
+    cl_unref(c);
+    return rc;
+  }
+  return cl_start(c, stub->service, req, opts, oneway, timeout, out);
 }
 
 int bx_call_start(const bx_stub *stub, const bx_method *m, const void *args,
@@ -389,7 +435,7 @@ int bx_call_json(bx_box *service, const char *method, cJSON *args, bool oneway,
     cJSON_Delete(args);
     return BX_ECLOSING;
   }
-  bx_msg *req = cl_request(method, args ? args : cJSON_CreateArray());
+  bx_msg *req = bx__rpc_request_new(method, args ? args : cJSON_CreateArray());
   bx_call *c = req ? cl_new(ctx, NULL, cb, data, opts) : NULL;
   if (c == NULL) {
     bx_msg_unref(req);
@@ -410,6 +456,8 @@ const char *bx_call_error_text(const bx_call *call) {
 }
 
 const bx_msg *bx_call_reply(const bx_call *call) {
+  if (call->reply == NULL && call->direct && call->settled && call->status == 0 && call->m)
+    bx__rpc_return_typed(call->m, call->result, &((bx_call *)call)->reply); /* a cache */
   return call->reply;
 }
 bx_fn bx_call_user_fn(const bx_call *call) {

@@ -19,11 +19,13 @@ typedef struct sk_priv {
 
 struct bx_rpc_call {
   bx_box *skeleton; /* owned */
-  bx_msg *msg;      /* the request, owned */
+  bx_msg *msg;      /* the request, owned; a direct call's is rebuilt only when asked for */
+  bx_call *direct;  /* a direct call's client side (a reference), or NULL */
   const bx_method *m;
-  void *args;   /* decoded arguments (borrowing from msg) */
+  void *args;   /* decoded arguments: borrowing from msg, or a direct call's own copy */
   void *result; /* outputs written by the implementation (owned by it until sent) */
   char *error_text;
+  bool owned_args;
   bool done;
 };
 
@@ -43,9 +45,10 @@ static bx_rpc_call *sk_call_new(bx_box *self, bx_msg *msg, const bx_method *m) {
 }
 
 static void sk_call_free(bx_rpc_call *c) {
-  bx__struct_release(c->m->args, c->args, true);
+  bx__struct_release(c->m->args, c->args, !c->owned_args);
   if (c->m->result) bx__struct_release(c->m->result, c->result, false);
   bx_msg_unref(c->msg);
+  if (c->direct) bx__call_unref(c->direct);
   bx_box_unref(c->skeleton);
   free(c->error_text);
   free(c);
@@ -62,38 +65,57 @@ static bx_msg *sk_error_text(const char *text) {
 }
 
 static bx_msg *sk_return(bx_rpc_call *c) {
-  bx_msg *reply = bx_msg_new(bx__json_object_const(BX_CLASS_RPC_RETURN));
-  if (reply == NULL || bx_msg_object(reply) == NULL) {
-    bx_msg_unref(reply);
-    return NULL;
+  bx_msg *reply;
+  int rc = bx__rpc_return_typed(c->m, c->result, &reply);
+  if (rc == 0) return reply;
+  char text[160];
+  snprintf(text, sizeof text, "could not encode the result of %.60s: %s", c->m->name,
+           bx_strerror(rc));
+  bx_log(bx_box_ctx(c->skeleton), BX_LOG_WARN, "skeleton: %s", text);
+  return bx_msg_new_error(rc, text);
+}
+
+/* The reply message for a call that finished with status. */
+static bx_msg *sk_answer(bx_rpc_call *c, int status) {
+  if (status == 0) return sk_return(c);
+  if (c->error_text) return sk_error_text(c->error_text);
+  return bx_msg_new_error(status, NULL);
+}
+
+/* Answers a direct call: a copy of the result when it copies, else the reply message. */
+static void sk_answer_direct(bx_rpc_call *c, int status) {
+  if (status == 0 && c->m->result == NULL) {
+    bx__call_direct_result(c->direct, NULL);
+    return;
   }
-  cJSON *data = NULL;
-  int rc = bx_result_encode(c->m, c->result, reply, &data);
-  if (rc) {
-    bx_msg_unref(reply);
-    char text[160];
-    snprintf(text, sizeof text, "could not encode the result of %.60s: %s", c->m->name,
-             bx_strerror(rc));
-    bx_log(bx_box_ctx(c->skeleton), BX_LOG_WARN, "skeleton: %s", text);
-    return bx_msg_new_error(rc, text);
+  if (status == 0) {
+    void *copy = calloc(1, c->m->result->size + 1);
+    int rc = copy ? bx__struct_copy(c->m->result, copy, c->result) : BX_ENOMEM;
+    if (rc == 0) {
+      bx__call_direct_result(c->direct, copy);
+      return;
+    }
+    free(copy);
   }
-  if (data) bx__json_add(bx_msg_object(reply), "data", data);
-  return reply;
+  bx__call_direct_reply(c->direct, sk_answer(c, status));
 }
 
 static void sk_finish(bx_rpc_call *c, int status) {
   c->done = true;
-  if (bx_msg_reply_box(c->msg) != NULL) {
-    bx_msg *reply;
-    if (status == 0)
-      reply = sk_return(c);
-    else if (c->error_text)
-      reply = sk_error_text(c->error_text);
-    else
-      reply = bx_msg_new_error(status, NULL);
-    bx_reply(c->msg, reply);
-  }
+  if (c->direct)
+    sk_answer_direct(c, status);
+  else if (c->msg && bx_msg_reply_box(c->msg) != NULL)
+    bx_reply(c->msg, sk_answer(c, status));
   sk_call_free(c);
+}
+
+/* Runs the implementation on decoded arguments and answers unless it went asynchronous. */
+static void sk_invoke(bx_rpc_call *c) {
+  sk_priv *p = bx_box_priv(c->skeleton);
+  int rc = c->m->invoke(p->ops, p->impl, c, c->args, c->result);
+  if (rc == BX_RPC_ASYNC) return; /* the implementation completes it later */
+  if (rc > 0) rc = BX_EINVAL;
+  sk_finish(c, rc);
 }
 
 static void sk_reply_error(const bx_msg *msg, int code, const char *text) {
@@ -138,10 +160,7 @@ static void sk_dispatch(bx_box *self, bx_msg *msg) {
     sk_call_free(c); /* the decoder released what it had decoded; the rest is zero */
     return;
   }
-  rc = m->invoke(p->ops, p->impl, c, c->args, c->result);
-  if (rc == BX_RPC_ASYNC) return; /* the implementation completes it later */
-  if (rc > 0) rc = BX_EINVAL;
-  sk_finish(c, rc);
+  sk_invoke(c);
 }
 
 static void sk_run(void *a, void *b) {
@@ -165,6 +184,46 @@ static const bx_box_ops sk_ops = {
     .type = "skeleton",
     .send = sk_send,
 };
+
+/* ---- direct calls (see rpc_internal.h) ---------------------------------------------------- */
+
+/* Our method equal to the caller's m, or NULL. Compared on every call (scalar fields share
+ * their descriptors, so this is cheap); a cache keyed by table address could be fooled by a
+ * caller's table reused at the same address. */
+static const bx_method *sk_match(sk_priv *p, const bx_method *m) {
+  const bx_method *mine = bx_interface_method(p->iface, m->name);
+  return mine && bx__method_same(mine, m) ? mine : NULL;
+}
+
+bx_box *bx__skeleton_for(bx_box *service, const bx_method *m, const bx_method **own) {
+  bx_box *b = service;
+  if (bx__box_is(b, &bx__sub_box_ops))
+    b = bx__registry_target(bx_sub_box_delegate(b), bx_sub_box_name(b));
+  if (!bx__box_is(b, &sk_ops)) return NULL;
+  *own = sk_match(bx_box_priv(b), m);
+  return *own ? b : NULL;
+}
+
+static void sk_run_direct(void *a, void *b) {
+  (void)b;
+  sk_invoke(a);
+}
+
+int bx__skeleton_call_direct(bx_box *skeleton, const bx_method *m, const void *args,
+                             bx_call *call) {
+  bx_rpc_call *c = sk_call_new(skeleton, NULL, m);
+  if (c == NULL) return BX_ENOMEM;
+  int rc = bx__struct_copy(m->args, c->args, args);
+  c->owned_args = true;
+  if (rc == 0) rc = bx__defer(bx_box_ctx(skeleton), sk_run_direct, c, NULL);
+  if (rc) {
+    sk_call_free(c);
+    return rc;
+  }
+  if (call) bx__call_ref(call);
+  c->direct = call;
+  return 0;
+}
 
 bx_box *bx_skeleton_new(bx_ctx *ctx, const bx_interface *iface, const void *ops, void *impl) {
   if (ctx == NULL || iface == NULL || ops == NULL) return NULL;
@@ -203,6 +262,8 @@ int bx_rpc_fail(bx_rpc_call *call, const char *text) {
 }
 
 const bx_msg *bx_rpc_call_msg(const bx_rpc_call *call) {
+  if (call->msg == NULL) /* a direct call: rebuilt on demand (a cache, so logically const) */
+    bx__rpc_request_typed(call->m, call->args, &((bx_rpc_call *)call)->msg);
   return call->msg;
 }
 bx_ctx *bx_rpc_call_ctx(const bx_rpc_call *call) {

@@ -444,6 +444,20 @@ static void vd_release_field(const bx_field *f, void *base, bool borrowed) {
     bx__value_release(f->type, (char *)base + f->offset, borrowed);
 }
 
+void bx__field_release(const bx_field *f, void *base, bool borrowed) {
+  vd_release_field(f, base, borrowed);
+}
+
+int64_t bx__enum_load(const void *p, size_t size) {
+  return vd_load_enum(p, size);
+}
+
+bool bx__array_count(const bx_field *f, const void *base, uint64_t *n) {
+  bool neg;
+  vd_load_int((const char *)base + f->count_offset, f->count_type->kind, &neg, n);
+  return !neg;
+}
+
 void bx__struct_release(const bx_type *st, void *base, bool borrowed) {
   for (size_t i = 0; i < st->nfields; i++)
     vd_release_field(&st->fields[i], base, borrowed);

@@ -1,6 +1,10 @@
 /* The RPC runtime with hand-written descriptor tables (what bxgen generates): skeleton
  * dispatch, typed round trips, errors that name the problem, and calls completing exactly once
- * with each outcome: result, remote error, no such service, timeout, cancel, dropped, closing. */
+ * with each outcome: result, remote error, no such service, timeout, cancel, dropped, closing.
+ *
+ * Every service test runs twice: with the skeleton registered directly (typed calls are then
+ * served without messages, rpc_internal.h "direct calls") and behind a proxy box (the message
+ * path). Both must behave the same; the "peek" method shows which path was taken. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,12 +123,30 @@ static const bx_type pair_t = {.kind = BX_KIND_STRUCT,
                                .fields = pair_f,
                                .nfields = 2};
 
+typedef enum color { RED = 1, BLUE = 2 } color;
+typedef struct shade_args {
+  color c;
+} shade_args;
+static const bx_enum_value color_values[] = {{"RED", RED}, {"BLUE", BLUE}};
+static const bx_type color_t = {.kind = BX_KIND_ENUM,
+                                .name = "color",
+                                .size = sizeof(color),
+                                .values = color_values,
+                                .nvalues = 2};
+static const bx_field shade_f[] = {{"c", &color_t, offsetof(shade_args, c), NULL, 0}};
+static const bx_type shade_t = {.kind = BX_KIND_STRUCT,
+                                .name = "shade",
+                                .size = sizeof(shade_args),
+                                .fields = shade_f,
+                                .nfields = 1};
+
 /* The implementation ("ops" is unused: the thunks call static functions directly). */
 typedef struct impl {
   int notes;
   bx_rpc_call *pending; /* for later() */
   double *pending_out;
   bx_box *callback;
+  bool saw_reply_box; /* peek(): did the request carry a reply box (the message path)? */
 } impl;
 
 static int inv_add(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
@@ -133,7 +155,20 @@ static int inv_add(const void *ops, void *im, bx_rpc_call *call, void *a, void *
   return 0;
 }
 static int inv_echo(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
-  ((str_args *)r)->s = bx__strdup(((str_args *)a)->s);
+  const char *s = ((str_args *)a)->s;
+  ((str_args *)r)->s = strcmp(s, "no result") == 0 ? NULL : bx__strdup(s); /* NULL: unsendable */
+  return 0;
+}
+/* peek(s) -> the request's args as JSON, as the implementation sees the message. */
+static int inv_peek(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  const bx_msg *req = bx_rpc_call_msg(call);
+  ((impl *)im)->saw_reply_box = bx_msg_reply_box(req) != NULL;
+  cJSON *args = cJSON_GetObjectItemCaseSensitive(bx_msg_object(req), "args");
+  ((str_args *)r)->s = cJSON_PrintUnformatted(args);
+  return 0;
+}
+static int inv_shade(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  ((shade_args *)r)->c = ((shade_args *)a)->c == RED ? BLUE : RED;
   return 0;
 }
 static int inv_pt(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
@@ -196,6 +231,8 @@ static const bx_method t_methods[] = {
     {"note", &str_t, &void_t, BX_METHOD_ONEWAY, inv_note},
     {"pair", &void_t, &pair_t, 0, inv_pair},
     {"nope", &void_t, &void_t, 0, inv_unimplemented},
+    {"peek", &str_t, &str_t, 0, inv_peek},
+    {"shade", &shade_t, &shade_t, 0, inv_shade},
 };
 static const char *const t_classes[] = {"test.rpc.Point"};
 static const bx_interface t_iface = {"t", t_methods, sizeof t_methods / sizeof t_methods[0],
@@ -205,6 +242,8 @@ static const bx_method *M(const char *name) {
 }
 
 /* ---- fixtures ----------------------------------------------------------------------------- */
+
+static bool via_messages; /* register a proxy in front of the skeleton */
 
 typedef struct fx {
   bxt_env *e;
@@ -219,7 +258,9 @@ static fx *fx_new(void) {
   f->skel = bx_skeleton_new(f->e->ctx, &t_iface, &t_iface, &f->im);
   assert_non_null(f->skel);
   assert_true(bx_ctx_class_allowed(f->e->ctx, "test.rpc.Point"));
-  assert_int_equal(bx_register(bx_ctx_registry(f->e->ctx), "t", f->skel, &f->svc), 0);
+  bx_box *front = via_messages ? bx_proxy_box_new(f->e->ctx, f->skel) : bx_box_ref(f->skel);
+  assert_int_equal(bx_register(bx_ctx_registry(f->e->ctx), "t", front, &f->svc), 0);
+  bx_box_unref(front);
   assert_int_equal(bx_stub_init(&f->stub, f->svc, &t_iface), 0);
   return f;
 }
@@ -239,6 +280,7 @@ typedef struct outcome {
   char text[200];
   double sum;
   char *str;
+  char reply[200]; /* the reply message's payload, as bx_call_reply() shows it */
 } outcome;
 
 static void on_done(bx_call *call, int status, void *result, void *data) {
@@ -248,6 +290,10 @@ static void on_done(bx_call *call, int status, void *result, void *data) {
   const char *t = bx_call_error_text(call);
   snprintf(o->text, sizeof o->text, "%s", t ? t : "");
   if (status == 0 && result) o->sum = ((add_result *)result)->sum;
+  const bx_msg *reply = bx_call_reply(call);
+  char *j = reply ? cJSON_PrintUnformatted(bx_msg_object(reply)) : NULL;
+  snprintf(o->reply, sizeof o->reply, "%s", j ? j : "");
+  free(j);
 }
 
 /* ---- tests -------------------------------------------------------------------------------- */
@@ -265,6 +311,7 @@ static void test_async_result_once(void **state) {
   assert_int_equal(o.calls, 1);
   assert_int_equal(o.status, 0);
   assert_true(o.sum == 3.0);
+  assert_string_equal(o.reply, "{\"class\":\"foam.box.RPCReturnMessage\",\"data\":3}");
   /* The reply export never grew the registry: only "t" is registered. */
   assert_int_equal(bx_registry_size(bx_ctx_registry(f->e->ctx)), 1);
   fx_free(f);
@@ -524,6 +571,40 @@ static void test_malformed_arguments(void **state) {
   fx_free(f);
 }
 
+/* What the implementation and the caller see is the same on both paths: the request message,
+ * values only the wire form can carry, values the encoder refuses. */
+static void test_same_on_both_paths(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  str_args in = {"x"}, out = {0};
+  assert_int_equal(bx_call_sync(&f->stub, M("peek"), &in, NULL, &out), 0);
+  assert_string_equal(out.s, "[\"x\"]");
+  assert_int_equal(f->im.saw_reply_box, via_messages); /* which path served it */
+  bx_value_free(M("peek")->result, &out);
+
+  shade_args sa = {RED}, sr = {0};
+  assert_int_equal(bx_call_sync(&f->stub, M("shade"), &sa, NULL, &sr), 0);
+  assert_int_equal(sr.c, BLUE);
+  sa.c = (color)7; /* not an enumerator: the decoder's error, on either path */
+  assert_int_equal(bx_call_sync(&f->stub, M("shade"), &sa, NULL, &sr), BX_EBADARG);
+  assert_string_equal(f->stub.last_error,
+                      "argument 'c' of shade: expected a color name, got a number");
+
+  str_args none = {NULL}; /* the encoder refuses a NULL string at once */
+  assert_int_equal(bx_call_sync(&f->stub, M("echo"), &none, NULL, &out), BX_EINVAL);
+  str_args unsendable = {"no result"}; /* ... and the skeleton a NULL result */
+  assert_int_equal(bx_call_sync(&f->stub, M("echo"), &unsendable, NULL, &out), BX_EINVAL);
+  assert_string_equal(f->stub.last_error, "could not encode the result of echo: invalid argument");
+
+  outcome o = {0};
+  void_s v = {0};
+  assert_int_equal(bx_call_start(&f->stub, M("pair"), &v, NULL, on_done, &o, NULL), 0);
+  bxt_run(f->e);
+  assert_string_equal(o.reply,
+                      "{\"class\":\"foam.box.RPCReturnMessage\",\"data\":{\"q\":7,\"r\":-1}}");
+  fx_free(f);
+}
+
 /* 64-bit integers beyond 2^53 travel as strings; both forms decode; ranges are checked. */
 static void test_int64_wire_forms(void **state) {
   (void)state;
@@ -579,6 +660,18 @@ static void test_int64_wire_forms(void **state) {
   cJSON_Delete(j);
 }
 
+static int direct_path(void **state) {
+  (void)state;
+  via_messages = false;
+  return 0;
+}
+
+static int message_path(void **state) {
+  (void)state;
+  via_messages = true;
+  return 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_async_result_once),
@@ -589,7 +682,9 @@ int main(void) {
       cmocka_unit_test(test_closing_completes_pending),
       cmocka_unit_test(test_oneway_and_box_argument),
       cmocka_unit_test(test_malformed_arguments),
+      cmocka_unit_test(test_same_on_both_paths),
       cmocka_unit_test(test_int64_wire_forms),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int failed = cmocka_run_group_tests_name("direct", tests, direct_path, NULL);
+  return failed + cmocka_run_group_tests_name("messages", tests, message_path, NULL);
 }
