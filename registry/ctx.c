@@ -3,9 +3,10 @@
  *
  * Design notes
  * - The run queue is a ring buffer of (fn, a, b) tasks drained from a uv_idle handle that is
- *   active only while tasks are queued. A drain runs the tasks that were queued when it started;
- *   tasks they queue run on the next loop iteration, so a ping-pong of local messages cannot
- *   starve I/O.
+ *   active only while tasks are queued. A drain runs the tasks that were queued when it started
+ *   and those they queue, up to CX_DRAIN_BUDGET tasks in all; the rest run on the next loop
+ *   iteration, so a ping-pong of local messages cannot starve I/O, while a local call (request
+ *   task, then reply task) completes in one iteration.
  * - Closing runs in stages: bx_ctx_close() only queues the first stage, so no user callback runs
  *   inside it. Stage one cancels tracked work (which delivers BX_ECLOSING replies through the
  *   queue) and clears the registry; the context then drains the queue until it is empty and
@@ -229,9 +230,11 @@ static bool cx_pop(bx_ctx *ctx, cx_task *out) {
 
 static void cx_maybe_finish(bx_ctx *ctx);
 
+#define CX_DRAIN_BUDGET 256
+
 static void cx_idle_cb(uv_idle_t *idle) {
   bx_ctx *ctx = idle->data;
-  size_t n = ctx->count;
+  size_t n = ctx->count > CX_DRAIN_BUDGET ? ctx->count : CX_DRAIN_BUDGET;
   cx_task t;
   while (n-- > 0 && cx_pop(ctx, &t))
     t.fn(t.a, t.b);
