@@ -25,9 +25,9 @@ static int vc_pointer(const bx_type *t, void *dst, const void *src, bool nullabl
   const void *v = *(void *const *)src;
   void *copy;
   if (v == NULL) {
-    if (!nullable) return BX_EINVAL;        /* the encoder refuses it too */
-    if (t->kind != BX_KIND_JSON) return 0;  /* null decodes to NULL */
-    copy = cJSON_CreateNull();              /* a bare cJSON * carries null as a node */
+    if (!nullable) return BX_EINVAL;       /* the encoder refuses it too */
+    if (t->kind != BX_KIND_JSON) return 0; /* null decodes to NULL */
+    copy = cJSON_CreateNull();             /* a bare cJSON * carries null as a node */
   } else if (t->kind == BX_KIND_STRING) {
     copy = bx__strdup(v);
   } else if (t->kind == BX_KIND_JSON) {
@@ -121,7 +121,7 @@ static int vc_value(const bx_type *t, void *dst, const void *src) {
     return vc_nullable(t, dst, src);
   case BX_KIND_ARRAY:
     return BX_EINVAL; /* an array needs a count field (the encoder refuses it too) */
-  default: /* integers, float, double: exact both ways */
+  default:            /* integers, float, double: exact both ways */
     memcpy(dst, src, t->size);
     return 0;
   }
