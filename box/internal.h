@@ -92,6 +92,9 @@ static inline bool bx__json_add(cJSON *obj, const char *key, cJSON *item) {
 bx_box **bx__boxes_copy(bx_box *const *boxes, size_t n);
 void bx__boxes_free(bx_box **boxes, size_t n);
 
+/* Writes v in decimal with a NUL into out (at least 21 bytes); returns the length. */
+size_t bx__u64_decimal(uint64_t v, char *out);
+
 /* Placeholders: true when node is a bx.BoxRef object; *index receives its table index. */
 bool bx__json_is_box_ref(const cJSON *node, size_t *index);
 

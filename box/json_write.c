@@ -27,13 +27,22 @@ typedef struct jw {
   void *data;
 } jw;
 
-static int jw_put(jw *w, const void *p, size_t n) {
-  if (n > w->limit || w->out->len - w->start > w->limit - n) return BX_EMSGSIZE;
-  return bx_buf_append(w->out, p, n);
+/* The hot path of the writer: most appends are a few bytes into a buffer with room. */
+static inline int jw_put(jw *w, const void *p, size_t n) {
+  bx_buf *b = w->out;
+  if (n > w->limit || b->len - w->start > w->limit - n) return BX_EMSGSIZE;
+  if (b->cap - b->len < n && bx_buf_reserve(b, n < 256 ? 256 : n) != 0) return BX_ENOMEM;
+  if (n) memcpy(b->base + b->len, p, n);
+  b->len += n;
+  return 0;
 }
 
-static int jw_putc(jw *w, char c) {
-  return jw_put(w, &c, 1);
+static inline int jw_putc(jw *w, char c) {
+  bx_buf *b = w->out;
+  if (b->len - w->start >= w->limit) return BX_EMSGSIZE;
+  if (b->cap == b->len && bx_buf_reserve(b, 256) != 0) return BX_ENOMEM;
+  b->base[b->len++] = c;
+  return 0;
 }
 
 /* ---- strings ----------------------------------------------------------------------------- */
@@ -87,11 +96,28 @@ static size_t jw_js_form(char *s, size_t n) {
   return o;
 }
 
+size_t bx__u64_decimal(uint64_t v, char *out) {
+  char tmp[20];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    out[i] = tmp[n - 1 - i];
+  out[n] = '\0';
+  return n;
+}
+
 /* Formats v into s (at least 40 bytes). Returns the length. */
 static size_t jw_format_number(double v, char *s, size_t size) {
   if (!isfinite(v)) return (size_t)snprintf(s, size, "null");
   if (v == floor(v) && fabs(v) < 1e21) {
-    if (fabs(v) < 9.0e18) return (size_t)snprintf(s, size, "%lld", (long long)v); /* -0 -> 0 */
+    if (fabs(v) < 9.0e18) { /* exact in 64 bits; -0 prints as 0 */
+      bool neg = v < 0;
+      s[0] = '-';
+      return neg + bx__u64_decimal((uint64_t)fabs(v), s + neg);
+    }
     return (size_t)snprintf(s, size, "%.0f", v); /* glibc prints the exact value */
   }
   int n = 0;

@@ -102,7 +102,8 @@ bx_box *bx_registry_new(bx_ctx *ctx) {
 
 static int rg_generate_name(bx_box *self, char *buf, size_t len) {
   for (int tries = 0; tries < 1000; tries++) {
-    snprintf(buf, len, "%" PRIu64, bx__ctx_next_id(bx_box_ctx(self)));
+    if (len < 21) return BX_EINVAL;
+    bx__u64_decimal(bx__ctx_next_id(bx_box_ctx(self)), buf);
     if (bx__map_get(rg(self)->entries, buf) == NULL) return 0;
   }
   return BX_EEXIST;
