@@ -131,7 +131,9 @@ static void cn_write_next(bx__conn *c) {
   c->wr_off = 0;
   c->writing = true;
   int rc = cn_messages(c) ? cn_write_frame(c) : c->tran->write(c, c->wr.base, c->wr.len);
-  if (rc) {
+  if (rc == BX__WRITTEN) {
+    bx__conn_write_done(c, 0);
+  } else if (rc) {
     c->writing = false;
     bx_log(c->ctx, BX_LOG_INFO, "%s connection: write failed: %s", c->tran->scheme,
            bx_strerror(rc));
@@ -163,11 +165,14 @@ void bx__conn_write_done(bx__conn *c, int status) {
   if (c->state != CN_OPEN) return;
   if (status >= 0 && cn_messages(c)) {
     c->wr_off += 4 + (size_t)(uint32_t)cn_get_le32(c->wr.base + c->wr_off);
-    if (c->wr_off < c->wr.len) { /* the next frame of this batch */
+    while (c->wr_off < c->wr.len) { /* the next frame of this batch */
       c->writing = true;
       status = cn_write_frame(c);
       if (status == 0) return;
       c->writing = false;
+      if (status != BX__WRITTEN) break;
+      status = 0;
+      c->wr_off += 4 + (size_t)(uint32_t)cn_get_le32(c->wr.base + c->wr_off);
     }
   }
   c->wr.len = 0;

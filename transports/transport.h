@@ -65,7 +65,8 @@ typedef struct bx__tran {
    * an error at once (then nothing else happens and the framework closes c). */
   int (*dial)(bx__conn *c, const char *addr);
   /* Required: writes len bytes of buf (valid until completion); one write at a time. Reports
-   * with bx__conn_write_done(c, status) from a later loop callback, or returns an error. */
+   * with bx__conn_write_done(c, status) from a later loop callback, or returns an error, or
+   * returns BX__WRITTEN when every byte went out at once (then it reports nothing). */
   int (*write)(bx__conn *c, const char *buf, size_t len);
   /* Required: closes c's handles, cancelling a dial or write in progress (their reports may
    * still arrive and are ignored); then calls bx__conn_closed(c) once from a later loop
@@ -164,6 +165,9 @@ void bx__conn_input(bx__conn *c, const char *data, size_t len);
 /* Input of one whole frame (BX__TRAN_MESSAGES transports); data is borrowed for the call. A
  * frame over the connection's max_frame closes the connection. */
 void bx__conn_message(bx__conn *c, const char *data, size_t len);
+
+/* What write() returns when it wrote everything synchronously. */
+#define BX__WRITTEN 1
 
 /* A write finished. */
 void bx__conn_write_done(bx__conn *c, int status);
