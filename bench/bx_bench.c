@@ -1,7 +1,7 @@
 /* bx-bench: round-trip latency and throughput of bx calls next to the physical floor, measured
  * the same way in the same run.
  *
- *   bx-bench [--ops N] [--warmup N] [--pinned] [--json]
+ *   bx-bench [--ops N] [--warmup N] [--pinned] [--json] [--no-memory] [--no-instructions]
  *
  * Scenarios (each: N operations after a warm-up; mean, p50, p99 round trip and ops/s):
  *   inproc      calc.add through the generated stub, the registry and the skeleton, one loop
@@ -15,9 +15,14 @@
  *                       with blocking sockets, payload the size of the bx request frame
  *   nng-ipc, nng-tcp, zmq-ipc, zmq-tcp   REQ/REP peers with the same payload
  *   raw-ws      the WebSocket floor: a raw libwebsockets echo of the same payload
+ *   seal+open, seal+open-nm   the telehash floor: libsodium crypto_box seal+open of the
+ *               payload, with the key agreement per message / with the shared key precomputed
  * Memory: RSS of bxd idle and with 1,000 and 10,000 idle Unix connections (bytes per
  * connection), and the RSS growth of a context with 100,000 registered names (--no-memory
  * skips it).
+ * Instructions per call (valgrind --tool=callgrind, the figure that does not move with the
+ * machine's noise) of the in-process and the Unix-socket call, client and server; skipped
+ * without valgrind or with --no-instructions.
  * --pinned runs both processes on CPU 0 (stable figures on a small VM); peers run the same way.
  * Timings are reported, never asserted. */
 #define _GNU_SOURCE
@@ -36,12 +41,13 @@
 
 #include "calc_impl.h"
 #include "calc_stub.h"
+#include "instructions.h"
 #include "memory.h"
 #include "peers.h"
 
 typedef struct bench_opts {
   int ops, warmup;
-  bool pinned, json, memory;
+  bool pinned, json, memory, instructions;
   const char *only; /* run just this scenario (for profiling), or NULL */
 } bench_opts;
 
@@ -201,7 +207,7 @@ static void run_adds(client *c, int n, int depth, double *lat, double *total) {
   cur = c;
   double t0 = now_us();
   top_up(c);
-  uv_run(&c->loop, UV_RUN_DEFAULT);
+  if (n > 0) uv_run(&c->loop, UV_RUN_DEFAULT);
   *total = now_us() - t0;
   free(start);
 }
@@ -328,11 +334,22 @@ static void bench_peer(const char *scenario, const char *system, peer_fn fn, con
   free(lat);
 }
 
+static void bench_sodium(const char *scenario, bool precomputed, size_t size, const bench_opts *o) {
+  double *lat = calloc((size_t)o->ops, sizeof *lat), total = 0;
+  if (peer_sodium(precomputed, size, o->warmup, o->ops, lat, &total) == 0)
+    record(scenario, "sodium", size, lat, o->ops, total);
+  else
+    fprintf(stderr, "bx-bench: libsodium crypto_box failed\n");
+  free(lat);
+}
+
 /* ---- output -------------------------------------------------------------------------------- */
 
 static double floor_p50(const result *r) {
   if (strncmp(r->scenario, "pipeline-", 9) == 0 && strcmp(r->scenario, "pipeline-1") != 0)
     return 0; /* several calls in flight: a throughput figure, not a round trip */
+  if (strcmp(r->scenario, "inproc") == 0 || strcmp(r->system, "sodium") == 0)
+    return 0; /* no socket floor: in one process */
   bool over_tcp = strstr(r->scenario, "tcp") != NULL || strcmp(r->scenario, "raw-ws") == 0;
   const char *want = strcmp(r->scenario, "ws") == 0 ? "raw-ws" : over_tcp ? "raw-tcp" : "raw-unix";
   for (int i = 0; i < nresults; i++)
@@ -344,7 +361,7 @@ static double floor_p50(const result *r) {
 static void print_results(const bench_opts *o) {
   const char *mode = o->pinned ? "pinned" : "unpinned";
   if (o->json)
-    printf("[\n");
+    printf("{\"mode\":\"%s\",\"results\":[\n", mode);
   else
     printf("%-12s %-6s %-9s %8s %10s %10s %10s %12s %8s\n", "scenario", "system", "mode", "size",
            "p50 us", "p99 us", "mean us", "ops/s", "x floor");
@@ -363,7 +380,31 @@ static void print_results(const bench_opts *o) {
              r->size, r->p50_us, r->p99_us, r->mean_us, r->ops_s, rs);
     }
   }
-  if (o->json) printf("]\n");
+  if (o->json) printf("]");
+}
+
+static void print_instructions(const bench_opts *o, const char *self) {
+  if (!instr_available()) {
+    if (!o->json) printf("\ninstructions: skipped (valgrind is not installed)\n");
+    return;
+  }
+  instr_result rs[] = {{"inproc", 8000, 0, 0}, {"unix", 2000, 0, 0}};
+  if (o->json) printf(",\"instructions\":[");
+  for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
+    instr_result *r = &rs[i];
+    int rc = instr_measure(self, r);
+    if (o->json) {
+      printf("%s{\"scenario\":\"%s\",\"client\":%.0f,\"server\":%.0f}", i ? "," : "", r->scenario,
+             rc ? -1 : r->client, rc ? -1 : r->server);
+    } else if (rc) {
+      printf("\ninstructions per call (callgrind): %s failed", r->scenario);
+    } else {
+      printf("%s%s %.0f", i ? "; " : "\ninstructions per call (callgrind): ", r->scenario,
+             r->client);
+      if (r->server > 0) printf(" client + %.0f server", r->server);
+    }
+  }
+  printf(o->json ? "]" : "\n");
 }
 
 /* A program built next to bx-bench (bxd, calc_server). */
@@ -421,8 +462,8 @@ static void print_memory(const bench_opts *o, const char *self) {
   }
   double per1k = (double)(m.rss1k - m.rss0) / 1000, per10k = (double)(m.rss10k - m.rss0) / 10000;
   if (o->json) {
-    printf("{\"memory\":{\"bxd_rss_idle\":%ld,\"bxd_rss_1k\":%ld,\"bxd_rss_10k\":%ld,"
-           "\"bytes_per_connection\":%.0f,\"names_100k_bytes\":%ld}}\n",
+    printf(",\"memory\":{\"bxd_rss_idle\":%ld,\"bxd_rss_1k\":%ld,\"bxd_rss_10k\":%ld,"
+           "\"bytes_per_connection\":%.0f,\"names_100k_bytes\":%ld}",
            m.rss0, m.rss1k, m.rss10k, per10k, names);
     return;
   }
@@ -435,7 +476,7 @@ static void print_memory(const bench_opts *o, const char *self) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--peer-serve") == 0) return peer_serve_main(argc, argv);
-  bench_opts o = {.ops = 20000, .warmup = 2000, .memory = true};
+  bench_opts o = {.ops = 20000, .warmup = 2000, .memory = true, .instructions = true};
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
       o.ops = atoi(argv[++i]);
@@ -447,11 +488,15 @@ int main(int argc, char **argv) {
       o.json = true;
     else if (strcmp(argv[i], "--no-memory") == 0)
       o.memory = false;
+    else if (strcmp(argv[i], "--no-instructions") == 0)
+      o.instructions = false;
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
       o.only = argv[++i];
     else {
-      printf("usage: bx-bench [--ops N] [--warmup N] [--pinned] [--json] [--no-memory] "
-             "[--only inproc|unix|pipeline]\n");
+      printf("usage: bx-bench [--ops N] [--warmup N] [--pinned] [--json] [--no-memory]\n"
+             "                [--no-instructions] [--only inproc|unix|pipeline]\n"
+             "Round trips of bx next to raw sockets, nng, ZeroMQ, libwebsockets and libsodium,\n"
+             "bxd memory, and instructions per call under callgrind (docs/performance.md).\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
     }
   }
@@ -460,6 +505,7 @@ int main(int argc, char **argv) {
   if (o.only && strcmp(o.only, "inproc") == 0) { /* profiling: no server processes */
     bench_adds("inproc", NULL, 1, &o);
     print_results(&o);
+    if (o.json) printf("}\n");
     return 0;
   }
   if (o.only && (strcmp(o.only, "unix") == 0 || strcmp(o.only, "pipeline") == 0)) {
@@ -477,6 +523,7 @@ int main(int argc, char **argv) {
     kill(srv, SIGTERM);
     waitpid(srv, NULL, 0);
     print_results(&o);
+    if (o.json) printf("}\n");
     return 0;
   }
   char unix_url[96];
@@ -503,6 +550,8 @@ int main(int argc, char **argv) {
   bench_peer("zmq-ipc", "zmq", peer_zmq, ipc, 230, &o);
   bench_peer("zmq-tcp", "zmq", peer_zmq, "tcp://127.0.0.1:47933", 230, &o);
   bench_peer("raw-ws", "lws", peer_lws, "47935", 230, &o);
+  bench_sodium("seal+open", false, 230, &o);
+  bench_sodium("seal+open-nm", true, 230, &o);
   bench_raw("raw-unix", false, 1024, &o);
   bench_raw("raw-unix", false, 65536, &o);
   bench_echo("unix-echo", unix_url, 1024, &o);
@@ -522,5 +571,7 @@ int main(int argc, char **argv) {
     }
   print_results(&o);
   if (o.memory) print_memory(&o, argv[0]);
+  if (o.instructions) print_instructions(&o, argv[0]);
+  if (o.json) printf("}\n");
   return 0;
 }

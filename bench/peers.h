@@ -22,6 +22,10 @@ void lws_serve(const char *port, int n, int ready);
 /* Starts the server side of peer `kind` ("nng", "zmq", "lws") as a fresh process. */
 int peer_start(const char *kind, const char *url, int n, bool pinned);
 
+/* libsodium crypto_box seal+open of `size` bytes in this process (the telehash floor):
+ * with the X25519 agreement per message, or with the shared key precomputed. */
+int peer_sodium(bool precomputed, size_t size, int warmup, int ops, double *lat, double *total_us);
+
 /* The server side: bx-bench --peer-serve nng|zmq URL COUNT READY_FD pinned|unpinned. */
 int peer_serve_main(int argc, char **argv);
 

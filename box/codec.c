@@ -77,20 +77,24 @@ typedef struct cd_field {
 
 typedef struct cd_shape {
   const char *cls;
+  size_t len; /* strlen(cls): most classes are told apart by length alone */
   cd_field fields[2];
 } cd_shape;
 
+#define CD_CLASS(c) c, sizeof c - 1
+
 /* What a receiver relies on in each class; unknown properties are ignored. */
 static const cd_shape cd_shapes[] = {
-    {BX_CLASS_MESSAGE, {{"attributes", CD_OBJECT, false}, {"object", CD_ANY, true}}},
-    {BX_CLASS_SUB_BOX_MESSAGE, {{"name", CD_STRING, true}, {"object", CD_ANY, true}}},
-    {BX_CLASS_RPC_MESSAGE, {{"name", CD_STRING, true}, {"args", CD_ARRAY, false}}},
-    {BX_CLASS_NO_SUCH_NAME, {{"name", CD_STRING, true}}},
-    {BX_CLASS_REGISTER_SELF, {{"name", CD_STRING, true}}},
-    {BX_CLASS_SUB_BOX, {{"name", CD_STRING, true}, {"delegate", CD_BOX, true}}},
-    {BX_CLASS_NAMED_BOX, {{"name", CD_STRING, true}}},
-    {BX_CLASS_TIMESTAMP, {{"value", CD_NUMBER, true}}},
-    {BX_CLASS_REMOTE_EXCEPTION, {{"id", CD_STRING, false}, {"message", CD_STRING, false}}},
+    {CD_CLASS(BX_CLASS_MESSAGE), {{"attributes", CD_OBJECT, false}, {"object", CD_ANY, true}}},
+    {CD_CLASS(BX_CLASS_SUB_BOX_MESSAGE), {{"name", CD_STRING, true}, {"object", CD_ANY, true}}},
+    {CD_CLASS(BX_CLASS_RPC_MESSAGE), {{"name", CD_STRING, true}, {"args", CD_ARRAY, false}}},
+    {CD_CLASS(BX_CLASS_NO_SUCH_NAME), {{"name", CD_STRING, true}}},
+    {CD_CLASS(BX_CLASS_REGISTER_SELF), {{"name", CD_STRING, true}}},
+    {CD_CLASS(BX_CLASS_SUB_BOX), {{"name", CD_STRING, true}, {"delegate", CD_BOX, true}}},
+    {CD_CLASS(BX_CLASS_NAMED_BOX), {{"name", CD_STRING, true}}},
+    {CD_CLASS(BX_CLASS_TIMESTAMP), {{"value", CD_NUMBER, true}}},
+    {CD_CLASS(BX_CLASS_REMOTE_EXCEPTION),
+     {{"id", CD_STRING, false}, {"message", CD_STRING, false}}},
 };
 
 static const char *const cd_type_names[] = {
@@ -137,9 +141,10 @@ static int cd_check_field(cd_dec *d, const cJSON *obj, const char *cls, const cd
 }
 
 static int cd_check_shape(cd_dec *d, const cJSON *obj, const char *cls) {
+  size_t len = strlen(cls);
   for (size_t i = 0; i < sizeof cd_shapes / sizeof cd_shapes[0]; i++) {
     const cd_shape *s = &cd_shapes[i];
-    if (strcmp(s->cls, cls) != 0) continue;
+    if (s->len != len || memcmp(s->cls, cls, len) != 0) continue;
     for (size_t k = 0; k < sizeof s->fields / sizeof s->fields[0] && s->fields[k].key; k++) {
       int rc = cd_check_field(d, obj, cls, &s->fields[k]);
       if (rc) return rc;
@@ -155,7 +160,7 @@ static int cd_class_of(cd_dec *d, const cJSON *obj, const char **cls) {
   const cJSON *found = NULL;
   *cls = NULL;
   for (const cJSON *c = obj->child; c != NULL; c = c->next) {
-    if (c->string == NULL || strcmp(c->string, "class") != 0) continue;
+    if (c->string == NULL || c->string[0] != 'c' || strcmp(c->string, "class") != 0) continue;
     if (found != NULL) return cd_fail(d->err, BX_EBADMSG, "duplicate \"class\" key");
     found = c;
   }

@@ -15,6 +15,7 @@ packages=(
   clang-format                              # make format-check
   openssl                                   # throwaway certificates in wss tests
   libnng-dev libzmq3-dev                    # benchmark peers (bench/)
+  valgrind                                  # instructions per call in bx-bench (callgrind)
   chromium chromium-driver                  # the browser end-to-end test (tests/web)
   curl                                      # HTTP checks of served pages in tests
 )
