@@ -13,6 +13,7 @@
  *   (bx__json_write_ex) that writes each one as its box's wire form instead.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,18 +56,54 @@ static int jw_escape(jw *w, unsigned char c) {
   return jw_put(w, u, sizeof u);
 }
 
-static int jw_string(jw *w, const char *s) {
+/* True when none of the 8 bytes at p needs an escape: no control character, '"' or '\\'
+ * (SWAR: each test sets a byte's high bit when that byte matches; UTF-8 bytes pass). */
+static bool jw_plain8(const unsigned char *p) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  uint64_t x;
+  memcpy(&x, p, sizeof x);
+  uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+  uint64_t hit =
+      ((x - ones * 0x20) & ~x & highs) | ((q - ones) & ~q & highs) | ((b - ones) & ~b & highs);
+  return hit == 0;
+}
+
+static bool jw_plain(unsigned char c) {
+  return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* A string with escapes: written run by run. */
+static int jw_string_escaped(jw *w, const unsigned char *p) {
   int rc = jw_putc(w, '"');
-  const unsigned char *p = (const unsigned char *)(s ? s : "");
   const unsigned char *run = p; /* start of bytes not yet written */
   for (; rc == 0 && *p; p++) {
-    if (*p >= 0x20 && *p != '"' && *p != '\\') continue;
+    if (jw_plain(*p)) continue;
     rc = jw_put(w, run, (size_t)(p - run));
     if (rc == 0) rc = jw_escape(w, *p);
     run = p + 1;
   }
   if (rc == 0) rc = jw_put(w, run, (size_t)(p - run));
   return rc ? rc : jw_putc(w, '"');
+}
+
+static int jw_string(jw *w, const char *s) {
+  const unsigned char *p = (const unsigned char *)(s ? s : "");
+  size_t n = strlen((const char *)p), i = 0;
+  while (n - i >= 8 && jw_plain8(p + i))
+    i += 8;
+  while (i < n && jw_plain(p[i]))
+    i++;
+  if (i < n) return jw_string_escaped(w, p);
+  /* The common case: nothing to escape, one copy between the quotes. */
+  bx_buf *b = w->out;
+  if (n + 2 > w->limit || b->len - w->start > w->limit - (n + 2)) return BX_EMSGSIZE;
+  if (b->cap - b->len < n + 2 && bx_buf_reserve(b, n + 2 < 256 ? 256 : n + 2) != 0)
+    return BX_ENOMEM;
+  b->base[b->len] = '"';
+  memcpy(b->base + b->len + 1, p, n);
+  b->base[b->len + 1 + n] = '"';
+  b->len += n + 2;
+  return 0;
 }
 
 /* ---- numbers ----------------------------------------------------------------------------- */

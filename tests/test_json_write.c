@@ -83,6 +83,42 @@ static void test_escaping(void **state) {
   }
 }
 
+/* The writer skips plain text eight bytes at a time: a byte to escape (or a UTF-8 byte that
+ * must not be) at every position of strings around those boundaries, against a plain
+ * byte-by-byte escaper. */
+static void test_escaping_every_position(void **state) {
+  (void)state;
+  static const char *const specials[] = {"\"", "\\", "\n", "\x1f", "\x7f", "\xc3\xa9"};
+  for (size_t len = 1; len <= 40; len++)
+    for (size_t pos = 0; pos < len; pos++)
+      for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+        char in[64], want[128];
+        memset(in, 'a', len);
+        size_t sl = strlen(specials[k]);
+        memcpy(in + pos, specials[k], sl);
+        size_t n = pos + sl < len ? len : pos + sl;
+        in[n] = '\0';
+        size_t o = 0;
+        want[o++] = '"';
+        for (size_t i = 0; i < n; i++) {
+          unsigned char c = (unsigned char)in[i];
+          if (c == '"' || c == '\\') {
+            want[o++] = '\\';
+            want[o++] = (char)c;
+          } else if (c < 0x20) {
+            o += (size_t)snprintf(want + o, sizeof want - o, "\\u%04x", c);
+          } else {
+            want[o++] = (char)c;
+          }
+        }
+        want[o++] = '"';
+        want[o] = '\0';
+        cJSON *j = cJSON_CreateString(in);
+        expect_written(j, want);
+        cJSON_Delete(j);
+      }
+}
+
 static void test_key_escaping(void **state) {
   (void)state;
   cJSON *o = cJSON_CreateObject();
@@ -335,6 +371,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buf),
       cmocka_unit_test(test_escaping),
+      cmocka_unit_test(test_escaping_every_position),
       cmocka_unit_test(test_key_escaping),
       cmocka_unit_test(test_numbers),
       cmocka_unit_test(test_numbers_read_back),
