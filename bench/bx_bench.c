@@ -494,7 +494,7 @@ int main(int argc, char **argv) {
       o.only = argv[++i];
     else {
       printf("usage: bx-bench [--ops N] [--warmup N] [--pinned] [--json] [--no-memory]\n"
-             "                [--no-instructions] [--only inproc|unix|pipeline]\n"
+             "                [--no-instructions] [--only inproc|unix|ws|pipeline]\n"
              "Round trips of bx next to raw sockets, nng, ZeroMQ, libwebsockets and libsodium,\n"
              "bxd memory, and instructions per call under callgrind (docs/performance.md).\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
@@ -508,17 +508,21 @@ int main(int argc, char **argv) {
     if (o.json) printf("}\n");
     return 0;
   }
-  if (o.only && (strcmp(o.only, "unix") == 0 || strcmp(o.only, "pipeline") == 0)) {
+  if (o.only && (strcmp(o.only, "unix") == 0 || strcmp(o.only, "pipeline") == 0 ||
+                 strcmp(o.only, "ws") == 0)) {
     bool pipelined = strcmp(o.only, "pipeline") == 0; /* profiling: one server process */
     char url[96];
-    snprintf(url, sizeof url, "unix:///tmp/bx-bench-only-%d.sock", (int)getpid());
+    if (strcmp(o.only, "ws") == 0)
+      snprintf(url, sizeof url, "ws://127.0.0.1:47936/");
+    else
+      snprintf(url, sizeof url, "unix:///tmp/bx-bench-only-%d.sock", (int)getpid());
     pid_t srv = serve_on(url, &o, 0);
     if (srv < 0) return 1;
     if (pipelined) {
       bench_adds("pipeline-16", url, 16, &o);
       bench_adds("pipeline-128", url, 128, &o);
     } else {
-      bench_adds("unix", url, 1, &o);
+      bench_adds(o.only, url, 1, &o);
     }
     kill(srv, SIGTERM);
     waitpid(srv, NULL, 0);
