@@ -494,7 +494,7 @@ int main(int argc, char **argv) {
       o.only = argv[++i];
     else {
       printf("usage: bx-bench [--ops N] [--warmup N] [--pinned] [--json] [--no-memory]\n"
-             "                [--no-instructions] [--only inproc|unix|ws|pipeline]\n"
+             "                [--no-instructions] [--only inproc|unix|ws|pipeline|echo-64k]\n"
              "Round trips of bx next to raw sockets, nng, ZeroMQ, libwebsockets and libsodium,\n"
              "bxd memory, and instructions per call under callgrind (docs/performance.md).\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
@@ -509,7 +509,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (o.only && (strcmp(o.only, "unix") == 0 || strcmp(o.only, "pipeline") == 0 ||
-                 strcmp(o.only, "ws") == 0)) {
+                 strcmp(o.only, "ws") == 0 || strcmp(o.only, "echo-64k") == 0)) {
     bool pipelined = strcmp(o.only, "pipeline") == 0; /* profiling: one server process */
     char url[96];
     if (strcmp(o.only, "ws") == 0)
@@ -521,6 +521,8 @@ int main(int argc, char **argv) {
     if (pipelined) {
       bench_adds("pipeline-16", url, 16, &o);
       bench_adds("pipeline-128", url, 128, &o);
+    } else if (strcmp(o.only, "echo-64k") == 0) {
+      bench_echo("unix-echo", url, 65536, &o);
     } else {
       bench_adds(o.only, url, 1, &o);
     }
