@@ -38,8 +38,8 @@ static int in_run(const char *self, const char *scenario, int n, double *client,
     int null = open("/dev/null", O_WRONLY);
     dup2(null, 1);
     dup2(null, 2);
-    execlp("valgrind", "valgrind", "--tool=callgrind", out, self, "--only", scenario,
-           "--no-memory", "--no-instructions", "--ops", ops, "--warmup", "0", (char *)NULL);
+    execlp("valgrind", "valgrind", "--tool=callgrind", out, self, "--only", scenario, "--no-memory",
+           "--no-instructions", "--ops", ops, "--warmup", "0", (char *)NULL);
     _exit(127);
   }
   int status = -1;
@@ -68,8 +68,7 @@ static int in_run(const char *self, const char *scenario, int n, double *client,
 int instr_measure(const char *self, instr_result *r) {
   const int n1 = r->calls / 4, n2 = r->calls;
   double c1, s1, c2, s2;
-  if (in_run(self, r->scenario, n1, &c1, &s1) || in_run(self, r->scenario, n2, &c2, &s2))
-    return -1;
+  if (in_run(self, r->scenario, n1, &c1, &s1) || in_run(self, r->scenario, n2, &c2, &s2)) return -1;
   r->client = (c2 - c1) / (n2 - n1);
   r->server = (s2 - s1) / (n2 - n1);
   return 0;

@@ -8,8 +8,7 @@
 
 #include "peers.h"
 
-int peer_sodium(bool precomputed, size_t size, int warmup, int ops, double *lat,
-                double *total_us) {
+int peer_sodium(bool precomputed, size_t size, int warmup, int ops, double *lat, double *total_us) {
   if (sodium_init() < 0) return -1;
   unsigned char apk[crypto_box_PUBLICKEYBYTES], ask[crypto_box_SECRETKEYBYTES];
   unsigned char bpk[crypto_box_PUBLICKEYBYTES], bsk[crypto_box_SECRETKEYBYTES];
