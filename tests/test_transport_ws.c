@@ -314,7 +314,10 @@ static void ws_test_raw_ok(void **state) {
   raw_frame(fd, 2, true, ADD_MSG, sizeof ADD_MSG - 1, sizeof ADD_MSG - 1);
   char buf[512];
   size_t len;
-  assert_int_equal(raw_read_frame(fd, buf, sizeof buf, &len), 1);
+  int op;
+  while ((op = raw_read_frame(fd, buf, sizeof buf, &len)) == 10) /* the pong may come later */
+    ;
+  assert_int_equal(op, 1);
   /* a clean close: the server answers with the same status */
   unsigned char cl[5] = {0x03, 0xe8, 'b', 'y', 'e'};
   raw_frame(fd, 8, true, cl, sizeof cl, sizeof cl);

@@ -142,6 +142,7 @@ typedef struct ws_conn {
   const char *tx;
   size_t tx_len, tx_sent;
   unsigned char *chunk; /* LWS_PRE + up to WS_MAX_OUT_FRAME */
+  size_t chunk_cap;     /* payload bytes chunk holds (kept between messages) */
   /* rx */
   char *rx;
   size_t rx_len, rx_cap, max_msg;
@@ -474,6 +475,7 @@ static void ws_report(bx__conn *c) {
   w->rx = NULL;
   free(w->chunk);
   w->chunk = NULL;
+  w->chunk_cap = 0;
   if (bx__defer(bx__conn_ctx(c), ws_report_task, c, NULL) != 0) ws_report_task(c, NULL);
 }
 
@@ -487,6 +489,7 @@ static void ws_close(bx__conn *c) {
   w->tx = NULL;
   free(w->chunk);
   w->chunk = NULL;
+  w->chunk_cap = 0;
   if (w->gone) {
     ws_report(c);
     return;
@@ -507,18 +510,40 @@ static void ws_close(bx__conn *c) {
   lws_callback_on_writable(w->wsi);
 }
 
+/* A message of one frame on a plain connection with nothing buffered goes out at once:
+ * asking for a WRITEABLE callback costs, through libuv's uv_poll, two epoll_ctl pairs and an
+ * epoll_wait per message. lws keeps whatever the socket does not take in its own buffer
+ * (lws_issue_raw's buflist_out) and sends it first, so a short write loses nothing and keeps
+ * the order; while anything is buffered, messages wait for WRITEABLE. TLS and multi-frame
+ * messages keep the callback path. Returns BX__WRITTEN when lws took the message, 0 when the
+ * caller must wait for WRITEABLE. */
+static int ws_write_now(ws_conn *w) {
+  struct lws *wsi = w->wsi;
+  if (w->tx_len > WS_MAX_OUT_FRAME || w->want_close || lws_is_ssl(wsi) || lws_partial_buffered(wsi))
+    return 0;
+  memcpy(w->chunk + LWS_PRE, w->tx, w->tx_len);
+  if (lws_write(wsi, w->chunk + LWS_PRE, w->tx_len, LWS_WRITE_TEXT) < (int)w->tx_len)
+    return BX_ECONNLOST;
+  w->tx = NULL;
+  return BX__WRITTEN;
+}
+
 static int ws_write(bx__conn *c, const char *buf, size_t len) {
   ws_conn *w = wc_of(c);
   if (w->wsi == NULL || w->closing || !w->established) return BX_ECONNLOST;
   size_t cap = len < WS_MAX_OUT_FRAME ? len : WS_MAX_OUT_FRAME;
-  free(w->chunk);
-  w->chunk = malloc(LWS_PRE + cap + 1);
-  if (w->chunk == NULL) return BX_ENOMEM;
+  if (w->chunk == NULL || w->chunk_cap < cap) {
+    free(w->chunk);
+    w->chunk = malloc(LWS_PRE + cap + 1);
+    w->chunk_cap = w->chunk ? cap : 0;
+    if (w->chunk == NULL) return BX_ENOMEM;
+  }
   w->tx = buf;
   w->tx_len = len;
   w->tx_sent = 0;
-  lws_callback_on_writable(w->wsi);
-  return 0;
+  int rc = ws_write_now(w);
+  if (rc == 0) lws_callback_on_writable(w->wsi);
+  return rc;
 }
 
 static int ws_on_writeable(bx__conn *c, struct lws *wsi) {
