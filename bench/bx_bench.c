@@ -4,7 +4,8 @@
  *   bx-bench [--ops N] [--warmup N] [--pinned] [--json] [--no-memory] [--no-instructions]
  *
  * Scenarios (each: N operations after a warm-up; mean, p50, p99 round trip and ops/s):
- *   inproc      calc.add through the generated stub, the registry and the skeleton, one loop
+ *   inproc      calc.add through the generated stub to the skeleton in the same context (the
+ *               direct path: no messages), one loop
  *   unix, tcp   calc.add to a server process over a Unix socket / TCP loopback
  *   unix-1k, unix-64k, tcp-1k, tcp-64k   calc.echo of a 1 KiB / 64 KiB string
  *   pipeline-N  calc.add over unix with N calls in flight (throughput)
