@@ -57,5 +57,5 @@ bx_box *bx__return_box_origin(bx_box *ret) {
 }
 
 cJSON *bx__wire_return_box(void) {
-  return bx_json_new_object(BX_CLASS_RETURN_BOX);
+  return bx__json_object_const(BX_CLASS_RETURN_BOX);
 }

@@ -108,13 +108,13 @@ bx_box *bx_sub_box_delegate(bx_box *sub) {
 
 cJSON *bx__wire_sub_box(const char *name, cJSON *delegate) {
   if (delegate == NULL) return NULL;
-  cJSON *obj = bx_json_new_object(BX_CLASS_SUB_BOX);
-  if (obj == NULL || name == NULL || !cJSON_AddStringToObject(obj, "name", name)) {
+  cJSON *obj = bx__json_object_const(BX_CLASS_SUB_BOX);
+  if (obj == NULL || name == NULL || !bx__json_add(obj, "name", cJSON_CreateString(name))) {
     cJSON_Delete(obj);
     cJSON_Delete(delegate);
     return NULL;
   }
-  if (!cJSON_AddItemToObject(obj, "delegate", delegate)) {
+  if (!bx__json_add(obj, "delegate", delegate)) {
     cJSON_Delete(obj);
     cJSON_Delete(delegate);
     return NULL;
