@@ -14,6 +14,7 @@
  *               sockets), next to the direct unix call
  *   raw-unix, raw-tcp   the floor: a 4-byte length + payload ping-pong between two processes
  *                       with blocking sockets, payload the size of the bx request frame
+ *   uv-unix     the same ping-pong with both sides on libuv loops: the event loop's share
  *   nng-ipc, nng-tcp, zmq-ipc, zmq-tcp   REQ/REP peers with the same payload
  *   raw-ws      the WebSocket floor: a raw libwebsockets echo of the same payload
  *   seal+open, seal+open-nm   the telehash floor: libsodium crypto_box seal+open of the
@@ -545,6 +546,9 @@ int main(int argc, char **argv) {
   /* The request frame for add(i,1) is about 230 bytes: the floor moves the same. */
   bench_raw("raw-unix", false, 230, &o);
   bench_raw("raw-tcp", true, 230, &o);
+  char uv_path[96];
+  snprintf(uv_path, sizeof uv_path, "/tmp/bx-bench-uv-%d.sock", (int)getpid());
+  bench_peer("uv-unix", "libuv", peer_uv_unix, uv_path, 230, &o);
   bench_adds("inproc", NULL, 1, &o);
   bench_adds("unix", unix_url, 1, &o);
   bench_adds("tcp", "tcp://127.0.0.1:47931", 1, &o);

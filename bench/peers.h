@@ -22,6 +22,10 @@ void lws_serve(const char *port, int n, int ready);
 /* Starts the server side of peer `kind` ("nng", "zmq", "lws") as a fresh process. */
 int peer_start(const char *kind, const char *url, int n, bool pinned);
 
+/* The raw ping-pong on libuv loops over a Unix socket at path (uv_floor.c). */
+int peer_uv_unix(const char *path, size_t size, int warmup, int ops, bool pinned, double *lat,
+                 double *total_us);
+
 /* libsodium crypto_box seal+open of `size` bytes in this process (the telehash floor):
  * with the X25519 agreement per message, or with the shared key precomputed. */
 int peer_sodium(bool precomputed, size_t size, int warmup, int ops, double *lat, double *total_us);

@@ -13,7 +13,7 @@ fail() { echo "bench smoke: $*" >&2; cat "$out" >&2; exit 1; }
 "$bench" --help | grep -q "usage: bx-bench" || fail "--help"
 "$bench" --ops 200 --warmup 20 --no-memory --json "$@" >"$out" || fail "exit status $?"
 
-for s in raw-unix raw-tcp inproc unix tcp ws hub-unix nng-ipc nng-tcp zmq-ipc zmq-tcp raw-ws \
+for s in raw-unix raw-tcp uv-unix inproc unix tcp ws hub-unix nng-ipc nng-tcp zmq-ipc zmq-tcp raw-ws \
          seal+open seal+open-nm unix-echo tcp-echo pipeline-1 pipeline-16 pipeline-128; do
   grep -q "\"scenario\":\"$s\"" "$out" || fail "no row for $s"
 done
@@ -25,7 +25,7 @@ grep -q '"ops_s":0,' "$out" && fail "a row with zero operations per second"
 [ "$(tail -c 2 "$out")" = "}" ] || fail "the JSON object is not closed"
 if command -v node >/dev/null; then
   node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-           if (!Array.isArray(d.results) || d.results.length < 19) process.exit(1);' "$out" ||
+           if (!Array.isArray(d.results) || d.results.length < 20) process.exit(1);' "$out" ||
     fail "the output is not the JSON document expected"
 fi
 case " $* " in
