@@ -26,6 +26,7 @@
  * machine's noise) of the in-process and the Unix-socket call, client and server; skipped
  * without valgrind or with --no-instructions.
  * --pinned runs both processes on CPU 0 (stable figures on a small VM); peers run the same way.
+ * With --only, BX_BENCH_SERVER_CPU=N pins the server to CPU N instead (one core per side).
  * Timings are reported, never asserted. */
 #define _GNU_SOURCE
 #include <netinet/in.h>
@@ -518,7 +519,8 @@ int main(int argc, char **argv) {
       snprintf(url, sizeof url, "ws://127.0.0.1:47936/");
     else
       snprintf(url, sizeof url, "unix:///tmp/bx-bench-only-%d.sock", (int)getpid());
-    pid_t srv = serve_on(url, &o, 0);
+    const char *cpu = getenv("BX_BENCH_SERVER_CPU");
+    pid_t srv = serve_on(url, &o, cpu ? atoi(cpu) : 0);
     if (srv < 0) return 1;
     if (pipelined) {
       bench_adds("pipeline-16", url, 16, &o);
