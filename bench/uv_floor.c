@@ -15,10 +15,9 @@ typedef struct uvp {
   uv_pipe_t pipe;
   uv_connect_t connect;
   uv_pipe_t server;
-  char *buf;     /* the frame being read */
-  size_t size;   /* frame size: 4-byte length + payload */
-  size_t have;   /* bytes of the frame read */
-  int left;      /* frames still to answer or send */
+  char *buf;   /* the frame being read */
+  size_t size; /* frame size: 4-byte length + payload */
+  size_t have; /* bytes of the frame read */
   bool client;
   int warmup, ops, done;
   double start, t0, *lat;
