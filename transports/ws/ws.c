@@ -26,7 +26,8 @@
  *   with CONTINUATION frames, one lws_write() per WRITEABLE callback, copied chunk by chunk
  *   into a buffer with LWS_PRE bytes of headroom (lws writes the header in front of the
  *   payload and masks client payloads in place, so the core's buffer is never handed over).
- *   bx__conn_write_done() follows the last chunk.
+ *   bx__conn_write_done() follows the last chunk. A one-frame message on a plain connection
+ *   with nothing buffered in lws is written at once instead (ws_write_now()).
  * - Input: text, binary and fragmented messages are reassembled; the declared length of the
  *   current frame is checked against the connection's max_frame before anything is buffered
  *   (close 1009); a text message must be valid UTF-8 (lws checks as it goes, the whole
