@@ -1,8 +1,9 @@
 /* libFuzzer target for the RPC argument decoder (rpc/value.c), the one place untrusted
  * arguments are checked: bx_args_decode() on any JSON must either fail cleanly or produce a
  * value that encodes and decodes back to the same JSON; nothing may crash or leak, in borrow
- * and copy mode alike. Built by tests/fuzz/CMakeLists.txt (libFuzzer with clang, or a corpus
- * replay elsewhere). */
+ * and copy mode alike. A deep copy of the decoded value (bx__struct_copy, the direct path of
+ * in-process calls) must encode to the same JSON too. Built by tests/fuzz/CMakeLists.txt (libFuzzer
+ * with clang, or a corpus replay elsewhere). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,19 @@ static void fz_round_trip(const cJSON *args, bool borrow) {
   if (bx_args_encode(&fz_method, &again, out2, &enc2) != 0) abort();
   char *a = cJSON_PrintUnformatted(enc1), *b = cJSON_PrintUnformatted(enc2);
   if (a == NULL || b == NULL || strcmp(a, b) != 0) abort();
+  /* The direct path's copy: anything decoded copies, and says the same. */
+  fz_args copy;
+  memset(&copy, 0, sizeof copy);
+  bx_msg *out3 = bx_msg_new(NULL);
+  cJSON *enc3 = NULL;
+  if (bx__struct_copy(&fz_args_t, &copy, &v) != 0) abort();
+  if (bx_args_encode(&fz_method, &copy, out3, &enc3) != 0) abort();
+  char *c = cJSON_PrintUnformatted(enc3);
+  if (c == NULL || strcmp(a, c) != 0) abort();
+  free(c);
+  cJSON_Delete(enc3);
+  bx__struct_release(&fz_args_t, &copy, false);
+  bx_msg_unref(out3);
   free(a);
   free(b);
   cJSON_Delete(enc1);
