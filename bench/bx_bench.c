@@ -27,6 +27,8 @@
  * without valgrind or with --no-instructions.
  * --pinned runs both processes on CPU 0 (stable figures on a small VM); peers run the same way.
  * With --only, BX_BENCH_SERVER_CPU=N pins the server to CPU N instead (one core per side).
+ * --rounds N runs the whole list N times, each bx scenario next to its floor every time, and
+ * reports the median of each figure (the ratio to the floor is then far less noisy).
  * Timings are reported, never asserted. */
 #define _GNU_SOURCE
 #include <netinet/in.h>
@@ -49,7 +51,7 @@
 #include "peers.h"
 
 typedef struct bench_opts {
-  int ops, warmup;
+  int ops, warmup, rounds;
   bool pinned, json, memory, instructions;
   const char *only; /* run just this scenario (for profiling), or NULL */
 } bench_opts;
@@ -60,7 +62,8 @@ typedef struct result {
   double mean_us, p50_us, p99_us, ops_s;
 } result;
 
-static result results[32];
+#define MAX_ROUNDS 16
+static result results[32 * MAX_ROUNDS];
 static int nresults;
 
 static double now_us(void) {
@@ -361,6 +364,52 @@ static double floor_p50(const result *r) {
   return 0;
 }
 
+static int cmp_field; /* which figure merge_rounds() sorts: 0 p50, 1 p99, 2 mean, 3 ops_s */
+
+static double figure(const result *r, int f) {
+  return f == 0 ? r->p50_us : f == 1 ? r->p99_us : f == 2 ? r->mean_us : r->ops_s;
+}
+
+static int cmp_figure(const void *a, const void *b) {
+  double x = figure(*(const result *const *)a, cmp_field),
+         y = figure(*(const result *const *)b, cmp_field);
+  return x < y ? -1 : x > y;
+}
+
+static bool same_row(const result *a, const result *b) {
+  return strcmp(a->scenario, b->scenario) == 0 && strcmp(a->system, b->system) == 0 &&
+         a->size == b->size;
+}
+
+/* With --rounds N every scenario ran N times, interleaved with its floor: keeps one row per
+ * scenario with the median of each figure across the rounds. */
+static void merge_rounds(void) {
+  static result merged[32 * MAX_ROUNDS];
+  int nmerged = 0;
+  for (int i = 0; i < nresults; i++) {
+    bool seen = false;
+    for (int k = 0; k < nmerged && !seen; k++)
+      seen = same_row(&merged[k], &results[i]);
+    if (seen) continue;
+    const result *rows[MAX_ROUNDS];
+    int n = 0;
+    for (int j = i; j < nresults && n < MAX_ROUNDS; j++)
+      if (same_row(&results[j], &results[i])) rows[n++] = &results[j];
+    result m = results[i];
+    for (cmp_field = 0; cmp_field < 4; cmp_field++) {
+      qsort(rows, (size_t)n, sizeof rows[0], cmp_figure);
+      double v = figure(rows[n / 2], cmp_field);
+      if (cmp_field == 0) m.p50_us = v;
+      if (cmp_field == 1) m.p99_us = v;
+      if (cmp_field == 2) m.mean_us = v;
+      if (cmp_field == 3) m.ops_s = v;
+    }
+    merged[nmerged++] = m;
+  }
+  memcpy(results, merged, (size_t)nmerged * sizeof merged[0]);
+  nresults = nmerged;
+}
+
 static void print_results(const bench_opts *o) {
   const char *mode = o->pinned ? "pinned" : "unpinned";
   if (o->json)
@@ -479,12 +528,14 @@ static void print_memory(const bench_opts *o, const char *self) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--peer-serve") == 0) return peer_serve_main(argc, argv);
-  bench_opts o = {.ops = 20000, .warmup = 2000, .memory = true, .instructions = true};
+  bench_opts o = {.ops = 20000, .warmup = 2000, .rounds = 1, .memory = true, .instructions = true};
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
       o.ops = atoi(argv[++i]);
     else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc)
       o.warmup = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+      o.rounds = atoi(argv[++i]);
     else if (strcmp(argv[i], "--pinned") == 0)
       o.pinned = true;
     else if (strcmp(argv[i], "--json") == 0)
@@ -496,12 +547,17 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
       o.only = argv[++i];
     else {
-      printf("usage: bx-bench [--ops N] [--warmup N] [--pinned] [--json] [--no-memory]\n"
-             "                [--no-instructions] [--only inproc|unix|ws|pipeline|echo-64k]\n"
-             "Round trips of bx next to raw sockets, nng, ZeroMQ, libwebsockets and libsodium,\n"
-             "bxd memory, and instructions per call under callgrind (docs/performance.md).\n");
+      printf(
+          "usage: bx-bench [--ops N] [--warmup N] [--rounds N] [--pinned] [--json] [--no-memory]\n"
+          "                [--no-instructions] [--only inproc|unix|ws|pipeline|echo-64k]\n"
+          "Round trips of bx next to raw sockets, nng, ZeroMQ, libwebsockets and libsodium,\n"
+          "bxd memory, and instructions per call under callgrind (docs/performance.md).\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
     }
+  }
+  if (o.rounds < 1 || o.rounds > MAX_ROUNDS) {
+    fprintf(stderr, "bx-bench: --rounds takes 1 to %d\n", MAX_ROUNDS);
+    return 2;
   }
   signal(SIGPIPE, SIG_IGN);
   pin(&o);
@@ -545,37 +601,38 @@ int main(int argc, char **argv) {
   char hub_url[96];
   snprintf(hub_url, sizeof hub_url, "unix:///tmp/bx-bench-hub-%d.sock", (int)getpid());
   bool have_hub = start_hub(argv[0], hub_url, &hub, &hub_svc, &o) == 0;
-  /* The request frame for add(i,1) is about 230 bytes: the floor moves the same. */
-  bench_raw("raw-unix", false, 230, &o);
-  bench_raw("raw-tcp", true, 230, &o);
-  char uv_path[96];
-  snprintf(uv_path, sizeof uv_path, "/tmp/bx-bench-uv-%d.sock", (int)getpid());
-  bench_peer("uv-unix", "libuv", peer_uv_unix, uv_path, 230, &o);
-  bench_adds("inproc", NULL, 1, &o);
-  bench_adds("unix", unix_url, 1, &o);
-  bench_adds("tcp", "tcp://127.0.0.1:47931", 1, &o);
-  bench_adds("ws", "ws://127.0.0.1:47934/", 1, &o);
-  if (have_hub) bench_adds("hub-unix", hub_url, 1, &o);
-  char ipc[96];
-  snprintf(ipc, sizeof ipc, "ipc:///tmp/bx-bench-peer-%d", (int)getpid());
-  bench_peer("nng-ipc", "nng", peer_nng, ipc, 230, &o);
-  bench_peer("nng-tcp", "nng", peer_nng, "tcp://127.0.0.1:47932", 230, &o);
-  bench_peer("zmq-ipc", "zmq", peer_zmq, ipc, 230, &o);
-  bench_peer("zmq-tcp", "zmq", peer_zmq, "tcp://127.0.0.1:47933", 230, &o);
-  bench_peer("raw-ws", "lws", peer_lws, "47935", 230, &o);
-  bench_sodium("seal+open", false, 230, &o);
-  bench_sodium("seal+open-nm", true, 230, &o);
-  bench_raw("raw-unix", false, 1024, &o);
-  bench_raw("raw-unix", false, 65536, &o);
-  bench_echo("unix-echo", unix_url, 1024, &o);
-  bench_echo("unix-echo", unix_url, 65536, &o);
-  bench_echo("tcp-echo", "tcp://127.0.0.1:47931", 1024, &o);
-  char pipe_url[96]; /* a server of its own */
+  char pipe_url[96], uv_path[96], ipc[96]; /* the pipelined scenarios get a server of their own */
   snprintf(pipe_url, sizeof pipe_url, "unix:///tmp/bx-bench-pipe-%d.sock", (int)getpid());
+  snprintf(uv_path, sizeof uv_path, "/tmp/bx-bench-uv-%d.sock", (int)getpid());
+  snprintf(ipc, sizeof ipc, "ipc:///tmp/bx-bench-peer-%d", (int)getpid());
   pid_t ps = serve_on(pipe_url, &o, 0);
-  bench_adds("pipeline-1", pipe_url, 1, &o);
-  bench_adds("pipeline-16", pipe_url, 16, &o);
-  bench_adds("pipeline-128", pipe_url, 128, &o);
+  for (int round = 0; round < o.rounds; round++) {
+    /* The request frame for add(i,1) is about 230 bytes: the floor moves the same. */
+    bench_raw("raw-unix", false, 230, &o);
+    bench_raw("raw-tcp", true, 230, &o);
+    bench_peer("uv-unix", "libuv", peer_uv_unix, uv_path, 230, &o);
+    bench_adds("inproc", NULL, 1, &o);
+    bench_adds("unix", unix_url, 1, &o);
+    bench_adds("tcp", "tcp://127.0.0.1:47931", 1, &o);
+    bench_adds("ws", "ws://127.0.0.1:47934/", 1, &o);
+    if (have_hub) bench_adds("hub-unix", hub_url, 1, &o);
+    bench_peer("nng-ipc", "nng", peer_nng, ipc, 230, &o);
+    bench_peer("nng-tcp", "nng", peer_nng, "tcp://127.0.0.1:47932", 230, &o);
+    bench_peer("zmq-ipc", "zmq", peer_zmq, ipc, 230, &o);
+    bench_peer("zmq-tcp", "zmq", peer_zmq, "tcp://127.0.0.1:47933", 230, &o);
+    bench_peer("raw-ws", "lws", peer_lws, "47935", 230, &o);
+    bench_sodium("seal+open", false, 230, &o);
+    bench_sodium("seal+open-nm", true, 230, &o);
+    bench_raw("raw-unix", false, 1024, &o);
+    bench_raw("raw-unix", false, 65536, &o);
+    bench_echo("unix-echo", unix_url, 1024, &o);
+    bench_echo("unix-echo", unix_url, 65536, &o);
+    bench_echo("tcp-echo", "tcp://127.0.0.1:47931", 1024, &o);
+    bench_adds("pipeline-1", pipe_url, 1, &o);
+    bench_adds("pipeline-16", pipe_url, 16, &o);
+    bench_adds("pipeline-128", pipe_url, 128, &o);
+  }
+  merge_rounds();
   pid_t all[] = {us, ts, ws, hub_svc, hub, ps};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     if (all[i] > 0) {

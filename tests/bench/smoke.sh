@@ -11,12 +11,14 @@ trap 'rm -f "$out"' EXIT
 fail() { echo "bench smoke: $*" >&2; cat "$out" >&2; exit 1; }
 
 "$bench" --help | grep -q "usage: bx-bench" || fail "--help"
-"$bench" --ops 200 --warmup 20 --no-memory --json "$@" >"$out" || fail "exit status $?"
+"$bench" --ops 200 --warmup 20 --rounds 2 --no-memory --json "$@" >"$out" || fail "exit status $?"
 
 for s in raw-unix raw-tcp uv-unix inproc unix tcp ws hub-unix nng-ipc nng-tcp zmq-ipc zmq-tcp raw-ws \
          seal+open seal+open-nm unix-echo tcp-echo pipeline-1 pipeline-16 pipeline-128; do
   grep -q "\"scenario\":\"$s\"" "$out" || fail "no row for $s"
 done
+# Two rounds merge into one row per scenario.
+[ "$(grep -c '"scenario":"unix","system"' "$out")" = 1 ] || fail "rounds were not merged"
 # Every row measured something: no zero p50 or throughput.
 grep -q '"p50":0.00' "$out" && fail "a row with a zero p50"
 grep -q '"ops_s":0,' "$out" && fail "a row with zero operations per second"
