@@ -184,12 +184,13 @@ static int cd_check_class(cd_dec *d, const char *cls, bool top) {
  * children so that an unknown class is reported as such even where it also breaks the shape of
  * the object holding it (a SubBox delegating to {"class":"evil.Box"}). */
 static int cd_check(cd_dec *d, const cJSON *node, bool top) {
-  if (!cJSON_IsArray(node) && !cJSON_IsObject(node)) return 0;
+  bool object = bx__json_is(node, cJSON_Object);
+  if (!object && !bx__json_is(node, cJSON_Array)) return 0;
   const char *cls = NULL;
-  int rc = cJSON_IsObject(node) ? cd_class_of(d, node, &cls) : 0;
+  int rc = object ? cd_class_of(d, node, &cls) : 0;
   if (rc == 0 && cls != NULL) rc = cd_check_class(d, cls, top);
   for (const cJSON *c = node->child; rc == 0 && c != NULL; c = c->next)
-    rc = cd_check(d, c, false);
+    if (bx__json_is(c, cJSON_Object) || bx__json_is(c, cJSON_Array)) rc = cd_check(d, c, false);
   if (rc == 0 && cls != NULL) rc = cd_check_shape(d, node, cls);
   return rc;
 }

@@ -92,6 +92,12 @@ static inline bool bx__json_add(cJSON *obj, const char *key, cJSON *item) {
 bx_box **bx__boxes_copy(bx_box *const *boxes, size_t n);
 void bx__boxes_free(bx_box **boxes, size_t n);
 
+/* cJSON_IsObject() and friends without a call into the library, for the decoder's hot paths:
+ * is node non-NULL and of this cJSON type (cJSON_Object, cJSON_Array, cJSON_String...)? */
+static inline bool bx__json_is(const cJSON *node, int type) {
+  return node != NULL && (node->type & 0xFF) == type;
+}
+
 /* Writes v in decimal with a NUL into out (at least 21 bytes); returns the length. */
 size_t bx__u64_decimal(uint64_t v, char *out);
 

@@ -100,13 +100,13 @@ cJSON *bx_msg_take_object(bx_msg *msg) {
 }
 
 const char *bx_json_class(const cJSON *obj) {
-  if (!cJSON_IsObject(obj)) return NULL;
+  if (!bx__json_is(obj, cJSON_Object)) return NULL;
   /* FOAM writes "class" first; look there before searching. */
   const cJSON *c = obj->child;
   if (c == NULL) return NULL;
   if (c->string == NULL || strcmp(c->string, "class") != 0)
     c = cJSON_GetObjectItemCaseSensitive(obj, "class");
-  return cJSON_IsString(c) ? c->valuestring : NULL;
+  return bx__json_is(c, cJSON_String) ? c->valuestring : NULL;
 }
 
 cJSON *bx_json_new_object(const char *cls) {
