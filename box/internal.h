@@ -98,6 +98,11 @@ static inline bool bx__json_is(const cJSON *node, int type) {
   return node != NULL && (node->type & 0xFF) == type;
 }
 
+/* Is s[0..n) valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above
+ * U+10FFFF, no sequence cut short)? The pre-scan's rules, for the WebSocket transport's text
+ * messages (json_scan.c). */
+bool bx__utf8_valid(const unsigned char *s, size_t n);
+
 /* Writes v in decimal with a NUL into out (at least 21 bytes); returns the length. */
 size_t bx__u64_decimal(uint64_t v, char *out);
 

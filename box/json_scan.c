@@ -70,6 +70,26 @@ static size_t js_utf8_len(const unsigned char *p, size_t avail) {
   return n;
 }
 
+bool bx__utf8_valid(const unsigned char *s, size_t n) {
+  const uint64_t highs = 0x8080808080808080ull;
+  size_t i = 0;
+  while (i < n) {
+    uint64_t x;
+    if (n - i >= 8 && (memcpy(&x, s + i, sizeof x), (x & highs) == 0)) {
+      i += 8; /* eight ASCII bytes */
+      continue;
+    }
+    if (s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    size_t k = js_utf8_len(s + i, n - i);
+    if (k == 0) return false;
+    i += k;
+  }
+  return true;
+}
+
 static int js_utf8(js *s) {
   size_t n = js_utf8_len(s->p + s->i, s->len - s->i);
   if (n == 0) return js_fail(s, BX_EBADUTF8, s->i, "invalid UTF-8");

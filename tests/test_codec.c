@@ -881,6 +881,34 @@ static void test_strings_accepted(void **state) {
   bxt_env_free(e);
 }
 
+/* bx__utf8_valid() (the WebSocket transport's check of text messages) skips ASCII eight bytes
+ * at a time: a bad sequence is found at every position, a good one accepted. */
+static void test_utf8_valid_every_position(void **state) {
+  (void)state;
+  static const struct {
+    const char *bytes;
+    bool valid;
+  } probes[] = {
+      {"\xc3\xa9", true},  {"\xf0\x9f\x98\x80", true}, {"\xe2\x82\xac", true},      {"\xff", false},
+      {"\xc0\xaf", false}, {"\xed\xa0\x80", false},    {"\xf4\x90\x80\x80", false}, {"\x80", false},
+      {"\xe2\x82", false},
+  };
+  unsigned char buf[64];
+  for (size_t len = 0; len < 40; len++)
+    for (size_t at = 0; at <= len; at++)
+      for (size_t p = 0; p < sizeof probes / sizeof probes[0]; p++) {
+        size_t n = strlen(probes[p].bytes);
+        memset(buf, 'a', sizeof buf);
+        memcpy(buf + at, probes[p].bytes, n);
+        size_t total = len + n; /* "\xe2\x82" is cut short by the end or by an 'a' */
+        bool want = probes[p].valid;
+        if (bx__utf8_valid(buf, total) != want)
+          fail_msg("probe %zu at %zu of %zu: expected %s", p, at, total,
+                   want ? "valid" : "invalid");
+      }
+  assert_true(bx__utf8_valid((const unsigned char *)"", 0));
+}
+
 /* The scan skips string bodies eight bytes at a time: every special byte must be seen at every
  * position, however the string is aligned. */
 static void test_scan_alignment(void **state) {
@@ -1152,6 +1180,7 @@ int main(void) {
       cmocka_unit_test(test_numbers_accepted),
       cmocka_unit_test(test_strings_accepted),
       cmocka_unit_test(test_scan_alignment),
+      cmocka_unit_test(test_utf8_valid_every_position),
       cmocka_unit_test(test_encode_exports_reply),
       cmocka_unit_test(test_encode_exports_payload_box),
       cmocka_unit_test(test_encode_foreign_placeholder),

@@ -575,37 +575,6 @@ static int ws_on_writeable(bx__conn *c, struct lws *wsi) {
   return 0;
 }
 
-/* Strict UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */
-static bool ws_utf8_valid(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned char ch = s[i];
-    size_t k;
-    unsigned cp, min;
-    if (ch < 0x80) {
-      i++;
-      continue;
-    }
-    if (ch >= 0xc2 && ch <= 0xdf)
-      k = 1, cp = ch & 0x1f, min = 0x80;
-    else if (ch >= 0xe0 && ch <= 0xef)
-      k = 2, cp = ch & 0x0f, min = 0x800;
-    else if (ch >= 0xf0 && ch <= 0xf4)
-      k = 3, cp = ch & 0x07, min = 0x10000;
-    else
-      return false;
-    if (n - i <= k) return false;
-    while (k--) {
-      ch = s[++i];
-      if ((ch & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (ch & 0x3f);
-    }
-    i++;
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-  }
-  return true;
-}
-
 static int ws_refuse(struct lws *wsi, int status, const char *reason) {
   lws_close_reason(wsi, (enum lws_close_status)status, (unsigned char *)reason, strlen(reason));
   return -1;
@@ -640,7 +609,7 @@ static int ws_on_receive(bx__conn *c, struct lws *wsi, const char *in, size_t le
   if (len) memcpy(w->rx + w->rx_len, in, len);
   w->rx_len += len;
   if (!lws_is_final_fragment(wsi)) return 0;
-  if (!w->rx_binary && !ws_utf8_valid((const unsigned char *)w->rx, w->rx_len)) {
+  if (!w->rx_binary && !bx__utf8_valid((const unsigned char *)w->rx, w->rx_len)) {
     bx_peer_info *p = bx__conn_peer(c);
     bx_log(bx__conn_ctx(c), BX_LOG_WARN,
            "%s connection%s%s: closing: invalid UTF-8 in a text message", p->scheme,
