@@ -145,7 +145,10 @@ BX_EXTERN int bx_rpc_return(bx_rpc_call *call);
 /* Completes an asynchronous call with an error whose text is `text` (a plain string on the
  * wire). Returns 0 or BX_EINVAL (already done). */
 BX_EXTERN int bx_rpc_fail(bx_rpc_call *call, const char *text);
-/* The request being served (borrowed): its origin, attributes. */
+/* The request being served (borrowed, valid until the call is answered): its origin,
+ * attributes. For a call from a stub in the same context, served without a message
+ * (docs/codegen.md), it is rebuilt from the arguments on first use and has no reply box;
+ * NULL only when that rebuilding runs out of memory. */
 BX_EXTERN const bx_msg *bx_rpc_call_msg(const bx_rpc_call *call);
 BX_EXTERN bx_ctx *bx_rpc_call_ctx(const bx_rpc_call *call);
 BX_EXTERN const bx_method *bx_rpc_call_method(const bx_rpc_call *call);
@@ -219,7 +222,8 @@ BX_EXTERN int bx_register_remote(bx_box *registry, const char *name, bx_box *ser
  * BX_EINVAL when it already completed. */
 BX_EXTERN int bx_call_cancel(bx_call *call);
 /* During the callback: the error text of a failed call (or NULL), and the raw reply (or
- * NULL). Both borrowed. */
+ * NULL). Both borrowed, valid during the callback. A call served in the same context without
+ * a message gets its RPCReturnMessage rebuilt from the result on first use. */
 BX_EXTERN const char *bx_call_error_text(const bx_call *call);
 BX_EXTERN const bx_msg *bx_call_reply(const bx_call *call);
 
