@@ -419,7 +419,8 @@ int bx_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg *
 /* ---- encoding ----------------------------------------------------------------------------- */
 
 typedef struct cd_export {
-  char *name;
+  const char *name; /* owned when `owned`, else the registry's key (valid while registered) */
+  bool owned;
   bx_box *box; /* borrowed: the registry holds it while the entry exists */
 } cd_export;
 
@@ -430,7 +431,25 @@ typedef struct cd_enc {
   size_t start, limit; /* out->len on entry; the frame cap */
   cd_export *exports;  /* registrations made by this encode, undone if it fails */
   size_t nexports, cap;
+  cd_export local[2]; /* the first ones (a reply box, a box argument) */
 } cd_enc;
+
+/* Remembers a registration this encode made. name is copied unless it is the registry's. */
+static int cd_remember(cd_enc *e, bx_box *box, const char *name, bool copy) {
+  if (e->nexports == e->cap) {
+    size_t cap = e->cap * 2;
+    cd_export *x = malloc(cap * sizeof *x);
+    if (x == NULL) return BX_ENOMEM;
+    memcpy(x, e->exports, e->nexports * sizeof *x);
+    if (e->exports != e->local) free(e->exports);
+    e->exports = x;
+    e->cap = cap;
+  }
+  const char *kept = copy ? bx__strdup(name) : name;
+  if (kept == NULL) return BX_ENOMEM;
+  e->exports[e->nexports++] = (cd_export){kept, copy, box};
+  return 0;
+}
 
 /* If wire is a fresh export of box (its SubBox name now maps to box itself), remembers it. */
 static int cd_note_export(cd_enc *e, bx_box *box, const cJSON *wire) {
@@ -438,36 +457,29 @@ static int cd_note_export(cd_enc *e, bx_box *box, const cJSON *wire) {
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(wire, "name");
   bx_box *reg = bx_ctx_registry(e->ctx);
   if (!cJSON_IsString(name) || bx_lookup(reg, name->valuestring) != box) return 0;
-  if (e->nexports == e->cap) {
-    size_t cap = e->cap ? e->cap * 2 : 4;
-    cd_export *x = realloc(e->exports, cap * sizeof *x);
-    if (x == NULL) {
-      bx_unregister(reg, name->valuestring);
-      return BX_ENOMEM;
-    }
-    e->exports = x;
-    e->cap = cap;
-  }
-  char *copy = bx__strdup(name->valuestring);
-  if (copy == NULL) {
-    bx_unregister(reg, name->valuestring);
-    return BX_ENOMEM;
-  }
-  e->exports[e->nexports++] = (cd_export){copy, box};
-  return 0;
+  int rc = cd_remember(e, box, name->valuestring, true);
+  if (rc) bx_unregister(reg, name->valuestring);
+  return rc;
 }
 
 static void cd_rollback(cd_enc *e) {
   bx_box *reg = bx_ctx_registry(e->ctx);
-  for (size_t i = 0; i < e->nexports; i++)
-    if (bx_lookup(reg, e->exports[i].name) == e->exports[i].box)
+  for (size_t i = 0; i < e->nexports; i++) {
+    if (bx_lookup(reg, e->exports[i].name) != e->exports[i].box) continue;
+    if (e->exports[i].owned) {
       bx_unregister(reg, e->exports[i].name);
+    } else { /* the registry's key dies with the entry */
+      char *name = bx__strdup(e->exports[i].name);
+      if (name != NULL) bx_unregister(reg, name);
+      free(name);
+    }
+  }
 }
 
 static void cd_enc_free(cd_enc *e) {
   for (size_t i = 0; i < e->nexports; i++)
-    free(e->exports[i].name);
-  free(e->exports);
+    if (e->exports[i].owned) free((char *)e->exports[i].name);
+  if (e->exports != e->local) free(e->exports);
 }
 
 /* Bytes the rest of the frame may still take. */
@@ -476,10 +488,35 @@ static size_t cd_room(const cd_enc *e, const bx_buf *out) {
   return used < e->limit ? e->limit - used : 0;
 }
 
+static int cd_put(cd_enc *e, bx_buf *out, const char *s) {
+  size_t n = strlen(s);
+  return n > cd_room(e, out) ? BX_EMSGSIZE : bx_buf_append(out, s, n);
+}
+
+/* A box with no wire form: exported, and written as SubBox{name, ReturnBox} (as
+ * bx__export_box() would build it). */
+static int cd_write_export(cd_enc *e, bx_buf *out, bx_export *ex, bx_box *box) {
+  const char *name;
+  int rc = bx__export_register(ex, box, &name);
+  if (rc) return rc;
+  rc = cd_remember(e, box, name, false);
+  if (rc) {
+    char *copy = bx__strdup(name);
+    if (copy != NULL) bx_unregister(bx_ctx_registry(e->ctx), copy);
+    free(copy);
+    return rc;
+  }
+  rc = cd_put(e, out, "{\"class\":\"" BX_CLASS_SUB_BOX "\",\"name\":");
+  if (rc == 0) rc = bx__json_write_string(out, name);
+  if (rc == 0) rc = cd_put(e, out, ",\"delegate\":{\"class\":\"" BX_CLASS_RETURN_BOX "\"}}");
+  return rc;
+}
+
 static int cd_write_box(cd_enc *e, bx_buf *out, bx_box *box, bool one_shot) {
   struct bx_export ex = {.ctx = e->ctx, .target = e->target, .one_shot = one_shot};
-  cJSON *wire = bx__export_box(&ex, box);
-  int rc = ex.err ? ex.err : wire ? 0 : BX_ENOMEM;
+  cJSON *wire = bx_export_wire(&ex, box);
+  if (wire == NULL && ex.err == 0) return cd_write_export(e, out, &ex, box);
+  int rc = ex.err ? ex.err : 0;
   if (wire != NULL) {
     int noted = cd_note_export(e, box, wire);
     if (rc == 0) rc = noted;
@@ -495,11 +532,6 @@ static int cd_write_placeholder(void *data, bx_buf *out, const cJSON *node) {
   bx_box *box = bx_msg_box_at(e->msg, node);
   if (box == NULL) return BX_EINVAL; /* a placeholder of some other message */
   return cd_write_box(e, out, box, false);
-}
-
-static int cd_put(cd_enc *e, bx_buf *out, const char *s) {
-  size_t n = strlen(s);
-  return n > cd_room(e, out) ? BX_EMSGSIZE : bx_buf_append(out, s, n);
 }
 
 static int cd_write_json(cd_enc *e, bx_buf *out, const cJSON *json) {
@@ -527,12 +559,42 @@ static int cd_write_attrs(cd_enc *e, bx_buf *out) {
   return rc ? rc : cd_put(e, out, "}");
 }
 
+/* A lazy payload, written as its tree would be. */
+static int cd_write_lazy(cd_enc *e, bx_buf *out, const bx__lazy *lz) {
+  int rc = 0;
+  for (unsigned i = lz->nsubs; rc == 0 && i-- > 0;) {
+    rc = cd_put(e, out, "{\"class\":\"" BX_CLASS_SUB_BOX_MESSAGE "\",\"name\":");
+    if (rc == 0) rc = bx__json_write_string(out, bx_sub_box_name(lz->subs[i]));
+    if (rc == 0) rc = cd_put(e, out, ",\"object\":");
+  }
+  if (rc == 0) rc = cd_put(e, out, "{\"class\":");
+  if (rc == 0) rc = bx__json_write_string(out, lz->cls);
+  if (rc == 0 && lz->name != NULL) {
+    rc = cd_put(e, out, ",\"name\":");
+    if (rc == 0) rc = bx__json_write_string(out, lz->name);
+  }
+  if (rc == 0 && lz->body != NULL) {
+    rc = cd_put(e, out, ",");
+    if (rc == 0) rc = bx__json_write_string(out, lz->key);
+    if (rc == 0) rc = cd_put(e, out, ":");
+    if (rc == 0) rc = cd_write_json(e, out, lz->body);
+  }
+  for (unsigned i = 0; rc == 0 && i <= lz->nsubs; i++)
+    rc = cd_put(e, out, "}");
+  return rc;
+}
+
+static int cd_write_payload(cd_enc *e, bx_buf *out) {
+  if (e->msg->lazy) return cd_write_lazy(e, out, e->msg->lazy);
+  const cJSON *payload = bx_msg_object(e->msg);
+  return payload ? cd_write_json(e, out, payload) : cd_put(e, out, "null");
+}
+
 static int cd_write_message(cd_enc *e, bx_buf *out) {
   int rc = cd_put(e, out, "{\"class\":\"" BX_CLASS_MESSAGE "\",\"attributes\":");
   if (rc == 0) rc = cd_write_attrs(e, out);
   if (rc == 0) rc = cd_put(e, out, ",\"object\":");
-  const cJSON *payload = bx_msg_object(e->msg);
-  if (rc == 0) rc = payload ? cd_write_json(e, out, payload) : cd_put(e, out, "null");
+  if (rc == 0) rc = cd_write_payload(e, out);
   return rc ? rc : cd_put(e, out, "}");
 }
 
@@ -540,6 +602,8 @@ int bx_encode(bx_ctx *ctx, const bx_msg *msg, bx_box *target, bx_buf *out) {
   if (ctx == NULL || msg == NULL || out == NULL) return BX_EINVAL;
   cd_enc e = {.ctx = ctx, .msg = msg, .target = target, .start = out->len};
   e.limit = bx_ctx_max_frame(ctx);
+  e.exports = e.local;
+  e.cap = sizeof e.local / sizeof e.local[0];
   int rc;
   if (bx_msg_is(msg, BX_CLASS_REGISTER_SELF))
     rc = cd_write_json(&e, out, bx_msg_object(msg)); /* the stream handshake goes bare */

@@ -30,8 +30,25 @@ struct bx_box {
   } priv[];
 };
 
+/* A payload kept in parts on its way out (msg.c): the object {"class":cls, "name":name,
+ * key:body} — RPCMessage, RPCReturnMessage — inside up to BX__LAZY_SUBS SubBoxMessage layers,
+ * one per SubBox it passed. The encoder writes the parts straight to text; anything that reads
+ * the payload (bx_msg_object() and friends) first builds the tree the parts stand for, which
+ * the message then holds instead. Both forms encode to the same bytes. */
+enum { BX__LAZY_SUBS = 2 };
+typedef struct bx__lazy {
+  const char *cls; /* static storage */
+  const char *key; /* static storage; NULL: no body */
+  cJSON *body;     /* owned, may be NULL (then no key either) */
+  char *name;      /* NULL, name_buf or a heap copy */
+  char name_buf[24];
+  bx_box *subs[BX__LAZY_SUBS]; /* SubBoxes passed, innermost first; owned references */
+  unsigned nsubs;
+} bx__lazy;
+
 struct bx_msg {
   unsigned refs;
+  bx__lazy *lazy;    /* owned; non-NULL while the payload is lazy (object is then NULL) */
   cJSON *object;     /* payload, owned, may be NULL */
   cJSON *attrs;      /* other attributes, owned, may be NULL */
   bx_box *reply_box; /* owned reference or NULL */
@@ -40,6 +57,18 @@ struct bx_msg {
   size_t nboxes;
   size_t boxes_cap;
 };
+
+/* A message whose payload is lazy: {"class":cls[, "name":name][, key:body]}. cls and key must
+ * have static storage duration; name (NULL for none) is copied; body may be set later with
+ * bx__msg_lazy_body(). Returns NULL on allocation failure. */
+bx_msg *bx__msg_new_lazy(const char *cls, const char *name, const char *key);
+/* Sets the body of a lazy payload (taking it; NULL: no body). */
+void bx__msg_lazy_body(bx_msg *msg, cJSON *body);
+/* The SubBox `sub` wraps msg's payload: recorded in the parts when msg is lazy, unshared and
+ * has room (returns true, a reference to sub taken); false otherwise, msg unchanged. */
+bool bx__msg_lazy_wrap(bx_msg *msg, bx_box *sub);
+/* Builds the tree of a lazy payload (no-op otherwise). Returns 0 or BX_ENOMEM (msg unchanged). */
+int bx__msg_settle(const bx_msg *msg);
 
 /* Is `box` of the given ops? (type tests for the built-in boxes) */
 static inline bool bx__box_is(const bx_box *box, const bx_box_ops *ops) {
@@ -68,6 +97,10 @@ struct bx_export {
 /* The wire form of box for ex: its portable form if it has one, else an export into the
  * context's root registry written as SubBox{name, ReturnBox}. NULL only on error (ex->err). */
 cJSON *bx__export_box(bx_export *ex, bx_box *box);
+/* The export half of bx__export_box(): registers box in the root registry under a fresh name
+ * (*name, borrowed from the registry) for a frame to ex->target. Returns 0 or the error, also
+ * recorded in ex->err. */
+int bx__export_register(bx_export *ex, bx_box *box, const char **name);
 /* Removes box's one-shot export from the root registry, if it is still there (a call that
  * completed without its reply). */
 void bx__unexport(bx_ctx *ctx, bx_box *box);
@@ -75,6 +108,9 @@ void bx__unexport(bx_ctx *ctx, bx_box *box);
 /* A new SubBox reference node {"class":"foam.box.SubBox","name":N,"delegate":D}, taking
  * ownership of delegate. NULL on allocation failure (delegate freed). */
 cJSON *bx__wire_sub_box(const char *name, cJSON *delegate);
+/* {"class":"foam.box.SubBoxMessage","name":N,"object":payload}, taking payload (NULL becomes
+ * JSON null). NULL on allocation failure (payload freed). */
+cJSON *bx__wire_sub_message(const char *name, cJSON *payload);
 /* {"class":"foam.box.ReturnBox"} */
 cJSON *bx__wire_return_box(void);
 

@@ -99,16 +99,26 @@ static int js_utf8(js *s) {
 
 /* ---- strings ----------------------------------------------------------------------------- */
 
-/* True when none of the 8 bytes at p ends or escapes a string, is a control character or is
- * non-ASCII (SWAR: each test sets a byte's high bit when that byte matches). */
-static bool js_plain8(const unsigned char *p) {
+/* The bytes among the 8 at p that end or escape a string, are control characters or are
+ * non-ASCII: each such byte's high bit is set (SWAR). The lowest set bit marks the first such
+ * byte exactly (the subtractions can only mis-mark bytes after a true one). */
+static uint64_t js_special8(const unsigned char *p) {
   const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
   uint64_t x;
   memcpy(&x, p, sizeof x);
   uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-  uint64_t hit = (x & highs) | ((x - ones * 0x20) & ~x & highs) | ((q - ones) & ~q & highs) |
-                 ((b - ones) & ~b & highs);
-  return hit == 0;
+  return (x & highs) | ((x - ones * 0x20) & ~x & highs) | ((q - ones) & ~q & highs) |
+         ((b - ones) & ~b & highs);
+}
+
+/* Offset of the first marked byte in memory order. A mis-marked byte found first (possible on
+ * big-endian machines) is plain and simply stepped over by the caller. */
+static size_t js_first(uint64_t hit) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  return (size_t)__builtin_clzll(hit) >> 3;
+#else
+  return (size_t)__builtin_ctzll(hit) >> 3;
+#endif
 }
 
 static int js_hex(unsigned char c) {
@@ -151,11 +161,16 @@ static int js_escape(js *s) {
 static int js_string(js *s) {
   size_t start = s->i++;
   while (s->i < s->len) {
-    while (s->len - s->i >= 8 && js_plain8(s->p + s->i))
+    uint64_t hit = 0;
+    while (s->len - s->i >= 8 && (hit = js_special8(s->p + s->i)) == 0)
       s->i += 8;
-    while (s->i < s->len && js_plain[s->p[s->i]])
-      s->i++;
-    if (s->i >= s->len) break;
+    if (hit != 0) {
+      s->i += js_first(hit);
+    } else {
+      while (s->i < s->len && js_plain[s->p[s->i]])
+        s->i++;
+      if (s->i >= s->len) break;
+    }
     unsigned char c = s->p[s->i];
     int rc = 0;
     if (c == '"') {

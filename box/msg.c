@@ -20,7 +20,90 @@ bx_msg *bx_msg_ref(bx_msg *msg) {
   return msg;
 }
 
+/* ---- lazy payloads ------------------------------------------------------------------------ */
+
+bx_msg *bx__msg_new_lazy(const char *cls, const char *name, const char *key) {
+  bx_msg *m = calloc(1, sizeof *m);
+  if (m == NULL) return NULL;
+  bx__lazy *lz = calloc(1, sizeof *lz); /* apart: a message stays in the allocator's fast bins */
+  if (lz == NULL) {
+    free(m);
+    return NULL;
+  }
+  m->refs = 1;
+  m->lazy = lz;
+  lz->cls = cls;
+  lz->key = key;
+  if (name != NULL) {
+    size_t n = strlen(name);
+    lz->name = n < sizeof lz->name_buf ? memcpy(lz->name_buf, name, n + 1) : bx__strdup(name);
+    if (lz->name == NULL) {
+      free(lz);
+      free(m);
+      return NULL;
+    }
+  }
+  return m;
+}
+
+void bx__msg_lazy_body(bx_msg *msg, cJSON *body) {
+  if (msg->lazy == NULL) {
+    cJSON_Delete(body);
+    return;
+  }
+  cJSON_Delete(msg->lazy->body);
+  msg->lazy->body = body;
+}
+
+bool bx__msg_lazy_wrap(bx_msg *msg, bx_box *sub) {
+  bx__lazy *lz = msg->lazy;
+  if (lz == NULL || msg->refs != 1 || lz->nsubs == BX__LAZY_SUBS) return false;
+  lz->subs[lz->nsubs++] = bx_box_ref(sub);
+  return true;
+}
+
+/* Releases the parts (the body too unless it has been moved into a tree). */
+static void mg_lazy_clear(bx_msg *m) {
+  bx__lazy *lz = m->lazy;
+  m->lazy = NULL;
+  cJSON_Delete(lz->body);
+  for (unsigned i = 0; i < lz->nsubs; i++)
+    bx_box_unref(lz->subs[i]);
+  if (lz->name != lz->name_buf) free(lz->name);
+  free(lz);
+}
+
+/* The tree the parts stand for, built bottom up; the body moves in last, so a failure leaves
+ * the parts as they were. NULL on allocation failure. */
+static cJSON *mg_lazy_tree(bx__lazy *lz) {
+  cJSON *rpc = bx__json_object_const(lz->cls), *top = rpc;
+  if (rpc != NULL && lz->name != NULL && !bx__json_add(rpc, "name", cJSON_CreateString(lz->name))) {
+    cJSON_Delete(rpc);
+    return NULL;
+  }
+  for (unsigned i = 0; top != NULL && i < lz->nsubs; i++)
+    top = bx__wire_sub_message(bx_sub_box_name(lz->subs[i]), top);
+  if (top != NULL && lz->body != NULL) {
+    bx__json_add(rpc, lz->key, lz->body); /* cannot fail: both are non-NULL */
+    lz->body = NULL;
+  }
+  return top;
+}
+
+int bx__msg_settle(const bx_msg *msg) {
+  bx_msg *m = (bx_msg *)msg; /* the payload it stands for does not change */
+  if (m == NULL || m->lazy == NULL) return 0;
+  cJSON *tree = mg_lazy_tree(m->lazy);
+  if (tree == NULL) return BX_ENOMEM;
+  mg_lazy_clear(m);
+  m->object = tree;
+  return 0;
+}
+
+/* ---- the envelope ------------------------------------------------------------------------- */
+
 static void mg_free(bx_msg *m) {
+  if (m->lazy) mg_lazy_clear(m);
   cJSON_Delete(m->object);
   cJSON_Delete(m->attrs);
   bx_box_unref(m->reply_box);
@@ -47,7 +130,7 @@ static int mg_dup_json(const cJSON *src, cJSON **dst) {
 }
 
 bx_msg *bx_msg_copy(const bx_msg *msg) {
-  if (msg == NULL) return NULL;
+  if (msg == NULL || bx__msg_settle(msg) != 0) return NULL;
   cJSON *object, *attrs;
   if (mg_dup_json(msg->object, &object)) return NULL;
   if (mg_dup_json(msg->attrs, &attrs)) {
@@ -84,16 +167,19 @@ bx_msg *bx_msg_writable(bx_msg *msg) {
 }
 
 cJSON *bx_msg_object(const bx_msg *msg) {
+  if (msg->lazy && bx__msg_settle(msg) != 0) return NULL;
   return msg->object;
 }
 
 void bx_msg_set_object(bx_msg *msg, cJSON *object) {
+  if (msg->lazy) mg_lazy_clear(msg);
   if (msg->object == object) return;
   cJSON_Delete(msg->object);
   msg->object = object;
 }
 
 cJSON *bx_msg_take_object(bx_msg *msg) {
+  if (msg->lazy && bx__msg_settle(msg) != 0) return NULL;
   cJSON *o = msg->object;
   msg->object = NULL;
   return o;
@@ -130,6 +216,7 @@ cJSON *bx__json_object_const(const char *cls) {
 }
 
 const char *bx_msg_class(const bx_msg *msg) {
+  if (msg != NULL && msg->lazy) return msg->lazy->nsubs ? BX_CLASS_SUB_BOX_MESSAGE : msg->lazy->cls;
   return msg ? bx_json_class(msg->object) : NULL;
 }
 
@@ -265,9 +352,9 @@ int bx_msg_error(const bx_msg *msg, const char **text) {
   if (text) *text = NULL;
   if (cls == NULL) return 0;
   if (strcmp(cls, BX_CLASS_RPC_ERROR) == 0)
-    return mg_exception_code(cJSON_GetObjectItemCaseSensitive(msg->object, "data"), text);
+    return mg_exception_code(cJSON_GetObjectItemCaseSensitive(bx_msg_object(msg), "data"), text);
   if (strcmp(cls, BX_CLASS_NO_SUCH_NAME) == 0) {
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(msg->object, "name");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(bx_msg_object(msg), "name");
     if (text) *text = cJSON_IsString(name) ? name->valuestring : "";
     return BX_ENOSERVICE;
   }

@@ -9,32 +9,19 @@ typedef struct sb_state {
   bx_box *delegate; /* owned reference */
 } sb_state;
 
-/* {"class":"foam.box.SubBoxMessage","name":N,"object":payload}; takes payload (NULL becomes
- * JSON null). Returns NULL on allocation failure, payload freed. */
-static cJSON *sb_wrap(const char *name, cJSON *payload) {
-  cJSON *obj = bx__json_object_const(BX_CLASS_SUB_BOX_MESSAGE);
-  if (payload == NULL) payload = cJSON_CreateNull();
-  if (obj == NULL || payload == NULL || !bx__json_add(obj, "name", cJSON_CreateString(name))) {
-    cJSON_Delete(obj);
-    cJSON_Delete(payload);
-    return NULL;
-  }
-  if (!bx__json_add(obj, "object", payload)) {
-    cJSON_Delete(obj);
-    cJSON_Delete(payload);
-    return NULL;
-  }
-  return obj;
-}
-
 static int sb_send(bx_box *self, bx_msg *msg) {
   sb_state *st = bx_box_priv(self);
+  if (bx__msg_lazy_wrap(msg, self)) return bx_send(st->delegate, msg); /* written on encode */
   bx_msg *w = bx_msg_writable(msg); /* the message may be shared (Broadcast) */
   if (w == NULL) {
     bx_msg_unref(msg);
     return BX_ENOMEM;
   }
-  cJSON *wrapped = sb_wrap(st->name, bx_msg_take_object(w));
+  if (bx__msg_settle(w) != 0) { /* lazy, but no room left for another layer */
+    bx_msg_unref(w);
+    return BX_ENOMEM;
+  }
+  cJSON *wrapped = bx__wire_sub_message(st->name, bx_msg_take_object(w));
   if (wrapped == NULL) {
     bx_msg_unref(w);
     return BX_ENOMEM;
@@ -117,6 +104,22 @@ cJSON *bx__wire_sub_box(const char *name, cJSON *delegate) {
   if (!bx__json_add(obj, "delegate", delegate)) {
     cJSON_Delete(obj);
     cJSON_Delete(delegate);
+    return NULL;
+  }
+  return obj;
+}
+
+cJSON *bx__wire_sub_message(const char *name, cJSON *payload) {
+  cJSON *obj = bx__json_object_const(BX_CLASS_SUB_BOX_MESSAGE);
+  if (payload == NULL) payload = cJSON_CreateNull();
+  if (obj == NULL || payload == NULL || !bx__json_add(obj, "name", cJSON_CreateString(name))) {
+    cJSON_Delete(obj);
+    cJSON_Delete(payload);
+    return NULL;
+  }
+  if (!bx__json_add(obj, "object", payload)) {
+    cJSON_Delete(obj);
+    cJSON_Delete(payload);
     return NULL;
   }
   return obj;

@@ -7,20 +7,22 @@
 
 #include "internal.h"
 
+int bx__export_register(bx_export *ex, bx_box *box, const char **name) {
+  bx__reg_opts opts = {.one_shot = ex->one_shot, .owner = ex->target};
+  int rc = bx__registry_add(bx_ctx_registry(ex->ctx), NULL, box, &opts, name);
+  if (rc == 0 && ex->one_shot) { /* remembered so that an expired call can remove it */
+    free(box->export_name);
+    box->export_name = bx__strdup(*name);
+  }
+  if (rc && ex->err == 0) ex->err = rc;
+  return rc;
+}
+
 cJSON *bx__export_box(bx_export *ex, bx_box *box) {
   cJSON *wire = bx_export_wire(ex, box);
-  if (wire != NULL) return wire;
+  if (wire != NULL || ex->err) return wire;
   const char *name = NULL;
-  bx__reg_opts opts = {.one_shot = ex->one_shot, .owner = ex->target};
-  int rc = bx__registry_add(bx_ctx_registry(ex->ctx), NULL, box, &opts, &name);
-  if (rc) {
-    if (ex->err == 0) ex->err = rc;
-    return NULL;
-  }
-  if (ex->one_shot) { /* remembered so that an expired call can remove it (bx__unexport) */
-    free(box->export_name);
-    box->export_name = bx__strdup(name);
-  }
+  if (bx__export_register(ex, box, &name)) return NULL;
   wire = bx__wire_sub_box(name, bx__wire_return_box());
   if (wire == NULL && ex->err == 0) ex->err = BX_ENOMEM;
   return wire;

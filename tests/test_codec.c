@@ -1140,6 +1140,137 @@ static void test_encode_null_payload(void **state) {
   bxt_env_free(e);
 }
 
+/* ---- lazy payloads ------------------------------------------------------------------------ */
+
+/* A box that keeps the last message sent to it. */
+static int keep_send(bx_box *self, bx_msg *msg) {
+  bx_msg **slot = bx_box_priv(self);
+  bx_msg_unref(*slot);
+  *slot = msg;
+  return 0;
+}
+
+static void keep_destroy(bx_box *self) {
+  bx_msg **slot = bx_box_priv(self);
+  bx_msg_unref(*slot);
+}
+
+static const bx_box_ops keep_ops = {
+    .version = BX_BOX_OPS_VERSION, .type = "keep", .send = keep_send, .destroy = keep_destroy};
+
+/* Blanks the names of exports (SubBox over a ReturnBox) everywhere under node. */
+static void forget_export_names(cJSON *node) {
+  const char *cls = bx_json_class(node);
+  if (cls && strcmp(cls, BX_CLASS_SUB_BOX) == 0 &&
+      strcmp(bx_json_class(cJSON_GetObjectItem(node, "delegate")), BX_CLASS_RETURN_BOX) == 0)
+    cJSON_ReplaceItemInObject(node, "name", cJSON_CreateString("-"));
+  for (cJSON *c = node ? node->child : NULL; c != NULL; c = c->next)
+    forget_export_names(c);
+}
+
+/* Sends a lazy message through `layers` SubBoxes (outermost named s0, names with characters
+ * that need escapes) into a keeping box, and checks that what arrives encodes to the same bytes
+ * before and after its tree is built. */
+static void lazy_case(bxt_env *e, const char *cls, const char *name, const char *key,
+                      const char *body, int layers, bool box_arg) {
+  bx_box *keep = bx_box_new(e->ctx, &keep_ops, sizeof(bx_msg *));
+  bx_box *first = bx_box_ref(keep);
+  for (int i = layers - 1; i >= 0; i--) {
+    char sub[32];
+    snprintf(sub, sizeof sub, "s%d \"q\"\n\\", i);
+    bx_box *s = bx_sub_box_new(e->ctx, sub, first);
+    bx_box_unref(first);
+    first = s;
+  }
+  bx_msg *m = bx__msg_new_lazy(cls, name, key);
+  assert_non_null(m);
+  bx_box *fn = bx_function_box_new(e->ctx, noop_fn, NULL, NULL);
+  cJSON *b = body ? cJSON_Parse(body) : NULL;
+  if (box_arg) cJSON_AddItemToArray(b, bx_msg_box_ref(m, fn));
+  bx__msg_lazy_body(m, b);
+  bx_msg_set_reply_box(m, fn);
+  assert_int_equal(bx_send(first, m), 0);
+  bx_msg *got = *(bx_msg **)bx_box_priv(keep);
+  assert_non_null(got);
+  assert_int_equal(got->lazy != NULL, layers <= BX__LAZY_SUBS);
+  const char *cls_before = bx_msg_class(got);
+  char *lazy = encode_text(e->ctx, got);
+  assert_non_null(bx_msg_object(got)); /* builds the tree */
+  assert_null(got->lazy);
+  assert_string_equal(bx_msg_class(got), cls_before);
+  char *tree = encode_text(e->ctx, got);
+  /* the exported names differ from one encode to the next; everything else must not */
+  cJSON *a = cJSON_Parse(lazy), *t = cJSON_Parse(tree);
+  assert_non_null(a);
+  assert_non_null(t);
+  forget_export_names(a);
+  forget_export_names(t);
+  char *pa = cJSON_PrintUnformatted(a), *pt = cJSON_PrintUnformatted(t);
+  assert_string_equal(pa, pt);
+  /* and byte for byte after the reply box */
+  if (!box_arg) assert_string_equal(lazy + strcspn(lazy, "}"), tree + strcspn(tree, "}"));
+  cJSON_free(pa);
+  cJSON_free(pt);
+  cJSON_Delete(a);
+  cJSON_Delete(t);
+  free(lazy);
+  free(tree);
+  bx_box_unref(fn);
+  bx_box_unref(first);
+  bx_box_unref(keep);
+}
+
+static void test_lazy_payload_encodes_as_its_tree(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  const char *long_name = "a_method_name_longer_than_the_inline_buffer_of_a_lazy_payload";
+  for (int layers = 0; layers <= BX__LAZY_SUBS + 1; layers++) {
+    lazy_case(e, BX_CLASS_RPC_MESSAGE, "add", "args", "[1,\"x\\u0001\"]", layers, false);
+    lazy_case(e, BX_CLASS_RPC_MESSAGE, "q\"\\\n", "args", NULL, layers, false);
+    lazy_case(e, BX_CLASS_RPC_MESSAGE, long_name, "args", "[]", layers, false);
+    lazy_case(e, BX_CLASS_RPC_MESSAGE, "f", "args", "[2]", layers, true);
+    lazy_case(e, BX_CLASS_RPC_RETURN, NULL, "data", "{\"k\":[null,true,1.5]}", layers, false);
+    lazy_case(e, BX_CLASS_RPC_RETURN, NULL, "data", NULL, layers, false);
+  }
+  bxt_env_free(e);
+}
+
+/* One exact frame, and the sharing rules: a shared lazy message is copied before it is
+ * wrapped, and the copy is what changes. */
+static void test_lazy_payload_exact_and_shared(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_box *keep = bx_box_new(e->ctx, &keep_ops, sizeof(bx_msg *));
+  bx_box *sub = bx_sub_box_new(e->ctx, "calc", keep);
+  bx_msg *m = bx__msg_new_lazy(BX_CLASS_RPC_MESSAGE, "add", "args");
+  bx__msg_lazy_body(m, cJSON_Parse("[1,2]"));
+  assert_string_equal(bx_msg_class(m), BX_CLASS_RPC_MESSAGE);
+  bx_msg_ref(m); /* shared */
+  assert_int_equal(bx_send(sub, m), 0);
+  bx_msg *got = *(bx_msg **)bx_box_priv(keep);
+  assert_ptr_not_equal(got, m);
+  assert_true(bx_msg_is(got, BX_CLASS_SUB_BOX_MESSAGE));
+  char *out = encode_text(e->ctx, got);
+  assert_string_equal(out, "{\"class\":\"foam.box.Message\",\"attributes\":{},\"object\":"
+                           "{\"class\":\"foam.box.SubBoxMessage\",\"name\":\"calc\",\"object\":"
+                           "{\"class\":\"foam.box.RPCMessage\",\"name\":\"add\",\"args\":[1,2]}}}");
+  free(out);
+  out = encode_text(e->ctx, m); /* the original still stands for RPCMessage */
+  assert_string_equal(out, "{\"class\":\"foam.box.Message\",\"attributes\":{},\"object\":"
+                           "{\"class\":\"foam.box.RPCMessage\",\"name\":\"add\",\"args\":[1,2]}}");
+  free(out);
+  /* replacing the payload drops the parts */
+  bx_msg_set_object(m, cJSON_CreateNumber(7));
+  assert_null(m->lazy);
+  out = encode_text(e->ctx, m);
+  assert_string_equal(out, "{\"class\":\"foam.box.Message\",\"attributes\":{},\"object\":7}");
+  free(out);
+  bx_msg_unref(m);
+  bx_box_unref(sub);
+  bx_box_unref(keep);
+  bxt_env_free(e);
+}
+
 static void test_register_self_round_trip(void **state) {
   (void)state;
   bxt_env *e = bxt_env_new(NULL);
@@ -1187,6 +1318,8 @@ int main(void) {
       cmocka_unit_test(test_encode_size_cap),
       cmocka_unit_test(test_encode_null_payload),
       cmocka_unit_test(test_register_self_round_trip),
+      cmocka_unit_test(test_lazy_payload_encodes_as_its_tree),
+      cmocka_unit_test(test_lazy_payload_exact_and_shared),
       cmocka_unit_test(test_js_rendered_integers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
