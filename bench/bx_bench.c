@@ -572,7 +572,7 @@ int main(int argc, char **argv) {
     bool pipelined = strcmp(o.only, "pipeline") == 0; /* profiling: one server process */
     char url[96];
     if (strcmp(o.only, "ws") == 0)
-      snprintf(url, sizeof url, "ws://127.0.0.1:47936/");
+      snprintf(url, sizeof url, "ws://127.0.0.1:29936/");
     else
       snprintf(url, sizeof url, "unix:///tmp/bx-bench-only-%d.sock", (int)getpid());
     const char *cpu = getenv("BX_BENCH_SERVER_CPU");
@@ -594,8 +594,8 @@ int main(int argc, char **argv) {
   }
   char unix_url[96];
   snprintf(unix_url, sizeof unix_url, "unix:///tmp/bx-bench-srv-%d.sock", (int)getpid());
-  pid_t us = serve(unix_url, &o), ts = serve("tcp://127.0.0.1:47931", &o);
-  pid_t ws = serve("ws://127.0.0.1:47934/", &o);
+  pid_t us = serve(unix_url, &o), ts = serve("tcp://127.0.0.1:29931", &o);
+  pid_t ws = serve("ws://127.0.0.1:29934/", &o);
   if (us < 0 || ts < 0 || ws < 0) return 1;
   pid_t hub = -1, hub_svc = -1;
   char hub_url[96];
@@ -613,21 +613,21 @@ int main(int argc, char **argv) {
     bench_peer("uv-unix", "libuv", peer_uv_unix, uv_path, 230, &o);
     bench_adds("inproc", NULL, 1, &o);
     bench_adds("unix", unix_url, 1, &o);
-    bench_adds("tcp", "tcp://127.0.0.1:47931", 1, &o);
-    bench_adds("ws", "ws://127.0.0.1:47934/", 1, &o);
+    bench_adds("tcp", "tcp://127.0.0.1:29931", 1, &o);
+    bench_adds("ws", "ws://127.0.0.1:29934/", 1, &o);
     if (have_hub) bench_adds("hub-unix", hub_url, 1, &o);
     bench_peer("nng-ipc", "nng", peer_nng, ipc, 230, &o);
-    bench_peer("nng-tcp", "nng", peer_nng, "tcp://127.0.0.1:47932", 230, &o);
+    bench_peer("nng-tcp", "nng", peer_nng, "tcp://127.0.0.1:29932", 230, &o);
     bench_peer("zmq-ipc", "zmq", peer_zmq, ipc, 230, &o);
-    bench_peer("zmq-tcp", "zmq", peer_zmq, "tcp://127.0.0.1:47933", 230, &o);
-    bench_peer("raw-ws", "lws", peer_lws, "47935", 230, &o);
+    bench_peer("zmq-tcp", "zmq", peer_zmq, "tcp://127.0.0.1:29933", 230, &o);
+    bench_peer("raw-ws", "lws", peer_lws, "29935", 230, &o);
     bench_sodium("seal+open", false, 230, &o);
     bench_sodium("seal+open-nm", true, 230, &o);
     bench_raw("raw-unix", false, 1024, &o);
     bench_raw("raw-unix", false, 65536, &o);
     bench_echo("unix-echo", unix_url, 1024, &o);
     bench_echo("unix-echo", unix_url, 65536, &o);
-    bench_echo("tcp-echo", "tcp://127.0.0.1:47931", 1024, &o);
+    bench_echo("tcp-echo", "tcp://127.0.0.1:29931", 1024, &o);
     bench_adds("pipeline-1", pipe_url, 1, &o);
     bench_adds("pipeline-16", pipe_url, 16, &o);
     bench_adds("pipeline-128", pipe_url, 128, &o);

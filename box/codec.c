@@ -65,6 +65,8 @@ typedef struct cd_dec {
   bx_box *origin;
   bx_msg *msg;
   bx_codec_error *err;
+  size_t refs;         /* wire box references met by the check */
+  size_t payload_refs; /* those under the top level's "object" members */
 } cd_dec;
 
 enum cd_type { CD_ANY, CD_STRING, CD_OBJECT, CD_ARRAY, CD_NUMBER, CD_BOX };
@@ -77,25 +79,51 @@ typedef struct cd_field {
 
 typedef struct cd_shape {
   const char *cls;
-  size_t len; /* strlen(cls): most classes are told apart by length alone */
+  size_t len;   /* strlen(cls): most classes are told apart by length alone */
+  bool box_ref; /* a wire box reference */
   cd_field fields[2];
 } cd_shape;
 
 #define CD_CLASS(c) c, sizeof c - 1
 
-/* What a receiver relies on in each class; unknown properties are ignored. */
+/* The built-in classes (always allowed, bx_ctx_allow_class) and what a receiver relies on in
+ * each; unknown properties are ignored. */
 static const cd_shape cd_shapes[] = {
-    {CD_CLASS(BX_CLASS_MESSAGE), {{"attributes", CD_OBJECT, false}, {"object", CD_ANY, true}}},
-    {CD_CLASS(BX_CLASS_SUB_BOX_MESSAGE), {{"name", CD_STRING, true}, {"object", CD_ANY, true}}},
-    {CD_CLASS(BX_CLASS_RPC_MESSAGE), {{"name", CD_STRING, true}, {"args", CD_ARRAY, false}}},
-    {CD_CLASS(BX_CLASS_NO_SUCH_NAME), {{"name", CD_STRING, true}}},
-    {CD_CLASS(BX_CLASS_REGISTER_SELF), {{"name", CD_STRING, true}}},
-    {CD_CLASS(BX_CLASS_SUB_BOX), {{"name", CD_STRING, true}, {"delegate", CD_BOX, true}}},
-    {CD_CLASS(BX_CLASS_NAMED_BOX), {{"name", CD_STRING, true}}},
-    {CD_CLASS(BX_CLASS_TIMESTAMP), {{"value", CD_NUMBER, true}}},
+    {CD_CLASS(BX_CLASS_MESSAGE),
+     false,
+     {{"attributes", CD_OBJECT, false}, {"object", CD_ANY, true}}},
+    {CD_CLASS(BX_CLASS_SUB_BOX_MESSAGE),
+     false,
+     {{"name", CD_STRING, true}, {"object", CD_ANY, true}}},
+    {CD_CLASS(BX_CLASS_RPC_MESSAGE), false, {{"name", CD_STRING, true}, {"args", CD_ARRAY, false}}},
+    {CD_CLASS(BX_CLASS_RPC_RETURN), false, {{0}}},
+    {CD_CLASS(BX_CLASS_RPC_ERROR), false, {{0}}},
+    {CD_CLASS(BX_CLASS_HELLO), false, {{0}}},
+    {CD_CLASS(BX_CLASS_NO_SUCH_NAME), false, {{"name", CD_STRING, true}}},
+    {CD_CLASS(BX_CLASS_REGISTER_SELF), false, {{"name", CD_STRING, true}}},
+    {CD_CLASS(BX_CLASS_SUB_BOX), true, {{"name", CD_STRING, true}, {"delegate", CD_BOX, true}}},
+    {CD_CLASS(BX_CLASS_NAMED_BOX), true, {{"name", CD_STRING, true}}},
+    {CD_CLASS(BX_CLASS_RETURN_BOX), true, {{0}}},
+    {CD_CLASS(BX_CLASS_TIMESTAMP), false, {{"value", CD_NUMBER, true}}},
     {CD_CLASS(BX_CLASS_REMOTE_EXCEPTION),
+     false,
      {{"id", CD_STRING, false}, {"message", CD_STRING, false}}},
 };
+
+/* The entry of a built-in class, or NULL. */
+static const cd_shape *cd_builtin(const char *cls) {
+  size_t len = strlen(cls);
+  for (size_t i = 0; i < sizeof cd_shapes / sizeof cd_shapes[0]; i++)
+    if (cd_shapes[i].len == len && memcmp(cd_shapes[i].cls, cls, len) == 0) return &cd_shapes[i];
+  return NULL;
+}
+
+/* obj's first member named key (as cJSON_GetObjectItemCaseSensitive), or NULL. */
+static const cJSON *cd_member(const cJSON *obj, const char *key) {
+  for (const cJSON *c = obj->child; c != NULL; c = c->next)
+    if (c->string != NULL && c->string[0] == key[0] && strcmp(c->string, key) == 0) return c;
+  return NULL;
+}
 
 static const char *const cd_type_names[] = {
     [CD_ANY] = "a value",    [CD_STRING] = "a string", [CD_OBJECT] = "an object",
@@ -131,7 +159,7 @@ static bool cd_has_type(const cJSON *v, enum cd_type type) {
 }
 
 static int cd_check_field(cd_dec *d, const cJSON *obj, const char *cls, const cd_field *f) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, f->key);
+  const cJSON *v = cd_member(obj, f->key);
   if (v == NULL || (cJSON_IsNull(v) && !f->required)) {
     if (!f->required) return 0;
     return cd_fail(d->err, BX_EBADMSG, "%s.%s is missing", cls, f->key);
@@ -140,16 +168,10 @@ static int cd_check_field(cd_dec *d, const cJSON *obj, const char *cls, const cd
   return cd_fail(d->err, BX_EBADMSG, "%s.%s must be %s", cls, f->key, cd_type_names[f->type]);
 }
 
-static int cd_check_shape(cd_dec *d, const cJSON *obj, const char *cls) {
-  size_t len = strlen(cls);
-  for (size_t i = 0; i < sizeof cd_shapes / sizeof cd_shapes[0]; i++) {
-    const cd_shape *s = &cd_shapes[i];
-    if (s->len != len || memcmp(s->cls, cls, len) != 0) continue;
-    for (size_t k = 0; k < sizeof s->fields / sizeof s->fields[0] && s->fields[k].key; k++) {
-      int rc = cd_check_field(d, obj, cls, &s->fields[k]);
-      if (rc) return rc;
-    }
-    return 0;
+static int cd_check_shape(cd_dec *d, const cJSON *obj, const cd_shape *s) {
+  for (size_t k = 0; k < sizeof s->fields / sizeof s->fields[0] && s->fields[k].key; k++) {
+    int rc = cd_check_field(d, obj, s->cls, &s->fields[k]);
+    if (rc) return rc;
   }
   return 0;
 }
@@ -171,34 +193,46 @@ static int cd_class_of(cd_dec *d, const cJSON *obj, const char **cls) {
   return 0;
 }
 
-static int cd_check_class(cd_dec *d, const char *cls, bool top) {
+/* builtin: cls's entry in cd_shapes, or NULL for an application class. */
+static int cd_check_class(cd_dec *d, const char *cls, const cd_shape *builtin, bool top) {
   /* Placeholders are ours, in memory only: one from a peer could point into our box table. */
-  if (strcmp(cls, BX_CLASS_BOX_REF) == 0 || !bx_ctx_class_allowed(d->ctx, cls))
+  if (builtin == NULL && (strcmp(cls, BX_CLASS_BOX_REF) == 0 || !bx_ctx_class_allowed(d->ctx, cls)))
     return cd_fail(d->err, BX_EUNKNOWNCLASS, "unknown class '%s'", cd_show(cls).s);
-  if (!top && strcmp(cls, BX_CLASS_REGISTER_SELF) == 0)
+  if (!top && builtin != NULL && strcmp(cls, BX_CLASS_REGISTER_SELF) == 0)
     return cd_fail(d->err, BX_EBADMSG, "%s is only valid at the top level", cls);
   return 0;
 }
 
-/* Checks node and everything under it, changing nothing. Shapes are checked after the
- * children so that an unknown class is reported as such even where it also breaks the shape of
- * the object holding it (a SubBox delegating to {"class":"evil.Box"}). */
+/* Checks node and everything under it, changing nothing, and counts the wire box references
+ * (those in the payload apart). Shapes are checked after the children so that an unknown class
+ * is reported as such even where it also breaks the shape of the object holding it (a SubBox
+ * delegating to {"class":"evil.Box"}). */
 static int cd_check(cd_dec *d, const cJSON *node, bool top) {
   bool object = bx__json_is(node, cJSON_Object);
   if (!object && !bx__json_is(node, cJSON_Array)) return 0;
   const char *cls = NULL;
+  const cd_shape *builtin = NULL;
   int rc = object ? cd_class_of(d, node, &cls) : 0;
-  if (rc == 0 && cls != NULL) rc = cd_check_class(d, cls, top);
-  for (const cJSON *c = node->child; rc == 0 && c != NULL; c = c->next)
-    if (bx__json_is(c, cJSON_Object) || bx__json_is(c, cJSON_Array)) rc = cd_check(d, c, false);
-  if (rc == 0 && cls != NULL) rc = cd_check_shape(d, node, cls);
+  if (rc == 0 && cls != NULL) {
+    builtin = cd_builtin(cls);
+    rc = cd_check_class(d, cls, builtin, top);
+    if (builtin != NULL && builtin->box_ref) d->refs++;
+  }
+  for (const cJSON *c = node->child; rc == 0 && c != NULL; c = c->next) {
+    if (!bx__json_is(c, cJSON_Object) && !bx__json_is(c, cJSON_Array)) continue;
+    size_t before = d->refs;
+    rc = cd_check(d, c, false);
+    if (top && c->string != NULL && strcmp(c->string, "object") == 0)
+      d->payload_refs += d->refs - before;
+  }
+  if (rc == 0 && builtin != NULL) rc = cd_check_shape(d, node, builtin);
   return rc;
 }
 
 /* ---- decoding: building the message ------------------------------------------------------- */
 
 static const char *cd_str(const cJSON *obj, const char *key) {
-  return cJSON_GetObjectItemCaseSensitive(obj, key)->valuestring; /* present: checked */
+  return cd_member(obj, key)->valuestring; /* present: checked */
 }
 
 /* A new live box for a checked wire reference. */
@@ -261,7 +295,7 @@ static int cd_live_children(cd_dec *d, cJSON *node) {
 /* Turns every wire box reference in the payload into a live box. */
 static int cd_payload(cd_dec *d) {
   cJSON *obj = bx_msg_object(d->msg);
-  if (obj == NULL) return 0;
+  if (obj == NULL || d->payload_refs == 0) return 0;
   if (!cd_is_box_ref(obj)) return cd_live_children(d, obj);
   cJSON *ph;
   int rc = cd_placeholder(d, obj, &ph);
