@@ -9,8 +9,8 @@
  * - Nesting depth is counted here too, so a hostile frame of 100000 '[' is refused before the
  *   recursive parser ever sees it (and with BX_ETOODEEP, not cJSON's generic failure at 1000).
  * - Speed matters (every frame passes through): string bodies, the bulk of a frame, are
- *   skipped eight bytes at a time while they are plain ASCII; integers of up to 15 digits need
- *   no arithmetic at all, and only 20+ digit integers take the slow strtod path.
+ *   skipped sixteen bytes at a time while they are plain ASCII (json_bytes.h); integers of up to 15
+ * digits need no arithmetic at all, and only 20+ digit integers take the slow strtod path.
  * - Only what cJSON would get wrong is checked; other syntax errors are the parser's to report.
  */
 #include <math.h>
@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "json_bytes.h"
 #include "json_scan.h"
 
 #define JS_MAX_NUMBER 63 /* longest number literal cJSON reads whole */
@@ -30,6 +31,7 @@ typedef struct js {
   size_t i;
   int depth, max_depth;
   bx__json_scan_error *err;
+  bx__json_spans *spans; /* or NULL */
 } js;
 
 static int js_fail(js *s, int code, size_t at, const char *what) {
@@ -99,42 +101,12 @@ static int js_utf8(js *s) {
 
 /* ---- strings ----------------------------------------------------------------------------- */
 
-/* The bytes among the 8 at p that end or escape a string, are control characters or are
- * non-ASCII: each such byte's high bit is set (SWAR). The lowest set bit marks the first such
- * byte exactly (the subtractions can only mis-mark bytes after a true one). */
-static uint64_t js_special8(const unsigned char *p) {
-  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-  uint64_t x;
-  memcpy(&x, p, sizeof x);
-  uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-  return (x & highs) | ((x - ones * 0x20) & ~x & highs) | ((q - ones) & ~q & highs) |
-         ((b - ones) & ~b & highs);
-}
-
-/* Offset of the first marked byte in memory order. A mis-marked byte found first (possible on
- * big-endian machines) is plain and simply stepped over by the caller. */
-static size_t js_first(uint64_t hit) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  return (size_t)__builtin_clzll(hit) >> 3;
-#else
-  return (size_t)__builtin_ctzll(hit) >> 3;
-#endif
-}
-
 static int js_hex(unsigned char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-
-/* Bytes a string may contain as they are: printable ASCII except '"' and '\\'. Short strings
- * (keys, class names) dominate FOAM frames, so this table loop is the common path. */
-static const unsigned char js_plain[256] = {
-    [0x20 ... 0x21] = 1,
-    [0x23 ... 0x5b] = 1,
-    [0x5d ... 0x7f] = 1,
-};
 
 /* An escape at s->i (the backslash). */
 static int js_escape(js *s) {
@@ -158,25 +130,28 @@ static int js_escape(js *s) {
 }
 
 /* A string starting at s->i (the opening quote); leaves s->i after the closing quote. */
+static void js_span(js *s, size_t start, size_t end) {
+  bx__json_spans *sp = s->spans;
+  if (sp == NULL || end - start < BX__JSON_SPAN_MIN || sp->n == BX__JSON_SPANS_MAX) return;
+  sp->v[sp->n].start = start;
+  sp->v[sp->n].len = end - start;
+  sp->n++;
+}
+
 static int js_string(js *s) {
   size_t start = s->i++;
+  bool escaped = false;
   while (s->i < s->len) {
-    uint64_t hit = 0;
-    while (s->len - s->i >= 8 && (hit = js_special8(s->p + s->i)) == 0)
-      s->i += 8;
-    if (hit != 0) {
-      s->i += js_first(hit);
-    } else {
-      while (s->i < s->len && js_plain[s->p[s->i]])
-        s->i++;
-      if (s->i >= s->len) break;
-    }
+    s->i += bx__json_plain_len(s->p + s->i, s->len - s->i, true);
+    if (s->i >= s->len) break;
     unsigned char c = s->p[s->i];
     int rc = 0;
     if (c == '"') {
+      if (!escaped) js_span(s, start + 1, s->i);
       s->i++;
       return 0;
     } else if (c == '\\') {
+      escaped = true;
       rc = js_escape(s);
     } else if (c < 0x20) {
       rc = js_fail(s, BX_EBADJSON, s->i, "control character in a string");
@@ -341,7 +316,14 @@ static int js_step(js *s) {
 }
 
 int bx__json_scan(const char *buf, size_t len, int max_depth, bx__json_scan_error *err) {
+  return bx__json_scan_spans(buf, len, max_depth, err, NULL);
+}
+
+int bx__json_scan_spans(const char *buf, size_t len, int max_depth, bx__json_scan_error *err,
+                        bx__json_spans *spans) {
   js s = {.p = (const unsigned char *)buf, .len = len, .max_depth = max_depth, .err = err};
+  s.spans = spans;
+  if (spans) spans->n = 0;
   if (err) memset(err, 0, sizeof *err);
   while (s.i < s.len) {
     int rc = js_step(&s);

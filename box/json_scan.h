@@ -30,4 +30,20 @@ typedef struct bx__json_scan_error {
  * be NULL). */
 int bx__json_scan(const char *buf, size_t len, int max_depth, bx__json_scan_error *err);
 
+/* Long strings with no escape, found by the scan: the bytes between their quotes are exactly
+ * the string's value (checked UTF-8), so the decoder can copy them instead of having cJSON
+ * read them byte by byte. Strings of at least BX__JSON_SPAN_MIN bytes are recorded, the first
+ * BX__JSON_SPANS_MAX of them, in order. */
+enum { BX__JSON_SPAN_MIN = 128, BX__JSON_SPANS_MAX = 16 };
+typedef struct bx__json_spans {
+  size_t n;
+  struct {
+    size_t start, len; /* the bytes between the quotes */
+  } v[BX__JSON_SPANS_MAX];
+} bx__json_spans;
+
+/* bx__json_scan() that also fills spans (may be NULL). */
+int bx__json_scan_spans(const char *buf, size_t len, int max_depth, bx__json_scan_error *err,
+                        bx__json_spans *spans);
+
 #endif /* BX_JSON_SCAN_H */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_bytes.h"
 #include "json_write.h"
 
 typedef struct jw {
@@ -56,44 +57,23 @@ static int jw_escape(jw *w, unsigned char c) {
   return jw_put(w, u, sizeof u);
 }
 
-/* True when none of the 8 bytes at p needs an escape: no control character, '"' or '\\'
- * (SWAR: each test sets a byte's high bit when that byte matches; UTF-8 bytes pass). */
-static bool jw_plain8(const unsigned char *p) {
-  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-  uint64_t x;
-  memcpy(&x, p, sizeof x);
-  uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-  uint64_t hit =
-      ((x - ones * 0x20) & ~x & highs) | ((q - ones) & ~q & highs) | ((b - ones) & ~b & highs);
-  return hit == 0;
-}
-
-static bool jw_plain(unsigned char c) {
-  return c >= 0x20 && c != '"' && c != '\\';
-}
-
 /* A string with escapes: written run by run. */
-static int jw_string_escaped(jw *w, const unsigned char *p) {
+static int jw_string_escaped(jw *w, const unsigned char *p, size_t n) {
   int rc = jw_putc(w, '"');
-  const unsigned char *run = p; /* start of bytes not yet written */
-  for (; rc == 0 && *p; p++) {
-    if (jw_plain(*p)) continue;
-    rc = jw_put(w, run, (size_t)(p - run));
-    if (rc == 0) rc = jw_escape(w, *p);
-    run = p + 1;
+  size_t i = 0;
+  while (rc == 0 && i < n) {
+    size_t run = bx__json_plain_len(p + i, n - i, false);
+    rc = jw_put(w, p + i, run);
+    i += run;
+    if (rc == 0 && i < n) rc = jw_escape(w, p[i++]);
   }
-  if (rc == 0) rc = jw_put(w, run, (size_t)(p - run));
   return rc ? rc : jw_putc(w, '"');
 }
 
 static int jw_string(jw *w, const char *s) {
   const unsigned char *p = (const unsigned char *)(s ? s : "");
-  size_t n = strlen((const char *)p), i = 0;
-  while (n - i >= 8 && jw_plain8(p + i))
-    i += 8;
-  while (i < n && jw_plain(p[i]))
-    i++;
-  if (i < n) return jw_string_escaped(w, p);
+  size_t n = strlen((const char *)p);
+  if (bx__json_plain_len(p, n, false) < n) return jw_string_escaped(w, p, n);
   /* The common case: nothing to escape, one copy between the quotes. */
   bx_buf *b = w->out;
   if (n + 2 > w->limit || b->len - w->start > w->limit - (n + 2)) return BX_EMSGSIZE;

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "json_scan.h"
 #include "testutil.h"
 
 #define CAPTURES BX_SPEC_DIR "/foam/captures"
@@ -1140,6 +1141,94 @@ static void test_encode_null_payload(void **state) {
   bxt_env_free(e);
 }
 
+/* ---- long strings ------------------------------------------------------------------------- */
+
+/* Appends n copies of the UTF-8 text unit to b. */
+static void put_repeat(bx_buf *b, const char *unit, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(bx_buf_append(b, unit, strlen(unit)), 0);
+}
+
+static void put_str(bx_buf *b, const char *s) {
+  assert_int_equal(bx_buf_append(b, s, strlen(s)), 0);
+}
+
+/* Long strings reach cJSON as stand-ins and come back as the original bytes: values, keys,
+ * UTF-8, more of them than the scan records, next to long strings with escapes. The result
+ * must be what cJSON makes of the frame itself. */
+static void test_long_strings(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_buf b = {0};
+  put_str(&b, "{\"class\":\"foam.box.Message\",\"object\":{\"a\":\"");
+  put_repeat(&b, "x", BX__JSON_SPAN_MIN); /* exactly at the threshold */
+  put_str(&b, "\",\"");
+  put_repeat(&b, "k", 150); /* a key */
+  put_str(&b, "\":\"");
+  put_repeat(&b, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 40); /* two-, three-, four-byte UTF-8 */
+  put_str(&b, "\",\"esc\":\"");
+  put_repeat(&b, "y", 200);
+  put_str(&b, "\\n\\u00e9");
+  put_repeat(&b, "y", 200);
+  put_str(&b, "\",\"short\":\"");
+  put_repeat(&b, "z", BX__JSON_SPAN_MIN - 1);
+  put_str(&b, "\",\"many\":[");
+  for (int i = 0; i < BX__JSON_SPANS_MAX + 5; i++) {
+    char head[16];
+    snprintf(head, sizeof head, "%s\"%02d", i ? "," : "", i);
+    put_str(&b, head);
+    put_repeat(&b, "m", 300 + (size_t)i);
+    put_str(&b, "\"");
+  }
+  put_str(&b, "]}}");
+  assert_int_equal(bx_buf_append(&b, "", 1), 0);
+
+  bx_msg *m = decode_ok(e->ctx, b.base, NULL);
+  cJSON *ref = cJSON_Parse(b.base);
+  assert_non_null(ref);
+  cJSON *want = cJSON_GetObjectItem(ref, "object");
+  char *got_text = cJSON_PrintUnformatted(bx_msg_object(m));
+  char *want_text = cJSON_PrintUnformatted(want);
+  assert_string_equal(got_text, want_text);
+  assert_int_equal(strlen(cJSON_GetObjectItem(bx_msg_object(m), "a")->valuestring),
+                   BX__JSON_SPAN_MIN);
+  cJSON_free(got_text);
+  cJSON_free(want_text);
+  cJSON_Delete(ref);
+  bx_msg_unref(m);
+  bx_buf_free(&b);
+  bxt_env_free(e);
+}
+
+/* Errors after a long string report offsets in the frame, not in the text cJSON parsed. */
+static void test_long_string_error_offsets(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  size_t lens[2] = {BX__JSON_SPAN_MIN - 1, 1000}; /* without and with a stand-in */
+  bx_codec_error err[2][2];
+  for (int k = 0; k < 2; k++) {
+    for (int bad = 0; bad < 2; bad++) {
+      bx_buf b = {0};
+      put_str(&b, "{\"class\":\"foam.box.Message\",\"object\":\"");
+      put_repeat(&b, "x", lens[k]);
+      put_str(&b, bad ? "\" x}" : "\",\"b\":\"q\"} x");
+      assert_int_equal(bx_buf_append(&b, "", 1), 0);
+      assert_int_equal(decode_rc(e->ctx, b.base, &err[k][bad]), BX_EBADJSON);
+      bx_buf_free(&b);
+    }
+  }
+  for (int bad = 0; bad < 2; bad++) {
+    size_t at[2];
+    for (int k = 0; k < 2; k++) {
+      const char *byte = strstr(err[k][bad].text, "byte ");
+      assert_non_null(byte);
+      at[k] = (size_t)strtoul(byte + 5, NULL, 10);
+    }
+    assert_int_equal(at[1], at[0] + (lens[1] - lens[0]));
+  }
+  bxt_env_free(e);
+}
+
 /* ---- lazy payloads ------------------------------------------------------------------------ */
 
 /* A box that keeps the last message sent to it. */
@@ -1318,6 +1407,8 @@ int main(void) {
       cmocka_unit_test(test_encode_size_cap),
       cmocka_unit_test(test_encode_null_payload),
       cmocka_unit_test(test_register_self_round_trip),
+      cmocka_unit_test(test_long_strings),
+      cmocka_unit_test(test_long_string_error_offsets),
       cmocka_unit_test(test_lazy_payload_encodes_as_its_tree),
       cmocka_unit_test(test_lazy_payload_exact_and_shared),
       cmocka_unit_test(test_js_rendered_integers),
