@@ -106,7 +106,8 @@ static void pin(const bench_opts *o) {
 
 /* ---- bx: a calculator server process and a client context ------------------------------- */
 
-static pid_t serve_on(const char *url, const bench_opts *o, int cpu) {
+/* noinline: instructions.c has callgrind count only inside serve_on() and run_adds(). */
+__attribute__((noinline)) static pid_t serve_on(const char *url, const bench_opts *o, int cpu) {
   int fds[2];
   if (pipe(fds) != 0) return -1;
   pid_t pid = fork();
@@ -203,7 +204,8 @@ static void on_add(bx_call *call, int status, double sum, void *data) {
 }
 
 /* N calls, `depth` in flight at a time; latencies per call. */
-static void run_adds(client *c, int n, int depth, double *lat, double *total) {
+__attribute__((noinline)) static void run_adds(client *c, int n, int depth, double *lat,
+                                               double *total) {
   double *start = calloc((size_t)n, sizeof *start);
   c->lat = lat;
   c->start = start;

@@ -302,17 +302,44 @@ static int js_open(js *s) {
   return 0;
 }
 
+/* What a byte outside a string starts. Punctuation, whitespace and the letters of literals
+ * are JS_OTHER: stepped over, the parser judges them. */
+enum { JS_OTHER, JS_QUOTE, JS_NUMBER, JS_OPEN, JS_CLOSE, JS_HIGH, JS_CONTROL };
+static const unsigned char js_kind[256] = {
+    [0x00 ... 0x08] = JS_CONTROL,
+    [0x0B ... 0x0C] = JS_CONTROL,
+    [0x0E ... 0x1F] = JS_CONTROL,
+    ['"'] = JS_QUOTE,
+    ['-'] = JS_NUMBER,
+    ['0' ... '9'] = JS_NUMBER,
+    ['{'] = JS_OPEN,
+    ['['] = JS_OPEN,
+    ['}'] = JS_CLOSE,
+    [']'] = JS_CLOSE,
+    [0x80 ... 0xFF] = JS_HIGH,
+};
+
 static int js_step(js *s) {
-  unsigned char c = s->p[s->i];
-  if (c == '"') return js_string(s);
-  if (c == '-' || (c >= '0' && c <= '9')) return js_number(s);
-  if (c == '{' || c == '[') return js_open(s);
-  if (c >= 0x80) return js_utf8(s);
-  if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+  switch (js_kind[s->p[s->i]]) {
+  case JS_QUOTE:
+    return js_string(s);
+  case JS_NUMBER:
+    return js_number(s);
+  case JS_OPEN:
+    return js_open(s);
+  case JS_CLOSE:
+    if (s->depth > 0) s->depth--;
+    s->i++;
+    return 0;
+  case JS_HIGH:
+    return js_utf8(s);
+  case JS_CONTROL:
     return js_fail(s, BX_EBADJSON, s->i, "control character outside a string");
-  if ((c == '}' || c == ']') && s->depth > 0) s->depth--;
-  s->i++;
-  return 0;
+  default:
+    while (++s->i < s->len && js_kind[s->p[s->i]] == JS_OTHER) {
+    }
+    return 0;
+  }
 }
 
 int bx__json_scan(const char *buf, size_t len, int max_depth, bx__json_scan_error *err) {
