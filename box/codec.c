@@ -9,9 +9,10 @@
  * - Wire box references become live boxes: attributes.replyBox becomes the reply box, and each
  *   reference inside the payload is replaced, in place, by a placeholder into the message's box
  *   table. A ReturnBox always means "back over the connection this frame came in on" (origin).
- * - Encoding writes each live box through bx__export_box(), which registers boxes with no wire
- *   form in the root registry. If the frame then fails (too large, out of memory) those fresh
- *   registrations are undone, so a failed encode leaves no stray export behind.
+ * - Encoding writes each live box in its portable form (bx_export_wire) or, for a box without
+ *   one, exports it (bx__export_register) and writes SubBox{name, ReturnBox}. If the frame
+ *   then fails (too large, out of memory) those fresh registrations are undone, so a failed
+ *   encode leaves no stray export behind.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "json_parse.h"
 #include "json_scan.h"
 #include "json_write.h"
 
@@ -386,7 +388,7 @@ static int cd_top(cd_dec *d, cJSON *root) {
 static int cd_scan(const bx_ctx *ctx, const char *buf, size_t len, bx__json_spans *spans,
                    bx_codec_error *err) {
   bx__json_scan_error se;
-  int rc = bx__json_scan_spans(buf, len, bx_ctx_max_depth(ctx), &se, spans);
+  int rc = bx__json_scan(buf, len, bx_ctx_max_depth(ctx), &se, spans);
   switch (rc) {
   case 0:
     return 0;
@@ -403,119 +405,12 @@ static int cd_scan(const bx_ctx *ctx, const char *buf, size_t len, bx__json_span
   }
 }
 
-/* ---- decoding: long strings ----------------------------------------------------------------
- * cJSON reads a string a byte at a time, some seven instructions a byte. A long string with no
- * escape (a span, found by the scan) is the same bytes before and after decoding, so the text
- * cJSON parses carries a short stand-in for it, the byte 0xFF and the span's index, and the
- * parsed tree then gets a copy of the original bytes. No decoded string can contain 0xFF: the
- * scan refused invalid UTF-8, and \u escapes only ever produce valid UTF-8. */
-
-#define CD_MARK 0xFF
-
-static size_t cd_mark_len(size_t i) {
-  return i < 10 ? 2 : 3; /* BX__JSON_SPANS_MAX is below 100 */
-}
-
-/* The text cJSON parses: buf with each span replaced by its stand-in (shorter). */
-static char *cd_stand_ins(const char *buf, size_t len, const bx__json_spans *sp, size_t *out_len) {
-  char *o = malloc(len + 1);
-  if (o == NULL) return NULL;
-  size_t at = 0, w = 0;
-  for (size_t i = 0; i < sp->n; i++) {
-    memcpy(o + w, buf + at, sp->v[i].start - at);
-    w += sp->v[i].start - at;
-    o[w++] = (char)CD_MARK;
-    w += bx__u64_decimal(i, o + w);
-    at = sp->v[i].start + sp->v[i].len;
-  }
-  memcpy(o + w, buf + at, len - at);
-  w += len - at;
-  o[w] = '\0';
-  *out_len = w;
-  return o;
-}
-
-/* The offset in the original frame of byte `at` of the stand-in text. */
-static size_t cd_frame_offset(const bx__json_spans *sp, size_t at) {
-  size_t shift = 0; /* original offset minus stand-in offset, so far */
-  for (size_t i = 0; i < sp->n; i++) {
-    size_t mark_at = sp->v[i].start - shift, mark_len = cd_mark_len(i);
-    if (at < mark_at) break;
-    if (at < mark_at + mark_len) return sp->v[i].start;
-    shift += sp->v[i].len - mark_len;
-  }
-  return at + shift;
-}
-
-/* Puts back the original bytes of the span *s stands in for, if it is a stand-in. */
-static int cd_restore_string(char **s, const char *buf, const bx__json_spans *sp, size_t *left) {
-  const unsigned char *p = (const unsigned char *)*s;
-  if (p == NULL || p[0] != CD_MARK) return 0;
-  size_t i = 0;
-  for (p++; *p >= '0' && *p <= '9'; p++)
-    i = i * 10 + (size_t)(*p - '0');
-  if (i >= sp->n) return BX_EBADJSON; /* cannot happen: only we write 0xFF */
-  char *copy = cJSON_malloc(sp->v[i].len + 1);
-  if (copy == NULL) return BX_ENOMEM;
-  memcpy(copy, buf + sp->v[i].start, sp->v[i].len);
-  copy[sp->v[i].len] = '\0';
-  cJSON_free(*s);
-  *s = copy;
-  (*left)--;
-  return 0;
-}
-
-static int cd_restore(cJSON *node, const char *buf, const bx__json_spans *sp, size_t *left) {
-  int rc = 0;
-  for (; rc == 0 && node != NULL && *left > 0; node = node->next) {
-    if (!(node->type & cJSON_StringIsConst)) rc = cd_restore_string(&node->string, buf, sp, left);
-    if (rc == 0 && bx__json_is(node, cJSON_String))
-      rc = cd_restore_string(&node->valuestring, buf, sp, left);
-    if (rc == 0 && node->child != NULL) rc = cd_restore(node->child, buf, sp, left);
-  }
-  return rc;
-}
-
-static bool cd_json_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Parses text (the frame, or its stand-in form) with cJSON. Offsets in errors are the frame's. */
-static int cd_parse_text(const char *text, size_t len, const bx__json_spans *sp, cJSON **root,
-                         bx_codec_error *err) {
-  const char *end = NULL;
-  /* Not require_null_terminated: with an explicit length cJSON 1.7.15 then demands a NUL
-   * inside the buffer. Trailing bytes are checked here instead. */
-  *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
-  if (*root == NULL) {
-    size_t at = end != NULL && end >= text ? (size_t)(end - text) : 0;
-    return cd_fail(err, BX_EBADJSON, "JSON syntax error near byte %zu", cd_frame_offset(sp, at));
-  }
-  size_t at = (size_t)(end - text);
-  while (at < len && cd_json_space(text[at]))
-    at++;
-  if (at == len) return 0;
-  cJSON_Delete(*root);
-  *root = NULL;
-  return cd_fail(err, BX_EBADJSON, "unexpected data after the JSON value at byte %zu",
-                 cd_frame_offset(sp, at));
-}
-
 static int cd_parse(const char *buf, size_t len, const bx__json_spans *sp, cJSON **root,
                     bx_codec_error *err) {
-  if (sp->n == 0) return cd_parse_text(buf, len, sp, root, err);
-  size_t n;
-  char *text = cd_stand_ins(buf, len, sp, &n);
-  if (text == NULL) return cd_fail(err, BX_ENOMEM, "out of memory");
-  int rc = cd_parse_text(text, n, sp, root, err);
-  free(text);
-  size_t left = sp->n;
-  if (rc == 0 && (rc = cd_restore(*root, buf, sp, &left)) != 0) {
-    cJSON_Delete(*root);
-    *root = NULL;
-    return cd_fail(err, rc, rc == BX_ENOMEM ? "out of memory" : "internal stand-in error");
-  }
-  return rc;
+  bx__json_parse_error pe;
+  int rc = bx__json_parse(buf, len, sp, root, &pe);
+  if (rc == BX_EBADJSON) return cd_fail(err, rc, "%s at byte %zu", pe.what, pe.offset);
+  return rc ? cd_fail(err, rc, "out of memory") : 0;
 }
 
 int bx_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg **out,
@@ -591,18 +486,19 @@ static int cd_note_export(cd_enc *e, bx_box *box, const cJSON *wire) {
   return rc;
 }
 
+/* Unregisters name, which may be the registry's own key (it dies with the entry). */
+static void cd_unregister(cd_enc *e, const char *name, bool owned) {
+  char *copy = owned ? NULL : bx__strdup(name);
+  const char *key = owned ? name : copy;
+  if (key != NULL) bx_unregister(bx_ctx_registry(e->ctx), key);
+  free(copy);
+}
+
 static void cd_rollback(cd_enc *e) {
   bx_box *reg = bx_ctx_registry(e->ctx);
-  for (size_t i = 0; i < e->nexports; i++) {
-    if (bx_lookup(reg, e->exports[i].name) != e->exports[i].box) continue;
-    if (e->exports[i].owned) {
-      bx_unregister(reg, e->exports[i].name);
-    } else { /* the registry's key dies with the entry */
-      char *name = bx__strdup(e->exports[i].name);
-      if (name != NULL) bx_unregister(reg, name);
-      free(name);
-    }
-  }
+  for (size_t i = 0; i < e->nexports; i++)
+    if (bx_lookup(reg, e->exports[i].name) == e->exports[i].box)
+      cd_unregister(e, e->exports[i].name, e->exports[i].owned);
 }
 
 static void cd_enc_free(cd_enc *e) {
@@ -627,17 +523,14 @@ static inline int cd_put(cd_enc *e, bx_buf *out, const char *s) {
   return 0;
 }
 
-/* A box with no wire form: exported, and written as SubBox{name, ReturnBox} (as
- * bx__export_box() would build it). */
+/* A box with no wire form: exported, and written as SubBox{name, ReturnBox}. */
 static int cd_write_export(cd_enc *e, bx_buf *out, bx_export *ex, bx_box *box) {
   const char *name;
   int rc = bx__export_register(ex, box, &name);
   if (rc) return rc;
   rc = cd_remember(e, box, name, false);
   if (rc) {
-    char *copy = bx__strdup(name);
-    if (copy != NULL) bx_unregister(bx_ctx_registry(e->ctx), copy);
-    free(copy);
+    cd_unregister(e, name, false);
     return rc;
   }
   rc = cd_put(e, out, "{\"class\":\"" BX_CLASS_SUB_BOX "\",\"name\":");

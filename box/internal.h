@@ -94,12 +94,10 @@ struct bx_export {
   int err;        /* first error met while exporting */
 };
 
-/* The wire form of box for ex: its portable form if it has one, else an export into the
- * context's root registry written as SubBox{name, ReturnBox}. NULL only on error (ex->err). */
-cJSON *bx__export_box(bx_export *ex, bx_box *box);
-/* The export half of bx__export_box(): registers box in the root registry under a fresh name
- * (*name, borrowed from the registry) for a frame to ex->target. Returns 0 or the error, also
- * recorded in ex->err. */
+/* Exports a box that has no wire form for ex->target (bx_export_wire() gave none): registers
+ * it in the root registry under a fresh name (*name, borrowed from the registry), one-shot
+ * when ex->one_shot; the frame then writes it as SubBox{name, ReturnBox}. Returns 0 or the
+ * error, also recorded in ex->err. */
 int bx__export_register(bx_export *ex, bx_box *box, const char **name);
 /* Removes box's one-shot export from the root registry, if it is still there (a call that
  * completed without its reply). */

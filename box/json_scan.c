@@ -342,12 +342,8 @@ static int js_step(js *s) {
   }
 }
 
-int bx__json_scan(const char *buf, size_t len, int max_depth, bx__json_scan_error *err) {
-  return bx__json_scan_spans(buf, len, max_depth, err, NULL);
-}
-
-int bx__json_scan_spans(const char *buf, size_t len, int max_depth, bx__json_scan_error *err,
-                        bx__json_spans *spans) {
+int bx__json_scan(const char *buf, size_t len, int max_depth, bx__json_scan_error *err,
+                  bx__json_spans *spans) {
   js s = {.p = (const unsigned char *)buf, .len = len, .max_depth = max_depth, .err = err};
   s.spans = spans;
   if (spans) spans->n = 0;

@@ -17,19 +17,6 @@ typedef struct bx__json_scan_error {
   size_t token_len;
 } bx__json_scan_error;
 
-/* Checks, in one pass over buf, what cJSON does not:
- *   - strict UTF-8 everywhere (no overlong forms, no surrogates, nothing above U+10FFFF, no
- *     truncated sequence)                                                     -> BX_EBADUTF8
- *   - no raw control character inside a string, only valid escapes, and no \u0000 (cJSON
- *     would silently cut the string there); number literals follow the JSON grammar and
- *     are at most 63 characters long (cJSON's own limit)                     -> BX_EBADJSON
- *   - nesting at most max_depth arrays/objects deep                          -> BX_ETOODEEP
- *   - every integer literal (no fraction, no exponent) is exactly representable as an IEEE
- *     double, and no number overflows to infinity                            -> BX_EINEXACT
- * Other syntax errors are left to the parser. Returns 0 or the code (and fills err, which may
- * be NULL). */
-int bx__json_scan(const char *buf, size_t len, int max_depth, bx__json_scan_error *err);
-
 /* Long strings with no escape, found by the scan: the bytes between their quotes are exactly
  * the string's value (checked UTF-8), so the decoder can copy them instead of having cJSON
  * read them byte by byte. Strings of at least BX__JSON_SPAN_MIN bytes are recorded, the first
@@ -42,8 +29,18 @@ typedef struct bx__json_spans {
   } v[BX__JSON_SPANS_MAX];
 } bx__json_spans;
 
-/* bx__json_scan() that also fills spans (may be NULL). */
-int bx__json_scan_spans(const char *buf, size_t len, int max_depth, bx__json_scan_error *err,
-                        bx__json_spans *spans);
+/* Checks, in one pass over buf, what cJSON does not:
+ *   - strict UTF-8 everywhere (no overlong forms, no surrogates, nothing above U+10FFFF, no
+ *     truncated sequence)                                                     -> BX_EBADUTF8
+ *   - no raw control character inside a string, only valid escapes, and no \u0000 (cJSON
+ *     would silently cut the string there); number literals follow the JSON grammar and
+ *     are at most 63 characters long (cJSON's own limit)                     -> BX_EBADJSON
+ *   - nesting at most max_depth arrays/objects deep                          -> BX_ETOODEEP
+ *   - every integer literal (no fraction, no exponent) is exactly representable as an IEEE
+ *     double, and no number overflows to infinity                            -> BX_EINEXACT
+ * Other syntax errors are left to the parser. spans (may be NULL) receives the long strings
+ * without escapes. Returns 0 or the code (and fills err, which may be NULL). */
+int bx__json_scan(const char *buf, size_t len, int max_depth, bx__json_scan_error *err,
+                  bx__json_spans *spans);
 
 #endif /* BX_JSON_SCAN_H */

@@ -18,16 +18,6 @@ int bx__export_register(bx_export *ex, bx_box *box, const char **name) {
   return rc;
 }
 
-cJSON *bx__export_box(bx_export *ex, bx_box *box) {
-  cJSON *wire = bx_export_wire(ex, box);
-  if (wire != NULL || ex->err) return wire;
-  const char *name = NULL;
-  if (bx__export_register(ex, box, &name)) return NULL;
-  wire = bx__wire_sub_box(name, bx__wire_return_box());
-  if (wire == NULL && ex->err == 0) ex->err = BX_ENOMEM;
-  return wire;
-}
-
 void bx__unexport(bx_ctx *ctx, bx_box *box) {
   if (box == NULL || box->export_name == NULL) return;
   char *name = box->export_name; /* detach first: the registry may hold the last reference */

@@ -459,24 +459,28 @@ static void test_wire_forms(void **state) {
   bx_box *sub = bx_sub_box_new(e->ctx, "calc", root);
   bx_box *named = bx_named_box(e->ctx, "/x/y");
   bx_export ex = {.ctx = e->ctx};
-  cJSON *w = bx__export_box(&ex, sub);
+  cJSON *w = bx_export_wire(&ex, sub);
   char *s = cJSON_PrintUnformatted(w);
   assert_string_equal(s, "{\"class\":\"foam.box.SubBox\",\"name\":\"calc\",\"delegate\":{\"class\":"
                          "\"foam.box.ReturnBox\"}}");
   free(s);
   cJSON_Delete(w);
-  w = bx__export_box(&ex, named);
+  w = bx_export_wire(&ex, named);
   s = cJSON_PrintUnformatted(w);
   assert_string_equal(s, "{\"class\":\"foam.box.NamedBox\",\"name\":\"/x/y\"}");
   free(s);
   cJSON_Delete(w);
   /* A box with no wire form is exported into the root registry. */
   bx_box *local = bx_null_box_new(e->ctx);
+  assert_null(bx_export_wire(&ex, local));
   ex.one_shot = true;
-  w = bx__export_box(&ex, local);
-  const char *name = cJSON_GetObjectItem(w, "name")->valuestring;
+  const char *name = NULL;
+  assert_int_equal(bx__export_register(&ex, local, &name), 0);
+  assert_int_equal(ex.err, 0);
   assert_ptr_equal(bx_lookup(root, name), local);
-  cJSON_Delete(w);
+  assert_string_equal(local->export_name, name); /* one-shot: remembered for bx__unexport */
+  bx__unexport(e->ctx, local);
+  assert_int_equal(bx_registry_size(root), 0);
   bx_box_unref(local);
   bx_box_unref(named);
   bx_box_unref(sub);
