@@ -6,6 +6,12 @@
  *   cJSON's parse; a read-only check of the whole tree (every "class" on the whitelist, every
  *   known class in the right shape); and only then the building of the message, so a frame
  *   that is refused has created nothing but garbage to free.
+ * - Calls and returns in the shapes bx itself and FOAM's WebSocket client send take a shorter
+ *   road: the envelope reader (envelope.c) matches their fixed keys and classes in place, and
+ *   only the arguments or data go through the stages above; the message keeps the rest as a
+ *   lazy payload (class, method name, SubBoxMessage layers). Whatever the reader does not
+ *   recognise, or any stage refuses, is decoded the general way, so both roads accept the same
+ *   frames, make the same messages, and report the same errors (fuzz_decode compares them).
  * - Wire box references become live boxes: attributes.replyBox becomes the reply box, and each
  *   reference inside the payload is replaced, in place, by a placeholder into the message's box
  *   table. A ReturnBox always means "back over the connection this frame came in on" (origin).
@@ -19,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope.h"
 #include "internal.h"
 #include "json_parse.h"
 #include "json_scan.h"
@@ -383,6 +390,91 @@ static int cd_top(cd_dec *d, cJSON *root) {
   return rc;
 }
 
+/* ---- decoding: the envelope road ----------------------------------------------------------- */
+
+enum { CD_GENERAL = 1 }; /* not for the envelope road: decode the general way */
+
+/* A NUL-terminated copy of t: buf when it fits, else on the heap (free it if != buf). */
+static char *cd_cstr(bx__text t, char *buf, size_t cap) {
+  char *s = t.n < cap ? buf : malloc(t.n + 1);
+  if (s == NULL) return NULL;
+  memcpy(s, t.p, t.n);
+  s[t.n] = '\0';
+  return s;
+}
+
+/* The arguments or data (the body), pre-scanned, parsed and checked like any part of a
+ * payload, at the depth where it sits (the envelope's own depth is within the limit). A body
+ * that fails any of it, or holds a box reference, takes the general road, which says why or
+ * makes the boxes live. */
+static int cd_fast_body(cd_dec *d, const bx__envelope *env, cJSON **body) {
+  *body = NULL;
+  int max_depth = bx_ctx_max_depth(d->ctx), holder = 2 + (int)env->nlayers;
+  if ((env->reply ? 4 : 0) > max_depth || holder > max_depth) return CD_GENERAL;
+  if (!env->has_body) return 0;
+  bx__json_spans spans;
+  if (bx__json_scan(env->body.p, env->body.n, max_depth - holder, NULL, &spans) != 0)
+    return CD_GENERAL;
+  bx__json_parse_error pe;
+  int rc = bx__json_parse(env->body.p, env->body.n, &spans, body, &pe);
+  if (rc) return rc == BX_ENOMEM ? cd_fail(d->err, rc, "out of memory") : CD_GENERAL;
+  bx_codec_error scratch; /* a refusal is reported by the general road */
+  cd_dec check = {.ctx = d->ctx, .err = &scratch};
+  if (cd_check(&check, *body, false) == 0 && check.refs == 0) return 0;
+  cJSON_Delete(*body);
+  *body = NULL;
+  return CD_GENERAL;
+}
+
+/* attributes.replyBox: SubBox{name, ReturnBox (the origin) or NamedBox{path}}. */
+static int cd_fast_reply(cd_dec *d, const bx__envelope *env) {
+  if (!env->reply) return 0;
+  char nbuf[64], pbuf[64];
+  char *name = cd_cstr(env->reply_name, nbuf, sizeof nbuf);
+  char *path = env->reply_named ? cd_cstr(env->reply_path, pbuf, sizeof pbuf) : NULL;
+  int rc = 0;
+  bx_box *delegate = NULL, *reply = NULL;
+  if (name == NULL || (env->reply_named && path == NULL))
+    rc = BX_ENOMEM;
+  else if (env->reply_named && (delegate = bx_named_box(d->ctx, path)) == NULL)
+    rc = CD_GENERAL; /* a malformed path: the general road says so */
+  else if (!env->reply_named && (delegate = bx_return_box_new(d->ctx, d->origin)) == NULL)
+    rc = BX_ENOMEM;
+  if (rc == 0 && (reply = bx_sub_box_new(d->ctx, name, delegate)) == NULL) rc = BX_ENOMEM;
+  if (rc == 0) bx_msg_set_reply_box(d->msg, reply);
+  bx_box_unref(reply);
+  bx_box_unref(delegate);
+  if (name != nbuf) free(name);
+  if (path != pbuf) free(path);
+  return rc == BX_ENOMEM ? cd_fail(d->err, rc, "out of memory") : rc;
+}
+
+/* Decodes a call or a return of the shapes bx__envelope_read() knows into a lazy message
+ * (d->msg): nothing but the body goes through cJSON. Returns 0, CD_GENERAL (d->msg NULL) or
+ * an error (d->msg to be freed). */
+static int cd_fast(cd_dec *d, const char *buf, size_t len) {
+  bx__envelope env;
+  if (!bx__envelope_read(buf, len, &env)) return CD_GENERAL;
+  cJSON *body;
+  int rc = cd_fast_body(d, &env, &body);
+  if (rc) return rc;
+  d->msg = bx__msg_new_lazy_n(env.cls, env.has_name ? env.name.p : NULL, env.name.n, env.key);
+  if (d->msg == NULL) {
+    cJSON_Delete(body);
+    return cd_fail(d->err, BX_ENOMEM, "out of memory");
+  }
+  bx__msg_lazy_body(d->msg, body);
+  for (unsigned i = env.nlayers; rc == 0 && i-- > 0;) /* innermost first */
+    rc = bx__msg_lazy_layer(d->msg, env.layer[i].p, env.layer[i].n);
+  if (rc) return cd_fail(d->err, rc, "out of memory");
+  rc = cd_fast_reply(d, &env);
+  if (rc == CD_GENERAL) {
+    bx_msg_unref(d->msg);
+    d->msg = NULL;
+  }
+  return rc;
+}
+
 /* ---- decoding: bytes ----------------------------------------------------------------------- */
 
 static int cd_scan(const bx_ctx *ctx, const char *buf, size_t len, bx__json_spans *spans,
@@ -413,8 +505,9 @@ static int cd_parse(const char *buf, size_t len, const bx__json_spans *sp, cJSON
   return rc ? cd_fail(err, rc, "out of memory") : 0;
 }
 
-int bx_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg **out,
-              bx_codec_error *err) {
+/* Both roads: the envelope road first unless `general`, the general road when it declines. */
+static int cd_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg **out,
+                     bx_codec_error *err, bool general) {
   if (err) memset(err, 0, sizeof *err);
   if (out == NULL) return cd_fail(err, BX_EINVAL, "no place for the result");
   *out = NULL;
@@ -424,13 +517,16 @@ int bx_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg *
     return cd_fail(err, BX_EMSGSIZE, "frame of %zu bytes exceeds the limit of %zu bytes", len,
                    bx_ctx_max_frame(ctx));
   if (len == 0) return cd_fail(err, BX_EBADJSON, "empty frame");
-  bx__json_spans spans;
-  int rc = cd_scan(ctx, buf, len, &spans, err);
-  cJSON *root = NULL;
-  if (rc == 0) rc = cd_parse(buf, len, &spans, &root, err);
-  if (rc) return rc;
   cd_dec d = {.ctx = ctx, .origin = origin, .err = err};
-  rc = cd_top(&d, root);
+  int rc = general ? CD_GENERAL : cd_fast(&d, buf, len);
+  if (rc == CD_GENERAL) {
+    bx__json_spans spans;
+    cJSON *root = NULL;
+    rc = cd_scan(ctx, buf, len, &spans, err);
+    if (rc == 0) rc = cd_parse(buf, len, &spans, &root, err);
+    if (rc) return rc;
+    rc = cd_top(&d, root);
+  }
   if (rc) {
     bx_msg_unref(d.msg);
     return rc;
@@ -438,6 +534,16 @@ int bx_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg *
   bx_msg_set_origin(d.msg, origin);
   *out = d.msg;
   return 0;
+}
+
+int bx_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg **out,
+              bx_codec_error *err) {
+  return cd_decode(ctx, buf, len, origin, out, err, false);
+}
+
+int bx__decode_general(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg **out,
+                       bx_codec_error *err) {
+  return cd_decode(ctx, buf, len, origin, out, err, true);
 }
 
 /* ---- encoding ----------------------------------------------------------------------------- */
@@ -591,7 +697,7 @@ static int cd_write_lazy(cd_enc *e, bx_buf *out, const bx__lazy *lz) {
   int rc = 0;
   for (unsigned i = lz->nsubs; rc == 0 && i-- > 0;) {
     rc = cd_put(e, out, "{\"class\":\"" BX_CLASS_SUB_BOX_MESSAGE "\",\"name\":");
-    if (rc == 0) rc = bx__json_write_string(out, bx_sub_box_name(lz->subs[i]));
+    if (rc == 0) rc = bx__json_write_string(out, bx__lazy_layer_name(lz, i));
     if (rc == 0) rc = cd_put(e, out, ",\"object\":");
   }
   if (rc == 0) rc = cd_put(e, out, "{\"class\":");

@@ -30,21 +30,34 @@ struct bx_box {
   } priv[];
 };
 
-/* A payload kept in parts on its way out (msg.c): the object {"class":cls, "name":name,
- * key:body} — RPCMessage, RPCReturnMessage — inside up to BX__LAZY_SUBS SubBoxMessage layers,
- * one per SubBox it passed. The encoder writes the parts straight to text; anything that reads
- * the payload (bx_msg_object() and friends) first builds the tree the parts stand for, which
- * the message then holds instead. Both forms encode to the same bytes. */
+/* A payload kept in parts (msg.c): the object {"class":cls, "name":name, key:body} —
+ * RPCMessage, RPCReturnMessage — inside up to BX__LAZY_SUBS SubBoxMessage layers. Messages
+ * built by stubs and skeletons start this way (a layer per SubBox they pass), and so do frames
+ * of these shapes read by the decoder (a layer per SubBoxMessage in the frame). The encoder
+ * writes the parts straight to text; the registry peels layers off and the RPC runtime reads
+ * name and body without a tree; anything else that reads the payload (bx_msg_object() and
+ * friends) first builds the tree the parts stand for, which the message then holds instead.
+ * Both forms encode to the same bytes. */
 enum { BX__LAZY_SUBS = 2 };
+typedef struct bx__lazy_layer {
+  bx_box *box; /* the SubBox passed (owned reference), or NULL: a layer read from a frame */
+  char *name;  /* a read layer's name: NULL, buf or a heap copy */
+  char buf[16];
+} bx__lazy_layer;
 typedef struct bx__lazy {
   const char *cls; /* static storage */
   const char *key; /* static storage; NULL: no body */
   cJSON *body;     /* owned, may be NULL (then no key either) */
   char *name;      /* NULL, name_buf or a heap copy */
   char name_buf[24];
-  bx_box *subs[BX__LAZY_SUBS]; /* SubBoxes passed, innermost first; owned references */
+  bx__lazy_layer subs[BX__LAZY_SUBS]; /* innermost first */
   unsigned nsubs;
 } bx__lazy;
+
+/* The name of a lazy payload's layer i (0: innermost). */
+static inline const char *bx__lazy_layer_name(const bx__lazy *lz, unsigned i) {
+  return lz->subs[i].box ? bx_sub_box_name(lz->subs[i].box) : lz->subs[i].name;
+}
 
 struct bx_msg {
   unsigned refs;
@@ -59,16 +72,36 @@ struct bx_msg {
 };
 
 /* A message whose payload is lazy: {"class":cls[, "name":name][, key:body]}. cls and key must
- * have static storage duration; name (NULL for none) is copied; body may be set later with
- * bx__msg_lazy_body(). Returns NULL on allocation failure. */
+ * have static storage duration; name (NULL for none; name_len bytes, or up to a NUL with
+ * bx__msg_new_lazy) is copied; body may be set later with bx__msg_lazy_body(). Returns NULL on
+ * allocation failure. */
 bx_msg *bx__msg_new_lazy(const char *cls, const char *name, const char *key);
+bx_msg *bx__msg_new_lazy_n(const char *cls, const char *name, size_t name_len, const char *key);
 /* Sets the body of a lazy payload (taking it; NULL: no body). */
 void bx__msg_lazy_body(bx_msg *msg, cJSON *body);
 /* The SubBox `sub` wraps msg's payload: recorded in the parts when msg is lazy, unshared and
  * has room (returns true, a reference to sub taken); false otherwise, msg unchanged. */
 bool bx__msg_lazy_wrap(bx_msg *msg, bx_box *sub);
+/* Wraps a lazy msg's payload in SubBoxMessage{name (n bytes, copied)}: a layer read from a
+ * frame. Returns 0, BX_EINVAL (not lazy, or no room) or BX_ENOMEM. */
+int bx__msg_lazy_layer(bx_msg *msg, const char *name, size_t n);
 /* Builds the tree of a lazy payload (no-op otherwise). Returns 0 or BX_ENOMEM (msg unchanged). */
 int bx__msg_settle(const bx_msg *msg);
+
+/* Reading a payload without building a lazy one (a tree is read as it is):
+ * - bx__msg_member(): its member key (not "class" or "name"), as
+ *   cJSON_GetObjectItemCaseSensitive(bx_msg_object(msg), key); borrowed, or NULL;
+ * - bx__msg_name(): its "name" when that is a string (borrowed), else NULL;
+ * - bx__msg_unwrap(): replaces a SubBoxMessage payload by its "object" (msg unshared).
+ *   Returns 0, BX_EBADMSG (not a SubBoxMessage) or BX_ENOMEM. */
+const cJSON *bx__msg_member(const bx_msg *msg, const char *key);
+const char *bx__msg_name(const bx_msg *msg);
+int bx__msg_unwrap(bx_msg *msg);
+
+/* bx_decode() without the envelope road (codec.c): every frame parsed by cJSON and checked as
+ * a tree. For tests that compare the two roads. */
+int bx__decode_general(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg **out,
+                       bx_codec_error *err);
 
 /* Is `box` of the given ops? (type tests for the built-in boxes) */
 static inline bool bx__box_is(const bx_box *box, const bx_box_ops *ops) {

@@ -22,7 +22,16 @@ bx_msg *bx_msg_ref(bx_msg *msg) {
 
 /* ---- lazy payloads ------------------------------------------------------------------------ */
 
-bx_msg *bx__msg_new_lazy(const char *cls, const char *name, const char *key) {
+/* A copy of s[0..n) with a NUL: into buf when it fits, else on the heap. NULL on failure. */
+static char *mg_copy(char *buf, size_t cap, const char *s, size_t n) {
+  char *d = n < cap ? buf : malloc(n + 1);
+  if (d == NULL) return NULL;
+  memcpy(d, s, n);
+  d[n] = '\0';
+  return d;
+}
+
+bx_msg *bx__msg_new_lazy_n(const char *cls, const char *name, size_t name_len, const char *key) {
   bx_msg *m = calloc(1, sizeof *m);
   if (m == NULL) return NULL;
   bx__lazy *lz = calloc(1, sizeof *lz); /* apart: a message stays in the allocator's fast bins */
@@ -34,16 +43,17 @@ bx_msg *bx__msg_new_lazy(const char *cls, const char *name, const char *key) {
   m->lazy = lz;
   lz->cls = cls;
   lz->key = key;
-  if (name != NULL) {
-    size_t n = strlen(name);
-    lz->name = n < sizeof lz->name_buf ? memcpy(lz->name_buf, name, n + 1) : bx__strdup(name);
-    if (lz->name == NULL) {
-      free(lz);
-      free(m);
-      return NULL;
-    }
+  if (name != NULL &&
+      (lz->name = mg_copy(lz->name_buf, sizeof lz->name_buf, name, name_len)) == NULL) {
+    free(lz);
+    free(m);
+    return NULL;
   }
   return m;
+}
+
+bx_msg *bx__msg_new_lazy(const char *cls, const char *name, const char *key) {
+  return bx__msg_new_lazy_n(cls, name, name ? strlen(name) : 0, key);
 }
 
 void bx__msg_lazy_body(bx_msg *msg, cJSON *body) {
@@ -58,8 +68,25 @@ void bx__msg_lazy_body(bx_msg *msg, cJSON *body) {
 bool bx__msg_lazy_wrap(bx_msg *msg, bx_box *sub) {
   bx__lazy *lz = msg->lazy;
   if (lz == NULL || msg->refs != 1 || lz->nsubs == BX__LAZY_SUBS) return false;
-  lz->subs[lz->nsubs++] = bx_box_ref(sub);
+  lz->subs[lz->nsubs++] = (bx__lazy_layer){.box = bx_box_ref(sub)};
   return true;
+}
+
+int bx__msg_lazy_layer(bx_msg *msg, const char *name, size_t n) {
+  bx__lazy *lz = msg->lazy;
+  if (lz == NULL || lz->nsubs == BX__LAZY_SUBS) return BX_EINVAL;
+  bx__lazy_layer *l = &lz->subs[lz->nsubs];
+  l->box = NULL;
+  if ((l->name = mg_copy(l->buf, sizeof l->buf, name, n)) == NULL) return BX_ENOMEM;
+  lz->nsubs++;
+  return 0;
+}
+
+static void mg_layer_clear(bx__lazy_layer *l) {
+  bx_box_unref(l->box);
+  if (l->name != l->buf) free(l->name);
+  l->box = NULL;
+  l->name = NULL;
 }
 
 /* Releases the parts (the body too unless it has been moved into a tree). */
@@ -68,7 +95,7 @@ static void mg_lazy_clear(bx_msg *m) {
   m->lazy = NULL;
   cJSON_Delete(lz->body);
   for (unsigned i = 0; i < lz->nsubs; i++)
-    bx_box_unref(lz->subs[i]);
+    mg_layer_clear(&lz->subs[i]);
   if (lz->name != lz->name_buf) free(lz->name);
   free(lz);
 }
@@ -82,7 +109,7 @@ static cJSON *mg_lazy_tree(bx__lazy *lz) {
     return NULL;
   }
   for (unsigned i = 0; top != NULL && i < lz->nsubs; i++)
-    top = bx__wire_sub_message(bx_sub_box_name(lz->subs[i]), top);
+    top = bx__wire_sub_message(bx__lazy_layer_name(lz, i), top);
   if (top != NULL && lz->body != NULL) {
     bx__json_add(rpc, lz->key, lz->body); /* cannot fail: both are non-NULL */
     lz->body = NULL;
@@ -97,6 +124,38 @@ int bx__msg_settle(const bx_msg *msg) {
   if (tree == NULL) return BX_ENOMEM;
   mg_lazy_clear(m);
   m->object = tree;
+  return 0;
+}
+
+/* ---- reading the payload ------------------------------------------------------------------ */
+
+/* A lazy payload read from its parts: an RPC object with no layer around it. */
+static const bx__lazy *mg_lazy_rpc(const bx_msg *msg) {
+  return msg->lazy != NULL && msg->lazy->nsubs == 0 ? msg->lazy : NULL;
+}
+
+const cJSON *bx__msg_member(const bx_msg *msg, const char *key) {
+  const bx__lazy *lz = mg_lazy_rpc(msg);
+  if (lz != NULL) return lz->key != NULL && strcmp(key, lz->key) == 0 ? lz->body : NULL;
+  return cJSON_GetObjectItemCaseSensitive(bx_msg_object(msg), key);
+}
+
+const char *bx__msg_name(const bx_msg *msg) {
+  const bx__lazy *lz = msg->lazy;
+  if (lz != NULL) return lz->nsubs ? bx__lazy_layer_name(lz, lz->nsubs - 1) : lz->name;
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(msg->object, "name");
+  return bx__json_is(name, cJSON_String) ? name->valuestring : NULL;
+}
+
+int bx__msg_unwrap(bx_msg *msg) {
+  bx__lazy *lz = msg->lazy;
+  if (lz != NULL && lz->nsubs > 0) {
+    mg_layer_clear(&lz->subs[--lz->nsubs]);
+    return 0;
+  }
+  if (!bx_msg_is(msg, BX_CLASS_SUB_BOX_MESSAGE)) return BX_EBADMSG;
+  cJSON *inner = cJSON_DetachItemFromObjectCaseSensitive(msg->object, "object");
+  bx_msg_set_object(msg, inner);
   return 0;
 }
 

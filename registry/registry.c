@@ -375,9 +375,13 @@ static int rg_deliver(bx_box *self, bx_msg *msg, const char *name) {
     bx_box_unref(service);
     return BX_ENOMEM;
   }
-  cJSON *inner = cJSON_DetachItemFromObjectCaseSensitive(bx_msg_object(w), "object");
-  bx_msg_set_object(w, inner);
-  int rc = bx_send(service, w);
+  int rc = bx__msg_unwrap(w);
+  if (rc) {
+    bx_msg_unref(w);
+    bx_box_unref(service);
+    return rc;
+  }
+  rc = bx_send(service, w);
   bx_box_unref(service);
   return rc;
 }
@@ -385,20 +389,20 @@ static int rg_deliver(bx_box *self, bx_msg *msg, const char *name) {
 int bx__registry_dispatch(bx_box *self, bx_msg *msg) {
   const char *cls = bx_msg_class(msg);
   if (cls != NULL && strcmp(cls, BX_CLASS_SUB_BOX_MESSAGE) == 0) {
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(bx_msg_object(msg), "name");
-    if (!cJSON_IsString(name)) {
+    const char *name = bx__msg_name(msg);
+    if (name == NULL) {
       bx_msg_unref(msg);
       return BX_EBADMSG;
     }
-    /* Copy the name: unwrapping the payload frees the node that holds it. */
+    /* Copy the name: unwrapping the payload frees what holds it. */
     char buf[256], *heap = NULL;
-    size_t len = strlen(name->valuestring);
+    size_t len = strlen(name);
     char *n = len < sizeof buf ? buf : (heap = malloc(len + 1));
     if (n == NULL) {
       bx_msg_unref(msg);
       return BX_ENOMEM;
     }
-    memcpy(n, name->valuestring, len + 1);
+    memcpy(n, name, len + 1);
     int rc = rg_deliver(self, msg, n);
     free(heap);
     return rc;

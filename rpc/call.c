@@ -130,7 +130,7 @@ static void cl_deliver(void *a, void *b) {
   if (!c->suppress) {
     void *result = c->result;
     if (c->m == NULL && c->status == 0 && c->reply) /* untyped: the reply's data */
-      result = cJSON_GetObjectItemCaseSensitive(bx_msg_object(c->reply), "data");
+      result = (void *)bx__msg_member(c->reply, "data");
     c->cb(c, c->status, c->status == 0 ? result : NULL, c->data);
   }
   cl_unref(c);
@@ -142,7 +142,7 @@ static int cl_decode_result(bx_call *c) {
   c->result = calloc(1, c->m->result->size + 1);
   if (c->result == NULL) return BX_ENOMEM;
   bx_value_error err;
-  const cJSON *data = cJSON_GetObjectItemCaseSensitive(bx_msg_object(c->reply), "data");
+  const cJSON *data = bx__msg_member(c->reply, "data");
   int rc = bx_result_decode(c->m, data, c->reply, c->result, !c->owned_result, &err);
   if (rc) c->text = bx__strdup(err.text);
   return rc ? BX_EBADMSG : 0;

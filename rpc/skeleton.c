@@ -135,13 +135,10 @@ static void sk_dispatch(bx_box *self, bx_msg *msg) {
     bx_msg_unref(msg);
     return;
   }
-  const cJSON *obj = bx_msg_object(msg);
-  const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
-  const bx_method *m =
-      cJSON_IsString(name) ? bx_interface_method(p->iface, name->valuestring) : NULL;
+  const char *name = bx__msg_name(msg);
+  const bx_method *m = name ? bx_interface_method(p->iface, name) : NULL;
   if (m == NULL) {
-    snprintf(text, sizeof text, "%.40s has no method '%.80s'", p->iface->name,
-             cJSON_IsString(name) ? name->valuestring : "");
+    snprintf(text, sizeof text, "%.40s has no method '%.80s'", p->iface->name, name ? name : "");
     sk_reply_error(msg, BX_ENOMETHOD, text);
     bx_msg_unref(msg);
     return;
@@ -153,8 +150,7 @@ static void sk_dispatch(bx_box *self, bx_msg *msg) {
     return;
   }
   bx_value_error err;
-  int rc =
-      bx_args_decode(m, cJSON_GetObjectItemCaseSensitive(obj, "args"), msg, c->args, true, &err);
+  int rc = bx_args_decode(m, bx__msg_member(msg, "args"), msg, c->args, true, &err);
   if (rc) {
     sk_reply_error(msg, rc, rc == BX_EBADARG ? err.text : NULL);
     sk_call_free(c); /* the decoder released what it had decoded; the rest is zero */
