@@ -22,17 +22,17 @@ enum { BX__ENVELOPE_LAYERS = 2 };
  * where every key, class and name is a string without escapes. The arguments and the data
  * are left as text for cJSON. */
 typedef struct bx__envelope {
-  bool reply;             /* attributes.replyBox is present */
-  bx__text reply_name;    /* its SubBox name */
-  bool reply_named;       /* its delegate is a NamedBox (else a ReturnBox) */
-  bx__text reply_path;    /* the NamedBox's name */
-  unsigned nlayers;       /* SubBoxMessage layers, outermost first */
+  bool reply;          /* attributes.replyBox is present */
+  bx__text reply_name; /* its SubBox name */
+  bool reply_named;    /* its delegate is a NamedBox (else a ReturnBox) */
+  bx__text reply_path; /* the NamedBox's name */
+  unsigned nlayers;    /* SubBoxMessage layers, outermost first */
   bx__text layer[BX__ENVELOPE_LAYERS];
-  const char *cls;        /* BX_CLASS_RPC_MESSAGE or BX_CLASS_RPC_RETURN (static) */
-  const char *key;        /* "args" or "data" (static) */
-  bool has_name;          /* RPCMessage: its method name */
+  const char *cls; /* BX_CLASS_RPC_MESSAGE or BX_CLASS_RPC_RETURN (static) */
+  const char *key; /* "args" or "data" (static) */
+  bool has_name;   /* RPCMessage: its method name */
   bx__text name;
-  bool has_body;          /* args / data present: body is its JSON text (not checked here) */
+  bool has_body; /* args / data present: body is its JSON text (not checked here) */
   bx__text body;
 } bx__envelope;
 
