@@ -61,8 +61,9 @@ BX_EXTERN bx_msg *bx_msg_copy(const bx_msg *msg);
 BX_EXTERN bx_msg *bx_msg_writable(bx_msg *msg);
 
 /* The payload, borrowed: valid until the message is freed or the payload replaced. RPC
- * messages the runtime builds from typed values keep their payload in parts until it is
- * needed; the first call here builds the tree (NULL only if that runs out of memory). */
+ * messages the runtime builds from typed values, and calls and returns the decoder reads in
+ * their common shapes, keep their payload in parts until it is needed; the first call here
+ * builds the tree (NULL only if that runs out of memory). */
 BX_EXTERN cJSON *bx_msg_object(const bx_msg *msg);
 /* Replaces the payload, taking ownership of object and freeing the old payload. */
 BX_EXTERN void bx_msg_set_object(bx_msg *msg, cJSON *object);
