@@ -5,7 +5,7 @@
 
 bx_box *bx_box_new(bx_ctx *ctx, const bx_box_ops *ops, size_t priv_size) {
   if (ctx == NULL || ops == NULL || ops->send == NULL) return NULL;
-  bx_box *b = calloc(1, sizeof *b + priv_size);
+  bx_box *b = bx__zalloc(sizeof *b + priv_size);
   if (b == NULL) return NULL;
   b->ops = ops;
   b->ctx = ctx;

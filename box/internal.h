@@ -12,6 +12,8 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include <uv.h>
 
 #include "bx.h"
@@ -242,6 +244,18 @@ bx_box *bx__named_binding(bx_box *named);
 void bx__named_clear(bx_ctx *ctx);
 
 /* ---- small utilities --------------------------------------------------------------------- */
+
+/* calloc(1, size) for objects made and freed per message. glibc's calloc never takes a chunk
+ * from the thread's cache (tcache) that free() fills, so with calloc that cache stays full and
+ * every allocation and free goes the allocator's long way; malloc and memset take the short
+ * one. */
+static inline void *bx__zalloc(size_t size) {
+  void *p = malloc(size);
+  /* Hidden from the optimiser, which would otherwise turn malloc + memset back into calloc. */
+  __asm__("" : "+r"(p));
+  if (p != NULL) memset(p, 0, size);
+  return p;
+}
 
 /* A string-keyed hash map of pointers (open addressing). Keys are copied. */
 bx__map *bx__map_new(void);

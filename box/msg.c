@@ -5,7 +5,7 @@
 #include "internal.h"
 
 bx_msg *bx_msg_new(cJSON *object) {
-  bx_msg *m = calloc(1, sizeof *m);
+  bx_msg *m = bx__zalloc(sizeof *m);
   if (m == NULL) {
     cJSON_Delete(object);
     return NULL;
@@ -32,9 +32,9 @@ static char *mg_copy(char *buf, size_t cap, const char *s, size_t n) {
 }
 
 bx_msg *bx__msg_new_lazy_n(const char *cls, const char *name, size_t name_len, const char *key) {
-  bx_msg *m = calloc(1, sizeof *m);
+  bx_msg *m = bx__zalloc(sizeof *m);
   if (m == NULL) return NULL;
-  bx__lazy *lz = calloc(1, sizeof *lz); /* apart: a message stays in the allocator's fast bins */
+  bx__lazy *lz = bx__zalloc(sizeof *lz); /* apart: a message stays in the allocator's fast bins */
   if (lz == NULL) {
     free(m);
     return NULL;

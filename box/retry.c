@@ -226,7 +226,7 @@ static void rt_timer_cb(uv_timer_t *t) {
 static rt_call *rt_call_new(bx_box *self, bx_msg *msg) {
   rt_state *st = bx_box_priv(self);
   bx_ctx *ctx = bx_box_ctx(self);
-  rt_call *call = calloc(1, sizeof *call);
+  rt_call *call = bx__zalloc(sizeof *call);
   if (call == NULL) return NULL;
   if (uv_timer_init(bx_ctx_loop(ctx), &call->timer) != 0) {
     free(call);

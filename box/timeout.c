@@ -103,7 +103,7 @@ static const bx_box_ops tg_ops = {
 static bx_box *to_guard_new(bx_box *self, to_guard **out) {
   to_state *st = bx_box_priv(self);
   bx_ctx *ctx = bx_box_ctx(self);
-  to_guard *g = calloc(1, sizeof *g);
+  to_guard *g = bx__zalloc(sizeof *g);
   bx_box *gbox = bx_box_new(ctx, &tg_ops, sizeof(tg_state));
   if (g == NULL || gbox == NULL || uv_timer_init(bx_ctx_loop(ctx), &g->timer) != 0) {
     free(g);

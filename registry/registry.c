@@ -123,7 +123,7 @@ int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const 
   rg_entry *old = bx__map_get(map, name);
   if (old != NULL && (opts == NULL || old->owner == NULL || old->owner != opts->owner))
     return BX_EEXIST; /* a peer may re-register its own names, never take another's */
-  rg_entry *e = calloc(1, sizeof *e);
+  rg_entry *e = bx__zalloc(sizeof *e);
   if (e == NULL) return BX_ENOMEM;
   e->service = bx_box_ref(service);
   if (opts) {

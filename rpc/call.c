@@ -139,7 +139,7 @@ static void cl_deliver(void *a, void *b) {
 /* Decodes a successful typed reply into c->result; returns the final status. */
 static int cl_decode_result(bx_call *c) {
   if (c->m == NULL || c->m->result == NULL) return 0;
-  c->result = calloc(1, c->m->result->size + 1);
+  c->result = bx__zalloc(c->m->result->size + 1);
   if (c->result == NULL) return BX_ENOMEM;
   bx_value_error err;
   const cJSON *data = bx__msg_member(c->reply, "data");
@@ -350,7 +350,7 @@ void bx__call_direct_reply(bx_call *c, bx_msg *reply) {
 
 static bx_call *cl_new(bx_ctx *ctx, const bx_method *m, bx_call_cb cb, void *data,
                        const bx_call_opts *opts) {
-  bx_call *c = calloc(1, sizeof *c);
+  bx_call *c = bx__zalloc(sizeof *c);
   if (c == NULL) return NULL;
   c->refs = 1; /* the caller's, until bx_call_* returns */
   c->ctx = ctx;

@@ -34,7 +34,7 @@ struct bx_rpc_call {
 static bx_rpc_call *sk_call_new(bx_box *self, bx_msg *msg, const bx_method *m) {
   size_t head = SK_ALIGN(sizeof(bx_rpc_call)), asz = SK_ALIGN(m->args->size);
   size_t rsz = m->result ? m->result->size : 0;
-  bx_rpc_call *c = calloc(1, head + asz + rsz + 1);
+  bx_rpc_call *c = bx__zalloc(head + asz + rsz + 1);
   if (c == NULL) return NULL;
   c->skeleton = bx_box_ref(self);
   c->msg = msg;
@@ -89,7 +89,7 @@ static void sk_answer_direct(bx_rpc_call *c, int status) {
     return;
   }
   if (status == 0) {
-    void *copy = calloc(1, c->m->result->size + 1);
+    void *copy = bx__zalloc(c->m->result->size + 1);
     int rc = copy ? bx__struct_copy(c->m->result, copy, c->result) : BX_ENOMEM;
     if (rc == 0) {
       bx__call_direct_result(c->direct, copy);

@@ -306,7 +306,7 @@ static int vd_nullable(vd *d, const bx_type *t, const cJSON *j, void *p) {
     return 0;
   }
   if (vd_pointer_like(t->elem)) return vd_value(d, t->elem, j, p);
-  void *target = calloc(1, t->elem->size ? t->elem->size : 1);
+  void *target = bx__zalloc(t->elem->size ? t->elem->size : 1);
   if (target == NULL) return BX_ENOMEM;
   int rc = vd_value(d, t->elem, j, target);
   if (rc) {

@@ -49,7 +49,7 @@ static int vc_nullable(const bx_type *t, void *dst, const void *src) {
   }
   const void *target = *(void *const *)src;
   if (target == NULL) return 0;
-  void *copy = calloc(1, et->size ? et->size : 1);
+  void *copy = bx__zalloc(et->size ? et->size : 1);
   if (copy == NULL) return BX_ENOMEM;
   int rc = vc_value(et, copy, target);
   if (rc) {
