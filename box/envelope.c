@@ -64,6 +64,16 @@ static bool ev_string(ev *e, bx__text *out) {
   return true;
 }
 
+/* Takes exactly the n bytes of lit if they come next (no whitespace skipped). bx and FOAM
+ * write compact JSON, so most of a frame's punctuation, keys and classes match this way; the
+ * general readers see only what is spaced out or unusual. */
+static bool ev_lit(ev *e, const char *lit, size_t n) {
+  if (e->len - e->i < n || memcmp(e->p + e->i, lit, n) != 0) return false;
+  e->i += n;
+  return true;
+}
+#define EV_LIT(e, s) ev_lit(e, s, sizeof s - 1)
+
 static bool ev_is(bx__text t, const char *lit) {
   size_t n = strlen(lit);
   return t.n == n && memcmp(t.p, lit, n) == 0;
@@ -124,10 +134,12 @@ static bool ev_value(ev *e, bx__text *out) {
   return out->n > 0;
 }
 
-/* '{' "class" ':' the expected class (the first member of every payload object). */
+/* '{' "class" ':' and the class (the first member of every payload object). */
 static bool ev_class_first(ev *e, bx__text *cls) {
   bx__text key;
-  return ev_char(e, '{') && ev_key(e, &key) && ev_is(key, "class") && ev_string(e, cls);
+  return (EV_LIT(e, "{\"class\":") ||
+          (ev_char(e, '{') && ev_key(e, &key) && ev_is(key, "class"))) &&
+         ev_string(e, cls);
 }
 
 /* ,"key": (the next member of a payload object, in FOAM's order) */
@@ -135,15 +147,16 @@ static bool ev_member(ev *e, const char *want) {
   bx__text key;
   return ev_char(e, ',') && ev_key(e, &key) && ev_is(key, want);
 }
+#define EV_MEMBER(e, key) (EV_LIT(e, ",\"" key "\":") || ev_member(e, key))
 
 /* RPCMessage{class, name[, args]} after its class. */
 static bool ev_rpc(ev *e, bx__envelope *env) {
   env->cls = BX_CLASS_RPC_MESSAGE;
   env->key = "args";
-  if (!ev_member(e, "name") || !ev_string(e, &env->name)) return false;
+  if (!EV_MEMBER(e, "name") || !ev_string(e, &env->name)) return false;
   env->has_name = true;
   if (ev_peek(e) == ',') {
-    if (!ev_member(e, "args") || ev_peek(e) != '[' || !ev_value(e, &env->body)) return false;
+    if (!EV_MEMBER(e, "args") || ev_peek(e) != '[' || !ev_value(e, &env->body)) return false;
     env->has_body = true;
   }
   return ev_char(e, '}');
@@ -154,7 +167,7 @@ static bool ev_return(ev *e, bx__envelope *env) {
   env->cls = BX_CLASS_RPC_RETURN;
   env->key = "data";
   if (ev_peek(e) == ',') {
-    if (!ev_member(e, "data") || !ev_value(e, &env->body)) return false;
+    if (!EV_MEMBER(e, "data") || !ev_value(e, &env->body)) return false;
     env->has_body = true;
   }
   return ev_char(e, '}');
@@ -168,7 +181,7 @@ static bool ev_payload(ev *e, bx__envelope *env) {
   if (ev_is(cls, BX_CLASS_RPC_RETURN)) return ev_return(e, env);
   if (!ev_is(cls, BX_CLASS_SUB_BOX_MESSAGE) || env->nlayers == BX__ENVELOPE_LAYERS) return false;
   bx__text *layer = &env->layer[env->nlayers++];
-  return ev_member(e, "name") && ev_string(e, layer) && ev_member(e, "object") &&
+  return EV_MEMBER(e, "name") && ev_string(e, layer) && EV_MEMBER(e, "object") &&
          ev_payload(e, env) && ev_char(e, '}');
 }
 
@@ -195,8 +208,23 @@ static bool ev_delegate(ev *e, bx__envelope *env) {
   return env->reply_named || (ev_is(cls, BX_CLASS_RETURN_BOX) && !has_path);
 }
 
+/* attributes.replyBox as bx and FOAM write it: SubBox{class, name, delegate: ReturnBox}. */
+static bool ev_reply_box_compact(ev *e, bx__envelope *env) {
+  size_t start = e->i;
+  if (EV_LIT(e, "{\"class\":\"" BX_CLASS_SUB_BOX "\",\"name\":") &&
+      ev_string(e, &env->reply_name) &&
+      EV_LIT(e, ",\"delegate\":{\"class\":\"" BX_CLASS_RETURN_BOX "\"}}"))
+    return true;
+  e->i = start;
+  return false;
+}
+
 /* attributes.replyBox: SubBox{class, name, delegate}, members in any order. */
 static bool ev_reply_box(ev *e, bx__envelope *env) {
+  if (ev_reply_box_compact(e, env)) {
+    env->reply = true;
+    return true;
+  }
   bx__text key, cls = {0};
   bool more = true, has_name = false, has_delegate = false;
   if (!ev_char(e, '{')) return false;
@@ -221,6 +249,8 @@ static bool ev_reply_box(ev *e, bx__envelope *env) {
 
 /* Message.attributes: {} or {"replyBox": ...}. */
 static bool ev_attributes(ev *e, bx__envelope *env) {
+  if (EV_LIT(e, "{}")) return true;
+  if (EV_LIT(e, "{\"replyBox\":")) return ev_reply_box(e, env) && ev_char(e, '}');
   if (!ev_char(e, '{')) return false;
   if (ev_peek(e) == '}') {
     e->i++;
@@ -232,23 +262,30 @@ static bool ev_attributes(ev *e, bx__envelope *env) {
 
 enum { EV_CLASS = 1, EV_ATTRIBUTES = 2, EV_OBJECT = 4 }; /* top-level members seen */
 
+/* The key of a top-level member: one of EV_CLASS, EV_ATTRIBUTES, EV_OBJECT, or 0. */
+static unsigned ev_top_key(ev *e) {
+  if (EV_LIT(e, "\"class\":")) return EV_CLASS;
+  if (EV_LIT(e, "\"object\":")) return EV_OBJECT;
+  if (EV_LIT(e, "\"attributes\":")) return EV_ATTRIBUTES;
+  bx__text key;
+  if (!ev_key(e, &key)) return 0;
+  return ev_is(key, "class")        ? EV_CLASS
+         : ev_is(key, "object")     ? EV_OBJECT
+         : ev_is(key, "attributes") ? EV_ATTRIBUTES
+                                    : 0;
+}
+
 /* One member of the top-level Message. */
 static bool ev_top_member(ev *e, bx__envelope *env, unsigned *seen) {
-  bx__text key, cls;
-  if (!ev_key(e, &key)) return false;
-  if (ev_is(key, "class") && !(*seen & EV_CLASS)) {
-    *seen |= EV_CLASS;
-    return ev_string(e, &cls) && ev_is(cls, BX_CLASS_MESSAGE);
-  }
-  if (ev_is(key, "attributes") && !(*seen & EV_ATTRIBUTES)) {
-    *seen |= EV_ATTRIBUTES;
-    return ev_attributes(e, env);
-  }
-  if (ev_is(key, "object") && !(*seen & EV_OBJECT)) {
-    *seen |= EV_OBJECT;
-    return ev_payload(e, env);
-  }
-  return false;
+  bx__text cls;
+  unsigned key = ev_top_key(e);
+  if (key == 0 || (*seen & key)) return false;
+  *seen |= key;
+  if (key == EV_CLASS)
+    return EV_LIT(e, "\"" BX_CLASS_MESSAGE "\"") ||
+           (ev_string(e, &cls) && ev_is(cls, BX_CLASS_MESSAGE));
+  if (key == EV_ATTRIBUTES) return ev_attributes(e, env);
+  return ev_payload(e, env);
 }
 
 bool bx__envelope_read(const char *buf, size_t len, bx__envelope *env) {
