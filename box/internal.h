@@ -63,7 +63,8 @@ static inline const char *bx__lazy_layer_name(const bx__lazy *lz, unsigned i) {
 
 struct bx_msg {
   unsigned refs;
-  bx__lazy *lazy;    /* owned; non-NULL while the payload is lazy (object is then NULL) */
+  bx__lazy *lazy;    /* non-NULL while the payload is lazy (object is then NULL); it lives
+                        in the message's own allocation, right after it */
   cJSON *object;     /* payload, owned, may be NULL */
   cJSON *attrs;      /* other attributes, owned, may be NULL */
   bx_box *reply_box; /* owned reference or NULL */

@@ -31,21 +31,19 @@ static char *mg_copy(char *buf, size_t cap, const char *s, size_t n) {
   return d;
 }
 
+_Static_assert(sizeof(bx_msg) % _Alignof(bx__lazy) == 0, "the parts follow the message aligned");
+
 bx_msg *bx__msg_new_lazy_n(const char *cls, const char *name, size_t name_len, const char *key) {
-  bx_msg *m = bx__zalloc(sizeof *m);
+  /* One block: the message, then its parts (freed with it; a tree message has none). */
+  bx_msg *m = bx__zalloc(sizeof *m + sizeof(bx__lazy));
   if (m == NULL) return NULL;
-  bx__lazy *lz = bx__zalloc(sizeof *lz); /* apart: a message stays in the allocator's fast bins */
-  if (lz == NULL) {
-    free(m);
-    return NULL;
-  }
+  bx__lazy *lz = (bx__lazy *)(void *)(m + 1);
   m->refs = 1;
   m->lazy = lz;
   lz->cls = cls;
   lz->key = key;
   if (name != NULL &&
       (lz->name = mg_copy(lz->name_buf, sizeof lz->name_buf, name, name_len)) == NULL) {
-    free(lz);
     free(m);
     return NULL;
   }
@@ -97,7 +95,7 @@ static void mg_lazy_clear(bx_msg *m) {
   for (unsigned i = 0; i < lz->nsubs; i++)
     mg_layer_clear(&lz->subs[i]);
   if (lz->name != lz->name_buf) free(lz->name);
-  free(lz);
+  /* lz lives in m's block */
 }
 
 /* The tree the parts stand for, built bottom up; the body moves in last, so a failure leaves
