@@ -16,12 +16,12 @@
 
 /* Frame pieces */
 #define MSG_HEAD "{\"class\":\"foam.box.Message\","
-#define REPLY(name, delegate)                                                                    \
-  "\"attributes\":{\"replyBox\":{\"class\":\"foam.box.SubBox\",\"name\":\"" name                \
+#define REPLY(name, delegate)                                                    \
+  "\"attributes\":{\"replyBox\":{\"class\":\"foam.box.SubBox\",\"name\":\"" name \
   "\",\"delegate\":" delegate "}},"
 #define RET "{\"class\":\"foam.box.ReturnBox\"}"
 #define NAMED(path) "{\"class\":\"foam.box.NamedBox\",\"name\":\"" path "\"}"
-#define SUB(name, inner)                                                                         \
+#define SUB(name, inner) \
   "{\"class\":\"foam.box.SubBoxMessage\",\"name\":\"" name "\",\"object\":" inner "}"
 #define RPC(method, args) "{\"class\":\"foam.box.RPCMessage\",\"name\":\"" method "\"" args "}"
 #define RETURN(data) "{\"class\":\"foam.box.RPCReturnMessage\"" data "}"
@@ -58,8 +58,8 @@ static const road_case good[] = {
     {"data a long string", ANSWER(SUB("9", RETURN(",\"data\":\"" LONG "\""))), true},
     {"args with long strings and brackets",
      CALL(SUB("calc", RPC("echo", ",\"args\":[\"" LONG "\",\"]}\",[[\"" LONG "\"]]]"))), true},
-    {"args of UTF-8", CALL(SUB("calc", RPC("echo", ",\"args\":[\"h\xc3\xa9llo \xf0\x9f\x98\x80\"]"))),
-     true},
+    {"args of UTF-8",
+     CALL(SUB("calc", RPC("echo", ",\"args\":[\"h\xc3\xa9llo \xf0\x9f\x98\x80\"]"))), true},
     {"UTF-8 names", CALL(SUB("c\xc3\xa1lc", RPC("\xe2\x82\xac", ",\"args\":[1]"))), true},
     {"long names", CALL(SUB(LONG, RPC(LONG, ",\"args\":[1]"))), true},
     {"empty names", CALL(SUB("", RPC("", ",\"args\":[1]"))), true},
@@ -140,7 +140,8 @@ static const struct {
     {"another top-level class", "{\"class\":\"foam.box.Hello\",\"object\":" RPC("m", "") "}"},
     {"a duplicate class", "{\"class\":\"foam.box.Message\",\"class\":\"foam.box.Message\","
                           "\"object\":" RPC("m", "") "}"},
-    {"a malformed NamedBox path", MSG_HEAD REPLY("5", NAMED("nope")) "\"object\":" RPC("m", "") "}"},
+    {"a malformed NamedBox path",
+     MSG_HEAD REPLY("5", NAMED("nope")) "\"object\":" RPC("m", "") "}"},
     {"a SubBoxMessage without a name", CALL("{\"class\":\"foam.box.SubBoxMessage\",\"object\":1}")},
     {"an RPCMessage without a name", CALL("{\"class\":\"foam.box.RPCMessage\",\"args\":[]}")},
     {"args an object", CALL(RPC("m", ",\"args\":{}"))},
@@ -174,8 +175,8 @@ static void same_box(const char *what, bx_box *a, bx_box *b) {
 
 /* Decodes json both ways; returns the shared result code. On success *fast and *slow hold the
  * messages; on failure the error texts have been compared. */
-static int both_roads(bx_ctx *ctx, const char *what, const char *json, size_t len,
-                      bx_box *origin, bx_msg **fast, bx_msg **slow) {
+static int both_roads(bx_ctx *ctx, const char *what, const char *json, size_t len, bx_box *origin,
+                      bx_msg **fast, bx_msg **slow) {
   bx_codec_error ef, es;
   int rf = bx_decode(ctx, json, len, origin, fast, &ef);
   int rs = bx__decode_general(ctx, json, len, origin, slow, &es);
@@ -214,8 +215,8 @@ static void test_roads_agree_on_good_frames(void **state) {
   bx_box *origin = bx_null_box_new(e->ctx);
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
     bx_msg *fast = NULL, *slow = NULL;
-    int rc = both_roads(e->ctx, good[i].what, good[i].json, strlen(good[i].json), origin, &fast,
-                        &slow);
+    int rc =
+        both_roads(e->ctx, good[i].what, good[i].json, strlen(good[i].json), origin, &fast, &slow);
     if (rc != 0) fail_msg("%s: refused: %s", good[i].what, bx_err_name(rc));
     compare_messages(e->ctx, &good[i], fast, slow);
     bx_msg_unref(fast);
