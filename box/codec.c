@@ -394,15 +394,6 @@ static int cd_top(cd_dec *d, cJSON *root) {
 
 enum { CD_GENERAL = 1 }; /* not for the envelope road: decode the general way */
 
-/* A NUL-terminated copy of t: buf when it fits, else on the heap (free it if != buf). */
-static char *cd_cstr(bx__text t, char *buf, size_t cap) {
-  char *s = t.n < cap ? buf : malloc(t.n + 1);
-  if (s == NULL) return NULL;
-  memcpy(s, t.p, t.n);
-  s[t.n] = '\0';
-  return s;
-}
-
 /* The arguments or data (the body), pre-scanned, parsed and checked like any part of a
  * payload, at the depth where it sits (the envelope's own depth is within the limit). A body
  * that fails any of it, or holds a box reference, takes the general road, which says why or
@@ -430,8 +421,10 @@ static int cd_fast_body(cd_dec *d, const bx__envelope *env, cJSON **body) {
 static int cd_fast_reply(cd_dec *d, const bx__envelope *env) {
   if (!env->reply) return 0;
   char nbuf[64], pbuf[64];
-  char *name = cd_cstr(env->reply_name, nbuf, sizeof nbuf);
-  char *path = env->reply_named ? cd_cstr(env->reply_path, pbuf, sizeof pbuf) : NULL;
+  char *name = bx__copy_text(nbuf, sizeof nbuf, env->reply_name.p, env->reply_name.n);
+  char *path = env->reply_named
+                   ? bx__copy_text(pbuf, sizeof pbuf, env->reply_path.p, env->reply_path.n)
+                   : NULL;
   int rc = 0;
   bx_box *delegate = NULL, *reply = NULL;
   if (name == NULL || (env->reply_named && path == NULL))

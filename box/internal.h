@@ -274,5 +274,8 @@ bool bx__map_next(const bx__map *m, size_t *pos, const char **key, void **value)
 const char *bx__map_key(const bx__map *m, const char *key);
 
 char *bx__strdup(const char *s);
+/* s[0..n) with a NUL: copied into buf when it fits (n < cap), else into a new heap block (free
+ * it when the result is not buf). NULL on allocation failure. */
+char *bx__copy_text(char *buf, size_t cap, const char *s, size_t n);
 
 #endif /* BX_INTERNAL_H */

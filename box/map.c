@@ -161,3 +161,11 @@ char *bx__strdup(const char *s) {
   if (p) memcpy(p, s, n);
   return p;
 }
+
+char *bx__copy_text(char *buf, size_t cap, const char *s, size_t n) {
+  char *d = n < cap ? buf : malloc(n + 1);
+  if (d == NULL) return NULL;
+  memcpy(d, s, n);
+  d[n] = '\0';
+  return d;
+}

@@ -22,15 +22,6 @@ bx_msg *bx_msg_ref(bx_msg *msg) {
 
 /* ---- lazy payloads ------------------------------------------------------------------------ */
 
-/* A copy of s[0..n) with a NUL: into buf when it fits, else on the heap. NULL on failure. */
-static char *mg_copy(char *buf, size_t cap, const char *s, size_t n) {
-  char *d = n < cap ? buf : malloc(n + 1);
-  if (d == NULL) return NULL;
-  memcpy(d, s, n);
-  d[n] = '\0';
-  return d;
-}
-
 _Static_assert(sizeof(bx_msg) % _Alignof(bx__lazy) == 0, "the parts follow the message aligned");
 
 bx_msg *bx__msg_new_lazy_n(const char *cls, const char *name, size_t name_len, const char *key) {
@@ -43,7 +34,7 @@ bx_msg *bx__msg_new_lazy_n(const char *cls, const char *name, size_t name_len, c
   lz->cls = cls;
   lz->key = key;
   if (name != NULL &&
-      (lz->name = mg_copy(lz->name_buf, sizeof lz->name_buf, name, name_len)) == NULL) {
+      (lz->name = bx__copy_text(lz->name_buf, sizeof lz->name_buf, name, name_len)) == NULL) {
     free(m);
     return NULL;
   }
@@ -75,7 +66,7 @@ int bx__msg_lazy_layer(bx_msg *msg, const char *name, size_t n) {
   if (lz == NULL || lz->nsubs == BX__LAZY_SUBS) return BX_EINVAL;
   bx__lazy_layer *l = &lz->subs[lz->nsubs];
   l->box = NULL;
-  if ((l->name = mg_copy(l->buf, sizeof l->buf, name, n)) == NULL) return BX_ENOMEM;
+  if ((l->name = bx__copy_text(l->buf, sizeof l->buf, name, n)) == NULL) return BX_ENOMEM;
   lz->nsubs++;
   return 0;
 }
