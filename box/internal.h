@@ -93,10 +93,13 @@ int bx__msg_settle(const bx_msg *msg);
 
 /* Reading a payload without building a lazy one (a tree is read as it is):
  * - bx__msg_member(): its member key (not "class" or "name"), as
- *   cJSON_GetObjectItemCaseSensitive(bx_msg_object(msg), key); borrowed, or NULL;
- * - bx__msg_name(): its "name" when that is a string (borrowed), else NULL;
- * - bx__msg_unwrap(): replaces a SubBoxMessage payload by its "object" (msg unshared).
- *   Returns 0, BX_EBADMSG (not a SubBoxMessage) or BX_ENOMEM. */
+ *   cJSON_GetObjectItemCaseSensitive(bx_msg_object(msg), key); borrowed, or NULL. A body
+ *   stays the same node when the payload is built later, so the pointer lives as long as msg
+ *   holds its payload;
+ * - bx__msg_name(): its "name" when that is a string (a SubBoxMessage layer's name for a lazy
+ *   payload with layers), borrowed until the payload changes, else NULL;
+ * - bx__msg_unwrap(): replaces a SubBoxMessage payload by its "object" (msg unshared: the
+ *   caller made it writable). Returns 0 or BX_EBADMSG (not a SubBoxMessage). */
 const cJSON *bx__msg_member(const bx_msg *msg, const char *key);
 const char *bx__msg_name(const bx_msg *msg);
 int bx__msg_unwrap(bx_msg *msg);
