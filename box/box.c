@@ -34,7 +34,6 @@ bx_box *bx_box_ref(bx_box *box) {
 void bx_box_unref(bx_box *box) {
   if (box == NULL || --box->refs > 0) return;
   if (box->ops->destroy) box->ops->destroy(box);
-  free(box->export_name);
   free(box);
 }
 

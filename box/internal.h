@@ -24,7 +24,7 @@ struct bx_box {
   const bx_box_ops *ops;
   bx_ctx *ctx;
   unsigned refs;
-  char *export_name; /* last name this box was exported under (one-shot exports), or NULL */
+  char export_name[24]; /* last generated name this box was exported under (one-shot), or "" */
   /* private state follows, aligned for any type */
   union {
     max_align_t align;
@@ -263,6 +263,9 @@ static inline void *bx__zalloc(size_t size) {
 
 /* A string-keyed hash map of pointers (open addressing). Keys are copied. */
 bx__map *bx__map_new(void);
+/* The same, but keys are borrowed: each key must stay valid while it is in the map, as one
+ * kept inside its own value does (bx__map_put of a present key takes the new key pointer). */
+bx__map *bx__map_new_borrowing(void);
 void bx__map_free(bx__map *m);
 void *bx__map_get(const bx__map *m, const char *key);
 /* Inserts or replaces; *old (optional) receives the replaced value or NULL. 0 or BX_ENOMEM. */
@@ -273,8 +276,6 @@ size_t bx__map_size(const bx__map *m);
 /* Iteration: start with *pos = 0; returns false at the end. The map must not change meanwhile
  * except through bx__map_del of the current key. */
 bool bx__map_next(const bx__map *m, size_t *pos, const char **key, void **value);
-/* The stored copy of key (borrowed, valid while present), or NULL. */
-const char *bx__map_key(const bx__map *m, const char *key);
 
 char *bx__strdup(const char *s);
 /* s[0..n) with a NUL: copied into buf when it fits (n < cap), else into a new heap block (free

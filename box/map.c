@@ -1,8 +1,9 @@
 /* A string-keyed open-addressing hash map (linear probing, tombstones, FNV-1a).
  *
  * Used for registries (which may hold 100,000 names), the named-box table and the class
- * whitelist. Deleting leaves a tombstone so that deleting the current key during iteration is
- * safe; tombstones are reclaimed when the table grows or is rebuilt. */
+ * whitelist. A map copies its keys, or borrows them (a registry keeps each name inside its
+ * entry, saving an allocation per name). Deleting leaves a tombstone so that deleting the current
+ * key during iteration is safe; tombstones are reclaimed when the table grows or is rebuilt. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@ struct bx__map {
   size_t cap;  /* power of two */
   size_t size; /* live keys */
   size_t used; /* live keys + tombstones */
+  bool borrow; /* keys belong to the caller */
 };
 
 static char mp_tomb_marker;
@@ -35,10 +37,20 @@ bx__map *bx__map_new(void) {
   return calloc(1, sizeof(bx__map));
 }
 
+bx__map *bx__map_new_borrowing(void) {
+  bx__map *m = bx__map_new();
+  if (m) m->borrow = true;
+  return m;
+}
+
+static void mp_free_key(const bx__map *m, char *key) {
+  if (!m->borrow) free(key);
+}
+
 void bx__map_free(bx__map *m) {
   if (m == NULL) return;
   for (size_t i = 0; i < m->cap; i++)
-    if (m->slots[i].key != NULL && m->slots[i].key != MP_TOMB) free(m->slots[i].key);
+    if (m->slots[i].key != NULL && m->slots[i].key != MP_TOMB) mp_free_key(m, m->slots[i].key);
   free(m->slots);
   free(m);
 }
@@ -88,13 +100,6 @@ void *bx__map_get(const bx__map *m, const char *key) {
   return found ? m->slots[i].value : NULL;
 }
 
-const char *bx__map_key(const bx__map *m, const char *key) {
-  if (m == NULL || m->size == 0) return NULL;
-  bool found;
-  size_t i = mp_find(m, key, mp_hash(key), &found);
-  return found ? m->slots[i].key : NULL;
-}
-
 int bx__map_put(bx__map *m, const char *key, void *value, void **old) {
   if (old) *old = NULL;
   if ((m->used + 1) * 4 > m->cap * 3) { /* keep the load (with tombstones) under 3/4 */
@@ -111,9 +116,10 @@ int bx__map_put(bx__map *m, const char *key, void *value, void **old) {
   if (found) {
     if (old) *old = s->value;
     s->value = value;
+    if (m->borrow) s->key = (char *)key; /* the old key may die with the old value */
     return 0;
   }
-  char *copy = bx__strdup(key);
+  char *copy = m->borrow ? (char *)key : bx__strdup(key);
   if (copy == NULL) return BX_ENOMEM;
   if (s->key == NULL) m->used++;
   s->key = copy;
@@ -130,7 +136,7 @@ void *bx__map_del(bx__map *m, const char *key) {
   if (!found) return NULL;
   mp_slot *s = &m->slots[i];
   void *value = s->value;
-  free(s->key);
+  mp_free_key(m, s->key);
   s->key = MP_TOMB;
   s->value = NULL;
   m->size--;

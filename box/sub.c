@@ -1,12 +1,13 @@
 /* Sub: FOAM's SubBox. Wraps each payload in SubBoxMessage{name, object} for its delegate (a
  * registry, or a connection that ends in one), which unwraps it and delivers to `name`. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
 typedef struct sb_state {
-  char *name;
   bx_box *delegate; /* owned reference */
+  char name[];      /* in the box's own allocation */
 } sb_state;
 
 static int sb_send(bx_box *self, bx_msg *msg) {
@@ -54,9 +55,7 @@ static cJSON *sb_to_wire(bx_box *self, bx_export *ex) {
 static void sb_destroy(bx_box *self) {
   sb_state *st = bx_box_priv(self);
   bx_box_unref(st->delegate);
-  free(st->name);
   st->delegate = NULL;
-  st->name = NULL;
 }
 
 const bx_box_ops bx__sub_box_ops = {
@@ -69,14 +68,11 @@ const bx_box_ops bx__sub_box_ops = {
 
 bx_box *bx_sub_box_new(bx_ctx *ctx, const char *name, bx_box *delegate) {
   if (ctx == NULL || name == NULL || delegate == NULL) return NULL;
-  bx_box *box = bx_box_new(ctx, &bx__sub_box_ops, sizeof(sb_state));
+  size_t n = strlen(name) + 1;
+  bx_box *box = bx_box_new(ctx, &bx__sub_box_ops, sizeof(sb_state) + n);
   if (box == NULL) return NULL;
   sb_state *st = bx_box_priv(box);
-  st->name = bx__strdup(name);
-  if (st->name == NULL) {
-    bx_box_unref(box);
-    return NULL;
-  }
+  memcpy(st->name, name, n);
   st->delegate = bx_box_ref(delegate);
   return box;
 }

@@ -15,6 +15,7 @@ typedef struct rg_entry {
   bx_box *service; /* owned reference */
   bx_box *owner;   /* identity of the registering connection, not a reference */
   bool one_shot;
+  char name[]; /* the table's key (its map borrows keys) */
 } rg_entry;
 
 typedef struct rg_priv {
@@ -91,7 +92,7 @@ const bx_box_ops bx__registry_box_ops = {
 bx_box *bx_registry_new(bx_ctx *ctx) {
   bx_box *b = bx_box_new(ctx, &bx__registry_box_ops, sizeof(rg_priv));
   if (b == NULL) return NULL;
-  if ((rg(b)->entries = bx__map_new()) == NULL) {
+  if ((rg(b)->entries = bx__map_new_borrowing()) == NULL) {
     bx_box_unref(b);
     return NULL;
   }
@@ -113,30 +114,33 @@ int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const 
                      const char **out_name) {
   if (!bx__box_is(registry, &bx__registry_box_ops) || service == NULL) return BX_EINVAL;
   if (name != NULL && *name == '\0') return BX_EINVAL;
+  bx__map *map = rg(registry)->entries;
   char gen[32];
-  if (name == NULL) {
+  if (name == NULL) { /* a fresh name: nothing to replace */
     int rc = rg_generate_name(registry, gen, sizeof gen);
     if (rc) return rc;
     name = gen;
+  } else {
+    rg_entry *old = bx__map_get(map, name);
+    if (old != NULL && (opts == NULL || old->owner == NULL || old->owner != opts->owner))
+      return BX_EEXIST; /* a peer may re-register its own names, never take another's */
   }
-  bx__map *map = rg(registry)->entries;
-  rg_entry *old = bx__map_get(map, name);
-  if (old != NULL && (opts == NULL || old->owner == NULL || old->owner != opts->owner))
-    return BX_EEXIST; /* a peer may re-register its own names, never take another's */
-  rg_entry *e = bx__zalloc(sizeof *e);
+  size_t n = strlen(name) + 1;
+  rg_entry *e = bx__zalloc(sizeof *e + n);
   if (e == NULL) return BX_ENOMEM;
+  memcpy(e->name, name, n);
   e->service = bx_box_ref(service);
   if (opts) {
     e->owner = opts->owner;
     e->one_shot = opts->one_shot;
   }
   void *replaced = NULL;
-  if (bx__map_put(map, name, e, &replaced)) {
+  if (bx__map_put(map, e->name, e, &replaced)) {
     rg_entry_free(e);
     return BX_ENOMEM;
   }
   rg_entry_free(replaced);
-  if (out_name) *out_name = bx__map_key(map, name);
+  if (out_name) *out_name = e->name;
   return 0;
 }
 
@@ -237,7 +241,7 @@ void bx__registry_clear(bx_box *registry) {
   if (!bx__box_is(registry, &bx__registry_box_ops)) return;
   bx__map *map = rg(registry)->entries;
   /* Detach the table first: releasing a service may re-enter the registry. */
-  bx__map *fresh = bx__map_new();
+  bx__map *fresh = bx__map_new_borrowing();
   if (fresh == NULL) return;
   rg(registry)->entries = fresh;
   size_t pos = 0;

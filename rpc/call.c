@@ -42,8 +42,12 @@ struct bx_call {
   bool direct; /* served by a skeleton in this context without messages (rpc_internal.h) */
   int status;
   bx_msg *reply;
-  char *text; /* error text (owned) */
-  void *result;
+  char *text;   /* error text (owned) */
+  void *result; /* the decoded outputs: owned, in `small` or on the heap */
+  union {
+    max_align_t align;
+    char bytes[64];
+  } small; /* a small result's room, saving an allocation per call */
 };
 
 /* ---- deadline heap ------------------------------------------------------------------------ */
@@ -117,7 +121,7 @@ static void cl_unref(bx_call *c) {
   if (--c->refs > 0) return;
   if (c->result) {
     if (c->m && !c->result_moved) bx__struct_release(c->m->result, c->result, !c->owned_result);
-    free(c->result);
+    if (c->result != c->small.bytes) free(c->result);
   }
   bx_msg_unref(c->reply);
   free(c->text);
@@ -139,7 +143,8 @@ static void cl_deliver(void *a, void *b) {
 /* Decodes a successful typed reply into c->result; returns the final status. */
 static int cl_decode_result(bx_call *c) {
   if (c->m == NULL || c->m->result == NULL) return 0;
-  c->result = bx__zalloc(c->m->result->size + 1);
+  size_t size = c->m->result->size + 1;
+  c->result = size <= sizeof c->small ? memset(c->small.bytes, 0, size) : bx__zalloc(size);
   if (c->result == NULL) return BX_ENOMEM;
   bx_value_error err;
   const cJSON *data = bx__msg_member(c->reply, "data");
