@@ -7,7 +7,8 @@
  *   inproc      calc.add through the generated stub to the skeleton in the same context (the
  *               direct path: no messages), one loop
  *   unix, tcp   calc.add to a server process over a Unix socket / TCP loopback
- *   unix-1k, unix-64k, tcp-1k, tcp-64k   calc.echo of a 1 KiB / 64 KiB string
+ *   unix-echo, tcp-echo, ws-echo   calc.echo of a 1 KiB and a 64 KiB string, next to the
+ *               floor of that transport moving the same number of bytes
  *   pipeline-N  calc.add over unix with N calls in flight (throughput)
  *   ws          calc.add over WebSocket (libwebsockets), one call at a time
  *   hub-unix    calc.add relayed through a bxd hub (client -> bxd -> calc_server, Unix
@@ -366,7 +367,8 @@ static double floor_p50(const result *r) {
   if (strcmp(r->scenario, "inproc") == 0 || strcmp(r->system, "sodium") == 0)
     return 0; /* no socket floor: in one process */
   bool over_tcp = strstr(r->scenario, "tcp") != NULL || strcmp(r->scenario, "raw-ws") == 0;
-  const char *want = strcmp(r->scenario, "ws") == 0 ? "raw-ws" : over_tcp ? "raw-tcp" : "raw-unix";
+  bool over_ws = strncmp(r->scenario, "ws", 2) == 0;
+  const char *want = over_ws ? "raw-ws" : over_tcp ? "raw-tcp" : "raw-unix";
   for (int i = 0; i < nresults; i++)
     if (strcmp(results[i].scenario, want) == 0 && results[i].size == r->size &&
         results[i].round == r->round)
@@ -570,7 +572,8 @@ int main(int argc, char **argv) {
     else {
       printf(
           "usage: bx-bench [--ops N] [--warmup N] [--rounds N] [--pinned] [--json] [--no-memory]\n"
-          "                [--no-instructions] [--only inproc|unix|ws|pipeline|echo-64k]\n"
+          "                [--no-instructions] [--only "
+          "inproc|unix|ws|pipeline|echo-64k|ws-echo-64k]\n"
           "Round trips of bx next to raw sockets, nng, ZeroMQ, libwebsockets and libsodium,\n"
           "bxd memory, and instructions per call under callgrind (docs/performance.md).\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
@@ -589,10 +592,11 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (o.only && (strcmp(o.only, "unix") == 0 || strcmp(o.only, "pipeline") == 0 ||
-                 strcmp(o.only, "ws") == 0 || strcmp(o.only, "echo-64k") == 0)) {
+                 strcmp(o.only, "ws") == 0 || strcmp(o.only, "echo-64k") == 0 ||
+                 strcmp(o.only, "ws-echo-64k") == 0)) {
     bool pipelined = strcmp(o.only, "pipeline") == 0; /* profiling: one server process */
     char url[96];
-    if (strcmp(o.only, "ws") == 0)
+    if (strncmp(o.only, "ws", 2) == 0)
       snprintf(url, sizeof url, "ws://127.0.0.1:29936/");
     else
       snprintf(url, sizeof url, "unix:///tmp/bx-bench-only-%d.sock", (int)getpid());
@@ -602,8 +606,8 @@ int main(int argc, char **argv) {
     if (pipelined) {
       bench_adds("pipeline-16", url, 16, &o);
       bench_adds("pipeline-128", url, 128, &o);
-    } else if (strcmp(o.only, "echo-64k") == 0) {
-      bench_echo("unix-echo", url, 65536, &o);
+    } else if (strcmp(o.only, "echo-64k") == 0 || strcmp(o.only, "ws-echo-64k") == 0) {
+      bench_echo(o.only[0] == 'w' ? "ws-echo" : "unix-echo", url, 65536, &o);
     } else {
       bench_adds(o.only, url, 1, &o);
     }
@@ -644,11 +648,14 @@ int main(int argc, char **argv) {
     bench_peer("raw-ws", "lws", peer_lws, "29935", 230, &o);
     bench_sodium("seal+open", false, 230, &o);
     bench_sodium("seal+open-nm", true, 230, &o);
-    bench_raw("raw-unix", false, 1024, &o);
-    bench_raw("raw-unix", false, 65536, &o);
-    bench_echo("unix-echo", unix_url, 1024, &o);
-    bench_echo("unix-echo", unix_url, 65536, &o);
-    bench_echo("tcp-echo", "tcp://127.0.0.1:29931", 1024, &o);
+    for (size_t size = 1024; size <= 65536; size *= 64) { /* echo of 1 KiB and 64 KiB */
+      bench_raw("raw-unix", false, size, &o);
+      bench_raw("raw-tcp", true, size, &o);
+      bench_peer("raw-ws", "lws", peer_lws, "29935", size, &o);
+      bench_echo("unix-echo", unix_url, size, &o);
+      bench_echo("tcp-echo", "tcp://127.0.0.1:29931", size, &o);
+      bench_echo("ws-echo", "ws://127.0.0.1:29934/", size, &o);
+    }
     bench_adds("pipeline-1", pipe_url, 1, &o);
     bench_adds("pipeline-16", pipe_url, 16, &o);
     bench_adds("pipeline-128", pipe_url, 128, &o);
