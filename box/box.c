@@ -1,7 +1,7 @@
 /* bx_box: allocation, references, send and reply, and the to_wire hook. */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "box_internal.h"
 
 bx_box *bx_box_new(bx_ctx *ctx, const bx_box_ops *ops, size_t priv_size) {
   if (ctx == NULL || ops == NULL || ops->send == NULL) return NULL;

@@ -2,7 +2,7 @@
  * its own reference); a delegate that rewrites it copies first (bx_msg_writable). */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "box_internal.h"
 
 typedef struct bc_state {
   bx_box **delegates; /* n owned references */

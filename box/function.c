@@ -1,6 +1,6 @@
 /* Function: hands each message to a C callback, always from the context's run queue so the
  * callback never runs inside the bx_send() that delivered the message. */
-#include "internal.h"
+#include "box_internal.h"
 
 typedef struct fn_state {
   bx_box_fn fn;

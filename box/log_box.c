@@ -1,9 +1,9 @@
-/* Log: writes each message to the context's log (payload as FOAM JSON and the reply box's
+/* Log: writes each message to the context's log (payload as JSON and the reply box's
  * type), then forwards it unchanged. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "box_internal.h"
 
 typedef struct lg_state {
   char *prefix;
@@ -11,27 +11,23 @@ typedef struct lg_state {
   bx_box *delegate; /* owned reference or NULL */
 } lg_state;
 
-/* The payload as text in a buffer the caller frees with bx_buf_free(). Falls back to cJSON's
- * printer when the FOAM writer refuses (a payload holding live-box placeholders). */
-static const char *lg_payload_text(const bx_msg *msg, bx_buf *buf) {
+/* The payload as JSON text (cJSON's printer: the FOAM writer is the codec's, a layer up),
+ * freed by the caller with cJSON_free(); NULL when it could not be printed. */
+static char *lg_payload_text(const bx_msg *msg) {
   const cJSON *obj = bx_msg_object(msg);
-  if (obj == NULL) return "null";
-  if (bx_json_write(buf, obj) == 0 && bx_buf_append(buf, "", 1) == 0) return buf->base;
-  buf->len = 0;
-  char *text = cJSON_PrintUnformatted(obj);
-  if (text == NULL) return "<unprintable>";
-  int rc = bx_buf_append(buf, text, strlen(text) + 1);
-  cJSON_free(text);
-  return rc == 0 ? buf->base : "<unprintable>";
+  return obj ? cJSON_PrintUnformatted(obj) : NULL;
 }
 
 static int lg_send(bx_box *self, bx_msg *msg) {
   lg_state *st = bx_box_priv(self);
   bx_box *reply = bx_msg_reply_box(msg);
-  bx_buf buf = {0};
+  char *text = lg_payload_text(msg);
   bx_log(bx_box_ctx(self), st->level, "%s%s%s replyBox=%s", st->prefix, *st->prefix ? " " : "",
-         lg_payload_text(msg, &buf), reply ? bx_box_type(reply) : "none");
-  bx_buf_free(&buf);
+         text                 ? text
+         : bx_msg_object(msg) ? "<unprintable>"
+                              : "null",
+         reply ? bx_box_type(reply) : "none");
+  cJSON_free(text);
   if (st->delegate == NULL) {
     bx_msg_unref(msg);
     return 0;

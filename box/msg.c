@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "box_internal.h"
 
 bx_msg *bx_msg_new(cJSON *object) {
   bx_msg *m = bx__zalloc(sizeof *m);

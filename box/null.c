@@ -1,5 +1,5 @@
 /* Null: accepts and drops everything (FOAM's NullBox). */
-#include "internal.h"
+#include "box_internal.h"
 
 static int nl_send(bx_box *self, bx_msg *msg) {
   (void)self;

@@ -1,5 +1,5 @@
 /* OneTime: forwards the first message to its delegate, then refuses everything else. */
-#include "internal.h"
+#include "box_internal.h"
 
 typedef struct ot_state {
   bx_box *delegate; /* owned reference; NULL once used */

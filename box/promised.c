@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "box_internal.h"
 
 #define PM_DEFAULT_MAX 1024
 

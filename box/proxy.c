@@ -1,5 +1,5 @@
 /* Proxy: forwards every message to a replaceable delegate (FOAM's ProxyBox). */
-#include "internal.h"
+#include "box_internal.h"
 
 typedef struct px_state {
   bx_box *delegate; /* owned reference or NULL */

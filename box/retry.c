@@ -17,7 +17,7 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "box_internal.h"
 
 typedef struct rt_state {
   bx_box *delegate; /* owned reference */

@@ -4,7 +4,7 @@
  * bare {"class":"foam.box.ReturnBox"} only when encoding for no connection (codec tests): over
  * a real connection a ReturnBox would mean the *receiver's* side of that connection, so the
  * encoder must export it instead. */
-#include "internal.h"
+#include "box_internal.h"
 
 typedef struct rb_state {
   bx_box *origin; /* owned reference or NULL */

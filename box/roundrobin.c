@@ -2,7 +2,7 @@
  * registry returns one over the boxes each of its registries returned. */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "box_internal.h"
 
 typedef struct rr_state {
   bx_box **delegates; /* n owned references */

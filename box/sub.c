@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "box_internal.h"
 
 typedef struct sb_state {
   bx_box *delegate; /* owned reference */

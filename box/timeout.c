@@ -12,7 +12,7 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "box_internal.h"
 
 typedef struct to_guard {
   bx__tracked tracked; /* first: on_close gets this pointer */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "registry_internal.h"
 
 typedef struct lk_priv {
   bx_box *parent; /* owned */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "registry_internal.h"
 
 typedef struct nm_priv {
   char *path;
@@ -93,7 +93,7 @@ const bx_box_ops bx__named_box_ops = {
 
 bx_box *bx_named_box(bx_ctx *ctx, const char *path) {
   if (ctx == NULL || !nm_valid_path(path)) return NULL;
-  bx__map *table = bx__ctx_named_map(ctx);
+  bx__map *table = bx__named_map(ctx);
   bx_box *b = bx__map_get(table, path);
   if (b != NULL) return bx_box_ref(b);
   b = bx_box_new(ctx, &bx__named_box_ops, sizeof(nm_priv));
@@ -131,8 +131,7 @@ bx_box *bx__named_binding(bx_box *named) {
   return bx__box_is(named, &bx__named_box_ops) ? nm(named)->binding : NULL;
 }
 
-void bx__named_clear(bx_ctx *ctx) {
-  bx__map *table = bx__ctx_named_map(ctx);
+void bx__named_clear(bx__map *table) {
   size_t n = bx__map_size(table), k = 0, pos = 0;
   bx_box **all = calloc(n ? n : 1, sizeof *all);
   if (all == NULL) return;

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
 #include "registry_internal.h"
 
 typedef struct rg_entry {
   bx_box *service; /* owned reference */
   bx_box *owner;   /* identity of the registering connection, not a reference */
+  size_t *owned;   /* the owner's count of its entries (one is this), or NULL */
   bool one_shot;
   char name[]; /* the table's key (its map borrows keys) */
 } rg_entry;
@@ -29,6 +29,7 @@ static rg_priv *rg(bx_box *b) {
 
 static void rg_entry_free(rg_entry *e) {
   if (e == NULL) return;
+  if (e->owned) --*e->owned;
   bx_box_unref(e->service);
   free(e);
 }
@@ -132,6 +133,8 @@ int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const 
   e->service = bx_box_ref(service);
   if (opts) {
     e->owner = opts->owner;
+    e->owned = opts->owned;
+    if (e->owned) ++*e->owned;
     e->one_shot = opts->one_shot;
   }
   void *replaced = NULL;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
 #include "registry_internal.h"
 
 int bx__reply_no_such_name(const bx_msg *msg, const char *name) {

@@ -2,7 +2,7 @@
 #ifndef BX_RPC_INTERNAL_H
 #define BX_RPC_INTERNAL_H
 
-#include "internal.h"
+#include "registry_internal.h"
 
 /* Releases what a value owns; with `borrowed`, strings, cJSON and boxes point into a message
  * and are left alone (arrays and nullable targets are always the runtime's allocations). */

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "registry_internal.h"
 #include "testutil.h"
 
 /* The payload of m as compact JSON, compared with `want` and freed. */

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "registry_internal.h"
 #include "testutil.h"
 
 /* A message {"i":i} whose reply box is `reply` (may be NULL). */

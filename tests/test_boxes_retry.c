@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "registry_internal.h"
 #include "testutil.h"
 
 #define MAX_CALLS 16

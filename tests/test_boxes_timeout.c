@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "registry_internal.h"
 #include "testutil.h"
 
 /* A delegate that either answers at once (from the run queue, as Function boxes do) or keeps

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "registry_internal.h"
 #include "json_scan.h"
 #include "testutil.h"
 

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "envelope.h"
-#include "internal.h"
+#include "registry_internal.h"
 #include "testutil.h"
 
 /* Frame pieces */

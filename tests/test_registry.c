@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "registry_internal.h"
 #include "testutil.h"
 
 /* SubBoxMessage{name, RPCMessage{method, args}} with reply box. */
@@ -398,13 +398,13 @@ static void test_named_paths(void **state) {
   assert_ptr_equal(n1, n2); /* one shared box per path */
   bx_box_unref(n2);
   /* Unbound paths are not kept once unused (a peer cannot grow the table). */
-  size_t before = bx__map_size(bx__ctx_named_map(e->ctx));
+  size_t before = bx__map_size(bx__named_map(e->ctx));
   char path[32];
   for (int i = 0; i < 100; i++) {
     snprintf(path, sizeof path, "/peer/%d", i);
     bx_box_unref(bx_named_box(e->ctx, path));
   }
-  assert_int_equal(bx__map_size(bx__ctx_named_map(e->ctx)), before);
+  assert_int_equal(bx__map_size(bx__named_map(e->ctx)), before);
 
   /* /a/b/c through nested registries: root["a"] = A, A["b"] = B, B["c"] = service. */
   bx_box *ra = bx_registry_new(e->ctx), *rb = bx_registry_new(e->ctx);

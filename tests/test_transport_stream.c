@@ -14,7 +14,7 @@
 #include <sys/un.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "registry_internal.h"
 #include "testutil.h"
 #include "transport/calc_service.h"
 #include "transport/raw_client.h"

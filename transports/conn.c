@@ -187,18 +187,10 @@ void bx__conn_write_done(bx__conn *c, int status) {
   cn_write_next(c); /* frames that collected meanwhile go out together */
 }
 
-static size_t cn_registry_size(bx__conn *c) {
-  return bx_registry_size(bx_ctx_registry(c->ctx));
-}
-
 /* Refuses a send up front when a soft limit is reached (nothing has been created yet). */
 static int cn_admit(bx__conn *c, const bx_msg *msg) {
   if (c->state >= CN_CLOSING || c->ts == NULL) return BX_ECONNLOST;
   if (c->out.len + c->wr.len >= c->limits.max_queued_bytes) return BX_EQUEUEFULL;
-  if (c->exports >= c->limits.max_exports) {
-    size_t total = cn_registry_size(c); /* an upper bound of what this connection owns */
-    if (total < c->exports) c->exports = total;
-  }
   bool may_export = bx_msg_reply_box(msg) != NULL || bx_msg_box_count(msg) > 0;
   if (may_export && c->exports >= c->limits.max_exports) return BX_EQUEUEFULL;
   return 0;
@@ -213,18 +205,13 @@ static void cn_put_le32(char *p, uint32_t v) {
 
 /* Encodes msg as one frame at the end of `out`. Returns 0 or an error (out unchanged). */
 static int cn_encode(bx__conn *c, const bx_msg *msg) {
-  size_t start = c->out.len, before = cn_registry_size(c);
+  size_t start = c->out.len;
   int rc = bx_buf_reserve(&c->out, 4);
   if (rc) return rc;
   c->out.len += 4;
-  rc = bx_encode(c->ctx, msg, c->box, &c->out);
+  bx__encode_opts opts = {.target = c->box, .max_frame = c->limits.max_frame, .owned = &c->exports};
+  rc = bx__encode(c->ctx, msg, &opts, &c->out, NULL);
   size_t n = c->out.len - start - 4;
-  if (rc == 0 && n > c->limits.max_frame) {
-    rc = BX_EMSGSIZE;
-    /* The codec kept its exports: take back the reply box's (payload boxes stay exported
-     * until the connection closes). */
-    bx__unexport(c->ctx, bx_msg_reply_box(msg));
-  }
   if (rc) {
     c->out.len = start;
     return rc;
@@ -233,8 +220,6 @@ static int cn_encode(bx__conn *c, const bx_msg *msg) {
   bx_transport_stats *stats = bx__tstate_stats(c->ts);
   stats->messages_out++;
   stats->bytes_out += n;
-  size_t after = cn_registry_size(c);
-  if (after > before) c->exports += after - before;
   return 0;
 }
 
@@ -347,20 +332,14 @@ static void cn_register_self(bx__conn *c, const bx_msg *msg) {
 
 /* ---- input -------------------------------------------------------------------------------- */
 
-/* A frame that did not decode may still say whose reply it is: Message{object:
- * SubBoxMessage{name}} for a one-shot reply export this connection owns. That call then fails
- * now, with the reason, instead of waiting for its deadline. */
-static void cn_fail_reply(bx__conn *c, const char *p, size_t n, const char *why) {
-  cJSON *root = cJSON_ParseWithLength(p, n);
-  const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "object");
-  const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
-  const char *cls = bx_json_class(obj);
-  if (cls && strcmp(cls, BX_CLASS_SUB_BOX_MESSAGE) == 0 && cJSON_IsString(name)) {
-    char text[240];
-    snprintf(text, sizeof text, "the reply could not be decoded: %s", why);
-    bx__registry_fail_export(bx_ctx_registry(c->ctx), name->valuestring, c->box, BX_EBADMSG, text);
-  }
-  cJSON_Delete(root);
+/* A frame that did not decode may still say whose reply it is (the codec reads its addressee):
+ * a one-shot reply export this connection owns. That call then fails now, with the reason,
+ * instead of waiting for its deadline. */
+static void cn_fail_reply(bx__conn *c, const bx_codec_error *err) {
+  if (err->addressee[0] == '\0') return;
+  char text[240];
+  snprintf(text, sizeof text, "the reply could not be decoded: %s", err->text);
+  bx__registry_fail_export(bx_ctx_registry(c->ctx), err->addressee, c->box, BX_EBADMSG, text);
 }
 
 static void cn_dispatch(bx__conn *c, const char *p, size_t n) {
@@ -373,7 +352,7 @@ static void cn_dispatch(bx__conn *c, const char *p, size_t n) {
     stats->errors++;
     bx_log(c->ctx, BX_LOG_WARN, "%s connection%s%s: dropping a frame of %zu bytes: %s",
            c->tran->scheme, c->peer.address[0] ? " from " : "", c->peer.address, n, err.text);
-    cn_fail_reply(c, p, n, err.text);
+    cn_fail_reply(c, &err);
     return;
   }
   if (bx_msg_is(msg, BX_CLASS_REGISTER_SELF)) {
@@ -383,10 +362,7 @@ static void cn_dispatch(bx__conn *c, const char *p, size_t n) {
   }
   stats->messages_in++;
   if (bx_msg_reply_box(msg) != NULL) stats->requests_in++;
-  size_t before = cn_registry_size(c);
   rc = bx_send(bx_ctx_registry(c->ctx), msg);
-  size_t after = cn_registry_size(c);
-  if (after < before) c->exports -= c->exports < before - after ? c->exports : before - after;
   if (rc < 0)
     bx_log(c->ctx, BX_LOG_DEBUG, "%s connection: inbound message refused: %s", c->tran->scheme,
            bx_strerror(rc));

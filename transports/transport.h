@@ -22,7 +22,7 @@
 #ifndef BX_TRANSPORTS_TRANSPORT_H
 #define BX_TRANSPORTS_TRANSPORT_H
 
-#include "internal.h"
+#include "rpc_internal.h"
 
 typedef struct bx__conn bx__conn;
 typedef struct bx__tstate bx__tstate;

@@ -23,10 +23,14 @@ BX_EXTERN int bx_buf_append(bx_buf *buf, const void *data, size_t len);
 /* Frees the memory and empties the buffer. */
 BX_EXTERN void bx_buf_free(bx_buf *buf);
 
-/* Why a decode failed: code as returned, text a one-line human-readable reason. */
+/* Why a decode failed: code as returned, text a one-line human-readable reason. addressee is
+ * the name of the frame's top-level SubBoxMessage when the frame still reads as
+ * Message{object: SubBoxMessage{name}} (the box it was sent to: for a reply, the caller's
+ * reply export), "" otherwise; a name longer than the field is cut. */
 typedef struct bx_codec_error {
   int code;
   char text[192];
+  char addressee[64];
 } bx_codec_error;
 
 /* Decodes one frame of JSON text (`len` bytes, no terminator needed) using ctx's limits and
@@ -46,7 +50,8 @@ BX_EXTERN int bx_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin
  * target are exported: registered in ctx's root registry under a fresh name (the reply box
  * one-shot, so its export is removed after the first message) and written as
  * SubBox{name, ReturnBox}. Returns 0, or BX_EMSGSIZE (over ctx's frame limit; out is restored)
- * or BX_ENOMEM. msg is not changed or consumed. */
+ * or BX_ENOMEM; a frame that fails takes back every export it made. msg is not changed or
+ * consumed. */
 BX_EXTERN int bx_encode(bx_ctx *ctx, const bx_msg *msg, bx_box *target, bx_buf *out);
 
 /* Appends JSON text for a cJSON tree in FOAM's style: '"', '\\' and control characters escaped

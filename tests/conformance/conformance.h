@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "registry_internal.h"
 #include "testutil.h"
 #include "transport/calc_service.h"
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "registry_internal.h"
 
 static uv_loop_t fz_loop;
 static bx_ctx *fz_ctx;

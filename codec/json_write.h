@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "internal.h"
+#include "codec_internal.h"
 
 /* Called for each bx.BoxRef placeholder node met while writing; appends the JSON text that
  * stands for it to out. Returns 0 or a negative bx error, which aborts the write. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core.h"
 
 typedef struct mp_slot {
   char *key; /* NULL: empty; MP_TOMB: deleted */
@@ -159,19 +159,4 @@ bool bx__map_next(const bx__map *m, size_t *pos, const char **key, void **value)
   }
   *pos = m->cap;
   return false;
-}
-
-char *bx__strdup(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *p = malloc(n);
-  if (p) memcpy(p, s, n);
-  return p;
-}
-
-char *bx__copy_text(char *buf, size_t cap, const char *s, size_t n) {
-  char *d = n < cap ? buf : malloc(n + 1);
-  if (d == NULL) return NULL;
-  memcpy(d, s, n);
-  d[n] = '\0';
-  return d;
 }

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "codec_internal.h"
 #include "json_bytes.h"
 #include "json_scan.h"
 

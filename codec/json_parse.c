@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "codec_internal.h"
 #include "json_parse.h"
 
 #define JP_MARK 0xFF

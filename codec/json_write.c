@@ -113,19 +113,6 @@ static size_t jw_js_form(char *s, size_t n) {
   return o;
 }
 
-size_t bx__u64_decimal(uint64_t v, char *out) {
-  char tmp[20];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (size_t i = 0; i < n; i++)
-    out[i] = tmp[n - 1 - i];
-  out[n] = '\0';
-  return n;
-}
-
 /* Formats v into s (at least 40 bytes). Returns the length. */
 static size_t jw_format_number(double v, char *s, size_t size) {
   if (!isfinite(v)) return (size_t)snprintf(s, size, "null");

@@ -2,7 +2,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "internal.h"
+#include "core.h"
 
 static bool er_is_bx(int err) {
   return err >= BX__ERR_MIN && err <= BX__ERR_MAX;

@@ -1,5 +1,7 @@
-/* bx_ctx: the context on a libuv loop — root registry, `me`, run queue, tracked work, logging,
- * class whitelist, and asynchronous close.
+/* bx_ctx, the ground floor: the context on a libuv loop — run queue, tracked work, logging,
+ * options, the upper layers' slots (tenants), and asynchronous close. bx_ctx_new() itself is
+ * the registry layer's (registry/context.c): it makes this context and installs the codec's
+ * and the registry's state on it.
  *
  * Design notes
  * - The run queue is a ring buffer of (fn, a, b) tasks drained from a uv_idle handle that is
@@ -9,15 +11,16 @@
  *   task, then reply task) completes in one iteration.
  * - Closing runs in stages: bx_ctx_close() only queues the first stage, so no user callback runs
  *   inside it. Stage one cancels tracked work (which delivers BX_ECLOSING replies through the
- *   queue) and clears the registry; the context then drains the queue until it is empty and
- *   nothing is tracked, closes its idle handle, calls the user's callback and frees itself.
+ *   queue) and runs the tenants' close hooks (the registry clears itself); the context then drains
+ * the queue until it is empty and nothing is tracked, closes its idle handle, calls the user's
+ * callback and frees itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "core.h"
 
 typedef struct cx_task {
   bx__task_fn fn;
@@ -34,10 +37,7 @@ struct bx_ctx {
   bx_ctx_close_cb close_cb;
   void *close_data;
 
-  bx_box *registry;
-  bx_box *me;
-  bx__map *named;
-  bx__map *classes;
+  bx_box *root; /* the registry layer's root registry (kept, never used here) */
   uint64_t next_id;
 
   uv_idle_t idle;
@@ -47,16 +47,10 @@ struct bx_ctx {
 
   bx__tracked tracked; /* list head (sentinel) */
   void *slots[BX__SLOT_COUNT];
+  const bx__tenant *tenants[BX__SLOT_COUNT];
 
   void *data;
   void (*data_free)(void *);
-};
-
-static const char *const cx_default_classes[] = {
-    BX_CLASS_MESSAGE,       BX_CLASS_SUB_BOX_MESSAGE,  BX_CLASS_RPC_MESSAGE,  BX_CLASS_RPC_RETURN,
-    BX_CLASS_RPC_ERROR,     BX_CLASS_REMOTE_EXCEPTION, BX_CLASS_NO_SUCH_NAME, BX_CLASS_HELLO,
-    BX_CLASS_REGISTER_SELF, BX_CLASS_SUB_BOX,          BX_CLASS_RETURN_BOX,   BX_CLASS_NAMED_BOX,
-    BX_CLASS_TIMESTAMP,
 };
 
 /* ---- logging ------------------------------------------------------------------------------ */
@@ -108,10 +102,10 @@ uv_loop_t *bx_ctx_loop(const bx_ctx *ctx) {
   return ctx->loop;
 }
 bx_box *bx_ctx_registry(const bx_ctx *ctx) {
-  return ctx->registry;
+  return ctx->root;
 }
-bx_box *bx_ctx_me(const bx_ctx *ctx) {
-  return ctx->me;
+void bx__ctx_set_root(bx_ctx *ctx, bx_box *root) {
+  ctx->root = root;
 }
 const char *bx_ctx_name(const bx_ctx *ctx) {
   return ctx->name;
@@ -137,14 +131,15 @@ int bx_ctx_max_depth(const bx_ctx *ctx) {
 void bx_ctx_set_log_level(bx_ctx *ctx, int level) {
   ctx->opts.log_level = level;
 }
-bx__map *bx__ctx_named_map(bx_ctx *ctx) {
-  return ctx->named;
-}
 uint64_t bx__ctx_next_id(bx_ctx *ctx) {
   return ++ctx->next_id;
 }
 void **bx__ctx_slot(bx_ctx *ctx, int slot) {
   return &ctx->slots[slot];
+}
+void bx__ctx_set_tenant(bx_ctx *ctx, int slot, void *state, const bx__tenant *ops) {
+  ctx->slots[slot] = state;
+  ctx->tenants[slot] = ops;
 }
 
 void bx_ctx_set_data(bx_ctx *ctx, void *data, void (*data_free)(void *)) {
@@ -155,31 +150,6 @@ void bx_ctx_set_data(bx_ctx *ctx, void *data, void (*data_free)(void *)) {
 
 void *bx_ctx_data(const bx_ctx *ctx) {
   return ctx->data;
-}
-
-int bx_ctx_allow_class(bx_ctx *ctx, const char *cls) {
-  if (cls == NULL || *cls == '\0' || strcmp(cls, BX_CLASS_BOX_REF) == 0) return BX_EINVAL;
-  const char *star = strchr(cls, '*');
-  if (star && (star[1] != '\0' || (star != cls && star[-1] != '.'))) return BX_EINVAL;
-  return bx__map_put(ctx->classes, cls, (void *)1, NULL);
-}
-
-/* Exact names first, then "*", then each "prefix.*" from the longest prefix down. */
-bool bx_ctx_class_allowed(const bx_ctx *ctx, const char *cls) {
-  if (cls == NULL || strcmp(cls, BX_CLASS_BOX_REF) == 0) return false;
-  if (bx__map_get(ctx->classes, cls) != NULL) return true;
-  if (bx__map_get(ctx->classes, "*") != NULL) return true;
-  char pattern[256];
-  size_t len = strlen(cls);
-  if (len + 2 > sizeof pattern) return false;
-  memcpy(pattern, cls, len + 1);
-  for (size_t i = len; i-- > 0;) {
-    if (pattern[i] != '.') continue;
-    pattern[i + 1] = '*';
-    pattern[i + 2] = '\0';
-    if (bx__map_get(ctx->classes, pattern) != NULL) return true;
-  }
-  return false;
 }
 
 /* ---- run queue ---------------------------------------------------------------------------- */
@@ -261,34 +231,16 @@ void bx__untrack(bx_ctx *ctx, bx__tracked *t) {
 
 /* ---- create and close --------------------------------------------------------------------- */
 
-static void cx_free(bx_ctx *ctx) {
-  bx_box_unref(ctx->me);
-  if (ctx->named) bx__named_clear(ctx);
-  bx__map_free(ctx->named);
-  if (ctx->registry) bx__registry_clear(ctx->registry);
-  bx_box_unref(ctx->registry);
-  bx__map_free(ctx->classes);
+void bx__ctx_free(bx_ctx *ctx) {
+  for (int i = BX__SLOT_COUNT; i-- > 0;)
+    if (ctx->tenants[i] && ctx->tenants[i]->free) ctx->tenants[i]->free(ctx, ctx->slots[i]);
   if (ctx->data_free) ctx->data_free(ctx->data);
   free(ctx->tasks);
   free(ctx->name);
   free(ctx);
 }
 
-static int cx_init_tables(bx_ctx *ctx) {
-  ctx->named = bx__map_new();
-  ctx->classes = bx__map_new();
-  if (ctx->named == NULL || ctx->classes == NULL) return BX_ENOMEM;
-  for (size_t i = 0; i < sizeof cx_default_classes / sizeof cx_default_classes[0]; i++)
-    if (bx__map_put(ctx->classes, cx_default_classes[i], (void *)1, NULL)) return BX_ENOMEM;
-  ctx->registry = bx_registry_new(ctx);
-  if (ctx->registry == NULL) return BX_ENOMEM;
-  ctx->me = bx_named_box(ctx, ctx->name);
-  if (ctx->me == NULL) return BX_EINVAL;
-  return bx_named_bind(ctx, ctx->name, ctx->registry);
-}
-
-int bx_ctx_new(bx_ctx **out, uv_loop_t *loop, const bx_ctx_options *opts) {
-  if (out == NULL || loop == NULL) return BX_EINVAL;
+int bx__ctx_create(bx_ctx **out, uv_loop_t *loop, const bx_ctx_options *opts) {
   *out = NULL;
   bx_ctx *ctx = calloc(1, sizeof *ctx);
   if (ctx == NULL) return BX_ENOMEM;
@@ -304,14 +256,18 @@ int bx_ctx_new(bx_ctx **out, uv_loop_t *loop, const bx_ctx_options *opts) {
   ctx->opts.name = ctx->name;
   ctx->loop = loop;
   ctx->tracked.next = ctx->tracked.prev = &ctx->tracked;
-  int rc = ctx->name ? cx_init_tables(ctx) : BX_ENOMEM;
-  if (rc == 0) rc = uv_idle_init(loop, &ctx->idle);
-  if (rc) {
-    cx_free(ctx);
-    return rc;
+  if (ctx->name == NULL) {
+    free(ctx);
+    return BX_ENOMEM;
   }
-  ctx->idle.data = ctx; /* active (and so keeping the loop alive) only while tasks wait */
   *out = ctx;
+  return 0;
+}
+
+int bx__ctx_start(bx_ctx *ctx) {
+  int rc = uv_idle_init(ctx->loop, &ctx->idle);
+  if (rc) return rc;
+  ctx->idle.data = ctx; /* active (and so keeping the loop alive) only while tasks wait */
   return 0;
 }
 
@@ -319,7 +275,7 @@ static void cx_closed_cb(uv_handle_t *h) {
   bx_ctx *ctx = h->data;
   ctx->state = CX_CLOSED;
   if (ctx->close_cb) ctx->close_cb(ctx, ctx->close_data);
-  cx_free(ctx);
+  bx__ctx_free(ctx);
 }
 
 static void cx_maybe_finish(bx_ctx *ctx) {
@@ -343,7 +299,8 @@ static void cx_close_stage1(void *a, void *b) {
     }
     t = next;
   }
-  bx__registry_clear(ctx->registry);
+  for (int i = BX__SLOT_COUNT; i-- > 0;)
+    if (ctx->tenants[i] && ctx->tenants[i]->close) ctx->tenants[i]->close(ctx, ctx->slots[i]);
 }
 
 int bx_ctx_close(bx_ctx *ctx, bx_ctx_close_cb cb, void *data) {

@@ -16,9 +16,14 @@
  *   reference inside the payload is replaced, in place, by a placeholder into the message's box
  *   table. A ReturnBox always means "back over the connection this frame came in on" (origin).
  * - Encoding writes each live box in its portable form (bx_export_wire) or, for a box without
- *   one, exports it (bx__export_register) and writes SubBox{name, ReturnBox}. If the frame
- *   then fails (too large, out of memory) those fresh registrations are undone, so a failed
- *   encode leaves no stray export behind.
+ *   one, exports it through the export hook the registry layer installed (bx__codec_hooks) and
+ *   writes SubBox{name, ReturnBox}. If the frame then fails (too large, out of memory) the
+ *   encoder takes those exports back through the same hooks, so a failed encode leaves no
+ *   stray export behind; a successful one reports how many it made.
+ * - NamedBox paths in a frame become live boxes through the registry layer's hook too.
+ * - A frame that fails to decode may still say whom it was addressed to (the name of its
+ *   top-level SubBoxMessage, bx_codec_error.addressee), so a transport can fail the call that
+ *   waits for that reply instead of leaving it to its deadline.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +31,7 @@
 #include <string.h>
 
 #include "envelope.h"
-#include "internal.h"
+#include "codec_internal.h"
 #include "json_parse.h"
 #include "json_scan.h"
 #include "json_write.h"
@@ -251,7 +256,7 @@ static int cd_box(cd_dec *d, const cJSON *ref, bx_box **out) {
   if (strcmp(cls, BX_CLASS_RETURN_BOX) == 0) {
     *out = bx_return_box_new(d->ctx, d->origin);
   } else if (strcmp(cls, BX_CLASS_NAMED_BOX) == 0) {
-    *out = bx_named_box(d->ctx, cd_str(ref, "name"));
+    *out = bx__codec_hooks_of(d->ctx)->named_box(d->ctx, cd_str(ref, "name"));
     if (*out == NULL)
       return cd_fail(d->err, BX_EBADMSG, "malformed %s path '%s'", cls,
                      cd_show(cd_str(ref, "name")).s);
@@ -429,7 +434,8 @@ static int cd_fast_reply(cd_dec *d, const bx__envelope *env) {
   bx_box *delegate = NULL, *reply = NULL;
   if (name == NULL || (env->reply_named && path == NULL))
     rc = BX_ENOMEM;
-  else if (env->reply_named && (delegate = bx_named_box(d->ctx, path)) == NULL)
+  else if (env->reply_named &&
+           (delegate = bx__codec_hooks_of(d->ctx)->named_box(d->ctx, path)) == NULL)
     rc = CD_GENERAL; /* a malformed path: the general road says so */
   else if (!env->reply_named && (delegate = bx_return_box_new(d->ctx, d->origin)) == NULL)
     rc = BX_ENOMEM;
@@ -529,36 +535,54 @@ static int cd_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, b
   return 0;
 }
 
+/* A refused frame that still parses as Message{object: SubBoxMessage{name}}: err->addressee
+ * receives name (cut to fit). Frames over the size cap are not looked at. */
+static void cd_addressee(const char *buf, size_t len, bx_codec_error *err) {
+  if (err == NULL || err->code == BX_EMSGSIZE || err->code == BX_EINVAL || len == 0) return;
+  cJSON *root = cJSON_ParseWithLength(buf, len);
+  const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "object");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
+  if (cd_class_is(bx_json_class(root), BX_CLASS_MESSAGE) &&
+      cd_class_is(bx_json_class(obj), BX_CLASS_SUB_BOX_MESSAGE) && cJSON_IsString(name) &&
+      name->valuestring != NULL)
+    snprintf(err->addressee, sizeof err->addressee, "%s", name->valuestring);
+  cJSON_Delete(root);
+}
+
 int bx_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg **out,
               bx_codec_error *err) {
-  return cd_decode(ctx, buf, len, origin, out, err, false);
+  int rc = cd_decode(ctx, buf, len, origin, out, err, false);
+  if (rc) cd_addressee(buf, len, err);
+  return rc;
 }
 
 int bx__decode_general(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg **out,
                        bx_codec_error *err) {
-  return cd_decode(ctx, buf, len, origin, out, err, true);
+  int rc = cd_decode(ctx, buf, len, origin, out, err, true);
+  if (rc) cd_addressee(buf, len, err);
+  return rc;
 }
 
 /* ---- encoding ----------------------------------------------------------------------------- */
 
 typedef struct cd_export {
-  const char *name; /* owned when `owned`, else the registry's key (valid while registered) */
-  bool owned;
-  bx_box *box; /* borrowed: the registry holds it while the entry exists */
+  const char *name; /* the registry's (valid while exported) */
+  bx_box *box;      /* borrowed: the registry holds it while the export lives */
 } cd_export;
 
 typedef struct cd_enc {
   bx_ctx *ctx;
   const bx_msg *msg;
-  bx_box *target;
+  const bx__codec_hooks *hooks;
+  bx_export ex;        /* target, the owner's count, and the exports made */
   size_t start, limit; /* out->len on entry; the frame cap */
-  cd_export *exports;  /* registrations made by this encode, undone if it fails */
+  cd_export *exports;  /* exports made by this encode, taken back if it fails */
   size_t nexports, cap;
   cd_export local[2]; /* the first ones (a reply box, a box argument) */
 } cd_enc;
 
-/* Remembers a registration this encode made. name is copied unless it is the registry's. */
-static int cd_remember(cd_enc *e, bx_box *box, const char *name, bool copy) {
+/* Remembers an export this encode made. */
+static int cd_remember(cd_enc *e, bx_box *box, const char *name) {
   if (e->nexports == e->cap) {
     size_t cap = e->cap * 2;
     cd_export *x = malloc(cap * sizeof *x);
@@ -568,41 +592,17 @@ static int cd_remember(cd_enc *e, bx_box *box, const char *name, bool copy) {
     e->exports = x;
     e->cap = cap;
   }
-  const char *kept = copy ? bx__strdup(name) : name;
-  if (kept == NULL) return BX_ENOMEM;
-  e->exports[e->nexports++] = (cd_export){kept, copy, box};
+  e->exports[e->nexports++] = (cd_export){name, box};
   return 0;
 }
 
-/* If wire is a fresh export of box (its SubBox name now maps to box itself), remembers it. */
-static int cd_note_export(cd_enc *e, bx_box *box, const cJSON *wire) {
-  if (!cd_class_is(bx_json_class(wire), BX_CLASS_SUB_BOX)) return 0;
-  const cJSON *name = cJSON_GetObjectItemCaseSensitive(wire, "name");
-  bx_box *reg = bx_ctx_registry(e->ctx);
-  if (!cJSON_IsString(name) || bx_lookup(reg, name->valuestring) != box) return 0;
-  int rc = cd_remember(e, box, name->valuestring, true);
-  if (rc) bx_unregister(reg, name->valuestring);
-  return rc;
-}
-
-/* Unregisters name, which may be the registry's own key (it dies with the entry). */
-static void cd_unregister(cd_enc *e, const char *name, bool owned) {
-  char *copy = owned ? NULL : bx__strdup(name);
-  const char *key = owned ? name : copy;
-  if (key != NULL) bx_unregister(bx_ctx_registry(e->ctx), key);
-  free(copy);
-}
-
 static void cd_rollback(cd_enc *e) {
-  bx_box *reg = bx_ctx_registry(e->ctx);
-  for (size_t i = 0; i < e->nexports; i++)
-    if (bx_lookup(reg, e->exports[i].name) == e->exports[i].box)
-      cd_unregister(e, e->exports[i].name, e->exports[i].owned);
+  for (size_t i = e->nexports; i-- > 0;)
+    e->hooks->unexport(e->ctx, e->exports[i].name, e->exports[i].box);
+  e->nexports = 0;
 }
 
 static void cd_enc_free(cd_enc *e) {
-  for (size_t i = 0; i < e->nexports; i++)
-    if (e->exports[i].owned) free((char *)e->exports[i].name);
   if (e->exports != e->local) free(e->exports);
 }
 
@@ -623,13 +623,13 @@ static inline int cd_put(cd_enc *e, bx_buf *out, const char *s) {
 }
 
 /* A box with no wire form: exported, and written as SubBox{name, ReturnBox}. */
-static int cd_write_export(cd_enc *e, bx_buf *out, bx_export *ex, bx_box *box) {
+static int cd_write_export(cd_enc *e, bx_buf *out, bx_box *box) {
   const char *name;
-  int rc = bx__export_register(ex, box, &name);
+  int rc = e->hooks->export_box(&e->ex, box, &name);
   if (rc) return rc;
-  rc = cd_remember(e, box, name, false);
+  rc = cd_remember(e, box, name);
   if (rc) {
-    cd_unregister(e, name, false);
+    e->hooks->unexport(e->ctx, name, box);
     return rc;
   }
   rc = cd_put(e, out, "{\"class\":\"" BX_CLASS_SUB_BOX "\",\"name\":");
@@ -639,14 +639,11 @@ static int cd_write_export(cd_enc *e, bx_buf *out, bx_export *ex, bx_box *box) {
 }
 
 static int cd_write_box(cd_enc *e, bx_buf *out, bx_box *box, bool one_shot) {
-  struct bx_export ex = {.ctx = e->ctx, .target = e->target, .one_shot = one_shot};
-  cJSON *wire = bx_export_wire(&ex, box);
-  if (wire == NULL && ex.err == 0) return cd_write_export(e, out, &ex, box);
-  int rc = ex.err ? ex.err : 0;
-  if (wire != NULL) {
-    int noted = cd_note_export(e, box, wire);
-    if (rc == 0) rc = noted;
-  }
+  e->ex.one_shot = one_shot;
+  e->ex.err = 0;
+  cJSON *wire = bx_export_wire(&e->ex, box);
+  if (wire == NULL && e->ex.err == 0) return cd_write_export(e, out, box);
+  int rc = e->ex.err;
   if (rc == 0) rc = bx__json_write_ex(out, wire, cd_room(e, out), NULL, NULL);
   cJSON_Delete(wire);
   return rc;
@@ -724,10 +721,18 @@ static int cd_write_message(cd_enc *e, bx_buf *out) {
   return rc ? rc : cd_put(e, out, "}");
 }
 
-int bx_encode(bx_ctx *ctx, const bx_msg *msg, bx_box *target, bx_buf *out) {
+int bx__encode(bx_ctx *ctx, const bx_msg *msg, const bx__encode_opts *opts, bx_buf *out,
+               size_t *exports) {
+  if (exports) *exports = 0;
   if (ctx == NULL || msg == NULL || out == NULL) return BX_EINVAL;
-  cd_enc e = {.ctx = ctx, .msg = msg, .target = target, .start = out->len};
+  cd_enc e = {.ctx = ctx, .msg = msg, .hooks = bx__codec_hooks_of(ctx), .start = out->len};
+  e.ex.ctx = ctx;
   e.limit = bx_ctx_max_frame(ctx);
+  if (opts) {
+    e.ex.target = opts->target;
+    e.ex.owned = opts->owned;
+    if (opts->max_frame != 0 && opts->max_frame < e.limit) e.limit = opts->max_frame;
+  }
   e.exports = e.local;
   e.cap = sizeof e.local / sizeof e.local[0];
   int rc;
@@ -739,7 +744,14 @@ int bx_encode(bx_ctx *ctx, const bx_msg *msg, bx_box *target, bx_buf *out) {
   if (rc) {
     out->len = e.start;
     cd_rollback(&e);
+  } else if (exports) {
+    *exports = e.nexports;
   }
   cd_enc_free(&e);
   return rc;
+}
+
+int bx_encode(bx_ctx *ctx, const bx_msg *msg, bx_box *target, bx_buf *out) {
+  bx__encode_opts opts = {.target = target};
+  return bx__encode(ctx, msg, &opts, out, NULL);
 }

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "envelope.h"
-#include "internal.h"
+#include "codec_internal.h"
 #include "json_bytes.h"
 
 typedef struct ev {

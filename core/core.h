@@ -1,0 +1,122 @@
+/* The ground floor's private header (never installed): the context's services that every layer
+ * uses, and the small utilities.
+ *
+ * Design notes
+ * - Layers (docs/layers.md): core <- box <- codec <- registry <- rpc <- transports. Each layer
+ *   has one private header that includes the one below it, and CMake gives each layer's files
+ *   only its own and lower include directories; scripts/check-layers.sh fails the build's tests
+ *   on an include or a call that runs up the map.
+ * - The context (ctx.c) is the ground floor's: its loop, name, options, run queue, tracked
+ *   work, deadline service, log, close staging and a slot per upper layer. Upper layers are its
+ *   tenants: each may hang state on its slot with a close hook (stage one of closing) and a
+ *   free hook (when the context is freed), so the core never calls up.
+ * - Everything here runs on the context's loop thread; refcounts are plain integers.
+ * - Names: bx__ for internal non-static functions, a short module prefix for statics.
+ */
+#ifndef BX_CORE_H
+#define BX_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "bx.h"
+
+/* ---- the context's services ------------------------------------------------------------- */
+
+/* A unit of deferred work on the run queue. */
+typedef void (*bx__task_fn)(void *a, void *b);
+
+/* Queues fn(a, b) to run from the loop, after the current callback returns, in FIFO order.
+ * Returns 0 or BX_ENOMEM / BX_ECLOSING (the queue no longer runs). */
+int bx__defer(bx_ctx *ctx, bx__task_fn fn, void *a, void *b);
+
+/* Objects with libuv handles or pending work register here so that closing the context can
+ * cancel them. on_close must cancel the work (delivering BX_ECLOSING where a caller waits) and
+ * start closing its handles; the object calls bx__untrack() once its last handle has closed.
+ * The context finishes closing only when nothing is tracked. */
+typedef struct bx__tracked {
+  struct bx__tracked *prev, *next;
+  void (*on_close)(struct bx__tracked *self);
+} bx__tracked;
+void bx__track(bx_ctx *ctx, bx__tracked *t);
+void bx__untrack(bx_ctx *ctx, bx__tracked *t);
+
+void bx__vlog(bx_ctx *ctx, int level, const char *fmt, va_list ap);
+
+/* Upper layers' state on the context. A layer's slot holds its state (the layer owns it); its
+ * tenant ops, when set, run in stage one of closing (close: after tracked work is cancelled)
+ * and when the context is freed (free), from the highest slot down. */
+enum {
+  BX__SLOT_CODEC = 0,
+  BX__SLOT_REGISTRY = 1,
+  BX__SLOT_RPC = 2,
+  BX__SLOT_TRANSPORT = 3,
+  BX__SLOT_COUNT = 4
+};
+typedef struct bx__tenant {
+  void (*close)(bx_ctx *ctx, void *state);
+  void (*free)(bx_ctx *ctx, void *state);
+} bx__tenant;
+void **bx__ctx_slot(bx_ctx *ctx, int slot);
+/* Sets slot's state and tenant ops (static storage; NULL for none). */
+void bx__ctx_set_tenant(bx_ctx *ctx, int slot, void *state, const bx__tenant *ops);
+
+/* The context's root box (its root registry), set by the registry layer: a pointer the core
+ * keeps and hands out, never uses. */
+void bx__ctx_set_root(bx_ctx *ctx, bx_box *root);
+
+/* A fresh number for generated names (registry names, exports). */
+uint64_t bx__ctx_next_id(bx_ctx *ctx);
+
+/* The ground-floor context: loop, name, options, run queue, tracking, log. The registry layer's
+ * bx_ctx_new() makes one (bx__ctx_create: opts may be NULL for the defaults; 0 or BX_ENOMEM),
+ * installs its tenants, and starts it (bx__ctx_start: its run queue's handle; 0 or a libuv
+ * error). A context that failed before it started is freed with bx__ctx_free(), which also
+ * runs the free hooks of the tenants installed so far. */
+int bx__ctx_create(bx_ctx **out, uv_loop_t *loop, const bx_ctx_options *opts);
+int bx__ctx_start(bx_ctx *ctx);
+void bx__ctx_free(bx_ctx *ctx);
+
+/* ---- small utilities --------------------------------------------------------------------- */
+
+/* calloc(1, size) for objects made and freed per message. glibc's calloc never takes a chunk
+ * from the thread's cache (tcache) that free() fills, so with calloc that cache stays full and
+ * every allocation and free goes the allocator's long way; malloc and memset take the short
+ * one. */
+static inline void *bx__zalloc(size_t size) {
+  void *p = malloc(size);
+  /* Hidden from the optimiser, which would otherwise turn malloc + memset back into calloc. */
+  __asm__("" : "+r"(p));
+  if (p != NULL) memset(p, 0, size);
+  return p;
+}
+
+/* A string-keyed hash map of pointers (open addressing). Keys are copied. */
+typedef struct bx__map bx__map;
+bx__map *bx__map_new(void);
+/* The same, but keys are borrowed: each key must stay valid while it is in the map, as one
+ * kept inside its own value does (bx__map_put of a present key takes the new key pointer). */
+bx__map *bx__map_new_borrowing(void);
+void bx__map_free(bx__map *m);
+void *bx__map_get(const bx__map *m, const char *key);
+/* Inserts or replaces; *old (optional) receives the replaced value or NULL. 0 or BX_ENOMEM. */
+int bx__map_put(bx__map *m, const char *key, void *value, void **old);
+/* Removes key; returns its value or NULL. */
+void *bx__map_del(bx__map *m, const char *key);
+size_t bx__map_size(const bx__map *m);
+/* Iteration: start with *pos = 0; returns false at the end. The map must not change meanwhile
+ * except through bx__map_del of the current key. */
+bool bx__map_next(const bx__map *m, size_t *pos, const char **key, void **value);
+
+char *bx__strdup(const char *s);
+/* s[0..n) with a NUL: copied into buf when it fits (n < cap), else into a new heap block (free
+ * it when the result is not buf). NULL on allocation failure. */
+char *bx__copy_text(char *buf, size_t cap, const char *s, size_t n);
+/* Writes v in decimal with a NUL into out (at least 21 bytes); returns the length. */
+size_t bx__u64_decimal(uint64_t v, char *out);
+
+#endif /* BX_CORE_H */
