@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "conformance/conformance.h"
-#include "transport.h"
+#include "framework.h"
 
 /* ---- the shim ----------------------------------------------------------------------------- */
 
@@ -33,11 +33,10 @@ static int shim_count_frames(const char *buf, size_t len) {
 
 static void shim_fail_task(void *a, void *b) {
   (void)b;
-  bx__conn_write_done(bx__conn_of(a), UV_ECONNRESET);
-  bx_box_unref(a);
+  bx__link_write_done(a, UV_ECONNRESET); /* the link lives until its close is reported, later */
 }
 
-static int shim_write(bx__conn *c, const char *buf, size_t len) {
+static int shim_write(bx__link *k, bx__conn *c, const char *buf, size_t len) {
   int n = shim_count_frames(buf, len);
   shim.writes++;
   shim.frames += n;
@@ -48,11 +47,10 @@ static int shim_write(bx__conn *c, const char *buf, size_t len) {
   }
   if (shim.fail_async > 0) {
     shim.fail_async--;
-    bx_box *box = bx_box_ref(bx__conn_box(c));
-    assert_int_equal(bx__defer(bx__conn_ctx(c), shim_fail_task, box, NULL), 0);
+    assert_int_equal(bx__defer(bx__conn_ctx(c), shim_fail_task, k, NULL), 0);
     return 0;
   }
-  return bx__inproc_tran.write(c, buf, len);
+  return bx__inproc_tran.write(k, c, buf, len);
 }
 
 static bx__tran shim_tran;
@@ -69,7 +67,7 @@ static int counter;
 static void shim_url(char *buf, size_t len) {
   snprintf(buf, len, "shim://shim-%d", ++counter);
 }
-static const bxc_tran shim_conf = {"shim", "shim", shim_url, false};
+static const bxc_tran shim_conf = {"shim", "shim", shim_url, false, NULL};
 
 static void shim_reset(void) {
   memset(&shim, 0, sizeof shim);

@@ -28,9 +28,9 @@ static void wss_url(char *buf, size_t len) {
   snprintf(buf, len, "wss://127.0.0.1:0/");
 }
 
-static const bxc_tran ws4_tran = {"ws4", "ws", ws4_url, true};
-static const bxc_tran ws6_tran = {"ws6", "ws", ws6_url, true};
-static const bxc_tran wss_tran = {"wss", "wss", wss_url, true};
+static const bxc_tran ws4_tran = {"ws4", "ws", ws4_url, true, NULL};
+static const bxc_tran ws6_tran = {"ws6", "ws", ws6_url, true, NULL};
+static const bxc_tran wss_tran = {"wss", "wss", wss_url, true, NULL};
 
 /* A second loop in the same process cannot use WebSocket while the first one does. */
 static void ws_test_other_loop(void **state) {
@@ -73,12 +73,15 @@ static void ws_test_port_busy(void **state) {
   snprintf(url, sizeof url, "wss://127.0.0.1:%d/", ntohs(sa.sin_port));
   assert_int_equal(bx_listen(ctx, url, NULL, &l), UV_EADDRINUSE);
   bx_listen_opts o;
+  bx_ws_listen_opts wo;
   memset(&o, 0, sizeof o);
-  o.tls_cert = "/nonexistent.pem";
-  o.tls_key = "/nonexistent.pem";
+  memset(&wo, 0, sizeof wo);
+  o.ws = &wo;
+  wo.tls_cert = "/nonexistent.pem";
+  wo.tls_key = "/nonexistent.pem";
   assert_int_equal(bx_listen(ctx, "wss://127.0.0.1:0/", &o, &l), BX_EINVAL);
-  o.tls_cert = o.tls_key = NULL;
-  o.www_dir = "/nonexistent/dir";
+  wo.tls_cert = wo.tls_key = NULL;
+  wo.www_dir = "/nonexistent/dir";
   assert_int_equal(bx_listen(ctx, "ws://127.0.0.1:0/", &o, &l), BX_EINVAL);
   assert_int_equal(bx_listen(ctx, "ws://host.example:0/", NULL, &l), BX_EINVAL);
   bx_box *b = NULL;
@@ -125,11 +128,14 @@ static void srv_start(srv *s, size_t max_frame, unsigned ping_secs, const char *
   s->ctx = bxc_ctx_new(&s->loop, "/bxt/server", &s->log, 0);
   assert_int_equal(bxt_calc_register(s->ctx, "calc", &s->calc), 0);
   bx_listen_opts o;
+  bx_ws_listen_opts wo;
   memset(&o, 0, sizeof o);
+  memset(&wo, 0, sizeof wo);
   bx_transport_limits_init(&o.limits);
   o.limits.max_frame = max_frame;
-  o.ping_secs = ping_secs;
-  o.www_dir = www;
+  wo.ping_secs = ping_secs;
+  wo.www_dir = www;
+  o.ws = &wo;
   assert_int_equal(bx_listen(s->ctx, "ws://127.0.0.1:0/", &o, &s->l), 0);
   const char *u = bx_listener_url(s->l);
   s->port = atoi(strrchr(u, ':') + 1);

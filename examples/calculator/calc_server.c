@@ -196,11 +196,14 @@ int main(int argc, char **argv) {
   for (int i = 0; rc == 0 && i < nurls; i++) {
     bx_listener *l;
     bx_listen_opts lo;
+    bx_ws_listen_opts wo;
     memset(&lo, 0, sizeof lo);
+    memset(&wo, 0, sizeof wo);
     bx_transport_limits_init(&lo.limits);
-    lo.www_dir = www;
-    lo.tls_cert = cert;
-    lo.tls_key = key;
+    wo.www_dir = www;
+    wo.tls_cert = cert;
+    wo.tls_key = key;
+    lo.ws = &wo;
     rc = bx_listen(srv.ctx, urls[i], &lo, &l);
     if (rc == 0)
       printf("listening on %s\n", bx_listener_url(l));

@@ -85,6 +85,13 @@ BX_EXTERN bx_box *bx_round_robin_box_new(bx_ctx *ctx, bx_box *const *delegates, 
  * copy it first). Each delegate may answer the reply box. */
 BX_EXTERN bx_box *bx_broadcast_box_new(bx_ctx *ctx, bx_box *const *delegates, size_t n);
 
+/* The Thread box: the one thread-safe entry point. bx_send() on it from any thread hands the
+ * message to `target`'s loop (uv_async) and delivers it there to `delegate` (a box of target).
+ * The message must not be used by the sending thread afterwards and must not reference boxes
+ * of another context. Create it on target's thread; it may then be sent to from any thread,
+ * and unreferenced from target's thread only. */
+BX_EXTERN bx_box *bx_thread_box_new(bx_ctx *target, bx_box *delegate);
+
 #ifdef __cplusplus
 }
 #endif

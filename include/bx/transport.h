@@ -45,15 +45,26 @@ typedef struct bx_transport_limits {
 
 BX_EXTERN void bx_transport_limits_init(bx_transport_limits *limits);
 
-/* Zero the whole struct (memset) before setting fields: later fields are optional. */
+/* Options of the ws:// and wss:// listeners (bx_listen_opts.ws). Zero the whole struct before
+ * setting fields: later fields are optional. */
+typedef struct bx_ws_listen_opts {
+  const char *www_dir;  /* serve files from this directory on the same port (GET /, /x.js ...;
+                           "/" is index.html); NULL: no files (404) */
+  const char *tls_cert; /* wss: PEM certificate chain file (required for wss; the environment
+                           variables BX_TLS_CERT and BX_TLS_KEY are the fallback when neither
+                           file is given here) */
+  const char *tls_key;  /* wss: PEM private key file */
+  unsigned ping_secs;   /* ping a peer silent this long, drop it when nothing arrives for a
+                           third longer (at least 2 s more); default 30 */
+} bx_ws_listen_opts;
+
+/* Options of bx_listen(): the limits every transport has, and a part per transport family,
+ * read only by that family's listeners (NULL: its defaults). Zero the whole struct (memset)
+ * before setting fields: later fields are optional. The struct and what it points to are
+ * read during bx_listen() only. */
 typedef struct bx_listen_opts {
   bx_transport_limits limits;
-  const char *www_dir;  /* ws, wss: serve files from this directory on the same port (GET /,
-                           /x.js ...; "/" is index.html); NULL: no files (404) */
-  const char *tls_cert; /* wss: PEM certificate chain file (required for wss) */
-  const char *tls_key;  /* wss: PEM private key file (required for wss) */
-  unsigned ping_secs;   /* ws, wss: ping a peer silent this long, drop it when nothing arrives
-                           for a third longer (at least 2 s more); default 30 */
+  const bx_ws_listen_opts *ws; /* ws, wss */
 } bx_listen_opts;
 
 /* Listens on url. opts may be NULL. Binds what the URL says (use 127.0.0.1 / ::1 for
@@ -116,13 +127,6 @@ BX_EXTERN void bx_transport_stats_get(bx_ctx *ctx, bx_transport_stats *out);
 /* Who is at the other end of a connection box (a message's origin, a registry entry's owner).
  * Returns 0, or BX_ENOROUTE when box is not a connection. */
 BX_EXTERN int bx_connection_peer(bx_box *conn, bx_peer_info *out);
-
-/* The Thread box: the one thread-safe entry point. bx_send() on it from any thread hands the
- * message to `target`'s loop (uv_async) and delivers it there to `delegate` (a box of target).
- * The message must not be used by the sending thread afterwards and must not reference boxes
- * of another context. Create it on target's thread; it may then be sent to from any thread,
- * and unreferenced from target's thread only. */
-BX_EXTERN bx_box *bx_thread_box_new(bx_ctx *target, bx_box *delegate);
 
 #ifdef __cplusplus
 }

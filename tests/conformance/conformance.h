@@ -33,6 +33,9 @@ typedef struct bxc_tran {
   void (*listen_url)(char *buf, size_t len);
   bool no_handshake; /* no RegisterSelfMessage (WebSocket): the server never learns the
                         client's path */
+  /* Optional, for transports whose peers outlive their link (down, then up): takes every
+   * link of the transport away (down = true) and brings them back (down = false). */
+  void (*outage)(bool down);
 } bxc_tran;
 
 /* ---- environment -------------------------------------------------------------------------- */
@@ -656,6 +659,85 @@ BXC_FN void bxc_test_peer_info(void **state) {
   bxc_env_free(e);
 }
 
+/* Two clients at once: both are peers of the one listener (on transports whose links carry
+ * many peers, of one link); calls of both complete, and when one client goes, the other keeps
+ * working. */
+BXC_FN void bxc_test_two_peers(void **state) {
+  const bxc_tran *t = *state;
+  bxc_env *e = bxc_env_new(t, 0, 0);
+  bxc_log olog = {0};
+  bx_ctx *other = bxc_ctx_new(&e->loop, "/bxt/other", &olog, 0);
+  bx_box *a = bxc_service(e->client, e->url, "calc");
+  bx_box *b = bxc_service(other, e->url, "calc");
+  enum { N = 50 };
+  bxc_res ra[N], rb[N];
+  memset(ra, 0, sizeof ra);
+  memset(rb, 0, sizeof rb);
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(bxc_start(a, "add", bxc_args2(i, 1), &ra[i]), 0);
+    assert_int_equal(bxc_start(b, "add", bxc_args2(i, 2), &rb[i]), 0);
+  }
+  for (int i = 0; i < N; i++) {
+    bxc_wait_for(&e->loop, &ra[i].calls, 1);
+    bxc_wait_for(&e->loop, &rb[i].calls, 1);
+    assert_true(ra[i].status == 0 && ra[i].num == i + 1);
+    assert_true(rb[i].status == 0 && rb[i].num == i + 2);
+  }
+  assert_int_equal(bx_listener_connections(e->l), 2);
+  /* One client goes away; the other's calls go on. */
+  int closed = 0;
+  bx_box_unref(b);
+  assert_int_equal(bx_ctx_close(other, bxc_on_ctx_closed, &closed), 0);
+  bxc_wait_for(&e->loop, &closed, 1);
+  while (bx_listener_connections(e->l) > 1)
+    assert_true(uv_run(&e->loop, UV_RUN_ONCE));
+  bxc_res r;
+  assert_int_equal(bxc_call(&e->loop, a, "add", bxc_args2(20, 22), &r), 0);
+  assert_true(r.num == 42);
+  assert_int_equal(bx_listener_connections(e->l), 1);
+  assert_int_equal(bx_registry_size(bx_ctx_registry(e->client)), 0);
+  assert_int_equal(e->slog.warn + e->clog.warn + olog.warn, 0);
+  bx_box_unref(a);
+  bxc_env_free(e);
+}
+
+/* The link goes away for a while (transports with down peers): a call in flight and a call
+ * sent meanwhile both complete once it is back; the peers kept their exports and names. */
+BXC_FN void bxc_test_down_up(void **state) {
+  const bxc_tran *t = *state;
+  if (t->outage == NULL) skip(); /* peers of this transport close with their link */
+  bxc_env *e = bxc_env_new(t, 0, 0);
+  bx_box *calc = bxc_service(e->client, e->url, "calc");
+  bxc_res r, hung = {0}, queued = {0};
+  assert_int_equal(bxc_call(&e->loop, calc, "add", bxc_args2(1, 2), &r), 0);
+  assert_int_equal(bxc_start(calc, "hang", NULL, &hung), 0);
+  while (e->calc.nhung == 0)
+    assert_true(uv_run(&e->loop, UV_RUN_ONCE));
+  t->outage(true);
+  assert_int_equal(bxc_start(calc, "add", bxc_args2(2, 3), &queued), 0);
+  bxc_spin(&e->loop);
+  assert_int_equal(hung.calls + queued.calls, 0); /* nothing failed, nothing went out */
+  assert_int_equal(bx_registry_size(bx_ctx_registry(e->client)), 2); /* both reply exports */
+  t->outage(false);
+  bxc_wait_for(&e->loop, &queued.calls, 1);
+  assert_int_equal(queued.status, 0);
+  assert_true(queued.num == 5);
+  bxt_calc_release(&e->calc); /* the hung call is answered over the link that came back */
+  bxc_wait_for(&e->loop, &hung.calls, 1);
+  assert_int_equal(hung.status, BX_EREMOTE);
+  bxc_spin(&e->loop);
+  assert_int_equal(hung.calls + queued.calls, 2);
+  assert_int_equal(bx_listener_connections(e->l), 1);
+  assert_int_equal(bx_registry_size(bx_ctx_registry(e->client)), 0);
+  if (!t->no_handshake) { /* the server still knows the client by its announced name */
+    bx_box *named = bx_named_box(e->server, "/bxt/client");
+    assert_non_null(bx__named_binding(named));
+    bx_box_unref(named);
+  }
+  bx_box_unref(calc);
+  bxc_env_free(e);
+}
+
 /* The suite, for a `const bxc_tran *`. */
 #define BXC_TESTS(tran)                                                      \
   cmocka_unit_test_prestate(bxc_test_exchange, (void *)(tran)),              \
@@ -670,6 +752,8 @@ BXC_FN void bxc_test_peer_info(void **state) {
       cmocka_unit_test_prestate(bxc_test_timeout, (void *)(tran)),           \
       cmocka_unit_test_prestate(bxc_test_callbacks, (void *)(tran)),         \
       cmocka_unit_test_prestate(bxc_test_relay, (void *)(tran)),             \
-      cmocka_unit_test_prestate(bxc_test_peer_info, (void *)(tran))
+      cmocka_unit_test_prestate(bxc_test_peer_info, (void *)(tran)),         \
+      cmocka_unit_test_prestate(bxc_test_two_peers, (void *)(tran)),         \
+      cmocka_unit_test_prestate(bxc_test_down_up, (void *)(tran))
 
 #endif /* BXC_CONFORMANCE_H */

@@ -209,11 +209,14 @@ static int bxd_listen_all(bxd *d, bool ws_optional) {
   for (int i = 0; i < d->nurls; i++) {
     bx_listener *l;
     bx_listen_opts lo;
+    bx_ws_listen_opts wo;
     memset(&lo, 0, sizeof lo);
+    memset(&wo, 0, sizeof wo);
     bx_transport_limits_init(&lo.limits);
     if (d->max_connections) lo.limits.max_connections = d->max_connections;
     bool ws = strncmp(d->urls[i], "ws:", 3) == 0 || strncmp(d->urls[i], "wss:", 4) == 0;
-    if (ws) lo.www_dir = d->www;
+    wo.www_dir = d->www; /* read by the ws and wss listeners only */
+    lo.ws = &wo;
     int rc = bx_listen(d->ctx, d->urls[i], &lo, &l);
     if (rc == BX_EINVAL && ws_optional && strncmp(d->urls[i], "ws:", 3) == 0) {
       bx_log(d->ctx, BX_LOG_INFO, "no WebSocket transport in this build: %s skipped", d->urls[i]);

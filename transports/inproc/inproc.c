@@ -1,10 +1,11 @@
 /* inproc://name — connections between contexts of one process, in memory.
  *
  * Design notes
- * - The same connection core as the socket transports (framing, limits, handshake, failure
- *   semantics); only the byte mover differs: a write is a run-queue task that copies the bytes
- *   into the peer connection's input and then completes the write. Every event (connect,
- *   write, EOF, close) is reported from a later loop callback, as a socket's would be.
+ * - The same message core as the socket transports (framing, limits, handshake, failure
+ *   semantics); only the byte mover differs. Each end is a solo link with one peer; a write is
+ *   a run-queue task that copies the bytes into the other end's peer and then completes the
+ *   write. Every event (connect, write, EOF, close) is reported from a later loop callback, as
+ *   a socket's would be.
  * - Names live in one process-wide table (mutex-protected). Both ends must run on the same
  *   libuv loop: connecting to a listener on another loop fails with BX_ENOTSUP (use the
  *   Thread box, or a socket, across loops).
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "transport.h"
+#include "framework.h"
 
 typedef struct ip_name {
   struct ip_name *next;
@@ -33,15 +34,16 @@ typedef struct ip_listener {
 } ip_listener;
 
 typedef struct ip_conn {
-  bx__conn *peer; /* the other end (its box is kept alive by its own framework reference) */
+  bx__conn *self;  /* this end's peer */
+  bx__link *other; /* the other end's link (kept until it closes) */
   bool closing;
   char *dial_name;  /* owned, until the dial task ran */
   const char *wbuf; /* the write in flight (the core keeps it valid) */
   size_t wlen;
 } ip_conn;
 
-static ip_conn *ip(bx__conn *c) {
-  return bx__conn_priv(c);
+static ip_conn *ip(bx__link *k) {
+  return bx__link_priv(k);
 }
 
 static int ip_check(const char *name) {
@@ -50,6 +52,7 @@ static int ip_check(const char *name) {
 }
 
 static void ip_fill_peer(bx__conn *c) {
+  if (c == NULL) return;
   bx_peer_info *p = bx__conn_peer(c);
   p->has_cred = true; /* the peer is this process */
   p->uid = getuid();
@@ -57,10 +60,10 @@ static void ip_fill_peer(bx__conn *c) {
   p->pid = getpid();
 }
 
-/* Runs fn(c) from c's run queue, holding c's box meanwhile. */
-static void ip_later(bx__conn *c, bx__task_fn fn) {
-  bx_box *box = bx_box_ref(bx__conn_box(c));
-  if (bx__defer(bx__conn_ctx(c), fn, box, NULL) != 0) fn(box, NULL); /* no queue: now */
+/* Runs fn(k) from k's run queue. A link lives until its close is reported, which is itself
+ * such a task, queued after any other of its own. */
+static void ip_later(bx__link *k, bx__task_fn fn) {
+  if (bx__defer(bx__link_ctx(k), fn, k, NULL) != 0) fn(k, NULL); /* no queue: now */
 }
 
 /* ---- the name table ----------------------------------------------------------------------- */
@@ -122,7 +125,8 @@ static bx_listener *ip_find(const char *name, uv_loop_t *loop, int *err) {
 
 /* ---- listening ---------------------------------------------------------------------------- */
 
-static int ip_listen(bx_listener *l, const char *name) {
+static int ip_listen(bx_listener *l, const char *name, const bx_listen_opts *opts) {
+  (void)opts;
   ip_listener *il = bx__listener_priv(l);
   il->name = bx__strdup(name);
   if (il->name == NULL) return BX_ENOMEM;
@@ -151,91 +155,95 @@ static void ip_listen_close(bx_listener *l) {
 
 static void ip_dial_task(void *a, void *b) {
   (void)b;
-  bx_box *box = a;
-  bx__conn *c = bx__conn_of(box);
-  ip_conn *ic = ip(c);
+  bx__link *k = a;
+  ip_conn *ic = ip(k);
   char *name = ic->dial_name;
   ic->dial_name = NULL;
   if (!ic->closing) {
     int err;
-    bx_listener *l = ip_find(name, bx_ctx_loop(bx__conn_ctx(c)), &err);
-    bx__conn *sc = l ? bx__conn_accept(l) : NULL;
-    if (l != NULL && sc == NULL) err = BX_ENOMEM;
+    bx_listener *l = ip_find(name, bx_ctx_loop(bx__link_ctx(k)), &err);
+    bx__link *sk = l ? bx__link_new(l->ts, l->tran, l, true) : NULL;
+    bx__conn *sc = sk ? bx__conn_accept(sk) : NULL;
+    if (l != NULL && sc == NULL) {
+      err = BX_ENOMEM;
+      if (sk) bx__link_close(sk, BX_ENOMEM);
+    }
     if (sc != NULL) {
-      ip(sc)->peer = c;
-      ic->peer = sc;
+      ip(sk)->self = sc;
+      ip(sk)->other = k;
+      ic->other = sk;
       ip_fill_peer(sc);
-      ip_fill_peer(c);
+      ip_fill_peer(ic->self);
       err = bx__conn_opened(sc) == 0 ? 0 : UV_ECONNREFUSED;
     }
-    bx__conn_connected(c, err);
+    bx__conn_connected(ic->self, err);
   }
   free(name);
-  bx_box_unref(box);
 }
 
 static int ip_dial(bx__conn *c, const char *name) {
-  ip_conn *ic = ip(c);
+  bx__link *k = bx__link_for(c);
+  if (k == NULL) return BX_ENOMEM;
+  ip_conn *ic = ip(k);
+  ic->self = c;
   ic->dial_name = bx__strdup(name);
   if (ic->dial_name == NULL) return BX_ENOMEM;
-  ip_later(c, ip_dial_task);
+  ip_later(k, ip_dial_task);
   return 0;
 }
 
 static void ip_write_task(void *a, void *b) {
   (void)b;
-  bx_box *box = a;
-  bx__conn *c = bx__conn_of(box);
-  ip_conn *ic = ip(c);
-  if (!ic->closing) {
-    bx__conn *peer = ic->peer;
-    if (peer != NULL) bx__conn_input(peer, ic->wbuf, ic->wlen);
-    bx__conn_write_done(c, peer != NULL ? 0 : UV_EPIPE);
-  }
-  bx_box_unref(box);
+  bx__link *k = a;
+  ip_conn *ic = ip(k);
+  if (ic->closing) return;
+  bx__link *other = ic->other;
+  if (other != NULL) bx__conn_input(ip(other)->self, ic->wbuf, ic->wlen);
+  bx__link_write_done(k, other != NULL ? 0 : UV_EPIPE);
 }
 
-static int ip_write(bx__conn *c, const char *buf, size_t len) {
-  ip_conn *ic = ip(c);
+static int ip_write(bx__link *k, bx__conn *c, const char *buf, size_t len) {
+  (void)c;
+  ip_conn *ic = ip(k);
   ic->wbuf = buf;
   ic->wlen = len;
-  ip_later(c, ip_write_task);
+  ip_later(k, ip_write_task);
   return 0;
 }
 
 static void ip_eof_task(void *a, void *b) {
   (void)b;
-  bx__conn_close(bx__conn_of(a), BX_ECONNLOST);
-  bx_box_unref(a);
+  bx__link *k = a;
+  if (!ip(k)->closing) bx__conn_close(ip(k)->self, BX_ECONNLOST);
 }
 
 static void ip_closed_task(void *a, void *b) {
   (void)b;
-  bx__conn_closed(bx__conn_of(a));
-  bx_box_unref(a);
+  bx__link_closed(a);
 }
 
-static void ip_close(bx__conn *c) {
-  ip_conn *ic = ip(c);
+static void ip_close(bx__link *k) {
+  ip_conn *ic = ip(k);
   ic->closing = true;
-  bx__conn *peer = ic->peer;
-  ic->peer = NULL;
-  if (peer != NULL) {
-    ip(peer)->peer = NULL;
-    ip_later(peer, ip_eof_task);
+  bx__link *other = ic->other;
+  ic->other = NULL;
+  if (other != NULL) {
+    ip(other)->other = NULL;
+    ip_later(other, ip_eof_task);
   }
-  ip_later(c, ip_closed_task);
+  ip_later(k, ip_closed_task);
 }
 
 const bx__tran bx__inproc_tran = {
     .version = BX__TRAN_VERSION,
     .scheme = "inproc",
+    .framer = &bx__framer_prefix,
     .listener_size = sizeof(ip_listener),
-    .conn_size = sizeof(ip_conn),
+    .link_size = sizeof(ip_conn),
     .check = ip_check,
     .listen = ip_listen,
     .listen_close = ip_listen_close,
     .dial = ip_dial,
     .write = ip_write,
-    .close = ip_close,
+    .link_close = ip_close,
 };

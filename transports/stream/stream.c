@@ -1,11 +1,12 @@
 /* Shared plumbing of the libuv stream transports.
  *
  * Design notes
- * - Reads go straight into the connection core's input buffer (bx__conn_read_space), so a
- *   frame is copied once, from the kernel.
+ * - One socket is one solo link carrying one peer; the socket state is the link's private
+ *   state. Reads go straight into the peer's input buffer (bx__conn_read_space), so a frame is
+ *   copied once, from the kernel.
  * - Closing a connection may find a host name lookup in flight: the lookup is cancelled, and
- *   the core hears bx__conn_closed() only once both the handle has closed and the lookup's
- *   callback has run, since both point into the connection.
+ *   framework hears bx__link_closed() only once both the handle has closed and the lookup's
+ *   callback has run, since both point into the link.
  * - SIGPIPE: libuv writes with write(2), which raises SIGPIPE on a socket the peer closed.
  *   When that signal still has its default (fatal) disposition bx ignores it, once, so a peer
  *   that goes away cannot kill the process; the write then fails with EPIPE and the connection
@@ -18,7 +19,11 @@
 #include "stream.h"
 
 bx__st_conn *bx__st(bx__conn *c) {
-  return bx__conn_priv(c);
+  return bx__link_priv(bx__conn_link(c));
+}
+
+static bx__st_conn *st_of(bx__link *k) {
+  return bx__link_priv(k);
 }
 
 void bx__st_ignore_sigpipe(void) {
@@ -34,16 +39,16 @@ void bx__st_ignore_sigpipe(void) {
 static void st_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   char *base;
   size_t len;
-  bx__conn_read_space(h->data, suggested, &base, &len);
+  bx__conn_read_space(st_of(h->data)->peer, suggested, &base, &len);
   *buf = uv_buf_init(base, (unsigned)(len > UINT32_MAX ? UINT32_MAX : len));
 }
 
 static void st_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   (void)buf;
-  bx__conn *c = s->data;
-  if (nread == 0 || bx__st(c)->closing) return;
+  bx__st_conn *st = st_of(s->data);
+  if (nread == 0 || st->closing) return;
   if (nread == UV_ENOBUFS) nread = BX_ENOMEM;
-  bx__conn_read_done(c, nread);
+  bx__conn_read_done(st->peer, nread);
 }
 
 static int st_start(bx__conn *c) {
@@ -53,16 +58,17 @@ static int st_start(bx__conn *c) {
 }
 
 static void st_write_cb(uv_write_t *req, int status) {
-  bx__conn *c = req->handle->data;
-  if (bx__st(c)->closing) return;
-  bx__conn_write_done(c, status);
+  bx__link *k = req->handle->data;
+  if (st_of(k)->closing) return;
+  bx__link_write_done(k, status);
 }
 
 /* Tries the write at once first: a small frame on an idle socket usually goes out whole,
  * which saves the write request's completion round through the loop (an extra epoll_wait and
  * an epoll_ctl per write). Whatever the socket does not take is queued as usual. */
-int bx__st_write(bx__conn *c, const char *buf, size_t len) {
-  bx__st_conn *s = bx__st(c);
+int bx__st_write(bx__link *k, bx__conn *c, const char *buf, size_t len) {
+  (void)c;
+  bx__st_conn *s = st_of(k);
   if (len > UINT32_MAX) return BX_EMSGSIZE;
   uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
   int n = len <= INT32_MAX ? uv_try_write(&s->h.stream, &b, 1) : UV_EAGAIN;
@@ -73,25 +79,38 @@ int bx__st_write(bx__conn *c, const char *buf, size_t len) {
 }
 
 void bx__st_connect_cb(uv_connect_t *req, int status) {
-  bx__conn *c = req->handle->data;
-  bx__st_conn *s = bx__st(c);
+  bx__st_conn *s = st_of(req->handle->data);
   if (s->closing) return;
-  if (status == 0) status = st_start(c);
-  bx__conn_connected(c, status);
+  if (status == 0) status = st_start(s->peer);
+  bx__conn_connected(s->peer, status);
+}
+
+bx__st_conn *bx__st_dial(bx__conn *c, void (*init_conn)(bx__st_conn *s, uv_loop_t *loop),
+                         void (*fill_peer)(bx__conn *c)) {
+  bx__link *k = bx__link_for(c);
+  if (k == NULL) return NULL;
+  bx__st_conn *s = st_of(k);
+  bx__st_ignore_sigpipe();
+  s->peer = c;
+  s->fill_peer = fill_peer;
+  init_conn(s, bx_ctx_loop(bx__link_ctx(k)));
+  s->h.handle.data = k;
+  s->inited = true;
+  return s;
 }
 
 /* ---- closing ------------------------------------------------------------------------------ */
 
-void bx__st_check_closed(bx__conn *c) {
-  bx__st_conn *s = bx__st(c);
+void bx__st_check_closed(bx__link *k) {
+  bx__st_conn *s = st_of(k);
   if (s->resolving || s->inited) return;
-  bx__conn_closed(c);
+  bx__link_closed(k);
 }
 
 static void st_closed_cb(uv_handle_t *h) {
-  bx__conn *c = h->data;
-  bx__st(c)->inited = false;
-  bx__st_check_closed(c);
+  bx__link *k = h->data;
+  st_of(k)->inited = false;
+  bx__st_check_closed(k);
 }
 
 static void st_closed_task(void *a, void *b) {
@@ -99,16 +118,16 @@ static void st_closed_task(void *a, void *b) {
   bx__st_check_closed(a);
 }
 
-void bx__st_close(bx__conn *c) {
-  bx__st_conn *s = bx__st(c);
+void bx__st_close(bx__link *k) {
+  bx__st_conn *s = st_of(k);
   s->closing = true;
   if (s->resolving) uv_cancel((uv_req_t *)&s->gai); /* its callback still runs */
   if (s->inited) {
     uv_close(&s->h.handle, st_closed_cb);
     return;
   }
-  if (!s->resolving && bx__defer(bx__conn_ctx(c), st_closed_task, c, NULL) != 0)
-    bx__conn_closed(c); /* no run queue left: report now */
+  if (!s->resolving && bx__defer(bx__link_ctx(k), st_closed_task, k, NULL) != 0)
+    bx__link_closed(k); /* no run queue left: report now */
 }
 
 /* ---- listening ---------------------------------------------------------------------------- */
@@ -120,12 +139,17 @@ static void st_connection_cb(uv_stream_t *server, int status) {
     bx_log(l->ctx, BX_LOG_WARN, "%s: accept failed: %s", l->url, bx_strerror(status));
     return;
   }
-  bx__conn *c = bx__conn_accept(l);
-  if (c == NULL) return; /* out of memory: the connection waits in the backlog */
-  bx__st_conn *s = bx__st(c);
-  sl->init_conn(c, server->loop);
-  s->h.handle.data = c;
+  bx__link *k = bx__link_new(l->ts, l->tran, l, true);
+  bx__conn *c = k ? bx__conn_accept(k) : NULL;
+  if (c == NULL) { /* out of memory: the connection waits in the backlog */
+    if (k) bx__link_close(k, BX_ENOMEM);
+    return;
+  }
+  bx__st_conn *s = st_of(k);
+  sl->init_conn(s, server->loop);
+  s->h.handle.data = k;
   s->inited = true;
+  s->peer = c;
   s->fill_peer = sl->fill_peer;
   int rc = uv_accept(server, &s->h.stream);
   if (rc == 0)

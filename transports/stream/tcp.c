@@ -86,8 +86,8 @@ static void tc_fill_peer(bx__conn *c) {
   }
 }
 
-static void tc_init_conn(bx__conn *c, uv_loop_t *loop) {
-  uv_tcp_init(loop, &bx__st(c)->h.tcp);
+static void tc_init_conn(bx__st_conn *s, uv_loop_t *loop) {
+  uv_tcp_init(loop, &s->h.tcp);
 }
 
 /* ---- listening ---------------------------------------------------------------------------- */
@@ -114,7 +114,8 @@ static int tc_set_url(bx_listener *l, uv_tcp_t *h) {
   return bx__listener_set_url(l, url);
 }
 
-static int tc_listen(bx_listener *l, const char *addr) {
+static int tc_listen(bx_listener *l, const char *addr, const bx_listen_opts *opts) {
+  (void)opts;
   bx__st_listener *sl = bx__listener_priv(l);
   uv_loop_t *loop = bx_ctx_loop(l->ctx);
   tc_addr a;
@@ -146,12 +147,13 @@ static int tc_listen(bx_listener *l, const char *addr) {
 /* ---- dialling ----------------------------------------------------------------------------- */
 
 static void tc_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-  bx__conn *c = req->data;
-  bx__st_conn *s = bx__st(c);
+  bx__link *k = req->data;
+  bx__st_conn *s = bx__link_priv(k);
+  bx__conn *c = s->peer;
   s->resolving = false;
   if (s->closing) {
     uv_freeaddrinfo(res);
-    bx__st_check_closed(c);
+    bx__st_check_closed(k);
     return;
   }
   if (status == 0 && res == NULL) status = UV_EAI_NONAME;
@@ -161,13 +163,9 @@ static void tc_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *r
 }
 
 static int tc_dial(bx__conn *c, const char *addr) {
-  bx__st_conn *s = bx__st(c);
+  bx__st_conn *s = bx__st_dial(c, tc_init_conn, tc_fill_peer);
+  if (s == NULL) return BX_ENOMEM;
   uv_loop_t *loop = bx_ctx_loop(bx__conn_ctx(c));
-  bx__st_ignore_sigpipe();
-  s->fill_peer = tc_fill_peer;
-  uv_tcp_init(loop, &s->h.tcp);
-  s->h.handle.data = c;
-  s->inited = true;
   tc_addr a;
   struct sockaddr_storage ss;
   int rc = tc_parse(addr, &a);
@@ -175,7 +173,7 @@ static int tc_dial(bx__conn *c, const char *addr) {
   if (tc_numeric(&a, &ss) == 0)
     return uv_tcp_connect(&s->connect, &s->h.tcp, (struct sockaddr *)&ss, bx__st_connect_cb);
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-  s->gai.data = c;
+  s->gai.data = bx__conn_link(c);
   rc = uv_getaddrinfo(loop, &s->gai, tc_resolved_cb, a.host, a.port, &hints);
   if (rc == 0) s->resolving = true;
   return rc;
@@ -184,12 +182,13 @@ static int tc_dial(bx__conn *c, const char *addr) {
 const bx__tran bx__tcp_tran = {
     .version = BX__TRAN_VERSION,
     .scheme = "tcp",
+    .framer = &bx__framer_prefix,
     .listener_size = sizeof(bx__st_listener),
-    .conn_size = sizeof(bx__st_conn),
+    .link_size = sizeof(bx__st_conn),
     .check = tc_check,
     .listen = tc_listen,
     .listen_close = bx__st_listen_close,
     .dial = tc_dial,
     .write = bx__st_write,
-    .close = bx__st_close,
+    .link_close = bx__st_close,
 };

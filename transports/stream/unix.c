@@ -48,8 +48,8 @@ static void un_fill_peer(bx__conn *c) {
   p->pid = cred.pid;
 }
 
-static void un_init_conn(bx__conn *c, uv_loop_t *loop) {
-  uv_pipe_init(loop, &bx__st(c)->h.pipe, 0);
+static void un_init_conn(bx__st_conn *s, uv_loop_t *loop) {
+  uv_pipe_init(loop, &s->h.pipe, 0);
 }
 
 /* ---- listening ---------------------------------------------------------------------------- */
@@ -87,7 +87,8 @@ static void un_listener_closed(bx_listener *l) {
   ul->path = NULL;
 }
 
-static int un_listen(bx_listener *l, const char *path) {
+static int un_listen(bx_listener *l, const char *path, const bx_listen_opts *opts) {
+  (void)opts;
   un_listener *ul = bx__listener_priv(l);
   bx__st_handle *h = calloc(1, sizeof *h);
   if (h == NULL) return BX_ENOMEM;
@@ -123,12 +124,8 @@ static int un_listen(bx_listener *l, const char *path) {
 /* ---- dialling ----------------------------------------------------------------------------- */
 
 static int un_dial(bx__conn *c, const char *path) {
-  bx__st_conn *s = bx__st(c);
-  bx__st_ignore_sigpipe();
-  s->fill_peer = un_fill_peer;
-  uv_pipe_init(bx_ctx_loop(bx__conn_ctx(c)), &s->h.pipe, 0);
-  s->h.handle.data = c;
-  s->inited = true;
+  bx__st_conn *s = bx__st_dial(c, un_init_conn, un_fill_peer);
+  if (s == NULL) return BX_ENOMEM;
   uv_pipe_connect(&s->connect, &s->h.pipe, path, bx__st_connect_cb); /* errors come in the cb */
   return 0;
 }
@@ -136,12 +133,13 @@ static int un_dial(bx__conn *c, const char *path) {
 const bx__tran bx__unix_tran = {
     .version = BX__TRAN_VERSION,
     .scheme = "unix",
+    .framer = &bx__framer_prefix,
     .listener_size = sizeof(un_listener),
-    .conn_size = sizeof(bx__st_conn),
+    .link_size = sizeof(bx__st_conn),
     .check = un_check,
     .listen = un_listen,
     .listen_close = bx__st_listen_close,
     .dial = un_dial,
     .write = bx__st_write,
-    .close = bx__st_close,
+    .link_close = bx__st_close,
 };

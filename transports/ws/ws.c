@@ -22,19 +22,20 @@
  *   refused here with UV_EADDRINUSE. IPv4 listeners disable IPv6 on their vhost (4.1.6 binds
  *   [::] otherwise).
  * - Outbound connections use one client vhost per CA file (bx_ctx_set_tls_client()).
+ * - Each connection is a solo link (its state, ws_conn, is the link's) carrying one peer.
  * - Each write() from the core is one message: TEXT frames of at most 65535 bytes, continued
  *   with CONTINUATION frames, one lws_write() per WRITEABLE callback, copied chunk by chunk
  *   into a buffer with LWS_PRE bytes of headroom (lws writes the header in front of the
  *   payload and masks client payloads in place, so the core's buffer is never handed over).
- *   bx__conn_write_done() follows the last chunk. A one-frame message on a plain connection
+ *   bx__link_write_done() follows the last chunk. A one-frame message on a plain connection
  *   with nothing buffered in lws is written at once instead (ws_write_now()).
  * - Input: text, binary and fragmented messages are reassembled; the declared length of the
  *   current frame is checked against the connection's max_frame before anything is buffered
  *   (close 1009); a text message must be valid UTF-8 (lws checks as it goes, the whole
  *   message is checked again at the end: close 1007).
  * - Closing: our side sends a close frame (1001 "going away", or the reason of a limit) from
- *   WRITEABLE and lets lws finish the handshake (5 s at most); the core hears
- *   bx__conn_closed() after lws destroyed the wsi (WSI_DESTROY), from the run queue.
+ *   WRITEABLE and lets lws finish the handshake (5 s at most); the framework hears
+ *   bx__link_closed() after lws destroyed the wsi (WSI_DESTROY), from the run queue.
  * - Idle peers: lws pings a connection that received nothing for ping_secs (default 30) and
  *   drops it when nothing valid arrived for a third longer (40 s) — a half-open peer goes.
  */
@@ -48,7 +49,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "transport.h"
+#include "framework.h"
 
 #ifdef BX_HAVE_WS
 
@@ -102,7 +103,7 @@ struct ws_rec {
 static ws_rec *g_recs;
 
 typedef struct ws_pss { /* lws' per-session user data */
-  bx__conn *c;          /* NULL before the bx connection exists and after it let go */
+  bx__link *k;          /* NULL before the bx link exists and after it let go */
   bool external;        /* ours (client): freed at WSI_DESTROY */
   bool in_dial;         /* inside lws_client_connect_via_info() */
   bool failed, destroyed;
@@ -131,7 +132,8 @@ typedef struct ws_listener {
 
 static ws_listener *g_listeners;
 
-typedef struct ws_conn {
+typedef struct ws_conn { /* a link's private state */
+  bx__conn *peer;        /* the link's peer */
   ws_rec *rec;
   ws_pss *pss;
   struct lws *wsi; /* NULL once lws closed it */
@@ -150,8 +152,8 @@ typedef struct ws_conn {
   bool rx_binary;
 } ws_conn;
 
-static ws_conn *wc_of(bx__conn *c) {
-  return bx__conn_priv(c);
+static ws_conn *wc_of(bx__link *k) {
+  return bx__link_priv(k);
 }
 
 static void ws_lws_log(int level, const char *line) {
@@ -461,15 +463,15 @@ static void ws_fill_peer(bx__conn *c, struct lws *wsi) {
 
 static void ws_report_task(void *a, void *b) {
   (void)b;
-  bx__conn *c = a;
-  ws_rec *r = wc_of(c)->rec;
-  bx__conn_closed(c);
+  bx__link *k = a;
+  ws_rec *r = wc_of(k)->rec;
+  bx__link_closed(k);
   if (r) rec_obj_del(r);
 }
 
-/* The core closed c and lws is done with it: report from the run queue. */
-static void ws_report(bx__conn *c) {
-  ws_conn *w = wc_of(c);
+/* The framework closed k and lws is done with it: report from the run queue. */
+static void ws_report(bx__link *k) {
+  ws_conn *w = wc_of(k);
   if (w->reported) return;
   w->reported = true;
   free(w->rx);
@@ -477,22 +479,22 @@ static void ws_report(bx__conn *c) {
   free(w->chunk);
   w->chunk = NULL;
   w->chunk_cap = 0;
-  if (bx__defer(bx__conn_ctx(c), ws_report_task, c, NULL) != 0) ws_report_task(c, NULL);
+  if (bx__defer(bx__link_ctx(k), ws_report_task, k, NULL) != 0) ws_report_task(k, NULL);
 }
 
 static void ws_kick(ws_conn *w) {
   if (w->rec && w->rec->gen && w->rec->gen->lctx) lws_cancel_service(w->rec->gen->lctx);
 }
 
-static void ws_close(bx__conn *c) {
-  ws_conn *w = wc_of(c);
+static void ws_close(bx__link *k) {
+  ws_conn *w = wc_of(k);
   w->closing = true;
   w->tx = NULL;
   free(w->chunk);
   w->chunk = NULL;
   w->chunk_cap = 0;
   if (w->gone) {
-    ws_report(c);
+    ws_report(k);
     return;
   }
   if (w->wsi == NULL) return; /* lws closed it; WSI_DESTROY reports */
@@ -529,8 +531,9 @@ static int ws_write_now(ws_conn *w) {
   return BX__WRITTEN;
 }
 
-static int ws_write(bx__conn *c, const char *buf, size_t len) {
-  ws_conn *w = wc_of(c);
+static int ws_write(bx__link *k, bx__conn *c, const char *buf, size_t len) {
+  (void)c;
+  ws_conn *w = wc_of(k);
   if (w->wsi == NULL || w->closing || !w->established) return BX_ECONNLOST;
   size_t cap = len < WS_MAX_OUT_FRAME ? len : WS_MAX_OUT_FRAME;
   if (w->chunk == NULL || w->chunk_cap < cap) {
@@ -547,8 +550,8 @@ static int ws_write(bx__conn *c, const char *buf, size_t len) {
   return rc;
 }
 
-static int ws_on_writeable(bx__conn *c, struct lws *wsi) {
-  ws_conn *w = wc_of(c);
+static int ws_on_writeable(bx__link *k, struct lws *wsi) {
+  ws_conn *w = wc_of(k);
   if (w->want_close) {
     lws_close_reason(wsi, (enum lws_close_status)w->close_status, (unsigned char *)w->close_reason,
                      strlen(w->close_reason));
@@ -571,7 +574,7 @@ static int ws_on_writeable(bx__conn *c, struct lws *wsi) {
     return 0;
   }
   w->tx = NULL;
-  bx__conn_write_done(c, 0); /* may write the next message, or close */
+  bx__link_write_done(k, 0); /* may write the next message, or close */
   return 0;
 }
 
@@ -580,8 +583,9 @@ static int ws_refuse(struct lws *wsi, int status, const char *reason) {
   return -1;
 }
 
-static int ws_on_receive(bx__conn *c, struct lws *wsi, const char *in, size_t len) {
-  ws_conn *w = wc_of(c);
+static int ws_on_receive(bx__link *k, struct lws *wsi, const char *in, size_t len) {
+  ws_conn *w = wc_of(k);
+  bx__conn *c = w->peer;
   if (w->closing) return 0;
   size_t frame_left = lws_remaining_packet_payload(wsi);
   if (lws_is_first_fragment(wsi)) {
@@ -628,20 +632,20 @@ static int ws_on_receive(bx__conn *c, struct lws *wsi, const char *in, size_t le
 }
 
 /* lws is done with the wsi (WSI_DESTROY). */
-static void ws_gone(bx__conn *c, bool connect_failed) {
-  ws_conn *w = wc_of(c);
+static void ws_gone(bx__link *k, bool connect_failed) {
+  ws_conn *w = wc_of(k);
   w->wsi = NULL;
   w->gone = true;
-  if (w->pss) w->pss->c = NULL;
+  if (w->pss) w->pss->k = NULL;
   w->pss = NULL;
   if (w->closing) {
-    ws_report(c);
+    ws_report(k);
     return;
   }
   if (connect_failed)
-    bx__conn_connected(c, UV_ECONNREFUSED);
+    bx__conn_connected(w->peer, UV_ECONNREFUSED);
   else
-    bx__conn_close(c, BX_ECONNLOST);
+    bx__conn_close(w->peer, BX_ECONNLOST);
 }
 
 /* ---- listeners ----------------------------------------------------------------------------- */
@@ -654,16 +658,21 @@ static ws_listener *ws_listener_of(struct lws *wsi) {
 static int ws_accept(struct lws *wsi, ws_pss *pss) {
   ws_listener *wl = ws_listener_of(wsi);
   if (wl == NULL || wl->closing) return -1;
-  bx__conn *c = bx__conn_accept(wl->l);
-  if (c == NULL) return -1;
-  ws_conn *w = wc_of(c);
+  bx__link *k = bx__link_new(wl->l->ts, wl->l->tran, wl->l, true);
+  bx__conn *c = k ? bx__conn_accept(k) : NULL;
+  if (c == NULL) {
+    if (k) bx__link_closed(k); /* nothing to close yet: free it now */
+    return -1;
+  }
+  ws_conn *w = wc_of(k);
+  w->peer = c;
   w->rec = wl->rec;
   wl->rec->objects++;
   w->wsi = wsi;
   w->pss = pss;
   w->established = true;
   w->max_msg = wl->l->limits.max_frame;
-  pss->c = c;
+  pss->k = k;
   ws_fill_peer(c, wsi);
   bx__conn_opened(c); /* a refusal closes it (a close frame, then WSI_DESTROY) */
   return 0;
@@ -701,7 +710,7 @@ static void ws_listener_check(ws_listener *wl) {
 }
 
 static int ws_listener_close_one(struct lws *wsi, ws_pss *pss) {
-  if (pss && pss->c) return 0; /* a connection of the core: closing already (1001) */
+  if (pss && pss->k) return 0; /* a link of the framework: closing already (1001) */
   lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC); /* listen socket, HTTP */
   return 0;
 }
@@ -721,9 +730,9 @@ static void ws_listen_close(bx_listener *l) {
   ws_listener_check(wl);
 }
 
-static int ws_listen_common(bx_listener *l, const char *addr, bool tls) {
+static int ws_listen_common(bx_listener *l, const char *addr, const bx_listen_opts *lo, bool tls) {
   ws_listener *wl = bx__listener_priv(l);
-  const bx_listen_opts *opts = l->opts;
+  const bx_ws_listen_opts *opts = lo ? lo->ws : NULL;
   ws_addr a;
   if (ws_parse(addr, &a) != 0) return BX_EINVAL;
   if (strcmp(a.host, "localhost") == 0) snprintf(a.host, sizeof a.host, "127.0.0.1");
@@ -811,17 +820,20 @@ static int ws_listen_common(bx_listener *l, const char *addr, bool tls) {
   return 0;
 }
 
-static int ws_listen(bx_listener *l, const char *addr) {
-  return ws_listen_common(l, addr, false);
+static int ws_listen(bx_listener *l, const char *addr, const bx_listen_opts *opts) {
+  return ws_listen_common(l, addr, opts, false);
 }
-static int wss_listen(bx_listener *l, const char *addr) {
-  return ws_listen_common(l, addr, true);
+static int wss_listen(bx_listener *l, const char *addr, const bx_listen_opts *opts) {
+  return ws_listen_common(l, addr, opts, true);
 }
 
 /* ---- dialling ------------------------------------------------------------------------------ */
 
 static int ws_dial_common(bx__conn *c, const char *addr, bool tls) {
-  ws_conn *w = wc_of(c);
+  bx__link *k = bx__link_for(c);
+  if (k == NULL) return BX_ENOMEM;
+  ws_conn *w = wc_of(k);
+  w->peer = c;
   ws_addr a;
   w->gone = true; /* until there is a wsi */
   if (ws_parse(addr, &a) != 0) return BX_EINVAL;
@@ -834,7 +846,7 @@ static int ws_dial_common(bx__conn *c, const char *addr, bool tls) {
   if (vh == NULL) return BX_ENOMEM;
   ws_pss *pss = calloc(1, sizeof *pss);
   if (pss == NULL) return BX_ENOMEM;
-  pss->c = c;
+  pss->k = k;
   pss->external = true;
   pss->in_dial = true;
   size_t max = bx_ctx_max_frame(ctx);
@@ -888,7 +900,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
                        size_t len) {
   ws_pss *pss = user;
   ws_listener *wl;
-  bx__conn *c = pss ? pss->c : NULL;
+  bx__link *k = pss ? pss->k : NULL;
+  ws_conn *w = k ? wc_of(k) : NULL;
 
   if (reason == CB_LISTENER_CLOSE) return ws_listener_close_one(wsi, pss);
 
@@ -901,10 +914,10 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     if (pss && pss->in_dial) {
       pss->destroyed = true;
     } else if (pss) {
-      c = pss->c;
-      pss->c = NULL;
+      k = pss->k;
+      pss->k = NULL;
       bool external = pss->external;
-      if (c) ws_gone(c, !wc_of(c)->established);
+      if (k) ws_gone(k, !wc_of(k)->established);
       if (external) free(pss);
     }
     if ((wl = ws_listener_of(wsi)) != NULL) {
@@ -921,49 +934,49 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
   case LWS_CALLBACK_ESTABLISHED:
     return pss ? ws_accept(wsi, pss) : -1;
   case LWS_CALLBACK_CLIENT_ESTABLISHED:
-    if (c && !wc_of(c)->closing) {
-      ws_conn *w = wc_of(c);
+    if (w && !w->closing) {
       w->wsi = wsi;
       w->established = true;
-      ws_fill_peer(c, wsi);
-      bx__conn_connected(c, 0);
-    } else if (c) {
-      wc_of(c)->established = true;
-      wc_of(c)->wsi = wsi;
-      ws_close(c); /* closed while connecting */
+      ws_fill_peer(w->peer, wsi);
+      bx__conn_connected(w->peer, 0);
+    } else if (w) {
+      w->established = true;
+      w->wsi = wsi;
+      ws_close(k); /* closed while connecting */
     }
     return 0;
   case LWS_CALLBACK_RECEIVE:
   case LWS_CALLBACK_CLIENT_RECEIVE:
-    return c ? ws_on_receive(c, wsi, in, len) : 0;
+    return k ? ws_on_receive(k, wsi, in, len) : 0;
   case LWS_CALLBACK_SERVER_WRITEABLE:
   case LWS_CALLBACK_CLIENT_WRITEABLE:
-    return c ? ws_on_writeable(c, wsi) : 0;
+    return k ? ws_on_writeable(k, wsi) : 0;
   case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-    if (c) {
+    if (w) {
       int status = len >= 2 ? (((unsigned char *)in)[0] << 8) | ((unsigned char *)in)[1] : 1005;
-      bx_log(bx__conn_ctx(c), BX_LOG_DEBUG, "%s connection: peer closed: %d %.*s",
-             bx__conn_peer(c)->scheme, status, len > 2 ? (int)(len - 2) : 0,
+      bx_log(bx__link_ctx(k), BX_LOG_DEBUG, "%s connection: peer closed: %d %.*s",
+             bx__conn_peer(w->peer)->scheme, status, len > 2 ? (int)(len - 2) : 0,
              len > 2 ? (const char *)in + 2 : "");
     }
     return 0; /* lws answers the close */
   case LWS_CALLBACK_CLOSED:
   case LWS_CALLBACK_CLIENT_CLOSED:
-    if (c) {
-      wc_of(c)->wsi = NULL;
-      if (!wc_of(c)->closing) bx__conn_close(c, BX_ECONNLOST);
+    if (w) {
+      w->wsi = NULL;
+      if (!w->closing) bx__conn_close(w->peer, BX_ECONNLOST);
     }
     break;
   case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
     if (pss == NULL) pss = lws_get_opaque_user_data(wsi);
     if (pss && pss->in_dial) {
       pss->failed = true;
-    } else if (pss && pss->c) {
-      c = pss->c;
-      bx_log(bx__conn_ctx(c), BX_LOG_INFO, "%s connection failed: %s", bx__conn_peer(c)->scheme,
-             in ? (const char *)in : "?");
-      wc_of(c)->wsi = NULL;
-      if (!wc_of(c)->closing) bx__conn_connected(c, UV_ECONNREFUSED);
+    } else if (pss && pss->k) {
+      k = pss->k;
+      w = wc_of(k);
+      bx_log(bx__link_ctx(k), BX_LOG_INFO, "%s connection failed: %s",
+             bx__conn_peer(w->peer)->scheme, in ? (const char *)in : "?");
+      w->wsi = NULL;
+      if (!w->closing) bx__conn_connected(w->peer, UV_ECONNREFUSED);
     }
     return 0;
   default:
@@ -989,29 +1002,31 @@ int bx_ctx_set_tls_client(bx_ctx *ctx, const char *ca_file, bool allow_self_sign
 const bx__tran bx__ws_tran = {
     .version = BX__TRAN_VERSION,
     .scheme = "ws",
+    .framer = &bx__framer_whole,
     .listener_size = sizeof(ws_listener),
-    .conn_size = sizeof(ws_conn),
-    .flags = BX__TRAN_MESSAGES | BX__TRAN_NO_HANDSHAKE,
+    .link_size = sizeof(ws_conn),
+    .flags = BX__TRAN_NO_HANDSHAKE,
     .check = ws_check,
     .listen = ws_listen,
     .listen_close = ws_listen_close,
     .dial = ws_dial,
     .write = ws_write,
-    .close = ws_close,
+    .link_close = ws_close,
 };
 
 const bx__tran bx__wss_tran = {
     .version = BX__TRAN_VERSION,
     .scheme = "wss",
+    .framer = &bx__framer_whole,
     .listener_size = sizeof(ws_listener),
-    .conn_size = sizeof(ws_conn),
-    .flags = BX__TRAN_MESSAGES | BX__TRAN_NO_HANDSHAKE,
+    .link_size = sizeof(ws_conn),
+    .flags = BX__TRAN_NO_HANDSHAKE,
     .check = ws_check,
     .listen = wss_listen,
     .listen_close = ws_listen_close,
     .dial = wss_dial,
     .write = ws_write,
-    .close = ws_close,
+    .link_close = ws_close,
 };
 
 #else /* !BX_HAVE_WS */

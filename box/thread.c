@@ -12,12 +12,12 @@
  *   before the handle has closed, and the handle may close (context close) while the box is
  *   still referenced. Whichever of the two goes last frees it.
  * - After the context closed, sends are refused with BX_ECLOSING (the message is released on
- *   the sending thread, so it must not hold boxes then; see transport.h).
+ *   the sending thread, so it must not hold boxes then; see include/bx/transport.h).
  */
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "transport.h"
+#include "box_internal.h"
 
 typedef struct th_shared {
   bx__tracked tracked; /* first: on_close receives this pointer */

@@ -1,8 +1,7 @@
-/* The transport table (URL scheme -> ops), URL splitting, limits, and the public entry points
- * bx_listen(), bx_connect() and bx_msg_peer(). */
+/* The transport table (URL scheme -> ops), URL splitting and limits. */
 #include <string.h>
 
-#include "transport.h"
+#include "framework.h"
 
 #define TR_MAX_TRANSPORTS 16
 
@@ -23,8 +22,8 @@ static const bx__tran *tr_lookup(const char *scheme, size_t len) {
 
 int bx__tran_register(const bx__tran *tran) {
   if (tran == NULL || tran->version != BX__TRAN_VERSION || tran->scheme == NULL ||
-      tran->listen == NULL || tran->listen_close == NULL || tran->dial == NULL ||
-      tran->write == NULL || tran->close == NULL)
+      tran->framer == NULL || tran->listen == NULL || tran->listen_close == NULL ||
+      tran->dial == NULL || tran->write == NULL || tran->link_close == NULL)
     return BX_EINVAL;
   if (tr_lookup(tran->scheme, strlen(tran->scheme)) != NULL) return BX_EEXIST;
   for (size_t i = 0; i < TR_MAX_TRANSPORTS; i++) {
@@ -56,35 +55,17 @@ void bx_transport_limits_init(bx_transport_limits *limits) {
   limits->max_exports = 65536;
 }
 
-void bx__limits_resolve(bx_ctx *ctx, const bx_transport_limits *in, bx_transport_limits *out) {
+void bx__limits_resolve(bx_ctx *ctx, const bx__tran *tran, const bx_transport_limits *in,
+                        bx_transport_limits *out) {
   bx_transport_limits d;
   bx_transport_limits_init(&d);
   *out = in ? *in : d;
   size_t ctx_max = bx_ctx_max_frame(ctx);
   if (out->max_frame == 0 || out->max_frame > ctx_max) out->max_frame = ctx_max;
-  if (out->max_frame > INT32_MAX) out->max_frame = INT32_MAX; /* the length prefix is int32 */
+  size_t tran_max = tran->max_frame ? tran->max_frame : tran->framer->max_frame;
+  if (tran->framer->max_frame < tran_max) tran_max = tran->framer->max_frame;
+  if (out->max_frame > tran_max) out->max_frame = tran_max; /* what the framing can carry */
   if (out->max_queued_bytes == 0) out->max_queued_bytes = d.max_queued_bytes;
   if (out->max_connections == 0) out->max_connections = d.max_connections;
   if (out->max_exports == 0) out->max_exports = d.max_exports;
-}
-
-int bx_connect(bx_ctx *ctx, const char *url, const bx_transport_limits *limits, bx_box **out) {
-  if (out) *out = NULL;
-  if (ctx == NULL || out == NULL || bx__tran_find(url, NULL) == NULL) return BX_EINVAL;
-  bx__tstate *ts = bx__tstate_get(ctx);
-  if (ts == NULL) return bx_ctx_is_closing(ctx) ? BX_ECLOSING : BX_ENOMEM;
-  return bx__tstate_client(ts, url, limits, out);
-}
-
-int bx_connection_peer(bx_box *conn, bx_peer_info *out) {
-  if (out == NULL) return BX_EINVAL;
-  bx__conn *c = bx__conn_of(conn);
-  if (c == NULL) return BX_ENOROUTE;
-  *out = *bx__conn_peer(c);
-  return 0;
-}
-
-int bx_msg_peer(const bx_msg *msg, bx_peer_info *out) {
-  if (msg == NULL) return BX_EINVAL;
-  return bx_connection_peer(bx_msg_origin(msg), out);
 }
