@@ -3,25 +3,15 @@
  * JSON message per WebSocket message, no length prefix, no RegisterSelfMessage.
  *
  * Design notes
- * - One lws context per process ("generation"), created on first use on the loop of the first
- *   bx context that needs it and shared by every bx context and listener after that. All
- *   WebSocket use in one process must stay on that one uv loop: a context on another loop gets
- *   BX_ENOTSUP. Each bx context that uses ws gets a tracked record holding a reference on the
- *   generation; when the last record lets go (its context closing, its connections and
- *   listeners closed), the lws context is destroyed from a uv timer (never inside an lws
- *   callback): the first lws_context_destroy() closes every lws handle, a 1 ms poll waits
- *   until lws' static uv handles (recorded at creation) are gone, the second
- *   lws_context_destroy() frees it, and only then does the closing bx context finish. So a
- *   caller's uv_run() returns with nothing of lws left and uv_loop_close() succeeds. A later
- *   use creates a fresh generation.
+ * - The process-wide lws context and the per-context records that hold it are
+ *   ws_context.c's; this file is the transport: listeners, connections, the lws callback.
  * - Listeners are vhosts (one listen socket each, any path is upgraded, static files from
- *   bx_listen_opts.www_dir via a file mount on the same vhost). 4.1.6 does not free a vhost
+ *   bx_ws_listen_opts.www_dir via a file mount on the same vhost). 4.1.6 does not free a vhost
  *   that still has connections bound to it, so closing a listener closes every wsi of the
  *   vhost, counts them down (WSI_CREATE / WSI_DESTROY), and destroys the vhost from the run
  *   queue once nothing is bound. Two vhosts on one port silently share it in lws: that is
  *   refused here with UV_EADDRINUSE. IPv4 listeners disable IPv6 on their vhost (4.1.6 binds
  *   [::] otherwise).
- * - Outbound connections use one client vhost per CA file (bx_ctx_set_tls_client()).
  * - Each connection is a solo link (its state, ws_conn, is the link's) carrying one peer.
  * - Each write() from the core is one message: TEXT frames of at most 65535 bytes, continued
  *   with CONTINUATION frames, one lws_write() per WRITEABLE callback, copied chunk by chunk
@@ -53,54 +43,14 @@
 
 #ifdef BX_HAVE_WS
 
-#include <uv.h> /* before libwebsockets.h: lws' headers look at UV_ERRNO_MAP */
-#include <libwebsockets.h>
+#include "ws_context.h"
 
 #define WS_PROTO "bx-ws"
 #define WS_MAX_OUT_FRAME 65535u /* outbound frame payload limit (FOAM2's node server) */
 #define WS_RX_CHUNK 16384u
 #define WS_KEEP_RX (1024u * 1024u) /* a reassembly buffer above this is freed when idle */
 #define WS_PING_SECS 30
-#define WS_MAX_STATICS 8
 #define CB_LISTENER_CLOSE ((enum lws_callback_reasons)(LWS_CALLBACK_USER + 1))
-
-/* ---- the process-wide lws context ---------------------------------------------------------- */
-
-typedef struct ws_cvh { /* a client vhost */
-  char *ca;             /* NULL: the system's CAs */
-  struct lws_vhost *vh;
-  struct ws_cvh *next;
-} ws_cvh;
-
-typedef struct ws_rec ws_rec;
-
-typedef struct ws_gen {
-  struct lws_context *lctx;
-  uv_loop_t *loop;
-  uv_timer_t timer; /* the destroy steps */
-  uv_handle_t *statics[WS_MAX_STATICS];
-  size_t nstatics;
-  ws_cvh *cvhs;
-  unsigned refs; /* records holding it */
-  unsigned seq;  /* vhost names */
-  ws_rec *waiter;
-} ws_gen;
-
-static ws_gen *g_cur; /* the generation new users get (NULL: none, or it is being destroyed) */
-
-/* Per bx context that uses ws. */
-struct ws_rec {
-  bx__tracked tracked; /* first */
-  bx_ctx *ctx;
-  ws_gen *gen;    /* referenced while set */
-  size_t objects; /* listeners and connections not reported closed yet */
-  bool closing;
-  char *ca_file;
-  bool allow_self_signed;
-  ws_rec *next;
-};
-
-static ws_rec *g_recs;
 
 typedef struct ws_pss { /* lws' per-session user data */
   bx__link *k;          /* NULL before the bx link exists and after it let go */
@@ -156,11 +106,6 @@ static ws_conn *wc_of(bx__link *k) {
   return bx__link_priv(k);
 }
 
-static void ws_lws_log(int level, const char *line) {
-  (void)level;
-  fprintf(stderr, "lws: %s", line);
-}
-
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                        size_t len);
 
@@ -177,220 +122,6 @@ static const lws_retry_bo_t ws_client_policy = {
     .secs_since_valid_ping = WS_PING_SECS,
     .secs_since_valid_hangup = WS_PING_SECS + WS_PING_SECS / 3,
 };
-
-typedef struct ws_walk {
-  uv_handle_t **list;
-  size_t n, cap;
-} ws_walk;
-
-static void ws_walk_cb(uv_handle_t *h, void *arg) {
-  ws_walk *w = arg;
-  if (w->n == w->cap) {
-    size_t cap = w->cap ? w->cap * 2 : 32;
-    uv_handle_t **p = realloc(w->list, cap * sizeof *p);
-    if (p == NULL) return;
-    w->list = p;
-    w->cap = cap;
-  }
-  w->list[w->n++] = h;
-}
-
-static bool ws_walk_has(const ws_walk *w, const uv_handle_t *h) {
-  for (size_t i = 0; i < w->n; i++)
-    if (w->list[i] == h) return true;
-  return false;
-}
-
-static ws_gen *gen_new(uv_loop_t *loop) {
-  static bool log_set;
-  if (!log_set) {
-    const char *lvl = getenv("BX_LWS_LOG");
-    lws_set_log_level(lvl ? atoi(lvl) : LLL_ERR, ws_lws_log);
-    log_set = true;
-  }
-  ws_gen *g = calloc(1, sizeof *g);
-  if (g == NULL) return NULL;
-  ws_walk before = {0}, after = {0};
-  uv_walk(loop, ws_walk_cb, &before);
-  struct lws_context_creation_info info;
-  void *loops[1] = {loop};
-  memset(&info, 0, sizeof info);
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
-                 LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_VALIDATE_UTF8;
-  info.foreign_loops = loops;
-  info.port = CONTEXT_PORT_NO_LISTEN;
-  info.timeout_secs = 10; /* handshakes and HTTP round trips */
-  info.gid = info.uid = -1;
-  g->lctx = lws_create_context(&info);
-  if (g->lctx == NULL) {
-    free(before.list);
-    free(g);
-    return NULL;
-  }
-  /* lws' own uv handles: what must be gone before the second lws_context_destroy() */
-  uv_walk(loop, ws_walk_cb, &after);
-  for (size_t i = 0; i < after.n; i++) {
-    uv_handle_t *h = after.list[i];
-    if (ws_walk_has(&before, h)) continue;
-    /* lws' timer, idle and event pipe must not keep the loop alive on their own (a loop
-     * with nothing but an idle lws context returns from uv_run, as with tcp) */
-    uv_unref(h);
-    if ((h->type == UV_IDLE || h->type == UV_TIMER) && g->nstatics < WS_MAX_STATICS)
-      g->statics[g->nstatics++] = h;
-  }
-  free(before.list);
-  free(after.list);
-  g->loop = loop;
-  uv_timer_init(loop, &g->timer);
-  g->timer.data = g;
-  return g;
-}
-
-static void gen_closed_cb(uv_handle_t *h) {
-  ws_gen *g = h->data;
-  while (g->cvhs) {
-    ws_cvh *v = g->cvhs;
-    g->cvhs = v->next;
-    free(v->ca);
-    free(v);
-  }
-  ws_rec *w = g->waiter;
-  free(g);
-  if (w) {
-    bx__untrack(w->ctx, &w->tracked);
-    free(w);
-  }
-}
-
-static void gen_poll_cb(uv_timer_t *t) {
-  ws_gen *g = t->data;
-  ws_walk now = {0};
-  uv_walk(g->loop, ws_walk_cb, &now);
-  bool left = false;
-  for (size_t i = 0; i < g->nstatics; i++)
-    if (ws_walk_has(&now, g->statics[i])) left = true;
-  free(now.list);
-  if (left) return;
-  uv_timer_stop(t);
-  lws_context_destroy(g->lctx); /* second call: frees the context */
-  g->lctx = NULL;
-  uv_close((uv_handle_t *)t, gen_closed_cb);
-}
-
-static void gen_destroy_cb(uv_timer_t *t) {
-  ws_gen *g = t->data;
-  lws_context_destroy(g->lctx); /* first call: closes every wsi and lws' handles */
-  uv_timer_start(t, gen_poll_cb, 1, 1);
-}
-
-/* The last record let go: destroy, then untrack `waiter` (its context finishes closing). */
-static void gen_unref(ws_gen *g, ws_rec *waiter) {
-  if (--g->refs > 0) {
-    bx__untrack(waiter->ctx, &waiter->tracked);
-    free(waiter);
-    return;
-  }
-  if (g_cur == g) g_cur = NULL;
-  g->waiter = waiter;
-  uv_timer_start(&g->timer, gen_destroy_cb, 0, 0);
-}
-
-static struct lws_vhost *gen_client_vhost(ws_gen *g, const char *ca) {
-  for (ws_cvh *v = g->cvhs; v; v = v->next)
-    if ((v->ca == NULL && ca == NULL) || (v->ca && ca && strcmp(v->ca, ca) == 0)) return v->vh;
-  ws_cvh *v = calloc(1, sizeof *v);
-  if (v == NULL || (ca && (v->ca = bx__strdup(ca)) == NULL)) {
-    free(v);
-    return NULL;
-  }
-  char name[32];
-  snprintf(name, sizeof name, "bx-client-%u", ++g->seq);
-  struct lws_context_creation_info info;
-  memset(&info, 0, sizeof info);
-  info.vhost_name = name;
-  info.port = CONTEXT_PORT_NO_LISTEN;
-  info.protocols = ws_protocols;
-  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; /* the client SSL_CTX */
-  info.client_ssl_ca_filepath = ca;
-  info.connect_timeout_secs = 10;
-  info.ka_time = 60;
-  info.ka_probes = 3;
-  info.ka_interval = 10;
-  v->vh = lws_create_vhost(g->lctx, &info);
-  if (v->vh == NULL) {
-    free(v->ca);
-    free(v);
-    return NULL;
-  }
-  v->next = g->cvhs;
-  g->cvhs = v;
-  return v->vh;
-}
-
-/* ---- per-context records ------------------------------------------------------------------- */
-
-static void rec_release(ws_rec *r) {
-  for (ws_rec **p = &g_recs; *p; p = &(*p)->next)
-    if (*p == r) {
-      *p = r->next;
-      break;
-    }
-  free(r->ca_file);
-  r->ca_file = NULL;
-  if (r->gen) {
-    gen_unref(r->gen, r);
-    return;
-  }
-  bx__untrack(r->ctx, &r->tracked);
-  free(r);
-}
-
-static void rec_on_close(bx__tracked *t) {
-  ws_rec *r = (ws_rec *)t;
-  r->closing = true;
-  if (r->objects == 0) rec_release(r);
-}
-
-static ws_rec *rec_get(bx_ctx *ctx) {
-  for (ws_rec *r = g_recs; r; r = r->next)
-    if (r->ctx == ctx && !r->closing) return r;
-  if (bx_ctx_is_closing(ctx)) return NULL;
-  ws_rec *r = calloc(1, sizeof *r);
-  if (r == NULL) return NULL;
-  r->ctx = ctx;
-  const char *ca = getenv("BX_TLS_CA"); /* the process' default CA file */
-  if (ca && *ca && (r->ca_file = bx__strdup(ca)) == NULL) {
-    free(r);
-    return NULL;
-  }
-  r->tracked.on_close = rec_on_close;
-  bx__track(ctx, &r->tracked);
-  r->next = g_recs;
-  g_recs = r;
-  return r;
-}
-
-/* The record's generation (created on first use). */
-static int rec_gen(ws_rec *r) {
-  if (r->gen) return 0;
-  uv_loop_t *loop = bx_ctx_loop(r->ctx);
-  if (g_cur && g_cur->loop != loop) {
-    bx_log(r->ctx, BX_LOG_ERROR,
-           "ws: WebSocket is already in use on another uv loop of this process");
-    return BX_ENOTSUP;
-  }
-  if (g_cur == NULL && (g_cur = gen_new(loop)) == NULL) {
-    bx_log(r->ctx, BX_LOG_ERROR, "ws: cannot create the libwebsockets context");
-    return BX_ENOMEM;
-  }
-  r->gen = g_cur;
-  g_cur->refs++;
-  return 0;
-}
-
-static void rec_obj_del(ws_rec *r) {
-  if (--r->objects == 0 && r->closing) rec_release(r);
-}
 
 /* ---- addresses ----------------------------------------------------------------------------- */
 
@@ -466,7 +197,7 @@ static void ws_report_task(void *a, void *b) {
   bx__link *k = a;
   ws_rec *r = wc_of(k)->rec;
   bx__link_closed(k);
-  if (r) rec_obj_del(r);
+  if (r) bx__ws_rec_obj_del(r);
 }
 
 /* The framework closed k and lws is done with it: report from the run queue. */
@@ -693,7 +424,7 @@ static void ws_vhost_finalized(struct lws_vhost *vh, void *arg) {
   ws_rec *r = wl->rec;
   wl->vh = NULL;
   bx__listener_closed(wl->l); /* may free wl */
-  rec_obj_del(r);
+  bx__ws_rec_obj_del(r);
 }
 
 static void ws_reap_task(void *a, void *b) {
@@ -755,9 +486,9 @@ static int ws_listen_common(bx_listener *l, const char *addr, const bx_listen_op
   }
   for (ws_listener *o = g_listeners; o; o = o->next)
     if (a.port != 0 && o->port == a.port && strcmp(o->host, a.host) == 0) return UV_EADDRINUSE;
-  ws_rec *r = rec_get(l->ctx);
+  ws_rec *r = bx__ws_rec_get(l->ctx);
   if (r == NULL) return bx_ctx_is_closing(l->ctx) ? BX_ECLOSING : BX_ENOMEM;
-  int rc = rec_gen(r);
+  int rc = bx__ws_rec_gen(r);
   if (rc) return rc;
   wl->l = l;
   wl->rec = r;
@@ -838,11 +569,11 @@ static int ws_dial_common(bx__conn *c, const char *addr, bool tls) {
   w->gone = true; /* until there is a wsi */
   if (ws_parse(addr, &a) != 0) return BX_EINVAL;
   bx_ctx *ctx = bx__conn_ctx(c);
-  ws_rec *r = rec_get(ctx);
+  ws_rec *r = bx__ws_rec_get(ctx);
   if (r == NULL) return bx_ctx_is_closing(ctx) ? BX_ECLOSING : BX_ENOMEM;
-  int rc = rec_gen(r);
+  int rc = bx__ws_rec_gen(r);
   if (rc) return rc;
-  struct lws_vhost *vh = gen_client_vhost(r->gen, tls ? r->ca_file : NULL);
+  struct lws_vhost *vh = bx__ws_client_vhost(r->gen, tls ? r->ca_file : NULL, ws_protocols);
   if (vh == NULL) return BX_ENOMEM;
   ws_pss *pss = calloc(1, sizeof *pss);
   if (pss == NULL) return BX_ENOMEM;
@@ -900,8 +631,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
                        size_t len) {
   ws_pss *pss = user;
   ws_listener *wl;
-  bx__link *k = pss ? pss->k : NULL;
-  ws_conn *w = k ? wc_of(k) : NULL;
+  bx__link *k = pss ? pss->k : NULL; /* read only for the WebSocket reasons below */
+  ws_conn *w;
 
   if (reason == CB_LISTENER_CLOSE) return ws_listener_close_one(wsi, pss);
 
@@ -934,6 +665,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
   case LWS_CALLBACK_ESTABLISHED:
     return pss ? ws_accept(wsi, pss) : -1;
   case LWS_CALLBACK_CLIENT_ESTABLISHED:
+    w = k ? wc_of(k) : NULL;
     if (w && !w->closing) {
       w->wsi = wsi;
       w->established = true;
@@ -952,7 +684,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
   case LWS_CALLBACK_CLIENT_WRITEABLE:
     return k ? ws_on_writeable(k, wsi) : 0;
   case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-    if (w) {
+    if (k) {
+      w = wc_of(k);
       int status = len >= 2 ? (((unsigned char *)in)[0] << 8) | ((unsigned char *)in)[1] : 1005;
       bx_log(bx__link_ctx(k), BX_LOG_DEBUG, "%s connection: peer closed: %d %.*s",
              bx__conn_peer(w->peer)->scheme, status, len > 2 ? (int)(len - 2) : 0,
@@ -961,7 +694,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     return 0; /* lws answers the close */
   case LWS_CALLBACK_CLOSED:
   case LWS_CALLBACK_CLIENT_CLOSED:
-    if (w) {
+    if (k) {
+      w = wc_of(k);
       w->wsi = NULL;
       if (!w->closing) bx__conn_close(w->peer, BX_ECONNLOST);
     }
@@ -989,7 +723,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 int bx_ctx_set_tls_client(bx_ctx *ctx, const char *ca_file, bool allow_self_signed) {
   if (ctx == NULL) return BX_EINVAL;
-  ws_rec *r = rec_get(ctx);
+  ws_rec *r = bx__ws_rec_get(ctx);
   if (r == NULL) return bx_ctx_is_closing(ctx) ? BX_ECLOSING : BX_ENOMEM;
   char *ca = NULL;
   if (ca_file && (ca = bx__strdup(ca_file)) == NULL) return BX_ENOMEM;
