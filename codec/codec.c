@@ -613,7 +613,7 @@ static size_t cd_room(const cd_enc *e, const bx_buf *out) {
 }
 
 /* Appends s within the frame's room. Inline: with a literal, strlen() folds away. */
-static inline int cd_put(cd_enc *e, bx_buf *out, const char *s) {
+static inline __attribute__((always_inline)) int cd_put(cd_enc *e, bx_buf *out, const char *s) {
   size_t n = strlen(s);
   if (n > cd_room(e, out)) return BX_EMSGSIZE;
   if (out->cap - out->len < n && bx_buf_reserve(out, n) != 0) return BX_ENOMEM;

@@ -116,7 +116,19 @@ char *bx__strdup(const char *s);
 /* s[0..n) with a NUL: copied into buf when it fits (n < cap), else into a new heap block (free
  * it when the result is not buf). NULL on allocation failure. */
 char *bx__copy_text(char *buf, size_t cap, const char *s, size_t n);
-/* Writes v in decimal with a NUL into out (at least 21 bytes); returns the length. */
-size_t bx__u64_decimal(uint64_t v, char *out);
+/* Writes v in decimal with a NUL into out (at least 21 bytes); returns the length. Inline: the
+ * JSON writer and name generators call it per number. */
+static inline size_t bx__u64_decimal(uint64_t v, char *out) {
+  char tmp[20];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    out[i] = tmp[n - 1 - i];
+  out[n] = '\0';
+  return n;
+}
 
 #endif /* BX_CORE_H */

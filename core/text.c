@@ -19,16 +19,3 @@ char *bx__copy_text(char *buf, size_t cap, const char *s, size_t n) {
   d[n] = '\0';
   return d;
 }
-
-size_t bx__u64_decimal(uint64_t v, char *out) {
-  char tmp[20];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (size_t i = 0; i < n; i++)
-    out[i] = tmp[n - 1 - i];
-  out[n] = '\0';
-  return n;
-}

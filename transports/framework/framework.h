@@ -208,10 +208,11 @@ struct bx__link {
   bool closing;          /* tran->link_close() was called */
   bool handle_closed;    /* the transport reported bx__link_closed() */
   bool write_pending;    /* a write of `writer`'s is in flight */
+  bool writer_held;      /* the link holds a reference to the writer's box (write in flight) */
   bool pumping;          /* inside the write pump */
   bx__tlink peers;       /* attached peers */
   bx__tlink wants;       /* peers with frames waiting for the link, in turn */
-  bx__conn *writer;      /* the peer whose batch is being written (a reference), or NULL */
+  bx__conn *writer;      /* the peer whose batch is being written, or NULL */
   union {
     max_align_t align;
     char bytes[1];
@@ -223,9 +224,15 @@ struct bx__link {
  * bx__link_close() (an endpoint many peers share). l: the listener it belongs to, or NULL.
  * NULL on allocation failure. */
 bx__link *bx__link_new(bx__tstate *ts, const bx__tran *tran, bx_listener *l, bool solo);
-void *bx__link_priv(bx__link *k);
-bx_ctx *bx__link_ctx(bx__link *k);
-bx_listener *bx__link_listener(bx__link *k);
+static inline void *bx__link_priv(bx__link *k) {
+  return k->priv;
+}
+static inline bx_ctx *bx__link_ctx(bx__link *k) {
+  return k->ctx;
+}
+static inline bx_listener *bx__link_listener(bx__link *k) {
+  return k->listener;
+}
 /* The first peer on k (a solo link's only one), or NULL. */
 bx__conn *bx__link_peer(bx__link *k);
 /* A new solo link of c's transport carrying c (a dial's link), or NULL (out of memory). */

@@ -45,16 +45,6 @@ bx__link *bx__link_new(bx__tstate *ts, const bx__tran *tran, bx_listener *l, boo
   return k;
 }
 
-void *bx__link_priv(bx__link *k) {
-  return k->priv;
-}
-bx_ctx *bx__link_ctx(bx__link *k) {
-  return k->ctx;
-}
-bx_listener *bx__link_listener(bx__link *k) {
-  return k->listener;
-}
-
 static void lk_free(bx__link *k) {
   bx_listener *l = k->listener;
   if (l != NULL) {

@@ -182,7 +182,6 @@ static bool cn_start_batch(bx__link *k, bx__conn *c) {
   c->out.len = 0;
   c->wr_off = 0;
   k->writer = c;
-  bx_box_ref(c->box); /* the batch's memory stays while the link writes it */
   return true;
 }
 
@@ -193,14 +192,17 @@ static int cn_write_piece(bx__link *k, bx__conn *c) {
   return k->tran->write(k, c, c->wr.base + c->wr_off + h, cn_frame_len(c, c->wr_off));
 }
 
+/* The link lets go of its writer's batch (written, failed, or cut short). */
 static void cn_end_batch(bx__link *k, bx__conn *c) {
+  bool held = k->writer_held;
   k->writer = NULL;
+  k->writer_held = false;
   c->wr.len = 0;
   c->wr_off = 0;
   cn_trim(&c->wr);
   if (c->state == CN_OPEN && c->out.len > 0 && !cn_listed(&c->want))
     cn_list_append(&k->wants, &c->want); /* frames that collected meanwhile: its next turn */
-  bx_box_unref(c->box);
+  if (held) bx_box_unref(c->box);        /* may free c */
 }
 
 /* A piece of the writer's batch went out (status 0) or failed. */
@@ -218,7 +220,8 @@ static void cn_piece_done(bx__link *k, bx__conn *c, int status) {
 }
 
 /* Writes on link k what it can: the writer's remaining pieces, then the waiting peers'
- * batches in turn, until a write is in flight or nothing waits. */
+ * batches in turn, until a write is in flight or nothing waits. A batch whose write goes
+ * out at once needs nothing held; one in flight holds its peer's box, so the bytes stay. */
 static void lk_pump(bx__link *k) {
   if (k->pumping) return; /* a write that completed at once: the running pump goes on */
   k->pumping = true;
@@ -237,6 +240,8 @@ static void lk_pump(bx__link *k) {
     int rc = cn_write_piece(k, c);
     if (rc == 0) {
       k->write_pending = true;
+      if (!k->writer_held) bx_box_ref(c->box);
+      k->writer_held = true;
       break;
     }
     cn_piece_done(k, c, rc == BX__WRITTEN ? 0 : rc);
@@ -251,11 +256,14 @@ void bx__link_write_done(bx__link *k, int status) {
   lk_pump(k);
 }
 
-/* Puts c in its link's turn if it has frames to write. */
+/* Puts c in its link's turn if it has frames to write; an idle link starts on it at once. */
 static void cn_want(bx__conn *c) {
   bx__link *k = c->link;
   if (c->state != CN_OPEN || k == NULL || c->out.len == 0 || k->writer == c) return;
-  if (!cn_listed(&c->want)) cn_list_append(&k->wants, &c->want);
+  if (k->writer == NULL && !k->pumping && k->wants.next == &k->wants)
+    cn_start_batch(k, c); /* nobody waits: no turn to take */
+  else if (!cn_listed(&c->want))
+    cn_list_append(&k->wants, &c->want);
   lk_pump(k);
 }
 
@@ -666,10 +674,8 @@ void bx__conn_down(bx__conn *c) {
   c->link = NULL;
   if (k != NULL && k->writer == c) {
     /* The batch in flight is lost with the link; its frames are not sent again. */
-    k->writer = NULL;
     k->write_pending = false;
-    c->wr.len = 0;
-    bx_box_unref(c->box);
+    cn_end_batch(k, c); /* c stays: the framework's alive reference holds it */
   }
   bx_log(c->ctx, BX_LOG_INFO, "%s connection down: keeping its state", c->tran->scheme);
 }
@@ -754,11 +760,8 @@ void bx__link_close_peers(bx__link *k, int code) {
 
 void bx__link_release_peers(bx__link *k) {
   if (k->writer != NULL) { /* a write the link's close cut short */
-    bx__conn *w = k->writer;
-    k->writer = NULL;
     k->write_pending = false;
-    w->wr.len = 0;
-    bx_box_unref(w->box);
+    cn_end_batch(k, k->writer);
   }
   while (k->peers.next != &k->peers) {
     bx__conn *c = CN_OF(k->peers.next, on_link);
