@@ -38,10 +38,34 @@ typedef struct bx__conn bx__conn;
 typedef struct bx__link bx__link;
 typedef struct bx__tstate bx__tstate;
 
-/* A list link. */
+/* A list link: a head (sentinel) or a node of a circular list. A node that is on no list is
+ * linked to itself or zeroed. */
 typedef struct bx__tlink {
   struct bx__tlink *prev, *next;
 } bx__tlink;
+
+static inline void bx__tlink_init(bx__tlink *n) {
+  n->next = n->prev = n;
+}
+static inline bool bx__tlink_listed(const bx__tlink *n) {
+  return n->next != NULL && n->next != n;
+}
+static inline void bx__tlink_remove(bx__tlink *n) {
+  if (!bx__tlink_listed(n)) return;
+  n->prev->next = n->next;
+  n->next->prev = n->prev;
+  bx__tlink_init(n);
+}
+/* Puts n last (before head) or first (after head). */
+static inline void bx__tlink_append(bx__tlink *head, bx__tlink *n) {
+  n->prev = head->prev;
+  n->next = head;
+  head->prev->next = n;
+  head->prev = n;
+}
+static inline void bx__tlink_push(bx__tlink *head, bx__tlink *n) {
+  bx__tlink_append(head->next, n);
+}
 
 /* ---- framers (framer.c) ---------------------------------------------------------------------- */
 

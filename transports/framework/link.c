@@ -15,10 +15,6 @@
 
 #include "framework.h"
 
-static void lk_list_init(bx__tlink *head) {
-  head->next = head->prev = head;
-}
-
 static void lk_member_close(bx__tmember *m) {
   bx__link_close((bx__link *)m, BX_ECLOSING);
 }
@@ -31,26 +27,18 @@ bx__link *bx__link_new(bx__tstate *ts, const bx__tran *tran, bx_listener *l, boo
   k->ctx = bx__tstate_ctx(ts);
   k->listener = l;
   k->solo = solo;
-  lk_list_init(&k->peers);
-  lk_list_init(&k->wants);
+  bx__tlink_init(&k->peers);
+  bx__tlink_init(&k->wants);
   k->member.kind = BX__TM_LINK;
   k->member.close = lk_member_close;
   bx__tstate_join(ts, &k->member);
-  if (l != NULL) {
-    k->on_listener.next = l->links.next;
-    k->on_listener.prev = &l->links;
-    l->links.next->prev = &k->on_listener;
-    l->links.next = &k->on_listener;
-  }
+  if (l != NULL) bx__tlink_push(&l->links, &k->on_listener);
   return k;
 }
 
 static void lk_free(bx__link *k) {
   bx_listener *l = k->listener;
-  if (l != NULL) {
-    k->on_listener.prev->next = k->on_listener.next;
-    k->on_listener.next->prev = k->on_listener.prev;
-  }
+  bx__tlink_remove(&k->on_listener);
   bx__tstate_leave(k->ts, &k->member);
   free(k);
   if (l != NULL) bx__listener_link_gone(l);

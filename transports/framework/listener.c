@@ -76,7 +76,7 @@ int bx_listen(bx_ctx *ctx, const char *url, const bx_listen_opts *opts, bx_liste
   l->tran = tran;
   l->ts = ts;
   l->ctx = ctx;
-  l->links.next = l->links.prev = &l->links;
+  bx__tlink_init(&l->links);
   bx__limits_resolve(ctx, tran, opts ? &opts->limits : NULL, &l->limits);
   l->url = bx__strdup(url);
   int rc = l->url ? tran->listen(l, addr, opts) : BX_ENOMEM;

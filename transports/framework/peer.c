@@ -87,25 +87,6 @@ static bx__conn *cn(bx_box *b) {
   return bx_box_priv(b);
 }
 
-static void cn_list_init(bx__tlink *n) {
-  n->next = n->prev = n;
-}
-static bool cn_listed(const bx__tlink *n) {
-  return n->next != NULL && n->next != n;
-}
-static void cn_list_remove(bx__tlink *n) {
-  if (!cn_listed(n)) return;
-  n->prev->next = n->next;
-  n->next->prev = n->prev;
-  cn_list_init(n);
-}
-static void cn_list_append(bx__tlink *head, bx__tlink *n) {
-  n->prev = head->prev;
-  n->next = head;
-  head->prev->next = n;
-  head->prev = n;
-}
-
 /* ---- accessors ----------------------------------------------------------------------------- */
 
 void *bx__conn_priv(bx__conn *c) {
@@ -152,8 +133,8 @@ bx__conn *bx__link_peer(bx__link *k) {
 
 void bx__link_attach(bx__link *k, bx__conn *c) {
   if (c->link == k) return;
-  cn_list_remove(&c->on_link);
-  cn_list_append(&k->peers, &c->on_link);
+  bx__tlink_remove(&c->on_link);
+  bx__tlink_append(&k->peers, &c->on_link);
   c->link = k;
 }
 
@@ -200,9 +181,9 @@ static void cn_end_batch(bx__link *k, bx__conn *c) {
   c->wr.len = 0;
   c->wr_off = 0;
   cn_trim(&c->wr);
-  if (c->state == CN_OPEN && c->out.len > 0 && !cn_listed(&c->want))
-    cn_list_append(&k->wants, &c->want); /* frames that collected meanwhile: its next turn */
-  if (held) bx_box_unref(c->box);        /* may free c */
+  if (c->state == CN_OPEN && c->out.len > 0 && !bx__tlink_listed(&c->want))
+    bx__tlink_append(&k->wants, &c->want); /* frames that collected meanwhile: its next turn */
+  if (held) bx_box_unref(c->box);          /* may free c */
 }
 
 /* A piece of the writer's batch went out (status 0) or failed. */
@@ -230,7 +211,7 @@ static void lk_pump(bx__link *k) {
     if (c == NULL) {
       if (k->wants.next == &k->wants) break;
       c = CN_OF(k->wants.next, want);
-      cn_list_remove(&c->want);
+      bx__tlink_remove(&c->want);
       if (!cn_start_batch(k, c)) continue;
     }
     if (c->state != CN_OPEN) {
@@ -262,8 +243,8 @@ static void cn_want(bx__conn *c) {
   if (c->state != CN_OPEN || k == NULL || c->out.len == 0 || k->writer == c) return;
   if (k->writer == NULL && !k->pumping && k->wants.next == &k->wants)
     cn_start_batch(k, c); /* nobody waits: no turn to take */
-  else if (!cn_listed(&c->want))
-    cn_list_append(&k->wants, &c->want);
+  else if (!bx__tlink_listed(&c->want))
+    bx__tlink_append(&k->wants, &c->want);
   lk_pump(k);
 }
 
@@ -376,8 +357,8 @@ static bx__conn *cn_new(bx__tstate *ts, const bx__tran *tran, const bx_transport
   c->ctx = ctx;
   c->limits = *limits;
   c->peer.scheme = tran->scheme;
-  cn_list_init(&c->on_link);
-  cn_list_init(&c->want);
+  bx__tlink_init(&c->on_link);
+  bx__tlink_init(&c->want);
   c->member.kind = BX__TM_PEER;
   c->member.close = cn_member_close;
   bx__tstate_join(ts, &c->member);
@@ -396,8 +377,8 @@ static void cn_release(bx__conn *c) {
   bx_buf_free(&c->out);
   if (c->link == NULL || c->link->writer != c) bx_buf_free(&c->wr);
   c->in_off = 0;
-  cn_list_remove(&c->want);
-  cn_list_remove(&c->on_link);
+  bx__tlink_remove(&c->want);
+  bx__tlink_remove(&c->on_link);
   c->link = NULL;
   bx__tstate_leave(ts, &c->member);
   bx_box_unref(c->box); /* the alive reference; may free c */
@@ -669,8 +650,8 @@ void bx__conn_down(bx__conn *c) {
   if (c->state != CN_OPEN) return;
   c->state = CN_DOWN;
   bx__link *k = c->link;
-  cn_list_remove(&c->want);
-  cn_list_remove(&c->on_link);
+  bx__tlink_remove(&c->want);
+  bx__tlink_remove(&c->on_link);
   c->link = NULL;
   if (k != NULL && k->writer == c) {
     /* The batch in flight is lost with the link; its frames are not sent again. */
@@ -693,7 +674,7 @@ void bx__conn_up(bx__conn *c) {
  * shared link lets it go now. */
 static void cn_leave_link(bx__conn *c, int code) {
   bx__link *k = c->link;
-  cn_list_remove(&c->want);
+  bx__tlink_remove(&c->want);
   if (k == NULL) { /* down: the transport kept it for a link to come */
     if (c->tran->peer_gone) c->tran->peer_gone(NULL, c);
     if (bx__defer(c->ctx, cn_release_task, c, NULL) != 0) cn_release(c);
@@ -703,7 +684,7 @@ static void cn_leave_link(bx__conn *c, int code) {
     bx__link_close(k, code);
     return;
   }
-  cn_list_remove(&c->on_link);
+  bx__tlink_remove(&c->on_link);
   c->link = NULL;
   if (k->tran->peer_gone) k->tran->peer_gone(k, c);
   if (bx__defer(c->ctx, cn_release_task, c, NULL) != 0) cn_release(c);
@@ -765,7 +746,7 @@ void bx__link_release_peers(bx__link *k) {
   }
   while (k->peers.next != &k->peers) {
     bx__conn *c = CN_OF(k->peers.next, on_link);
-    cn_list_remove(&c->on_link);
+    bx__tlink_remove(&c->on_link);
     c->link = NULL;
     cn_release(c); /* closed with the link (bx__link_close), or abandoned while dialling */
   }

@@ -27,20 +27,6 @@ struct bx__tstate {
   bx_transport_stats stats;
 };
 
-static void ts_unlink(bx__tlink *n) {
-  if (n->next == NULL) return;
-  n->prev->next = n->next;
-  n->next->prev = n->prev;
-  n->next = n->prev = NULL;
-}
-
-static void ts_push(bx__tlink *head, bx__tlink *n) {
-  n->next = head->next;
-  n->prev = head;
-  head->next->prev = n;
-  head->next = n;
-}
-
 bx_transport_stats *bx__tstate_stats(bx__tstate *ts) {
   return &ts->stats;
 }
@@ -69,13 +55,13 @@ static void ts_maybe_finish(bx__tstate *ts) {
 }
 
 void bx__tstate_join(bx__tstate *ts, bx__tmember *m) {
-  ts_push(ts->shutting ? &ts->closing : &ts->open[m->kind], &m->node);
+  bx__tlink_push(ts->shutting ? &ts->closing : &ts->open[m->kind], &m->node);
   ts->live++;
 }
 
 void bx__tstate_leave(bx__tstate *ts, bx__tmember *m) {
-  if (m->node.next == NULL) return;
-  ts_unlink(&m->node);
+  if (!bx__tlink_listed(&m->node)) return;
+  bx__tlink_remove(&m->node);
   ts->live--;
   ts_maybe_finish(ts);
 }
@@ -86,8 +72,8 @@ static void ts_close_kind(bx__tstate *ts, int kind) {
   bx__tlink *head = &ts->open[kind];
   while (head->next != head) {
     bx__tmember *m = (bx__tmember *)head->next;
-    ts_unlink(&m->node);
-    ts_push(&ts->closing, &m->node);
+    bx__tlink_remove(&m->node);
+    bx__tlink_push(&ts->closing, &m->node);
     m->close(m);
   }
 }
@@ -122,8 +108,8 @@ bx__tstate *bx__tstate_get(bx_ctx *ctx) {
   }
   ts->ctx = ctx;
   for (int k = 0; k < BX__TM_KINDS; k++)
-    ts->open[k].next = ts->open[k].prev = &ts->open[k];
-  ts->closing.next = ts->closing.prev = &ts->closing;
+    bx__tlink_init(&ts->open[k]);
+  bx__tlink_init(&ts->closing);
   ts->tracked.on_close = ts_on_close;
   bx__track(ctx, &ts->tracked);
   *slot = ts;
