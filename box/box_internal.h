@@ -155,4 +155,47 @@ static inline bool bx__json_is(const cJSON *node, int type) {
 /* Placeholders: true when node is a bx.BoxRef object; *index receives its table index. */
 bool bx__json_is_box_ref(const cJSON *node, size_t *index);
 
+/* ---- settle exactly once (settle.c) ------------------------------------------------------ */
+
+/* The record of a pending outcome that several events race to decide — a reply, a deadline, a
+ * cancel, a dropped reply box, the context closing — used by the call runtime, Timeout and
+ * Retry. Embed it in the owner (first, zeroed); bx__settle() is the one settle point and says
+ * which caller won, so "exactly once" needs no other flag. The owner must settle it before it
+ * is freed (a record that was never watched nor given a deadline may just be freed).
+ *
+ * expire is the owner's handler for the events that come without a reply: code BX_ETIMEDOUT
+ * when the deadline passes, BX_ECLOSING when stage one of closing the context cancels tracked
+ * work. It runs only while the record is unsettled. With BX_ECLOSING it must settle the
+ * record; it should deliver through the run queue (bx__send_error_later), because a delivery
+ * made inside stage one may settle and free other tracked records under the context's walk.
+ * With BX_ETIMEDOUT it usually settles too, but a deadline may mean something else to its
+ * owner (Retry's is the backoff before the next attempt). */
+typedef struct bx__settle_rec bx__settle_rec;
+typedef void (*bx__settle_fn)(bx__settle_rec *s, int code);
+struct bx__settle_rec {
+  bx__tracked tracked;   /* first; linked while watched */
+  bx__deadline deadline; /* pending while the owner waits for a time */
+  bx_ctx *ctx;
+  bx__settle_fn expire;
+  bool settled;
+};
+
+/* Sets up s (zeroed) for ctx; nothing is watched yet. */
+void bx__settle_init(bx__settle_rec *s, bx_ctx *ctx, bx__settle_fn expire);
+/* Tracks s on its context, so that closing the context expires it with BX_ECLOSING. */
+void bx__settle_watch(bx__settle_rec *s);
+/* (Re)starts the deadline: expire(s, BX_ETIMEDOUT) ms from now unless s settles first.
+ * Returns 0 or BX_ENOMEM (no deadline then). */
+int bx__settle_after(bx__settle_rec *s, uint64_t ms);
+/* The settle point: true for the first caller, which now decides the outcome (the deadline is
+ * stopped and s no longer tracked, so expire never runs again); false for every later one. */
+bool bx__settle(bx__settle_rec *s);
+static inline bool bx__settled(const bx__settle_rec *s) {
+  return s->settled;
+}
+
+/* Sends an error message with code to box from the run queue (the box reference is taken);
+ * sends it at once when the queue cannot take it. */
+void bx__send_error_later(bx_box *box, int code);
+
 #endif /* BX_BOX_INTERNAL_H */

@@ -2,8 +2,10 @@
  *
  * Design notes
  * - Per message a call record keeps the original message (and so its reply box), counts
- *   attempts and owns one uv timer for the backoffs; it is tracked on the context so closing
- *   the context settles it with BX_ECLOSING.
+ *   attempts, and settles once through its settle record (settle.c): that record's deadline,
+ *   on the context's deadline service, is the backoff before the next attempt, and its
+ *   tracking makes closing the context settle the call with BX_ECLOSING (delivered from the
+ *   run queue).
  * - Each attempt sends bx_msg_copy() of the original with its own guard box as reply box. A
  *   guard only counts while it belongs to the current attempt and that attempt has no outcome
  *   yet; anything else (a reply to an earlier attempt, a second reply) is dropped.
@@ -12,8 +14,10 @@
  *   quietly rather than waiting forever). The first attempt runs inside bx_send(): a final
  *   rejection there is returned to the caller and the reply box hears nothing, as box.h asks.
  * - A message without a reply box is retried only on synchronous rejections.
- * - The record is refcounted: one reference for the timer until its close callback, one per
- *   live guard box, so guards may outlive the call (exports) and the call may outlive them.
+ * - The record is refcounted: one reference while it is unsettled, one per live guard box, so
+ *   guards may outlive the call (exports) and the call may outlive them; whoever works on the
+ *   call from outside a guard (bx_send, the backoff's end) holds one meanwhile. With no handle
+ *   to close, the record is freed as soon as it has settled and no guard is left.
  */
 #include <stdlib.h>
 
@@ -25,8 +29,7 @@ typedef struct rt_state {
 } rt_state;
 
 typedef struct rt_call {
-  bx__tracked tracked; /* first: on_close gets this pointer */
-  uv_timer_t timer;
+  bx__settle_rec settle; /* first: expire gets this pointer */
   bx_ctx *ctx;
   unsigned refs;
   bx_box *retry;     /* owned reference to the Retry box (delegate and options) */
@@ -71,27 +74,26 @@ static void rt_call_unref(rt_call *call) {
   free(call);
 }
 
-static void rt_timer_closed(uv_handle_t *h) {
-  rt_call *call = h->data;
-  bx__untrack(call->ctx, &call->tracked);
-  rt_call_unref(call);
-}
-
-/* Ends the call without delivering anything and starts closing its timer. */
-static void rt_finish(rt_call *call) {
-  if (call->orig == NULL) return;
+/* Settles the call: returns the original reply box (a new reference the caller owns), or NULL
+ * when the message has none or the call had settled already. The record may be freed here
+ * unless the caller holds a reference to it. */
+static bx_box *rt_settle(rt_call *call) {
+  if (!bx__settle(&call->settle)) return NULL;
+  bx_box *rb = bx_box_ref(bx_msg_reply_box(call->orig));
   bx_msg_unref(call->orig);
   call->orig = NULL;
-  if (!uv_is_closing((uv_handle_t *)&call->timer)) {
-    uv_timer_stop(&call->timer);
-    uv_close((uv_handle_t *)&call->timer, rt_timer_closed);
-  }
+  rt_call_unref(call); /* the unsettled record's reference */
+  return rb;
+}
+
+/* Ends the call without delivering anything. */
+static void rt_finish(rt_call *call) {
+  bx_box_unref(rt_settle(call));
 }
 
 /* Ends the call with `reply` (taken) as its one outcome at the original reply box. */
 static int rt_deliver(rt_call *call, bx_msg *reply) {
-  bx_box *rb = bx_box_ref(bx_msg_reply_box(call->orig));
-  rt_finish(call);
+  bx_box *rb = rt_settle(call);
   if (rb == NULL) {
     bx_msg_unref(reply);
     return 0;
@@ -113,20 +115,16 @@ static uint64_t rt_grow_backoff(const bx_retry_options *o, uint64_t cur) {
   return (uint64_t)next;
 }
 
-static void rt_timer_cb(uv_timer_t *t);
-
-static void rt_schedule(rt_call *call, int err) {
+/* After a failed attempt: schedules the next one when err is retryable and attempts are left.
+ * Returns false when the call must end with err instead. */
+static bool rt_retry_later(rt_call *call, int err) {
   rt_state *st = rt_opts(call);
+  if (!rt_should_retry(call, err)) return false;
+  if (bx__settle_after(&call->settle, call->backoff) != 0) return false; /* out of memory */
   bx_log(call->ctx, BX_LOG_DEBUG, "retry: attempt %u failed (%s), next in %llu ms", call->attempts,
          bx_err_name(err), (unsigned long long)call->backoff);
-  uv_timer_start(&call->timer, rt_timer_cb, call->backoff, 0);
   call->backoff = rt_grow_backoff(&st->opts, call->backoff);
-}
-
-static void rt_on_close(bx__tracked *t) {
-  rt_call *call = (rt_call *)t;
-  if (call->orig == NULL) return;
-  rt_deliver(call, bx_msg_new_error(BX_ECLOSING, NULL));
+  return true;
 }
 
 /* ---- the per-attempt guard box ------------------------------------------------------------ */
@@ -134,7 +132,7 @@ static void rt_on_close(bx__tracked *t) {
 /* Is this guard's answer still awaited? */
 static bool rg_current(const rg_state *g) {
   const rt_call *call = g->call;
-  return call->orig != NULL && g->attempt == call->attempts && !call->answered;
+  return !bx__settled(&call->settle) && g->attempt == call->attempts && !call->answered;
 }
 
 static int rg_send(bx_box *self, bx_msg *reply) {
@@ -147,9 +145,8 @@ static int rg_send(bx_box *self, bx_msg *reply) {
   }
   call->answered = true;
   int err = bx_msg_error(reply, NULL);
-  if (err == 0 || !rt_should_retry(call, err)) return rt_deliver(call, reply);
+  if (err == 0 || !rt_retry_later(call, err)) return rt_deliver(call, reply);
   bx_msg_unref(reply);
-  rt_schedule(call, err);
   return 0;
 }
 
@@ -192,55 +189,56 @@ static bx_msg *rt_attempt_msg(rt_call *call, bx_box **guard) {
   return copy;
 }
 
-/* Starts the next attempt. Returns 0 when it is under way, answered, or rescheduled, or the
- * error of a synchronous rejection that ends the call (the caller reports it and settles). */
+/* Starts the next attempt (the caller holds a reference to call). Returns 0 when it is under
+ * way, answered, or rescheduled, or the error of a synchronous rejection that ends the call
+ * (the caller reports it and settles). */
 static int rt_attempt(rt_call *call) {
   call->attempts++;
   call->answered = false;
   bx_box *guard;
   bx_msg *copy = rt_attempt_msg(call, &guard);
   int rc = copy ? bx_send(rt_opts(call)->delegate, copy) : BX_ENOMEM;
-  if (call->orig == NULL || call->answered) {
+  if (bx__settled(&call->settle) || call->answered) {
     rc = 0; /* settled or answered from inside bx_send */
   } else if (rc == 0) {
     if (guard == NULL) rt_finish(call); /* no reply box: accepted is all there is to know */
   } else {
     call->answered = true;
-    if (rt_should_retry(call, rc)) {
-      rt_schedule(call, rc);
-      rc = 0;
-    }
+    if (rt_retry_later(call, rc)) rc = 0;
   }
   bx_box_unref(guard); /* the last reference here means the delegate dropped the attempt */
   return rc;
 }
 
-static void rt_timer_cb(uv_timer_t *t) {
-  rt_call *call = t->data;
-  if (call->orig == NULL) return;
+/* The backoff is over (BX_ETIMEDOUT): the next attempt; or the context is closing. */
+static void rt_expire(bx__settle_rec *s, int code) {
+  rt_call *call = (rt_call *)s;
+  if (code == BX_ECLOSING) {
+    bx_box *rb = rt_settle(call);
+    if (rb) bx__send_error_later(rb, code);
+    return;
+  }
+  call->refs++;
   int rc = rt_attempt(call);
   if (rc < 0) rt_deliver(call, bx_msg_new_error(rc, NULL));
+  rt_call_unref(call);
 }
 
-/* A new tracked call record owning msg, or NULL (msg untouched). */
+/* A new watched call record owning msg, or NULL (msg untouched). The caller gets one
+ * reference; the unsettled record holds another. */
 static rt_call *rt_call_new(bx_box *self, bx_msg *msg) {
   rt_state *st = bx_box_priv(self);
   bx_ctx *ctx = bx_box_ctx(self);
   rt_call *call = bx__zalloc(sizeof *call);
   if (call == NULL) return NULL;
-  if (uv_timer_init(bx_ctx_loop(ctx), &call->timer) != 0) {
-    free(call);
-    return NULL;
-  }
-  call->timer.data = call;
   call->ctx = ctx;
-  call->refs = 1; /* the timer's */
+  call->refs = 2;
   call->retry = bx_box_ref(self);
   call->orig = msg;
   call->backoff = st->opts.initial_backoff_ms;
   if (call->backoff > st->opts.max_backoff_ms) call->backoff = st->opts.max_backoff_ms;
-  call->tracked.on_close = rt_on_close;
-  bx__track(ctx, &call->tracked);
+  bx__settle_init(&call->settle, ctx, rt_expire);
+  bx__settle_watch(&call->settle);
   return call;
 }
 
@@ -258,6 +256,7 @@ static int rt_send(bx_box *self, bx_msg *msg) {
   }
   int rc = rt_attempt(call);
   if (rc < 0) rt_finish(call); /* rejected outright: the reply box hears nothing */
+  rt_call_unref(call);
   return rc;
 }
 

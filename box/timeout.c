@@ -1,26 +1,20 @@
-/* Timeout: forwards each message with a guard as its reply box and a timer beside it.
+/* Timeout: forwards each message with a guard box as its reply box, under a deadline.
  *
  * Design notes
- * - Per message a guard record holds the original reply box and a uv timer, and is tracked on
- *   the context. Exactly one of three things settles it, and whichever comes first takes the
- *   original reply box so the others find nothing to deliver: the delegate's reply (forwarded),
- *   the timer (BX_ETIMEDOUT) or the context closing (BX_ECLOSING). A reply after that is
- *   dropped.
- * - The guard *box* is what the delegate sees as the reply box; it may live much longer (an
- *   export in a registry) or much shorter than the timer. So the record is separate and
- *   refcounted: one reference for the guard box, one for the timer until its close callback.
+ * - Per message a guard box holds the original reply box and a settle record (settle.c): a
+ *   deadline on the context's deadline service, and tracking on the context. Exactly one of
+ *   three things settles it, and whichever comes first takes the original reply box so the
+ *   others find nothing to deliver: the delegate's reply (forwarded), the deadline
+ *   (BX_ETIMEDOUT) or the context closing (BX_ECLOSING, delivered from the run queue). A reply
+ *   after that is dropped.
+ * - The guard box is what the delegate sees as the reply box; it may be dropped long before the
+ *   deadline (the delegate lost the message) or kept long after it (an export in a registry).
+ *   So while unsettled the record holds a reference to its own box, dropped when it settles:
+ *   the box lives until it has settled and nobody references it, and no handle delays that.
  */
 #include <stdlib.h>
 
 #include "box_internal.h"
-
-typedef struct to_guard {
-  bx__tracked tracked; /* first: on_close gets this pointer */
-  uv_timer_t timer;
-  bx_ctx *ctx;
-  bx_box *reply; /* the original reply box (owned) until the guard settles, then NULL */
-  unsigned refs;
-} to_guard;
 
 typedef struct to_state {
   bx_box *delegate; /* owned reference */
@@ -28,54 +22,40 @@ typedef struct to_state {
 } to_state;
 
 typedef struct tg_state {
-  to_guard *g; /* a counted reference */
+  bx__settle_rec settle; /* first: expire gets this pointer */
+  bx_box *self;          /* the guard box: a reference of its own until the record settles */
+  bx_box *reply;         /* the original reply box (owned) until the record settles, then NULL */
 } tg_state;
 
-static void to_guard_unref(to_guard *g) {
-  if (--g->refs == 0) free(g);
-}
-
-static void to_timer_closed(uv_handle_t *h) {
-  to_guard *g = h->data;
-  bx__untrack(g->ctx, &g->tracked);
-  to_guard_unref(g);
-}
-
 /* Settles the guard: returns the original reply box (the caller owns it; NULL when already
- * settled) and starts closing the timer. */
-static bx_box *to_settle(to_guard *g) {
+ * settled). The guard box may be freed here unless the caller holds a reference to it. */
+static bx_box *to_settle(tg_state *g) {
+  if (!bx__settle(&g->settle)) return NULL;
   bx_box *reply = g->reply;
   g->reply = NULL;
-  if (!uv_is_closing((uv_handle_t *)&g->timer)) {
-    uv_timer_stop(&g->timer);
-    uv_close((uv_handle_t *)&g->timer, to_timer_closed);
-  }
+  bx_box_unref(g->self); /* the unsettled record's own reference */
   return reply;
 }
 
-/* Settles the guard with an error reply, if it was not settled yet. */
-static void to_settle_error(to_guard *g, int code) {
+/* The deadline passed (BX_ETIMEDOUT) or the context is closing (BX_ECLOSING). */
+static void to_expire(bx__settle_rec *s, int code) {
+  tg_state *g = (tg_state *)s;
+  bx_ctx *ctx = s->ctx;
   bx_box *reply = to_settle(g);
   if (reply == NULL) return;
+  if (code == BX_ECLOSING) {
+    bx__send_error_later(reply, code);
+    return;
+  }
+  bx_log(ctx, BX_LOG_DEBUG, "timeout: no reply in time");
   bx_send(reply, bx_msg_new_error(code, NULL));
   bx_box_unref(reply);
-}
-
-static void to_timer_cb(uv_timer_t *t) {
-  to_guard *g = t->data;
-  bx_log(g->ctx, BX_LOG_DEBUG, "timeout: no reply in time");
-  to_settle_error(g, BX_ETIMEDOUT);
-}
-
-static void to_on_close(bx__tracked *t) {
-  to_settle_error((to_guard *)t, BX_ECLOSING);
 }
 
 /* ---- the guard box ------------------------------------------------------------------------ */
 
 static int tg_send(bx_box *self, bx_msg *reply) {
-  tg_state *st = bx_box_priv(self);
-  bx_box *orig = to_settle(st->g);
+  bx_box *orig = to_settle(bx_box_priv(self));
   if (orig == NULL) {
     bx_log(bx_box_ctx(self), BX_LOG_DEBUG, "timeout: dropping a reply that came too late");
     bx_msg_unref(reply);
@@ -87,9 +67,9 @@ static int tg_send(bx_box *self, bx_msg *reply) {
 }
 
 static void tg_destroy(bx_box *self) {
-  tg_state *st = bx_box_priv(self);
-  if (st->g) to_guard_unref(st->g); /* NULL when construction failed half way */
-  st->g = NULL;
+  tg_state *g = bx_box_priv(self);
+  bx_box_unref(g->reply); /* NULL unless construction failed half way */
+  g->reply = NULL;
 }
 
 static const bx_box_ops tg_ops = {
@@ -99,25 +79,22 @@ static const bx_box_ops tg_ops = {
     .destroy = tg_destroy,
 };
 
-/* A new guard record (tracked, timer running) and its box, or NULL on failure. */
-static bx_box *to_guard_new(bx_box *self, to_guard **out) {
+/* A new guard box (watched, deadline running) or NULL on failure. The caller gets one
+ * reference; the unsettled record holds another. */
+static bx_box *to_guard_new(bx_box *self) {
   to_state *st = bx_box_priv(self);
   bx_ctx *ctx = bx_box_ctx(self);
-  to_guard *g = bx__zalloc(sizeof *g);
   bx_box *gbox = bx_box_new(ctx, &tg_ops, sizeof(tg_state));
-  if (g == NULL || gbox == NULL || uv_timer_init(bx_ctx_loop(ctx), &g->timer) != 0) {
-    free(g);
+  if (gbox == NULL) return NULL;
+  tg_state *g = bx_box_priv(gbox);
+  bx__settle_init(&g->settle, ctx, to_expire);
+  if (bx__settle_after(&g->settle, st->timeout_ms) != 0) {
+    bx__settle(&g->settle);
     bx_box_unref(gbox);
     return NULL;
   }
-  g->ctx = ctx;
-  g->refs = 2; /* the guard box and the timer */
-  g->timer.data = g;
-  g->tracked.on_close = to_on_close;
-  ((tg_state *)bx_box_priv(gbox))->g = g;
-  bx__track(ctx, &g->tracked);
-  uv_timer_start(&g->timer, to_timer_cb, st->timeout_ms, 0);
-  *out = g;
+  bx__settle_watch(&g->settle);
+  g->self = bx_box_ref(gbox);
   return gbox;
 }
 
@@ -129,25 +106,22 @@ static int to_send(bx_box *self, bx_msg *msg) {
     return BX_ECLOSING;
   }
   bx_msg *w = bx_msg_writable(msg);
-  to_guard *g = NULL;
-  bx_box *gbox = w ? to_guard_new(self, &g) : NULL;
+  bx_box *gbox = w ? to_guard_new(self) : NULL;
   if (gbox == NULL) {
     bx_msg_unref(w ? w : msg);
     return BX_ENOMEM;
   }
-  g->reply = bx_msg_take_reply_box(w);
+  ((tg_state *)bx_box_priv(gbox))->reply = bx_msg_take_reply_box(w);
   bx_msg_set_reply_box(w, gbox);
-  bx_box_unref(gbox); /* the message holds it now */
-  g->refs++;          /* keep the record while we look at the outcome */
-  int rc = bx_send(st->delegate, w);
+  int rc = bx_send(st->delegate, w); /* our reference keeps the guard box while we look */
   if (rc < 0) {
     /* Rejected outright: the original reply box must hear nothing, unless the delegate
      * already answered (then the reply was delivered and the send counts as accepted). */
-    bx_box *orig = to_settle(g);
+    bx_box *orig = to_settle(bx_box_priv(gbox));
     if (orig == NULL) rc = 0;
     bx_box_unref(orig);
   }
-  to_guard_unref(g);
+  bx_box_unref(gbox);
   return rc;
 }
 

@@ -131,4 +131,51 @@ static inline size_t bx__u64_decimal(uint64_t v, char *out) {
   return n;
 }
 
+/* ---- the deadline service (deadline.c) -------------------------------------------------- */
+
+/* One uv timer per context under a binary min-heap of deadlines. A deadline lives inside its
+ * owner (zeroed: stopped); the service only points at it while it is pending, so the owner must
+ * stop it before it goes away. fire runs from the loop with the deadline already stopped; it
+ * may start or stop any deadline, its own included. Deadlines fire in due order, and those due
+ * at the same time fire in the order they were (last) started. Everything here runs on the
+ * context's loop thread. */
+typedef struct bx__deadline bx__deadline;
+typedef void (*bx__deadline_fn)(bx__deadline *d);
+struct bx__deadline {
+  uint64_t due; /* loop time (ms) it fires at */
+  uint64_t seq; /* start order, the tie-break between equal due times */
+  size_t slot;  /* 1 + its index in the heap while pending, 0 when stopped */
+  bx__deadline_fn fire;
+};
+
+/* Starts d (or restarts it, when pending) to fire ms milliseconds from the loop's time.
+ * Returns 0, or BX_ENOMEM when the heap could not grow (d is then stopped). Allocates nothing
+ * else: the heap grows by doubling. After stage one of closing the context nothing fires. */
+int bx__deadline_start(bx_ctx *ctx, bx__deadline *d, uint64_t ms, bx__deadline_fn fire);
+/* Stops d if it is pending (a no-op otherwise; ctx is not used then). */
+void bx__deadline_stop(bx_ctx *ctx, bx__deadline *d);
+static inline bool bx__deadline_pending(const bx__deadline *d) {
+  return d->slot != 0;
+}
+
+/* The context's side: its service, embedded in bx_ctx (its fields are deadline.c's). ctx.c
+ * initialises it with its idle handle (bx__deadlines_init: 0 or a libuv error), halts it at the
+ * end of stage one of closing (the timer stops for good; later starts never arm it), and
+ * closes it with the idle handle (bx__deadlines_close: frees the heap, closes the timer with
+ * cb; set timer.data for cb). */
+typedef struct bx__deadlines {
+  uv_timer_t timer; /* first: its callback finds the service from it */
+  bx__deadline **heap;
+  size_t n, cap;
+  uint64_t seq; /* next start's order */
+  uint64_t at;  /* loop time the timer is set for, when armed */
+  bool armed;   /* the timer is running (perhaps early: see deadline.c) */
+  bool held;    /* the timer keeps the loop alive (uv_ref): while a deadline is pending */
+  bool halted;  /* stage one of closing has passed */
+} bx__deadlines;
+int bx__deadlines_init(bx__deadlines *ds, uv_loop_t *loop);
+void bx__deadlines_halt(bx__deadlines *ds);
+void bx__deadlines_close(bx__deadlines *ds, uv_close_cb cb);
+bx__deadlines *bx__ctx_deadlines(bx_ctx *ctx);
+
 #endif /* BX_CORE_H */

@@ -1,7 +1,7 @@
-/* bx_ctx, the ground floor: the context on a libuv loop — run queue, tracked work, logging,
- * options, the upper layers' slots (tenants), and asynchronous close. bx_ctx_new() itself is
- * the registry layer's (registry/context.c): it makes this context and installs the codec's
- * and the registry's state on it.
+/* bx_ctx, the ground floor: the context on a libuv loop — run queue, tracked work, the deadline
+ * service's timer (deadline.c), logging, options, the upper layers' slots (tenants), and
+ * asynchronous close. bx_ctx_new() itself is the registry layer's (registry/context.c): it
+ * makes this context and installs the codec's and the registry's state on it.
  *
  * Design notes
  * - The run queue is a ring buffer of (fn, a, b) tasks drained from a uv_idle handle that is
@@ -11,9 +11,10 @@
  *   task, then reply task) completes in one iteration.
  * - Closing runs in stages: bx_ctx_close() only queues the first stage, so no user callback runs
  *   inside it. Stage one cancels tracked work (which delivers BX_ECLOSING replies through the
- *   queue) and runs the tenants' close hooks (the registry clears itself); the context then drains
- * the queue until it is empty and nothing is tracked, closes its idle handle, calls the user's
- * callback and frees itself.
+ *   queue) and runs the tenants' close hooks (the registry clears itself), then halts the
+ *   deadline service (deadline.c: nothing fires after stage one); the context then drains the
+ *   queue until it is empty and nothing is tracked, closes its two handles (the idle handle and
+ *   the deadline timer), and once both have closed calls the user's callback and frees itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,9 @@ struct bx_ctx {
 
   uv_idle_t idle;
   bool idle_active;
-  cx_task *tasks; /* ring buffer */
+  bx__deadlines deadlines; /* the deadline service: its timer is the context's second handle */
+  int open_handles;        /* handles still to close once closing finishes */
+  cx_task *tasks;          /* ring buffer */
   size_t head, count, cap;
 
   bx__tracked tracked; /* list head (sentinel) */
@@ -130,6 +133,9 @@ int bx_ctx_max_depth(const bx_ctx *ctx) {
 }
 void bx_ctx_set_log_level(bx_ctx *ctx, int level) {
   ctx->opts.log_level = level;
+}
+bx__deadlines *bx__ctx_deadlines(bx_ctx *ctx) {
+  return &ctx->deadlines;
 }
 uint64_t bx__ctx_next_id(bx_ctx *ctx) {
   return ++ctx->next_id;
@@ -264,16 +270,21 @@ int bx__ctx_create(bx_ctx **out, uv_loop_t *loop, const bx_ctx_options *opts) {
   return 0;
 }
 
+/* libuv's idle and timer init cannot fail on Unix; were the second to, the first handle would
+ * stay open and the context could not be freed synchronously. */
 int bx__ctx_start(bx_ctx *ctx) {
   int rc = uv_idle_init(ctx->loop, &ctx->idle);
+  if (rc == 0) rc = bx__deadlines_init(&ctx->deadlines, ctx->loop);
   if (rc) return rc;
   ctx->idle.data = ctx; /* active (and so keeping the loop alive) only while tasks wait */
+  ctx->deadlines.timer.data = ctx; /* keeps the loop alive only while a deadline is pending */
   return 0;
 }
 
+/* Each of the two handles' close callback: the last one finishes closing. */
 static void cx_closed_cb(uv_handle_t *h) {
   bx_ctx *ctx = h->data;
-  ctx->state = CX_CLOSED;
+  if (--ctx->open_handles > 0) return;
   if (ctx->close_cb) ctx->close_cb(ctx, ctx->close_data);
   bx__ctx_free(ctx);
 }
@@ -282,7 +293,9 @@ static void cx_maybe_finish(bx_ctx *ctx) {
   if (ctx->count > 0 || ctx->tracked.next != &ctx->tracked) return;
   cx_idle_stop(ctx);
   ctx->state = CX_CLOSED;
+  ctx->open_handles = 2;
   uv_close((uv_handle_t *)&ctx->idle, cx_closed_cb);
+  bx__deadlines_close(&ctx->deadlines, cx_closed_cb);
 }
 
 static void cx_close_stage1(void *a, void *b) {
@@ -301,6 +314,7 @@ static void cx_close_stage1(void *a, void *b) {
   }
   for (int i = BX__SLOT_COUNT; i-- > 0;)
     if (ctx->tenants[i] && ctx->tenants[i]->close) ctx->tenants[i]->close(ctx, ctx->slots[i]);
+  bx__deadlines_halt(&ctx->deadlines); /* their owners were cancelled above */
 }
 
 int bx_ctx_close(bx_ctx *ctx, bx_ctx_close_cb cb, void *data) {

@@ -3,11 +3,14 @@
  * Design notes
  * - A call sends RPCMessage{name,args} with a private reply box. Whichever comes first settles
  *   it: the reply, the deadline, bx_call_cancel(), the reply box being dropped unanswered (the
- *   message was lost: a connection closed, a box dropped it), or the context closing. Later
- *   events find it settled and do nothing.
+ *   message was lost: a connection closed, a box dropped it), or the context closing. The
+ *   call's settle record (box/settle.c) decides which: cl_settle() is the one settle point, and
+ *   later events find the call settled and do nothing.
  * - Settling never calls the user: the callback runs from the run queue, so no callback runs
  *   inside bx_call_start(), bx_call_cancel() or the bx_send() that delivered the reply.
- * - Deadlines of all calls of a context sit in one binary heap under one uv timer.
+ * - Deadlines are the context's deadline service (one timer per context); a call's deadline
+ *   and its tracking (closing the context settles it with BX_ECLOSING) live in its settle
+ *   record, so a call costs no handle and no allocation beyond itself.
  * - The call holds a weak pointer to its reply box (the box holds the call): when a call
  *   expires, its reply box's one-shot export is removed so the registry does not grow.
  */
@@ -16,26 +19,15 @@
 
 #include "rpc_internal.h"
 
-typedef struct cl_state {
-  bx__tracked tracked; /* first: on_close gets this pointer */
-  bx_ctx *ctx;
-  uv_timer_t timer;
-  bx_call **heap;
-  size_t n, cap;
-} cl_state;
-
 struct bx_call {
+  bx__settle_rec s; /* first: expire gets this pointer */
   unsigned refs;
   bx_ctx *ctx;
-  cl_state *st;
   const bx_method *m; /* NULL for untyped (JSON) calls */
   bx_call_cb cb;
   void *data;
   bx_fn user_fn;
   bx_box *reply_box; /* weak */
-  uint64_t deadline;
-  size_t heap_idx; /* SIZE_MAX when not in the heap */
-  bool settled;
   bool suppress;     /* the start failed: never call back */
   bool owned_result; /* decode copies (blocking calls move them out) */
   bool result_moved;
@@ -49,71 +41,6 @@ struct bx_call {
     char bytes[64];
   } small; /* a small result's room, saving an allocation per call */
 };
-
-/* ---- deadline heap ------------------------------------------------------------------------ */
-
-static void cl_heap_set(cl_state *st, size_t i, bx_call *c) {
-  st->heap[i] = c;
-  c->heap_idx = i;
-}
-
-static void cl_heap_up(cl_state *st, size_t i) {
-  bx_call *c = st->heap[i];
-  while (i > 0 && st->heap[(i - 1) / 2]->deadline > c->deadline) {
-    cl_heap_set(st, i, st->heap[(i - 1) / 2]);
-    i = (i - 1) / 2;
-  }
-  cl_heap_set(st, i, c);
-}
-
-static void cl_heap_down(cl_state *st, size_t i) {
-  bx_call *c = st->heap[i];
-  for (;;) {
-    size_t l = 2 * i + 1, r = l + 1, m = i;
-    uint64_t best = c->deadline;
-    if (l < st->n && st->heap[l]->deadline < best) m = l, best = st->heap[l]->deadline;
-    if (r < st->n && st->heap[r]->deadline < best) m = r;
-    if (m == i) break;
-    cl_heap_set(st, i, st->heap[m]);
-    i = m;
-  }
-  cl_heap_set(st, i, c);
-}
-
-static int cl_heap_push(cl_state *st, bx_call *c) {
-  if (st->n == st->cap) {
-    size_t cap = st->cap ? st->cap * 2 : 16;
-    bx_call **h = realloc(st->heap, cap * sizeof *h);
-    if (h == NULL) return BX_ENOMEM;
-    st->heap = h;
-    st->cap = cap;
-  }
-  cl_heap_set(st, st->n++, c);
-  cl_heap_up(st, st->n - 1);
-  return 0;
-}
-
-static void cl_heap_remove(cl_state *st, bx_call *c) {
-  size_t i = c->heap_idx;
-  if (i == SIZE_MAX) return;
-  c->heap_idx = SIZE_MAX;
-  bx_call *last = st->heap[--st->n];
-  if (i == st->n) return;
-  cl_heap_set(st, i, last);
-  cl_heap_up(st, i);
-  cl_heap_down(st, last->heap_idx);
-}
-
-static void cl_timer_cb(uv_timer_t *t);
-
-static void cl_rearm(cl_state *st) {
-  if (st->n == 0) {
-    uv_timer_stop(&st->timer);
-    return;
-  }
-  uint64_t now = uv_now(bx_ctx_loop(st->ctx)), at = st->heap[0]->deadline;
-  uv_timer_start(&st->timer, cl_timer_cb, at > now ? at - now : 0, 0);
-}
 
 /* ---- settling and delivery ---------------------------------------------------------------- */
 
@@ -155,15 +82,9 @@ static int cl_decode_result(bx_call *c) {
 
 /* Settles the call once with status and reply (owned, may be NULL); queues the callback. */
 static void cl_settle(bx_call *c, int status, bx_msg *reply, const char *text) {
-  if (c->settled) {
+  if (!bx__settle(&c->s)) {
     bx_msg_unref(reply);
     return;
-  }
-  c->settled = true;
-  if (c->st && c->heap_idx != SIZE_MAX) {
-    bool was_first = c->heap_idx == 0;
-    cl_heap_remove(c->st, c);
-    if (was_first) cl_rearm(c->st); /* the timer must not keep the loop alive for nothing */
   }
   c->reply = reply;
   c->status = status;
@@ -175,14 +96,9 @@ static void cl_settle(bx_call *c, int status, bx_msg *reply, const char *text) {
   cl_unref(c);
 }
 
-static void cl_timer_cb(uv_timer_t *t) {
-  cl_state *st = t->data;
-  uint64_t now = uv_now(bx_ctx_loop(st->ctx));
-  while (st->n > 0 && st->heap[0]->deadline <= now) {
-    bx_call *c = st->heap[0];
-    cl_settle(c, BX_ETIMEDOUT, NULL, NULL);
-  }
-  cl_rearm(st);
+/* The deadline passed (BX_ETIMEDOUT) or the context is closing (BX_ECLOSING). */
+static void cl_expire(bx__settle_rec *s, int code) {
+  cl_settle((bx_call *)s, code, NULL, NULL);
 }
 
 /* ---- the reply box ------------------------------------------------------------------------ */
@@ -201,7 +117,7 @@ static int rb_classify(const bx_msg *reply, const char **text) {
 
 /* Settles c with a reply message (owned). */
 static void cl_on_reply(bx_call *c, bx_msg *reply) {
-  if (c == NULL || c->settled) {
+  if (c == NULL || bx__settled(&c->s)) {
     bx_msg_unref(reply); /* late or duplicate */
     return;
   }
@@ -220,7 +136,8 @@ static void rb_destroy(bx_box *self) {
   bx_call *c = p->call;
   if (c == NULL) return;
   c->reply_box = NULL;
-  if (!c->settled) cl_settle(c, BX_ENOREPLY, NULL, "the request was dropped without a reply");
+  if (!bx__settled(&c->s))
+    cl_settle(c, BX_ENOREPLY, NULL, "the request was dropped without a reply");
   cl_unref(c);
 }
 
@@ -231,61 +148,22 @@ static const bx_box_ops rb_ops = {
     .destroy = rb_destroy,
 };
 
-/* ---- per-context state -------------------------------------------------------------------- */
-
-static void cl_state_closed(uv_handle_t *h) {
-  cl_state *st = h->data;
-  bx__untrack(st->ctx, &st->tracked);
-  free(st->heap);
-  free(st);
-}
-
-static void cl_state_on_close(bx__tracked *t) {
-  cl_state *st = (cl_state *)t;
-  while (st->n > 0)
-    cl_settle(st->heap[0], BX_ECLOSING, NULL, NULL);
-  *bx__ctx_slot(st->ctx, BX__SLOT_RPC) = NULL;
-  uv_close((uv_handle_t *)&st->timer, cl_state_closed);
-}
-
-static cl_state *cl_state_get(bx_ctx *ctx) {
-  void **slot = bx__ctx_slot(ctx, BX__SLOT_RPC);
-  if (*slot) return *slot;
-  cl_state *st = calloc(1, sizeof *st);
-  if (st == NULL) return NULL;
-  st->ctx = ctx;
-  if (uv_timer_init(bx_ctx_loop(ctx), &st->timer) != 0) {
-    free(st);
-    return NULL;
-  }
-  st->timer.data = st;
-  st->tracked.on_close = cl_state_on_close;
-  bx__track(ctx, &st->tracked);
-  *slot = st;
-  return st;
-}
-
 /* ---- starting calls ----------------------------------------------------------------------- */
 
-/* Puts c under its deadline. On failure c is settled and will never call back. */
-static int cl_arm(bx_call *c, cl_state *st, uint64_t timeout) {
-  c->st = st;
-  c->deadline = uv_now(bx_ctx_loop(c->ctx)) + (timeout ? timeout : BX_DEFAULT_CALL_TIMEOUT_MS);
-  if (cl_heap_push(st, c) != 0) {
-    c->settled = c->suppress = true;
+/* Puts c under its deadline and watches it. On failure c is settled and will never call
+ * back. */
+static int cl_arm(bx_call *c, uint64_t timeout) {
+  if (bx__settle_after(&c->s, timeout ? timeout : BX_DEFAULT_CALL_TIMEOUT_MS) != 0) {
+    bx__settle(&c->s);
+    c->suppress = true;
     return BX_ENOMEM;
   }
-  if (c->heap_idx == 0) cl_rearm(st);
+  bx__settle_watch(&c->s);
   return 0;
 }
 
 /* Sends req (owned) to service as call c; see bx_call_start for the contract. */
 static int cl_launch(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint64_t timeout) {
-  cl_state *st = cl_state_get(c->ctx);
-  if (st == NULL) {
-    bx_msg_unref(req);
-    return BX_ENOMEM;
-  }
   if (oneway) {
     int rc = bx_send(service, req);
     if (rc == 0) cl_settle(c, 0, NULL, NULL); /* done once sent */
@@ -299,7 +177,7 @@ static int cl_launch(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint
   ((rb_priv *)bx_box_priv(rb))->call = c;
   c->refs++; /* the reply box's */
   c->reply_box = rb;
-  if (cl_arm(c, st, timeout) != 0) {
+  if (cl_arm(c, timeout) != 0) {
     bx_box_unref(rb);
     bx_msg_unref(req);
     return BX_ENOMEM;
@@ -308,7 +186,7 @@ static int cl_launch(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint
   bx_box_unref(rb); /* the request holds it now */
   int rc = bx_send(service, req);
   if (rc < 0) c->suppress = true; /* rejected outright: the caller hears the error, not cb */
-  if (rc < 0 && !c->settled) cl_settle(c, rc, NULL, NULL);
+  if (rc < 0) cl_settle(c, rc, NULL, NULL); /* unless the reply came first */
   return rc;
 }
 
@@ -316,10 +194,9 @@ static int cl_launch(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint
  * (nothing was queued), else what bx_call_start returns. */
 static int cl_launch_direct(bx_call *c, bx_box *skeleton, const bx_method *own, const void *args,
                             bool oneway, uint64_t timeout) {
-  cl_state *st = cl_state_get(c->ctx);
-  if (st == NULL || bx__skeleton_call_direct(skeleton, own, args, oneway ? NULL : c) != 0) return 1;
+  if (bx__skeleton_call_direct(skeleton, own, args, oneway ? NULL : c) != 0) return 1;
   c->direct = true;
-  if (!oneway) return cl_arm(c, st, timeout);
+  if (!oneway) return cl_arm(c, timeout);
   cl_settle(c, 0, NULL, NULL); /* done once queued, as a one-way message once sent */
   return 0;
 }
@@ -333,7 +210,7 @@ void bx__call_unref(bx_call *call) {
 }
 
 void bx__call_direct_result(bx_call *c, void *result) {
-  if (c->settled) {
+  if (bx__settled(&c->s)) {
     if (result) {
       bx__struct_release(c->m->result, result, false);
       free(result);
@@ -347,7 +224,7 @@ void bx__call_direct_result(bx_call *c, void *result) {
 
 void bx__call_direct_reply(bx_call *c, bx_msg *reply) {
   if (reply == NULL) {
-    if (!c->settled) cl_settle(c, BX_ENOMEM, NULL, NULL);
+    if (!bx__settled(&c->s)) cl_settle(c, BX_ENOMEM, NULL, NULL);
     return;
   }
   cl_on_reply(c, reply);
@@ -363,7 +240,7 @@ static bx_call *cl_new(bx_ctx *ctx, const bx_method *m, bx_call_cb cb, void *dat
   c->cb = cb;
   c->data = data;
   c->user_fn = opts ? opts->user_fn : NULL;
-  c->heap_idx = SIZE_MAX;
+  bx__settle_init(&c->s, ctx, cl_expire);
   return c;
 }
 
@@ -450,7 +327,7 @@ int bx_call_json(bx_box *service, const char *method, cJSON *args, bool oneway,
 }
 
 int bx_call_cancel(bx_call *call) {
-  if (call == NULL || call->settled) return BX_EINVAL;
+  if (call == NULL || bx__settled(&call->s)) return BX_EINVAL;
   cl_settle(call, BX_ECANCELED, NULL, NULL);
   return 0;
 }
@@ -461,7 +338,7 @@ const char *bx_call_error_text(const bx_call *call) {
 }
 
 const bx_msg *bx_call_reply(const bx_call *call) {
-  if (call->reply == NULL && call->direct && call->settled && call->status == 0 && call->m)
+  if (call->reply == NULL && call->direct && bx__settled(&call->s) && call->status == 0 && call->m)
     bx__rpc_return_typed(call->m, call->result, &((bx_call *)call)->reply); /* a cache */
   return call->reply;
 }
