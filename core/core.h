@@ -50,13 +50,7 @@ void bx__vlog(bx_ctx *ctx, int level, const char *fmt, va_list ap);
 /* Upper layers' state on the context. A layer's slot holds its state (the layer owns it); its
  * tenant ops, when set, run in stage one of closing (close: after tracked work is cancelled)
  * and when the context is freed (free), from the highest slot down. */
-enum {
-  BX__SLOT_CODEC = 0,
-  BX__SLOT_REGISTRY = 1,
-  BX__SLOT_RPC = 2,
-  BX__SLOT_TRANSPORT = 3,
-  BX__SLOT_COUNT = 4
-};
+enum { BX__SLOT_CODEC = 0, BX__SLOT_REGISTRY = 1, BX__SLOT_TRANSPORT = 2, BX__SLOT_COUNT = 3 };
 typedef struct bx__tenant {
   void (*close)(bx_ctx *ctx, void *state);
   void (*free)(bx_ctx *ctx, void *state);

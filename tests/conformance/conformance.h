@@ -689,8 +689,10 @@ BXC_FN void bxc_test_two_peers(void **state) {
   bx_box_unref(b);
   assert_int_equal(bx_ctx_close(other, bxc_on_ctx_closed, &closed), 0);
   bxc_wait_for(&e->loop, &closed, 1);
-  while (bx_listener_connections(e->l) > 1)
-    assert_true(uv_run(&e->loop, UV_RUN_ONCE));
+  while (bx_listener_connections(e->l) > 1) { /* the server hears of it */
+    int alive = uv_run(&e->loop, UV_RUN_ONCE);
+    if (bx_listener_connections(e->l) > 1) assert_true(alive);
+  }
   bxc_res r;
   assert_int_equal(bxc_call(&e->loop, a, "add", bxc_args2(20, 22), &r), 0);
   assert_true(r.num == 42);
