@@ -29,17 +29,7 @@ static int br_register_one(bx_box *reg, const char *name, bx_box *service, bx_bo
                            bx_box **out) {
   if (bx__box_is(reg, &bx__broadcast_registry_ops))
     return bx__broadcast_register(reg, name, service, owner, out);
-  if (owner == NULL) return bx_register(reg, name, service, out);
-  const char *stored;
-  bx__reg_opts opts = {.one_shot = false, .owner = owner};
-  int rc = bx__registry_add(reg, name, service, &opts, &stored);
-  if (rc) return rc;
-  *out = bx_sub_box_new(bx_box_ctx(reg), stored, reg);
-  if (*out == NULL) {
-    bx_unregister(reg, stored);
-    return BX_ENOMEM;
-  }
-  return 0;
+  return bx__registry_register(reg, name, service, owner, out);
 }
 
 int bx__broadcast_register(bx_box *self, const char *name, bx_box *service, bx_box *owner,

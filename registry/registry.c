@@ -160,6 +160,18 @@ int bx__registry_remove_box_by_name(bx_box *registry, const char *name, bx_box *
   return rg_remove(registry, name, owner, check);
 }
 
+int bx__registry_register(bx_box *registry, const char *name, bx_box *service, bx_box *owner,
+                          bx_box **out) {
+  const char *stored;
+  bx__reg_opts opts = {.one_shot = false, .owner = owner};
+  int rc = bx__registry_add(registry, name, service, &opts, &stored);
+  if (rc || out == NULL) return rc;
+  *out = bx_sub_box_new(bx_box_ctx(registry), stored, registry);
+  if (*out != NULL) return 0;
+  rg_remove(registry, stored, NULL, false);
+  return BX_ENOMEM;
+}
+
 size_t bx__registry_drop_owner(bx_box *registry, bx_box *owner) {
   bx__map *map = rg(registry)->entries;
   size_t pos = 0, n = 0;
@@ -305,15 +317,7 @@ int bx_register(bx_box *registry, const char *name, bx_box *service, bx_box **ou
   if (bx__box_is(registry, &bx__broadcast_registry_ops))
     return bx__broadcast_register(registry, name, service, NULL, out);
   if (!bx__box_is(registry, &bx__registry_box_ops)) return BX_ENOTSUP;
-  const char *stored;
-  int rc = bx__registry_add(registry, name, service, NULL, &stored);
-  if (rc || out == NULL) return rc;
-  *out = bx_sub_box_new(bx_box_ctx(registry), stored, registry);
-  if (*out == NULL) {
-    rg_remove(registry, stored, NULL, false);
-    return BX_ENOMEM;
-  }
-  return 0;
+  return bx__registry_register(registry, name, service, NULL, out);
 }
 
 int bx_unregister(bx_box *registry, const char *name) {

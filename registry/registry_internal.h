@@ -33,6 +33,11 @@ typedef struct bx__reg_opts {
  * name (borrowed, valid while registered). */
 int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const bx__reg_opts *opts,
                      const char **out_name);
+/* bx_register() on a local registry box for owner (the connection box a request came from, NULL
+ * for local code): the entry, then, when out is non-NULL, a new reference in *out to the Sub box
+ * that reaches it (the caller owns it). All or nothing: on error nothing stays registered. */
+int bx__registry_register(bx_box *registry, const char *name, bx_box *service, bx_box *owner,
+                          bx_box **out);
 /* The service a message sent to SubBox{name, registry} would reach — a lasting entry of a
  * local registry box (not a one-shot export) — or NULL (borrowed). */
 bx_box *bx__registry_target(bx_box *registry, const char *name);

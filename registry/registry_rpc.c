@@ -60,14 +60,10 @@ static int rr_register(bx_box *self, const bx_msg *msg, const cJSON *args) {
   bx_box *owner = bx_msg_origin(msg);
   bx_box *out = NULL;
   int rc;
-  if (rr_is_broadcast(self)) {
+  if (rr_is_broadcast(self))
     rc = bx__broadcast_register(self, n, service, owner, &out);
-  } else {
-    const char *stored = NULL;
-    bx__reg_opts opts = {.one_shot = false, .owner = owner};
-    rc = bx__registry_add(self, n, service, &opts, &stored);
-    if (rc == 0 && (out = bx_sub_box_new(bx_box_ctx(self), stored, self)) == NULL) rc = BX_ENOMEM;
-  }
+  else
+    rc = bx__registry_register(self, n, service, owner, &out);
   if (rc) return rr_reply_error(msg, rc, rc == BX_EEXIST ? "name already registered" : NULL);
   rc = rr_reply_return(msg, out);
   bx_box_unref(out);
