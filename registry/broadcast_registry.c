@@ -7,9 +7,8 @@
  *   registry_internal.h). Its slots reach each delegate, local or broadcast alike, through
  *   the delegate's own kind, so nesting broadcast registries needs no special case.
  * - Registration is all or nothing: a failure in any delegate (a name taken in one of them)
- *   rolls back the delegates done so far. */
-#include <inttypes.h>
-#include <stdio.h>
+ *   rolls back the delegates done so far. A generated name is one that no delegate has
+ *   (bx__registry_fresh_name() over this kind's lookup, which asks every delegate). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,11 +39,10 @@ static bx_box *br_lookup(bx_box *self, const char *name) {
 
 static int br_add(bx_box *self, const char *name, bx_box *service, bx_box *owner, bx_box **out) {
   br_priv *p = br(self);
-  char gen[32];
-  if (name == NULL) {
-    do
-      snprintf(gen, sizeof gen, "%" PRIu64, bx__ctx_next_id(bx_box_ctx(self)));
-    while (br_lookup(self, gen) != NULL); /* unused in every delegate */
+  char gen[BX__REGISTRY_NAME_SIZE];
+  if (name == NULL) { /* unused in every delegate */
+    int rc = bx__registry_fresh_name(self, &bx__broadcast_registry_kind, gen);
+    if (rc) return rc;
     name = gen;
   }
   bx_box **outs = calloc(p->n, sizeof *outs);

@@ -10,7 +10,10 @@
  *   bx__registry_kind_of() and call its slot once, so they never ask which kind they hold.
  * - rg_add is the one place that pairs "add an entry for owner" with "make the Sub box that
  *   reaches it": bx_register(), the register RPC and a broadcast registry's local delegates all
- *   reach it through the kind's add slot. */
+ *   reach it through the kind's add slot.
+ * - bx__registry_fresh_name() is the layer's one name generator: decimal ids from the context
+ *   into the caller's stack buffer (no allocation: a call exports its reply box through here),
+ *   checked against the kind's lookup slot. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,11 +111,10 @@ bx_box *bx_registry_new(bx_ctx *ctx) {
 
 /* ---- table operations --------------------------------------------------------------------- */
 
-static int rg_generate_name(bx_box *self, char *buf, size_t len) {
+int bx__registry_fresh_name(bx_box *self, const bx__registry_kind *kind, char *buf) {
   for (int tries = 0; tries < 1000; tries++) {
-    if (len < 21) return BX_EINVAL;
     bx__u64_decimal(bx__ctx_next_id(bx_box_ctx(self)), buf);
-    if (bx__map_get(rg(self)->entries, buf) == NULL) return 0;
+    if (kind->lookup(self, buf) == NULL) return 0;
   }
   return BX_EEXIST;
 }
@@ -171,9 +173,9 @@ int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const 
   if (!bx__box_is(registry, &bx__registry_box_ops) || service == NULL) return BX_EINVAL;
   if (name != NULL && *name == '\0') return BX_EINVAL;
   bx__map *map = rg(registry)->entries;
-  char gen[32];
+  char gen[BX__REGISTRY_NAME_SIZE];
   if (name == NULL) { /* a fresh name: nothing to replace */
-    int rc = rg_generate_name(registry, gen, sizeof gen);
+    int rc = bx__registry_fresh_name(registry, &rg_kind, gen);
     if (rc) return rc;
     name = gen;
   } else {

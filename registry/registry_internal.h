@@ -27,7 +27,7 @@ extern const bx_box_ops bx__named_box_ops;
  * `check`, only what owner registered may be removed. */
 typedef struct bx__registry_kind {
   const bx_box_ops *box; /* the ops of this kind's boxes */
-  /* Registers service under name (NULL: a fresh name unused in self) for owner;
+  /* Registers service under name (NULL: a fresh name, bx__registry_fresh_name()) for owner;
    * adds its own references to service. When out is non-NULL it receives a new reference to
    * the box that reaches the service (the caller owns it). All or nothing: on error nothing
    * stays registered and no reference is returned. Returns 0, BX_EEXIST (the name is taken; a
@@ -48,6 +48,11 @@ typedef struct bx__registry_kind {
 /* The kind of a registry box (borrowed, static), or NULL when box is not one. */
 const bx__registry_kind *bx__registry_kind_of(const bx_box *box);
 extern const bx__registry_kind bx__broadcast_registry_kind;
+/* Writes into buf (at least BX__REGISTRY_NAME_SIZE bytes) a decimal name from the context's
+ * id sequence that kind->lookup(self, ...) does not know. Returns 0, or BX_EEXIST when a
+ * thousand tries all were taken. */
+enum { BX__REGISTRY_NAME_SIZE = 21 };
+int bx__registry_fresh_name(bx_box *self, const bx__registry_kind *kind, char *buf);
 
 /* export.c: the codec's export hooks. bx__export_register() exports box for ex->target (see
  * bx__codec_hooks.export_box); bx__unexport() removes box's one-shot export from the root
