@@ -1,8 +1,14 @@
 /* A broadcast registry (FOAM's BroadcastRegistry): register() registers a service in every
  * delegate registry under one name and returns a RoundRobin box over the boxes they returned,
- * so calls spread over the registries; unregister() removes it from each. */
-#include <inttypes.h>
-#include <stdio.h>
+ * so calls spread over the registries; unregister() removes it from each.
+ *
+ * Design notes
+ * - One of the two kinds of registry (bx__broadcast_registry_kind; bx__registry_kind in
+ *   registry_internal.h). Its slots reach each delegate, local or broadcast alike, through
+ *   the delegate's own kind, so nesting broadcast registries needs no special case.
+ * - Registration is all or nothing: a failure in any delegate (a name taken in one of them)
+ *   rolls back the delegates done so far. A generated name is one that no delegate has
+ *   (bx__registry_fresh_name() over this kind's lookup, which asks every delegate). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,38 +24,25 @@ static br_priv *br(bx_box *b) {
   return bx_box_priv(b);
 }
 
-static bool br_any_has(bx_box *self, const char *name) {
-  for (size_t i = 0; i < br(self)->n; i++)
-    if (bx_lookup(br(self)->regs[i], name) != NULL) return true;
-  return false;
+/* The kind of delegate i (every delegate is a registry: bx_broadcast_registry_new checks). */
+static const bx__registry_kind *br_kind(bx_box *self, size_t i) {
+  return bx__registry_kind_of(br(self)->regs[i]);
 }
 
-/* Registers into one delegate, returning its exported box in *out. */
-static int br_register_one(bx_box *reg, const char *name, bx_box *service, bx_box *owner,
-                           bx_box **out) {
-  if (bx__box_is(reg, &bx__broadcast_registry_ops))
-    return bx__broadcast_register(reg, name, service, owner, out);
-  if (owner == NULL) return bx_register(reg, name, service, out);
-  const char *stored;
-  bx__reg_opts opts = {.one_shot = false, .owner = owner};
-  int rc = bx__registry_add(reg, name, service, &opts, &stored);
-  if (rc) return rc;
-  *out = bx_sub_box_new(bx_box_ctx(reg), stored, reg);
-  if (*out == NULL) {
-    bx_unregister(reg, stored);
-    return BX_ENOMEM;
+static bx_box *br_lookup(bx_box *self, const char *name) {
+  for (size_t i = 0; i < br(self)->n; i++) {
+    bx_box *found = br_kind(self, i)->lookup(br(self)->regs[i], name);
+    if (found) return found;
   }
-  return 0;
+  return NULL;
 }
 
-int bx__broadcast_register(bx_box *self, const char *name, bx_box *service, bx_box *owner,
-                           bx_box **out) {
+static int br_add(bx_box *self, const char *name, bx_box *service, bx_box *owner, bx_box **out) {
   br_priv *p = br(self);
-  char gen[32];
-  if (name == NULL) {
-    do
-      snprintf(gen, sizeof gen, "%" PRIu64, bx__ctx_next_id(bx_box_ctx(self)));
-    while (br_any_has(self, gen));
+  char gen[BX__REGISTRY_NAME_SIZE];
+  if (name == NULL) { /* unused in every delegate */
+    int rc = bx__registry_fresh_name(self, &bx__broadcast_registry_kind, gen);
+    if (rc) return rc;
     name = gen;
   }
   bx_box **outs = calloc(p->n, sizeof *outs);
@@ -57,52 +50,53 @@ int bx__broadcast_register(bx_box *self, const char *name, bx_box *service, bx_b
   int rc = 0;
   size_t done = 0;
   for (; done < p->n && rc == 0; done++)
-    rc = br_register_one(p->regs[done], name, service, owner, &outs[done]);
+    rc = br_kind(self, done)->add(p->regs[done], name, service, owner, &outs[done]);
   if (rc == 0 && out != NULL) {
     *out = bx_round_robin_box_new(bx_box_ctx(self), outs, p->n);
     if (*out == NULL) rc = BX_ENOMEM;
   }
   if (rc != 0) /* roll back: all or nothing */
     for (size_t i = 0; i < done; i++)
-      if (outs[i] != NULL) bx_unregister(p->regs[i], name);
+      if (outs[i] != NULL) br_kind(self, i)->remove_name(p->regs[i], name, NULL, false);
   for (size_t i = 0; i < p->n; i++)
     bx_box_unref(outs[i]);
   free(outs);
   return rc;
 }
 
-int bx__broadcast_unregister(bx_box *self, const char *name, bx_box *service, bx_box *owner,
-                             bool check) {
+/* One delegate's answer folded into the whole's: any success wins, else the first failure
+ * other than "not there". */
+static int br_fold(int result, int rc) {
+  return rc == 0 || result == BX_ENOSERVICE ? rc : result;
+}
+
+static int br_remove_name(bx_box *self, const char *name, bx_box *owner, bool check) {
+  br_priv *p = br(self);
   int result = BX_ENOSERVICE;
-  for (size_t i = 0; i < br(self)->n; i++) {
-    bx_box *reg = br(self)->regs[i];
-    int rc;
-    if (bx__box_is(reg, &bx__broadcast_registry_ops))
-      rc = bx__broadcast_unregister(reg, name, service, owner, check);
-    else if (name != NULL)
-      rc = bx__registry_remove_box_by_name(reg, name, owner, check);
-    else
-      rc = bx__registry_remove_box(reg, service, owner, check);
-    if (rc == 0 || result == BX_ENOSERVICE) result = rc;
+  for (size_t i = 0; i < p->n; i++) {
+    int rc = br_kind(self, i)->remove_name(p->regs[i], name, owner, check);
+    result = br_fold(result, rc);
   }
   return result;
 }
 
-bx_box *bx__broadcast_lookup(bx_box *self, const char *name) {
-  for (size_t i = 0; i < br(self)->n; i++) {
-    bx_box *found = bx_lookup(br(self)->regs[i], name);
-    if (found) return found;
+static int br_remove_box(bx_box *self, bx_box *service, bx_box *owner, bool check) {
+  br_priv *p = br(self);
+  int result = BX_ENOSERVICE;
+  for (size_t i = 0; i < p->n; i++) {
+    int rc = br_kind(self, i)->remove_box(p->regs[i], service, owner, check);
+    result = br_fold(result, rc);
   }
-  return NULL;
+  return result;
 }
 
-bx_box *bx__broadcast_export_name(bx_box *self, const char *name) {
+static bx_box *br_export_name(bx_box *self, const char *name) {
   br_priv *p = br(self);
   bx_box **subs = calloc(p->n, sizeof *subs);
   if (subs == NULL) return NULL;
   size_t k = 0;
   for (size_t i = 0; i < p->n; i++)
-    if (bx_lookup(p->regs[i], name) != NULL)
+    if (br_kind(self, i)->lookup(p->regs[i], name) != NULL)
       subs[k++] = bx_sub_box_new(bx_box_ctx(self), name, p->regs[i]);
   bx_box *rr = NULL;
   bool ok = k > 0;
@@ -134,20 +128,27 @@ static void br_destroy(bx_box *self) {
   bx__boxes_free(br(self)->regs, br(self)->n);
 }
 
-const bx_box_ops bx__broadcast_registry_ops = {
+static const bx_box_ops br_ops = {
     .version = BX_BOX_OPS_VERSION,
     .type = "broadcast-registry",
     .send = br_send,
     .destroy = br_destroy,
 };
 
+const bx__registry_kind bx__broadcast_registry_kind = {
+    .box = &br_ops,
+    .add = br_add,
+    .remove_name = br_remove_name,
+    .remove_box = br_remove_box,
+    .lookup = br_lookup,
+    .export_name = br_export_name,
+};
+
 bx_box *bx_broadcast_registry_new(bx_ctx *ctx, bx_box *const *registries, size_t n) {
   if (ctx == NULL || registries == NULL || n == 0) return NULL;
   for (size_t i = 0; i < n; i++)
-    if (!bx__box_is(registries[i], &bx__registry_box_ops) &&
-        !bx__box_is(registries[i], &bx__broadcast_registry_ops))
-      return NULL;
-  bx_box *b = bx_box_new(ctx, &bx__broadcast_registry_ops, sizeof(br_priv));
+    if (bx__registry_kind_of(registries[i]) == NULL) return NULL;
+  bx_box *b = bx_box_new(ctx, &br_ops, sizeof(br_priv));
   if (b == NULL) return NULL;
   br(b)->regs = bx__boxes_copy(registries, n);
   if (br(b)->regs == NULL) {

@@ -2,9 +2,18 @@
  *
  * Entries remember who registered them (the origin connection box, NULL for local code) and
  * whether they are one-shot exports, which are removed before their first delivery so that a
- * re-entrant send cannot deliver twice. */
-#include <inttypes.h>
-#include <stdio.h>
+ * re-entrant send cannot deliver twice.
+ *
+ * Design notes
+ * - This is one kind of registry (rg_kind, see bx__registry_kind in registry_internal.h); the
+ *   broadcast registry is the other. The public entry points at the bottom find the kind with
+ *   bx__registry_kind_of() and call its slot once, so they never ask which kind they hold.
+ * - rg_add is the one place that pairs "add an entry for owner" with "make the Sub box that
+ *   reaches it": bx_register(), the register RPC and a broadcast registry's local delegates all
+ *   reach it through the kind's add slot.
+ * - bx__registry_fresh_name() is the layer's one name generator: decimal ids from the context
+ *   into the caller's stack buffer (no allocation: a call exports its reply box through here),
+ *   checked against the kind's lookup slot. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,23 +111,71 @@ bx_box *bx_registry_new(bx_ctx *ctx) {
 
 /* ---- table operations --------------------------------------------------------------------- */
 
-static int rg_generate_name(bx_box *self, char *buf, size_t len) {
+int bx__registry_fresh_name(bx_box *self, const bx__registry_kind *kind, char *buf) {
   for (int tries = 0; tries < 1000; tries++) {
-    if (len < 21) return BX_EINVAL;
     bx__u64_decimal(bx__ctx_next_id(bx_box_ctx(self)), buf);
-    if (bx__map_get(rg(self)->entries, buf) == NULL) return 0;
+    if (kind->lookup(self, buf) == NULL) return 0;
   }
   return BX_EEXIST;
 }
+
+static bx_box *rg_lookup(bx_box *self, const char *name) {
+  rg_entry *e = bx__map_get(rg(self)->entries, name);
+  return e ? e->service : NULL;
+}
+
+static int rg_remove_name(bx_box *self, const char *name, bx_box *owner, bool check) {
+  bx__map *map = rg(self)->entries;
+  rg_entry *e = bx__map_get(map, name);
+  if (e == NULL) return BX_ENOSERVICE;
+  if (check && e->owner != owner) return BX_EPERM;
+  rg_entry_free(bx__map_del(map, name));
+  return 0;
+}
+
+static int rg_remove_box(bx_box *self, bx_box *service, bx_box *owner, bool check) {
+  bx__map *map = rg(self)->entries;
+  size_t pos = 0;
+  const char *key;
+  void *value;
+  int rc = BX_ENOSERVICE;
+  while (bx__map_next(map, &pos, &key, &value)) {
+    rg_entry *e = value;
+    if (!bx__box_same(e->service, service)) continue;
+    if (check && e->owner != owner) {
+      if (rc == BX_ENOSERVICE) rc = BX_EPERM;
+      continue;
+    }
+    rg_entry_free(bx__map_del(map, key));
+    rc = 0;
+  }
+  return rc;
+}
+
+static bx_box *rg_export_name(bx_box *self, const char *name) {
+  if (rg_lookup(self, name) == NULL) return NULL;
+  return bx_sub_box_new(bx_box_ctx(self), name, self);
+}
+
+static int rg_add(bx_box *self, const char *name, bx_box *service, bx_box *owner, bx_box **out);
+
+static const bx__registry_kind rg_kind = {
+    .box = &bx__registry_box_ops,
+    .add = rg_add,
+    .remove_name = rg_remove_name,
+    .remove_box = rg_remove_box,
+    .lookup = rg_lookup,
+    .export_name = rg_export_name,
+};
 
 int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const bx__reg_opts *opts,
                      const char **out_name) {
   if (!bx__box_is(registry, &bx__registry_box_ops) || service == NULL) return BX_EINVAL;
   if (name != NULL && *name == '\0') return BX_EINVAL;
   bx__map *map = rg(registry)->entries;
-  char gen[32];
+  char gen[BX__REGISTRY_NAME_SIZE];
   if (name == NULL) { /* a fresh name: nothing to replace */
-    int rc = rg_generate_name(registry, gen, sizeof gen);
+    int rc = bx__registry_fresh_name(registry, &rg_kind, gen);
     if (rc) return rc;
     name = gen;
   } else {
@@ -147,17 +204,16 @@ int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const 
   return 0;
 }
 
-static int rg_remove(bx_box *registry, const char *name, bx_box *owner_check, bool check) {
-  bx__map *map = rg(registry)->entries;
-  rg_entry *e = bx__map_get(map, name);
-  if (e == NULL) return BX_ENOSERVICE;
-  if (check && e->owner != owner_check) return BX_EPERM;
-  rg_entry_free(bx__map_del(map, name));
-  return 0;
-}
-
-int bx__registry_remove_box_by_name(bx_box *registry, const char *name, bx_box *owner, bool check) {
-  return rg_remove(registry, name, owner, check);
+/* The kind's add slot: an entry for owner, then, when asked, the Sub box that reaches it. */
+static int rg_add(bx_box *self, const char *name, bx_box *service, bx_box *owner, bx_box **out) {
+  const char *stored;
+  bx__reg_opts opts = {.one_shot = false, .owner = owner};
+  int rc = bx__registry_add(self, name, service, &opts, &stored);
+  if (rc || out == NULL) return rc;
+  *out = bx_sub_box_new(bx_box_ctx(self), stored, self);
+  if (*out != NULL) return 0;
+  rg_remove_name(self, stored, NULL, false);
+  return BX_ENOMEM;
 }
 
 size_t bx__registry_drop_owner(bx_box *registry, bx_box *owner) {
@@ -267,77 +323,44 @@ bool bx__box_same(bx_box *a, bx_box *b) {
   return false;
 }
 
-int bx__registry_remove_box(bx_box *registry, bx_box *service, bx_box *owner, bool check) {
-  bx__map *map = rg(registry)->entries;
-  size_t pos = 0;
-  const char *key;
-  void *value;
-  int rc = BX_ENOSERVICE;
-  while (bx__map_next(map, &pos, &key, &value)) {
-    rg_entry *e = value;
-    if (!bx__box_same(e->service, service)) continue;
-    if (check && e->owner != owner) {
-      if (rc == BX_ENOSERVICE) rc = BX_EPERM;
-      continue;
-    }
-    rg_entry_free(bx__map_del(map, key));
-    rc = 0;
-  }
-  return rc;
-}
-
 bx_box *bx__registry_target(bx_box *registry, const char *name) {
   if (!bx__box_is(registry, &bx__registry_box_ops) || name == NULL) return NULL;
   rg_entry *e = bx__map_get(rg(registry)->entries, name);
   return e && !e->one_shot ? e->service : NULL;
 }
 
-bx_box *bx__registry_get(bx_box *registry, const char *name) {
-  rg_entry *e = bx__map_get(rg(registry)->entries, name);
-  return e ? e->service : NULL;
-}
+/* ---- public API (dispatching through the registry kind) ----------------------------------- */
 
-/* ---- public API (dispatching on the registry kind) ----------------------------------------- */
+const bx__registry_kind *bx__registry_kind_of(const bx_box *box) {
+  static const bx__registry_kind *const kinds[] = {&rg_kind, &bx__broadcast_registry_kind};
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (bx__box_is(box, kinds[i]->box)) return kinds[i];
+  return NULL;
+}
 
 int bx_register(bx_box *registry, const char *name, bx_box *service, bx_box **out) {
   if (out) *out = NULL;
   if (registry == NULL || service == NULL) return BX_EINVAL;
-  if (bx__box_is(registry, &bx__broadcast_registry_ops))
-    return bx__broadcast_register(registry, name, service, NULL, out);
-  if (!bx__box_is(registry, &bx__registry_box_ops)) return BX_ENOTSUP;
-  const char *stored;
-  int rc = bx__registry_add(registry, name, service, NULL, &stored);
-  if (rc || out == NULL) return rc;
-  *out = bx_sub_box_new(bx_box_ctx(registry), stored, registry);
-  if (*out == NULL) {
-    rg_remove(registry, stored, NULL, false);
-    return BX_ENOMEM;
-  }
-  return 0;
+  const bx__registry_kind *kind = bx__registry_kind_of(registry);
+  return kind ? kind->add(registry, name, service, NULL, out) : BX_ENOTSUP;
 }
 
 int bx_unregister(bx_box *registry, const char *name) {
   if (registry == NULL || name == NULL) return BX_EINVAL;
-  if (bx__box_is(registry, &bx__broadcast_registry_ops))
-    return bx__broadcast_unregister(registry, name, NULL, NULL, false);
-  if (!bx__box_is(registry, &bx__registry_box_ops)) return BX_ENOTSUP;
-  return rg_remove(registry, name, NULL, false);
+  const bx__registry_kind *kind = bx__registry_kind_of(registry);
+  return kind ? kind->remove_name(registry, name, NULL, false) : BX_ENOTSUP;
 }
 
 int bx_unregister_box(bx_box *registry, bx_box *service) {
   if (registry == NULL || service == NULL) return BX_EINVAL;
-  if (bx__box_is(registry, &bx__broadcast_registry_ops))
-    return bx__broadcast_unregister(registry, NULL, service, NULL, false);
-  if (!bx__box_is(registry, &bx__registry_box_ops)) return BX_ENOTSUP;
-  return bx__registry_remove_box(registry, service, NULL, false);
+  const bx__registry_kind *kind = bx__registry_kind_of(registry);
+  return kind ? kind->remove_box(registry, service, NULL, false) : BX_ENOTSUP;
 }
 
 bx_box *bx_lookup(bx_box *registry, const char *name) {
   if (registry == NULL || name == NULL) return NULL;
-  if (bx__box_is(registry, &bx__broadcast_registry_ops))
-    return bx__broadcast_lookup(registry, name);
-  if (!bx__box_is(registry, &bx__registry_box_ops)) return NULL;
-  return bx__registry_get(registry, name);
+  const bx__registry_kind *kind = bx__registry_kind_of(registry);
+  return kind ? kind->lookup(registry, name) : NULL;
 }
 
 bx_box *bx_registry_owner(bx_box *registry, const char *name) {

@@ -6,6 +6,12 @@
  *   context.c): the ground floor's context with the codec's state and its own (root registry,
  *   `me`, the named-box table) as tenants, and the codec's hooks for exporting boxes and
  *   resolving NamedBox paths (export.c, named.c).
+ * - Two kinds of registry box, the local one (registry.c) and the broadcast one
+ *   (broadcast_registry.c), implement one ops table, bx__registry_kind. Code that works on "a
+ *   registry" (the public API, the register / doLookup / unregister skeleton, a broadcast
+ *   registry's delegates) finds the kind once with bx__registry_kind_of() and calls its slots;
+ *   it never asks which kind it holds. What only the local kind has (owners, one-shot exports,
+ *   extension methods, size and visit) stays local-only functions below.
  */
 #ifndef BX_REGISTRY_INTERNAL_H
 #define BX_REGISTRY_INTERNAL_H
@@ -14,8 +20,39 @@
 
 /* Ops tables of the registry layer's boxes that other modules recognise. */
 extern const bx_box_ops bx__registry_box_ops;
-extern const bx_box_ops bx__broadcast_registry_ops;
 extern const bx_box_ops bx__named_box_ops;
+
+/* A kind of registry box. Every slot is required; self is a box of this kind. `owner` is the
+ * connection box a request came from (an identity, not a reference), NULL for local code; with
+ * `check`, only what owner registered may be removed. */
+typedef struct bx__registry_kind {
+  const bx_box_ops *box; /* the ops of this kind's boxes */
+  /* Registers service under name (NULL: a fresh name, bx__registry_fresh_name()) for owner;
+   * adds its own references to service. When out is non-NULL it receives a new reference to
+   * the box that reaches the service (the caller owns it). All or nothing: on error nothing
+   * stays registered and no reference is returned. Returns 0, BX_EEXIST (the name is taken; a
+   * peer may re-register its own names, never another's), BX_EINVAL or BX_ENOMEM. */
+  int (*add)(bx_box *self, const char *name, bx_box *service, bx_box *owner, bx_box **out);
+  /* Removes name. Returns 0, BX_ENOSERVICE (not there) or BX_EPERM (check, another owner's). */
+  int (*remove_name)(bx_box *self, const char *name, bx_box *owner, bool check);
+  /* Removes every name bound to (structurally, bx__box_same()) service. Returns 0 when one
+   * went, else BX_EPERM (check, only others' matched) or BX_ENOSERVICE (none matched). */
+  int (*remove_box)(bx_box *self, bx_box *service, bx_box *owner, bool check);
+  /* The service registered as name (borrowed), or NULL. */
+  bx_box *(*lookup)(bx_box *self, const char *name);
+  /* A new reference to the box a peer should use to reach name (doLookup's answer; the caller
+   * owns it), or NULL when name is not registered or on allocation failure. */
+  bx_box *(*export_name)(bx_box *self, const char *name);
+} bx__registry_kind;
+
+/* The kind of a registry box (borrowed, static), or NULL when box is not one. */
+const bx__registry_kind *bx__registry_kind_of(const bx_box *box);
+extern const bx__registry_kind bx__broadcast_registry_kind;
+/* Writes into buf (at least BX__REGISTRY_NAME_SIZE bytes) a decimal name from the context's
+ * id sequence that kind->lookup(self, ...) does not know. Returns 0, or BX_EEXIST when a
+ * thousand tries all were taken. */
+enum { BX__REGISTRY_NAME_SIZE = 21 };
+int bx__registry_fresh_name(bx_box *self, const bx__registry_kind *kind, char *buf);
 
 /* export.c: the codec's export hooks. bx__export_register() exports box for ex->target (see
  * bx__codec_hooks.export_box); bx__unexport() removes box's one-shot export from the root
@@ -62,10 +99,6 @@ void bx__named_clear(bx__map *table);
 
 /* registry.c */
 int bx__registry_dispatch(bx_box *self, bx_msg *msg);
-bx_box *bx__registry_get(bx_box *registry, const char *name);
-/* Removes entries whose service is (structurally) `service`; with check, only owner's. */
-int bx__registry_remove_box(bx_box *registry, bx_box *service, bx_box *owner, bool check);
-int bx__registry_remove_box_by_name(bx_box *registry, const char *name, bx_box *owner, bool check);
 /* Structural identity of box references (the same remote box decoded twice). */
 bool bx__box_same(bx_box *a, bx_box *b);
 
@@ -76,14 +109,5 @@ bx_box *bx__registry_method(bx_box *registry, const char *method);
 int bx__registry_rpc(bx_box *self, bx_msg *msg);
 /* Answers msg's reply box with NoSuchNameException{name}; BX_ENOREPLY when it has none. */
 int bx__reply_no_such_name(const bx_msg *msg, const char *name);
-
-/* broadcast_registry.c */
-int bx__broadcast_register(bx_box *self, const char *name, bx_box *service, bx_box *owner,
-                           bx_box **out);
-int bx__broadcast_unregister(bx_box *self, const char *name, bx_box *service, bx_box *owner,
-                             bool check);
-bx_box *bx__broadcast_lookup(bx_box *self, const char *name);
-/* A new reference to the box a peer should use for name (Sub over each registry), or NULL. */
-bx_box *bx__broadcast_export_name(bx_box *self, const char *name);
 
 #endif /* BX_REGISTRY_INTERNAL_H */

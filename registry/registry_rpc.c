@@ -1,7 +1,11 @@
 /* The registry skeleton: register(name|null, service|null, box), doLookup(name) and
  * unregister(nameOrBox) as bare RPCMessages (spec/foam section 3), for local and broadcast
  * registries alike. Messages from peers (with an origin) may register and unregister only when
- * the context allows it, and may unregister only what the same connection registered. */
+ * the context allows it, and may unregister only what the same connection registered.
+ *
+ * Design notes
+ * - One skeleton for every kind of registry: bx__registry_rpc() finds self's kind once
+ *   (bx__registry_kind_of) and each method calls its slot; nothing here asks which kind. */
 #include <stdio.h>
 #include <string.h>
 
@@ -41,63 +45,44 @@ static int rr_reply_error(const bx_msg *msg, int code, const char *text) {
   return bx_reply_error(msg, code, text);
 }
 
-static bool rr_is_broadcast(bx_box *self) {
-  return bx__box_is(self, &bx__broadcast_registry_ops);
-}
-
-static bx_box *rr_export_name(bx_box *self, const char *name) {
-  if (rr_is_broadcast(self)) return bx__broadcast_export_name(self, name);
-  if (bx__registry_get(self, name) == NULL) return NULL;
-  return bx_sub_box_new(bx_box_ctx(self), name, self);
-}
-
-static int rr_register(bx_box *self, const bx_msg *msg, const cJSON *args) {
+static int rr_register(const bx__registry_kind *kind, bx_box *self, const bx_msg *msg,
+                       const cJSON *args) {
   const cJSON *name = cJSON_GetArrayItem(args, 0);
   bx_box *service = bx_msg_box_at(msg, cJSON_GetArrayItem(args, 2));
   if (!(cJSON_IsNull(name) || cJSON_IsString(name)) || service == NULL)
     return rr_reply_error(msg, BX_EBADARG, "register(name, service, box): bad arguments");
   const char *n = cJSON_IsString(name) ? name->valuestring : NULL;
-  bx_box *owner = bx_msg_origin(msg);
   bx_box *out = NULL;
-  int rc;
-  if (rr_is_broadcast(self)) {
-    rc = bx__broadcast_register(self, n, service, owner, &out);
-  } else {
-    const char *stored = NULL;
-    bx__reg_opts opts = {.one_shot = false, .owner = owner};
-    rc = bx__registry_add(self, n, service, &opts, &stored);
-    if (rc == 0 && (out = bx_sub_box_new(bx_box_ctx(self), stored, self)) == NULL) rc = BX_ENOMEM;
-  }
+  int rc = kind->add(self, n, service, bx_msg_origin(msg), &out);
   if (rc) return rr_reply_error(msg, rc, rc == BX_EEXIST ? "name already registered" : NULL);
   rc = rr_reply_return(msg, out);
   bx_box_unref(out);
   return rc;
 }
 
-static int rr_do_lookup(bx_box *self, const bx_msg *msg, const cJSON *args) {
+static int rr_do_lookup(const bx__registry_kind *kind, bx_box *self, const bx_msg *msg,
+                        const cJSON *args) {
   const cJSON *name = cJSON_GetArrayItem(args, 0);
   if (!cJSON_IsString(name))
     return rr_reply_error(msg, BX_EBADARG, "doLookup(name): name must be a string");
-  bx_box *found = rr_export_name(self, name->valuestring);
+  bx_box *found = kind->export_name(self, name->valuestring);
   if (found == NULL) return bx__reply_no_such_name(msg, name->valuestring);
   int rc = rr_reply_return(msg, found);
   bx_box_unref(found);
   return rc;
 }
 
-static int rr_unregister(bx_box *self, const bx_msg *msg, const cJSON *args) {
+static int rr_unregister(const bx__registry_kind *kind, bx_box *self, const bx_msg *msg,
+                         const cJSON *args) {
   const cJSON *arg = cJSON_GetArrayItem(args, 0);
   bx_box *owner = bx_msg_origin(msg);
   bool check = owner != NULL; /* peers may only remove their own names */
   bx_box *box = bx_msg_box_at(msg, arg);
   int rc;
   if (cJSON_IsString(arg))
-    rc = rr_is_broadcast(self)
-             ? bx__broadcast_unregister(self, arg->valuestring, NULL, owner, check)
-             : bx__registry_remove_box_by_name(self, arg->valuestring, owner, check);
+    rc = kind->remove_name(self, arg->valuestring, owner, check);
   else if (box != NULL)
-    rc = rr_is_broadcast(self) ? bx__broadcast_unregister(self, NULL, box, owner, check)
-                               : bx__registry_remove_box(self, box, owner, check);
+    rc = kind->remove_box(self, box, owner, check);
   else
     return rr_reply_error(msg, BX_EBADARG, "unregister(nameOrBox): expected a name or a box");
   if (rc == BX_ENOSERVICE) rc = 0; /* unregistering what is not there is not an error (FOAM) */
@@ -105,6 +90,7 @@ static int rr_unregister(bx_box *self, const bx_msg *msg, const cJSON *args) {
 }
 
 int bx__registry_rpc(bx_box *self, bx_msg *msg) {
+  const bx__registry_kind *kind = bx__registry_kind_of(self); /* self is a registry */
   bx_ctx *ctx = bx_box_ctx(self);
   const char *cls = bx_msg_class(msg);
   int rc;
@@ -127,11 +113,11 @@ int bx__registry_rpc(bx_box *self, bx_msg *msg) {
                             ? "not authorized to register or unregister here"
                             : "remote registration is not allowed by this context");
   } else if (strcmp(m, "register") == 0) {
-    rc = rr_register(self, msg, args);
+    rc = rr_register(kind, self, msg, args);
   } else if (strcmp(m, "doLookup") == 0) {
-    rc = rr_do_lookup(self, msg, args);
+    rc = rr_do_lookup(kind, self, msg, args);
   } else if (strcmp(m, "unregister") == 0) {
-    rc = rr_unregister(self, msg, args);
+    rc = rr_unregister(kind, self, msg, args);
   } else if (bx__registry_method(self, m) != NULL) {
     return bx_send(bx__registry_method(self, m), msg); /* an extension answers itself */
   } else {

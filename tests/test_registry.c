@@ -1,9 +1,11 @@
 /* Registries: FOAM dispatch (SubBoxMessage, HelloMessage, NoSuchName), the register / doLookup /
- * unregister skeleton with remote permissions, one-shot exports, the broadcast registry, and
- * named/lookup boxes resolving paths through nested registries. */
+ * unregister skeleton with remote permissions, one-shot exports, the broadcast registry, the
+ * same requests answered alike by every kind of registry, and named/lookup boxes resolving
+ * paths through nested registries. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <cmocka.h>
@@ -379,6 +381,110 @@ static void test_broadcast_registry(void **state) {
   bxt_env_free(e);
 }
 
+/* The registry skeleton's requests in order, each with the answer it must get. `who` is the
+ * sender: 0 local code, 1 peer a, 2 peer b; `box` appends the service as the last argument. */
+static const struct {
+  const char *method, *args;
+  bool box;
+  int who, want;
+} kind_script[] = {
+    {"register", "[\"a\",null]", true, 1, 0},
+    {"register", "[\"a\",null]", true, 2, BX_EEXIST},
+    {"register", "[\"a\",null]", true, 1, 0}, /* its owner may re-register it */
+    {"register", "[null,null]", true, 0, 0},  /* a generated name */
+    {"doLookup", "[\"a\"]", false, 2, 0},
+    {"doLookup", "[\"absent\"]", false, 2, BX_ENOSERVICE},
+    {"unregister", "[\"a\"]", false, 2, BX_EPERM},
+    {"unregister", "[]", true, 2, BX_EPERM}, /* by box: every match is someone else's */
+    {"unregister", "[\"a\"]", false, 1, 0},
+    {"unregister", "[\"a\"]", false, 1, 0}, /* not there: not an error (FOAM) */
+    {"unregister", "[]", true, 0, 0},       /* by box: the generated name */
+    {"doLookup", "[\"a\"]", false, 0, BX_ENOSERVICE},
+    {"unregister", "[5]", false, 0, BX_EBADARG},
+};
+
+/* Runs kind_script on reg; register and doLookup answer with a box of type `exported`. */
+static void run_kind_script(bxt_env *e, bx_box *reg, const char *exported, bx_box *svc,
+                            bx_box *peers[2]) {
+  bxt_sink replies;
+  bxt_sink_init(&replies, e->ctx);
+  size_t n = sizeof kind_script / sizeof kind_script[0];
+  for (size_t i = 0; i < n; i++) {
+    bx_box *origin = kind_script[i].who ? peers[kind_script[i].who - 1] : NULL;
+    bx_box *arg = kind_script[i].box ? svc : NULL;
+    bx_send(reg, reg_call(kind_script[i].method, kind_script[i].args, arg, replies.box, origin));
+  }
+  bxt_run(e);
+  assert_int_equal(replies.n, n);
+  for (size_t i = 0; i < n; i++) {
+    bx_msg *r = replies.msgs[i];
+    assert_int_equal(bx_msg_error(r, NULL), kind_script[i].want);
+    bool answers_box = kind_script[i].want == 0 && strcmp(kind_script[i].method, "unregister");
+    if (!answers_box) continue;
+    bx_box *got = bx_msg_box_at(r, cJSON_GetObjectItem(bx_msg_object(r), "data"));
+    assert_non_null(got);
+    assert_string_equal(bx_box_type(got), exported);
+  }
+  assert_null(bx_lookup(reg, "a"));
+  bxt_sink_free(&replies);
+}
+
+/* Every kind of registry answers the same requests the same way, through the public API and
+ * through its skeleton: a local registry, a broadcast one, and a broadcast one nesting it. */
+static void test_registry_kinds(void **state) {
+  (void)state;
+  bx_ctx_options o;
+  bx_ctx_options_init(&o);
+  o.allow_remote_register = true;
+  bxt_env *e = bxt_env_new(&o);
+  bxt_sink svc;
+  bxt_sink_init(&svc, e->ctx);
+  bx_box *peers[2] = {bx_null_box_new(e->ctx), bx_null_box_new(e->ctx)};
+  bx_box *local = bx_registry_new(e->ctx);
+  bx_box *regs[3] = {bx_registry_new(e->ctx), bx_registry_new(e->ctx), bx_registry_new(e->ctx)};
+  bx_box *br = bx_broadcast_registry_new(e->ctx, regs, 2);
+  bx_box *outer[2] = {br, regs[2]};
+  bx_box *nested = bx_broadcast_registry_new(e->ctx, outer, 2);
+  assert_non_null(nested);
+  assert_null(bx_broadcast_registry_new(e->ctx, peers, 2)); /* delegates must be registries */
+
+  run_kind_script(e, local, "sub", svc.box, peers);
+  run_kind_script(e, br, "roundrobin", svc.box, peers);
+  run_kind_script(e, nested, "roundrobin", svc.box, peers);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(bx_registry_size(regs[i]), 0);
+
+  /* A generated name is the next decimal id no delegate has; unregistering by box reaches all. */
+  char taken[32], next[32];
+  uint64_t id = bx__ctx_next_id(e->ctx);
+  snprintf(taken, sizeof taken, "%" PRIu64, id + 1);
+  snprintf(next, sizeof next, "%" PRIu64, id + 2);
+  assert_int_equal(bx_register(regs[2], taken, svc.box, NULL), 0);
+  assert_int_equal(bx_register(nested, NULL, svc.box, NULL), 0);
+  for (int i = 0; i < 3; i++)
+    assert_ptr_equal(bx_lookup(regs[i], next), svc.box);
+  assert_ptr_equal(bx_lookup(nested, taken), svc.box);
+  assert_int_equal(bx_unregister_box(nested, svc.box), 0);
+  assert_int_equal(bx_unregister_box(nested, svc.box), BX_ENOSERVICE);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(bx_registry_size(regs[i]), 0);
+  /* Not a registry: the public API says so. */
+  assert_int_equal(bx_register(svc.box, "x", svc.box, NULL), BX_ENOTSUP);
+  assert_int_equal(bx_unregister(svc.box, "x"), BX_ENOTSUP);
+  assert_int_equal(bx_unregister_box(svc.box, svc.box), BX_ENOTSUP);
+  assert_null(bx_lookup(svc.box, "x"));
+
+  bx_box_unref(nested);
+  bx_box_unref(br);
+  bx_box_unref(local);
+  for (int i = 0; i < 3; i++)
+    bx_box_unref(regs[i]);
+  bx_box_unref(peers[0]);
+  bx_box_unref(peers[1]);
+  bxt_sink_free(&svc);
+  bxt_env_free(e);
+}
+
 static void test_named_paths(void **state) {
   (void)state;
   bx_ctx_options o;
@@ -495,6 +601,7 @@ int main(void) {
       cmocka_unit_test(test_remote_register_permissions),
       cmocka_unit_test(test_one_shot_export),
       cmocka_unit_test(test_broadcast_registry),
+      cmocka_unit_test(test_registry_kinds),
       cmocka_unit_test(test_named_paths),
       cmocka_unit_test(test_wire_forms),
   };
