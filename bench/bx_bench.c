@@ -129,7 +129,7 @@ __attribute__((noinline)) static pid_t serve_on(const char *url, const bench_opt
   uv_loop_t loop;
   uv_loop_init(&loop);
   bx_ctx *ctx;
-  bx_ctx_new(&ctx, &loop, NULL);
+  bx_ctx_new(&loop, NULL, &ctx);
   static calc_impl impl;
   bx_listener *l;
   if (calc_impl_register(ctx, &impl, "calc", NULL) != 0 || bx_listen(ctx, url, NULL, &l) != 0)
@@ -155,16 +155,16 @@ typedef struct client {
 static void client_open(client *c, const char *url) {
   memset(c, 0, sizeof *c);
   uv_loop_init(&c->loop);
-  bx_ctx_new(&c->ctx, &c->loop, NULL);
+  bx_ctx_new(&c->loop, NULL, &c->ctx);
   bx_box *conn = NULL;
   if (url) {
     bx_connect(c->ctx, url, NULL, &conn);
-    c->svc = bx_sub_box_new(c->ctx, "calc", conn);
+    bx_sub_box_new(c->ctx, "calc", conn, &c->svc);
     bx_box_unref(conn);
   } else {
     static calc_impl impl;
     calc_impl_register(c->ctx, &impl, "calc", NULL);
-    c->svc = bx_sub_box_new(c->ctx, "calc", bx_ctx_registry(c->ctx));
+    bx_sub_box_new(c->ctx, "calc", bx_ctx_registry(c->ctx), &c->svc);
   }
   calc_stub_init(&c->stub, c->svc);
 }

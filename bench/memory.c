@@ -95,8 +95,9 @@ long mem_names(int count) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     bx_ctx *ctx;
-    bx_ctx_new(&ctx, &loop, NULL);
-    bx_box *svc = bx_null_box_new(ctx);
+    bx_ctx_new(&loop, NULL, &ctx);
+    bx_box *svc = NULL;
+    bx_null_box_new(ctx, &svc);
     long before = mem_rss(getpid());
     char name[32];
     for (int i = 0; i < count; i++) {

@@ -3,14 +3,17 @@
 
 #include "box_internal.h"
 
-bx_box *bx_box_new(bx_ctx *ctx, const bx_box_ops *ops, size_t priv_size) {
-  if (ctx == NULL || ops == NULL || ops->send == NULL) return NULL;
+int bx_box_new(bx_ctx *ctx, const bx_box_ops *ops, size_t priv_size, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL || ops == NULL || ops->send == NULL) return BX_EINVAL;
   bx_box *b = bx__zalloc(sizeof *b + priv_size);
-  if (b == NULL) return NULL;
+  if (b == NULL) return BX_ENOMEM;
   b->ops = ops;
   b->ctx = ctx;
   b->refs = 1;
-  return b;
+  *out = b;
+  return 0;
 }
 
 void *bx_box_priv(bx_box *box) {
@@ -57,9 +60,25 @@ int bx_reply(const bx_msg *msg, bx_msg *reply) {
 
 int bx_reply_error(const bx_msg *msg, int code, const char *text) {
   if (msg == NULL || msg->reply_box == NULL) return BX_ENOREPLY;
-  bx_msg *err = bx_msg_new_error(code, text);
-  if (err == NULL) return BX_ENOMEM;
-  return bx_send(msg->reply_box, err);
+  return bx_send_error(msg->reply_box, code, text);
+}
+
+int bx_send_json(bx_box *box, cJSON *payload) {
+  bx_msg *m;
+  int rc = bx_msg_new(payload, &m);
+  return rc ? rc : bx_send(box, m);
+}
+
+int bx_reply_json(const bx_msg *msg, cJSON *payload) {
+  bx_msg *m;
+  int rc = bx_msg_new(payload, &m);
+  return rc ? rc : bx_reply(msg, m);
+}
+
+int bx_send_error(bx_box *box, int code, const char *text) {
+  bx_msg *m;
+  int rc = bx_msg_new_error(code, text, &m);
+  return rc ? rc : bx_send(box, m);
 }
 
 bx_box **bx__boxes_copy(bx_box *const *boxes, size_t n) {

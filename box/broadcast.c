@@ -50,16 +50,20 @@ static const bx_box_ops bc_ops = {
     .destroy = bc_destroy,
 };
 
-bx_box *bx_broadcast_box_new(bx_ctx *ctx, bx_box *const *delegates, size_t n) {
-  if (ctx == NULL || (delegates == NULL && n > 0)) return NULL;
-  bx_box *box = bx_box_new(ctx, &bc_ops, sizeof(bc_state));
-  if (box == NULL) return NULL;
+int bx_broadcast_box_new(bx_ctx *ctx, bx_box *const *delegates, size_t n, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL || (delegates == NULL && n > 0)) return BX_EINVAL;
+  bx_box *box = NULL;
+  bx_box_new(ctx, &bc_ops, sizeof(bc_state), &box);
+  if (box == NULL) return BX_ENOMEM;
   bc_state *st = bx_box_priv(box);
   st->delegates = bx__boxes_copy(delegates, n);
   if (st->delegates == NULL) {
     bx_box_unref(box);
-    return NULL;
+    return BX_ENOMEM;
   }
   st->n = n;
-  return box;
+  *out = box;
+  return 0;
 }

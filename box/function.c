@@ -41,13 +41,18 @@ static const bx_box_ops fn_ops = {
     .destroy = fn_destroy,
 };
 
-bx_box *bx_function_box_new(bx_ctx *ctx, bx_box_fn fn, void *data, void (*data_free)(void *data)) {
-  if (ctx == NULL || fn == NULL) return NULL;
-  bx_box *box = bx_box_new(ctx, &fn_ops, sizeof(fn_state));
-  if (box == NULL) return NULL;
+int bx_function_box_new(bx_ctx *ctx, bx_box_fn fn, void *data, void (*data_free)(void *data),
+                        bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL || fn == NULL) return BX_EINVAL;
+  bx_box *box = NULL;
+  bx_box_new(ctx, &fn_ops, sizeof(fn_state), &box);
+  if (box == NULL) return BX_ENOMEM;
   fn_state *st = bx_box_priv(box);
   st->fn = fn;
   st->data = data;
   st->data_free = data_free;
-  return box;
+  *out = box;
+  return 0;
 }

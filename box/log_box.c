@@ -50,17 +50,21 @@ static const bx_box_ops lg_ops = {
     .destroy = lg_destroy,
 };
 
-bx_box *bx_log_box_new(bx_ctx *ctx, const char *prefix, int level, bx_box *delegate) {
-  if (ctx == NULL || level < BX_LOG_ERROR || level > BX_LOG_DEBUG) return NULL;
-  bx_box *box = bx_box_new(ctx, &lg_ops, sizeof(lg_state));
-  if (box == NULL) return NULL;
+int bx_log_box_new(bx_ctx *ctx, const char *prefix, int level, bx_box *delegate, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL || level < BX_LOG_ERROR || level > BX_LOG_DEBUG) return BX_EINVAL;
+  bx_box *box = NULL;
+  bx_box_new(ctx, &lg_ops, sizeof(lg_state), &box);
+  if (box == NULL) return BX_ENOMEM;
   lg_state *st = bx_box_priv(box);
   st->prefix = bx__strdup(prefix ? prefix : "");
   if (st->prefix == NULL) {
     bx_box_unref(box);
-    return NULL;
+    return BX_ENOMEM;
   }
   st->level = level;
   st->delegate = bx_box_ref(delegate);
-  return box;
+  *out = box;
+  return 0;
 }

@@ -4,15 +4,20 @@
 
 #include "box_internal.h"
 
-bx_msg *bx_msg_new(cJSON *object) {
+int bx_msg_new(cJSON *object, bx_msg **out) {
+  if (out == NULL) {
+    cJSON_Delete(object);
+    return BX_EINVAL;
+  }
   bx_msg *m = bx__zalloc(sizeof *m);
+  *out = m;
   if (m == NULL) {
     cJSON_Delete(object);
-    return NULL;
+    return BX_ENOMEM;
   }
   m->refs = 1;
   m->object = object;
-  return m;
+  return 0;
 }
 
 bx_msg *bx_msg_ref(bx_msg *msg) {
@@ -177,25 +182,28 @@ static int mg_dup_json(const cJSON *src, cJSON **dst) {
   return *dst ? 0 : BX_ENOMEM;
 }
 
-bx_msg *bx_msg_copy(const bx_msg *msg) {
-  if (msg == NULL || bx__msg_settle(msg) != 0) return NULL;
+int bx_msg_copy(const bx_msg *msg, bx_msg **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (msg == NULL) return BX_EINVAL;
+  if (bx__msg_settle(msg) != 0) return BX_ENOMEM;
   cJSON *object, *attrs;
-  if (mg_dup_json(msg->object, &object)) return NULL;
+  if (mg_dup_json(msg->object, &object)) return BX_ENOMEM;
   if (mg_dup_json(msg->attrs, &attrs)) {
     cJSON_Delete(object);
-    return NULL;
+    return BX_ENOMEM;
   }
-  bx_msg *c = bx_msg_new(object);
-  if (c == NULL) {
+  bx_msg *c = NULL;
+  if (bx_msg_new(object, &c) != 0) {
     cJSON_Delete(attrs);
-    return NULL;
+    return BX_ENOMEM;
   }
   c->attrs = attrs;
   if (msg->nboxes) {
     c->boxes = malloc(msg->nboxes * sizeof *c->boxes);
     if (c->boxes == NULL) {
       mg_free(c);
-      return NULL;
+      return BX_ENOMEM;
     }
     for (size_t i = 0; i < msg->nboxes; i++)
       c->boxes[i] = bx_box_ref(msg->boxes[i]);
@@ -203,13 +211,14 @@ bx_msg *bx_msg_copy(const bx_msg *msg) {
   }
   c->reply_box = bx_box_ref(msg->reply_box);
   c->origin = bx_box_ref(msg->origin);
-  return c;
+  *out = c;
+  return 0;
 }
 
 bx_msg *bx_msg_writable(bx_msg *msg) {
   if (msg == NULL || msg->refs == 1) return msg;
-  bx_msg *c = bx_msg_copy(msg);
-  if (c == NULL) return NULL;
+  bx_msg *c;
+  if (bx_msg_copy(msg, &c) != 0) return NULL;
   bx_msg_unref(msg);
   return c;
 }
@@ -370,17 +379,19 @@ size_t bx_msg_box_count(const bx_msg *msg) {
 
 /* ---- errors ------------------------------------------------------------------------------- */
 
-bx_msg *bx_msg_new_error(int code, const char *text) {
+int bx_msg_new_error(int code, const char *text, bx_msg **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
   cJSON *err = bx__json_object_const(BX_CLASS_RPC_ERROR);
   cJSON *exc = bx__json_object_const(BX_CLASS_REMOTE_EXCEPTION);
   if (err == NULL || exc == NULL || !cJSON_AddStringToObject(exc, "id", bx_err_name(code)) ||
       !cJSON_AddStringToObject(exc, "message", text ? text : bx_strerror(code))) {
     cJSON_Delete(err);
     cJSON_Delete(exc);
-    return NULL;
+    return BX_ENOMEM;
   }
   cJSON_AddItemToObject(err, "data", exc);
-  return bx_msg_new(err);
+  return bx_msg_new(err, out);
 }
 
 static int mg_exception_code(const cJSON *data, const char **text) {

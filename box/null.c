@@ -13,7 +13,9 @@ static const bx_box_ops nl_ops = {
     .send = nl_send,
 };
 
-bx_box *bx_null_box_new(bx_ctx *ctx) {
-  if (ctx == NULL) return NULL;
-  return bx_box_new(ctx, &nl_ops, 0);
+int bx_null_box_new(bx_ctx *ctx, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL) return BX_EINVAL;
+  return bx_box_new(ctx, &nl_ops, 0, out);
 }

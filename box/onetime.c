@@ -32,11 +32,15 @@ static const bx_box_ops ot_ops = {
     .destroy = ot_destroy,
 };
 
-bx_box *bx_onetime_box_new(bx_ctx *ctx, bx_box *delegate) {
-  if (ctx == NULL || delegate == NULL) return NULL;
-  bx_box *box = bx_box_new(ctx, &ot_ops, sizeof(ot_state));
-  if (box == NULL) return NULL;
+int bx_onetime_box_new(bx_ctx *ctx, bx_box *delegate, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL || delegate == NULL) return BX_EINVAL;
+  bx_box *box = NULL;
+  bx_box_new(ctx, &ot_ops, sizeof(ot_state), &box);
+  if (box == NULL) return BX_ENOMEM;
   ot_state *st = bx_box_priv(box);
   st->delegate = bx_box_ref(delegate);
-  return box;
+  *out = box;
+  return 0;
 }

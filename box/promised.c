@@ -65,7 +65,7 @@ static void pm_fail_accepted(bx_msg *msg, int err, const char *text) {
 static void pm_forward_accepted(pm_state *st, bx_msg *msg) {
   bx_box *reply = bx_box_ref(bx_msg_reply_box(msg));
   int rc = bx_send(st->delegate, msg);
-  if (rc < 0 && reply) bx_send(reply, bx_msg_new_error(rc, NULL));
+  if (rc < 0 && reply) bx_send_error(reply, rc, NULL);
   bx_box_unref(reply);
 }
 
@@ -125,14 +125,18 @@ static const bx_box_ops pm_ops = {
     .destroy = pm_destroy,
 };
 
-bx_box *bx_promised_box_new(bx_ctx *ctx, size_t max_queue) {
-  if (ctx == NULL) return NULL;
-  bx_box *box = bx_box_new(ctx, &pm_ops, sizeof(pm_state));
-  if (box == NULL) return NULL;
+int bx_promised_box_new(bx_ctx *ctx, size_t max_queue, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL) return BX_EINVAL;
+  bx_box *box = NULL;
+  bx_box_new(ctx, &pm_ops, sizeof(pm_state), &box);
+  if (box == NULL) return BX_ENOMEM;
   pm_state *st = bx_box_priv(box);
   st->state = PM_PENDING;
   st->max = max_queue ? max_queue : PM_DEFAULT_MAX;
-  return box;
+  *out = box;
+  return 0;
 }
 
 int bx_promised_resolve(bx_box *promised, bx_box *delegate) {

@@ -31,13 +31,17 @@ static const bx_box_ops px_ops = {
     .destroy = px_destroy,
 };
 
-bx_box *bx_proxy_box_new(bx_ctx *ctx, bx_box *delegate) {
-  if (ctx == NULL) return NULL;
-  bx_box *box = bx_box_new(ctx, &px_ops, sizeof(px_state));
-  if (box == NULL) return NULL;
+int bx_proxy_box_new(bx_ctx *ctx, bx_box *delegate, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL) return BX_EINVAL;
+  bx_box *box = NULL;
+  bx_box_new(ctx, &px_ops, sizeof(px_state), &box);
+  if (box == NULL) return BX_ENOMEM;
   px_state *st = bx_box_priv(box);
   st->delegate = bx_box_ref(delegate);
-  return box;
+  *out = box;
+  return 0;
 }
 
 void bx_proxy_box_set_delegate(bx_box *proxy, bx_box *delegate) {

@@ -173,9 +173,11 @@ static const bx_box_ops rg_ops = {
  * box when the original has one. *guard receives an extra reference to that guard (or NULL). */
 static bx_msg *rt_attempt_msg(rt_call *call, bx_box **guard) {
   *guard = NULL;
-  bx_msg *copy = bx_msg_copy(call->orig);
+  bx_msg *copy = NULL;
+  bx_msg_copy(call->orig, &copy);
   if (copy == NULL || bx_msg_reply_box(call->orig) == NULL) return copy;
-  bx_box *gb = bx_box_new(call->ctx, &rg_ops, sizeof(rg_state));
+  bx_box *gb = NULL;
+  bx_box_new(call->ctx, &rg_ops, sizeof(rg_state), &gb);
   if (gb == NULL) {
     bx_msg_unref(copy);
     return NULL;
@@ -220,7 +222,9 @@ static void rt_expire(bx__settle_rec *s, int code) {
   }
   call->refs++;
   int rc = rt_attempt(call);
-  if (rc < 0) rt_deliver(call, bx_msg_new_error(rc, NULL));
+  bx_msg *err = NULL;
+  if (rc < 0) bx_msg_new_error(rc, NULL, &err);
+  if (rc < 0) rt_deliver(call, err);
   rt_call_unref(call);
 }
 
@@ -273,18 +277,23 @@ static const bx_box_ops rt_ops = {
     .destroy = rt_destroy,
 };
 
-bx_box *bx_retry_box_new(bx_ctx *ctx, bx_box *delegate, const bx_retry_options *opts) {
+int bx_retry_box_new(bx_ctx *ctx, bx_box *delegate, const bx_retry_options *opts, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
   bx_retry_options o;
   if (opts)
     o = *opts;
   else
     bx_retry_options_init(&o);
-  if (ctx == NULL || delegate == NULL || o.max_attempts == 0 || !(o.multiplier >= 1.0)) return NULL;
+  if (ctx == NULL || delegate == NULL || o.max_attempts == 0 || !(o.multiplier >= 1.0))
+    return BX_EINVAL;
   if (o.retryable == NULL) o.retryable = rt_default_retryable;
-  bx_box *box = bx_box_new(ctx, &rt_ops, sizeof(rt_state));
-  if (box == NULL) return NULL;
+  bx_box *box = NULL;
+  bx_box_new(ctx, &rt_ops, sizeof(rt_state), &box);
+  if (box == NULL) return BX_ENOMEM;
   rt_state *st = bx_box_priv(box);
   st->delegate = bx_box_ref(delegate);
   st->opts = o;
-  return box;
+  *out = box;
+  return 0;
 }

@@ -41,13 +41,17 @@ const bx_box_ops bx__return_box_ops = {
     .destroy = rb_destroy,
 };
 
-bx_box *bx_return_box_new(bx_ctx *ctx, bx_box *origin) {
-  if (ctx == NULL) return NULL;
-  bx_box *box = bx_box_new(ctx, &bx__return_box_ops, sizeof(rb_state));
-  if (box == NULL) return NULL;
+int bx_return_box_new(bx_ctx *ctx, bx_box *origin, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL) return BX_EINVAL;
+  bx_box *box = NULL;
+  bx_box_new(ctx, &bx__return_box_ops, sizeof(rb_state), &box);
+  if (box == NULL) return BX_ENOMEM;
   rb_state *st = bx_box_priv(box);
   st->origin = bx_box_ref(origin);
-  return box;
+  *out = box;
+  return 0;
 }
 
 bx_box *bx__return_box_origin(bx_box *ret) {

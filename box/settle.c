@@ -50,7 +50,7 @@ bool bx__settle(bx__settle_rec *s) {
 }
 
 static void st_send_error(void *box, void *code) {
-  bx_send(box, bx_msg_new_error((int)(intptr_t)code, NULL));
+  bx_send_error(box, (int)(intptr_t)code, NULL);
   bx_box_unref(box);
 }
 

@@ -66,15 +66,19 @@ const bx_box_ops bx__sub_box_ops = {
     .destroy = sb_destroy,
 };
 
-bx_box *bx_sub_box_new(bx_ctx *ctx, const char *name, bx_box *delegate) {
-  if (ctx == NULL || name == NULL || delegate == NULL) return NULL;
+int bx_sub_box_new(bx_ctx *ctx, const char *name, bx_box *delegate, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL || name == NULL || delegate == NULL) return BX_EINVAL;
   size_t n = strlen(name) + 1;
-  bx_box *box = bx_box_new(ctx, &bx__sub_box_ops, sizeof(sb_state) + n);
-  if (box == NULL) return NULL;
+  bx_box *box = NULL;
+  bx_box_new(ctx, &bx__sub_box_ops, sizeof(sb_state) + n, &box);
+  if (box == NULL) return BX_ENOMEM;
   sb_state *st = bx_box_priv(box);
   memcpy(st->name, name, n);
   st->delegate = bx_box_ref(delegate);
-  return box;
+  *out = box;
+  return 0;
 }
 
 const char *bx_sub_box_name(bx_box *sub) {

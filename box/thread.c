@@ -136,21 +136,25 @@ static const bx_box_ops th_ops = {
     .destroy = th_destroy,
 };
 
-bx_box *bx_thread_box_new(bx_ctx *target, bx_box *delegate) {
-  if (target == NULL || delegate == NULL || bx_ctx_is_closing(target)) return NULL;
+int bx_thread_box_new(bx_ctx *target, bx_box *delegate, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (target == NULL || delegate == NULL) return BX_EINVAL;
+  if (bx_ctx_is_closing(target)) return BX_ECLOSING;
   th_shared *sh = calloc(1, sizeof *sh);
-  if (sh == NULL) return NULL;
-  bx_box *box = bx_box_new(target, &th_ops, sizeof(th_priv));
-  if (box == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
+  if (sh == NULL) return BX_ENOMEM;
+  bx_box *box = NULL;
+  if (bx_box_new(target, &th_ops, sizeof(th_priv), &box) != 0 ||
+      pthread_mutex_init(&sh->lock, NULL) != 0) {
     free(box);
     free(sh);
-    return NULL;
+    return BX_ENOMEM;
   }
   if (uv_async_init(bx_ctx_loop(target), &sh->async, th_async_cb) != 0) {
     pthread_mutex_destroy(&sh->lock);
     free(box);
     free(sh);
-    return NULL;
+    return BX_ENOMEM;
   }
   sh->async.data = sh;
   sh->ctx = target;
@@ -158,5 +162,6 @@ bx_box *bx_thread_box_new(bx_ctx *target, bx_box *delegate) {
   sh->tracked.on_close = th_on_close;
   bx__track(target, &sh->tracked);
   ((th_priv *)bx_box_priv(box))->sh = sh;
-  return box;
+  *out = box;
+  return 0;
 }

@@ -48,7 +48,7 @@ static void to_expire(bx__settle_rec *s, int code) {
     return;
   }
   bx_log(ctx, BX_LOG_DEBUG, "timeout: no reply in time");
-  bx_send(reply, bx_msg_new_error(code, NULL));
+  bx_send_error(reply, code, NULL);
   bx_box_unref(reply);
 }
 
@@ -84,7 +84,8 @@ static const bx_box_ops tg_ops = {
 static bx_box *to_guard_new(bx_box *self) {
   to_state *st = bx_box_priv(self);
   bx_ctx *ctx = bx_box_ctx(self);
-  bx_box *gbox = bx_box_new(ctx, &tg_ops, sizeof(tg_state));
+  bx_box *gbox = NULL;
+  bx_box_new(ctx, &tg_ops, sizeof(tg_state), &gbox);
   if (gbox == NULL) return NULL;
   tg_state *g = bx_box_priv(gbox);
   bx__settle_init(&g->settle, ctx, to_expire);
@@ -138,12 +139,16 @@ static const bx_box_ops to_ops = {
     .destroy = to_destroy,
 };
 
-bx_box *bx_timeout_box_new(bx_ctx *ctx, bx_box *delegate, uint64_t timeout_ms) {
-  if (ctx == NULL || delegate == NULL) return NULL;
-  bx_box *box = bx_box_new(ctx, &to_ops, sizeof(to_state));
-  if (box == NULL) return NULL;
+int bx_timeout_box_new(bx_ctx *ctx, bx_box *delegate, uint64_t timeout_ms, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL || delegate == NULL) return BX_EINVAL;
+  bx_box *box = NULL;
+  bx_box_new(ctx, &to_ops, sizeof(to_state), &box);
+  if (box == NULL) return BX_ENOMEM;
   to_state *st = bx_box_priv(box);
   st->delegate = bx_box_ref(delegate);
   st->timeout_ms = timeout_ms;
-  return box;
+  *out = box;
+  return 0;
 }

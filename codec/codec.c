@@ -254,17 +254,17 @@ static int cd_box(cd_dec *d, const cJSON *ref, bx_box **out) {
   const char *cls = bx_json_class(ref);
   *out = NULL;
   if (strcmp(cls, BX_CLASS_RETURN_BOX) == 0) {
-    *out = bx_return_box_new(d->ctx, d->origin);
+    bx_return_box_new(d->ctx, d->origin, out);
   } else if (strcmp(cls, BX_CLASS_NAMED_BOX) == 0) {
-    *out = bx__codec_hooks_of(d->ctx)->named_box(d->ctx, cd_str(ref, "name"));
-    if (*out == NULL)
+    int rc = bx__codec_hooks_of(d->ctx)->named_box(d->ctx, cd_str(ref, "name"), out);
+    if (rc == BX_EINVAL)
       return cd_fail(d->err, BX_EBADMSG, "malformed %s path '%s'", cls,
                      cd_show(cd_str(ref, "name")).s);
   } else {
     bx_box *delegate;
     int rc = cd_box(d, cJSON_GetObjectItemCaseSensitive(ref, "delegate"), &delegate);
     if (rc) return rc;
-    *out = bx_sub_box_new(d->ctx, cd_str(ref, "name"), delegate);
+    bx_sub_box_new(d->ctx, cd_str(ref, "name"), delegate, out);
     bx_box_unref(delegate);
   }
   return *out ? 0 : cd_fail(d->err, BX_ENOMEM, "out of memory");
@@ -358,7 +358,7 @@ static int cd_message(cd_dec *d, cJSON *root) {
     cJSON_Delete(object);
     object = NULL;
   }
-  d->msg = bx_msg_new(object);
+  bx_msg_new(object, &d->msg);
   if (d->msg == NULL) return cd_fail(d->err, BX_ENOMEM, "out of memory");
   int rc = cd_payload(d);
   cJSON *attrs = cJSON_GetObjectItemCaseSensitive(root, "attributes");
@@ -384,7 +384,7 @@ static int cd_top(cd_dec *d, cJSON *root) {
   if (rc == 0 && cls == NULL) rc = cd_fail(d->err, BX_EBADMSG, "top-level object has no \"class\"");
   if (rc == 0) rc = cd_check(d, root, true);
   if (rc == 0 && strcmp(cls, BX_CLASS_REGISTER_SELF) == 0) {
-    d->msg = bx_msg_new(root); /* the stream handshake: the object is the payload */
+    bx_msg_new(root, &d->msg); /* the stream handshake: the object is the payload */
     return d->msg ? 0 : cd_fail(d->err, BX_ENOMEM, "out of memory");
   }
   if (rc == 0 && strcmp(cls, BX_CLASS_MESSAGE) != 0)
@@ -434,12 +434,11 @@ static int cd_fast_reply(cd_dec *d, const bx__envelope *env) {
   bx_box *delegate = NULL, *reply = NULL;
   if (name == NULL || (env->reply_named && path == NULL))
     rc = BX_ENOMEM;
-  else if (env->reply_named &&
-           (delegate = bx__codec_hooks_of(d->ctx)->named_box(d->ctx, path)) == NULL)
+  else if (env->reply_named && bx__codec_hooks_of(d->ctx)->named_box(d->ctx, path, &delegate) != 0)
     rc = CD_GENERAL; /* a malformed path: the general road says so */
-  else if (!env->reply_named && (delegate = bx_return_box_new(d->ctx, d->origin)) == NULL)
-    rc = BX_ENOMEM;
-  if (rc == 0 && (reply = bx_sub_box_new(d->ctx, name, delegate)) == NULL) rc = BX_ENOMEM;
+  else if (!env->reply_named)
+    rc = bx_return_box_new(d->ctx, d->origin, &delegate);
+  if (rc == 0) rc = bx_sub_box_new(d->ctx, name, delegate, &reply);
   if (rc == 0) bx_msg_set_reply_box(d->msg, reply);
   bx_box_unref(reply);
   bx_box_unref(delegate);

@@ -21,9 +21,9 @@ typedef struct bx__codec_hooks {
   /* Takes back an export of this encode (the frame failed): removes name if it still names
    * box. */
   void (*unexport)(bx_ctx *ctx, const char *name, bx_box *box);
-  /* A new reference to the named box of path (a NamedBox in a frame), or NULL for a malformed
-   * path or on allocation failure. */
-  bx_box *(*named_box)(bx_ctx *ctx, const char *path);
+  /* A new reference to the named box of path (a NamedBox in a frame) in *out: 0, or BX_EINVAL
+   * for a malformed path or BX_ENOMEM (*out NULL). */
+  int (*named_box)(bx_ctx *ctx, const char *path, bx_box **out);
 } bx__codec_hooks;
 
 /* Installs the codec's state on ctx (the built-in classes allowed) with hooks (static storage).

@@ -57,13 +57,14 @@ char *bxg_emit_skeleton_h(const bxg_model *m) {
                  "/* The interface's descriptor: its methods and struct classes. */\n"
                  "extern const bx_interface %s_interface;\n\n",
                  m->iface);
-  bxg_buf_printf(&b,
-                 "/* Creates a box serving the interface: ops (borrowed: must outlive the box) "
-                 "and impl\n"
-                 " * (borrowed) are passed to every call; see bx_skeleton_new(). Returns NULL "
-                 "on failure. */\n"
-                 "bx_box *%s_skeleton_new(bx_ctx *ctx, const %s_ops *ops, void *impl);\n\n",
-                 m->iface, m->iface);
+  bxg_buf_printf(
+      &b,
+      "/* Creates a box serving the interface: ops (borrowed: must outlive the box) "
+      "and impl\n"
+      " * (borrowed) are passed to every call; see bx_skeleton_new(). Returns 0 and "
+      "the box in *out,\n * or an error code (*out NULL). */\n"
+      "int %s_skeleton_new(bx_ctx *ctx, const %s_ops *ops, void *impl, bx_box **out);\n\n",
+      m->iface, m->iface);
   bxg_emit_header_close(&b, m, "SKELETON");
   return b.data;
 }
@@ -128,10 +129,11 @@ char *bxg_emit_skeleton_c(const bxg_model *m) {
   for (size_t i = 0; i < m->nmethods; i++)
     skel_invoke(&b, m, &m->methods[i]);
   bxg_emit_interface(&b, m, true, iface);
-  bxg_buf_printf(&b,
-                 "\nbx_box *%s_skeleton_new(bx_ctx *ctx, const %s_ops *ops, void *impl) {\n"
-                 "  return bx_skeleton_new(ctx, &%s_interface, ops, impl);\n}\n",
-                 m->iface, m->iface, m->iface);
+  bxg_buf_printf(
+      &b,
+      "\nint %s_skeleton_new(bx_ctx *ctx, const %s_ops *ops, void *impl, bx_box **out) {\n"
+      "  return bx_skeleton_new(ctx, &%s_interface, ops, impl, out);\n}\n",
+      m->iface, m->iface, m->iface);
   free(iface);
   return b.data;
 }

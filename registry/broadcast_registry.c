@@ -51,10 +51,7 @@ static int br_add(bx_box *self, const char *name, bx_box *service, bx_box *owner
   size_t done = 0;
   for (; done < p->n && rc == 0; done++)
     rc = br_kind(self, done)->add(p->regs[done], name, service, owner, &outs[done]);
-  if (rc == 0 && out != NULL) {
-    *out = bx_round_robin_box_new(bx_box_ctx(self), outs, p->n);
-    if (*out == NULL) rc = BX_ENOMEM;
-  }
+  if (rc == 0 && out != NULL) rc = bx_round_robin_box_new(bx_box_ctx(self), outs, p->n, out);
   if (rc != 0) /* roll back: all or nothing */
     for (size_t i = 0; i < done; i++)
       if (outs[i] != NULL) br_kind(self, i)->remove_name(p->regs[i], name, NULL, false);
@@ -97,12 +94,12 @@ static bx_box *br_export_name(bx_box *self, const char *name) {
   size_t k = 0;
   for (size_t i = 0; i < p->n; i++)
     if (br_kind(self, i)->lookup(p->regs[i], name) != NULL)
-      subs[k++] = bx_sub_box_new(bx_box_ctx(self), name, p->regs[i]);
+      bx_sub_box_new(bx_box_ctx(self), name, p->regs[i], &subs[k++]);
   bx_box *rr = NULL;
   bool ok = k > 0;
   for (size_t i = 0; i < k; i++)
     ok = ok && subs[i] != NULL;
-  if (ok) rr = bx_round_robin_box_new(bx_box_ctx(self), subs, k);
+  if (ok) bx_round_robin_box_new(bx_box_ctx(self), subs, k, &rr);
   for (size_t i = 0; i < k; i++)
     bx_box_unref(subs[i]);
   free(subs);
@@ -144,17 +141,21 @@ const bx__registry_kind bx__broadcast_registry_kind = {
     .export_name = br_export_name,
 };
 
-bx_box *bx_broadcast_registry_new(bx_ctx *ctx, bx_box *const *registries, size_t n) {
-  if (ctx == NULL || registries == NULL || n == 0) return NULL;
+int bx_broadcast_registry_new(bx_ctx *ctx, bx_box *const *registries, size_t n, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL || registries == NULL || n == 0) return BX_EINVAL;
   for (size_t i = 0; i < n; i++)
-    if (bx__registry_kind_of(registries[i]) == NULL) return NULL;
-  bx_box *b = bx_box_new(ctx, &br_ops, sizeof(br_priv));
-  if (b == NULL) return NULL;
+    if (bx__registry_kind_of(registries[i]) == NULL) return BX_EINVAL;
+  bx_box *b = NULL;
+  bx_box_new(ctx, &br_ops, sizeof(br_priv), &b);
+  if (b == NULL) return BX_ENOMEM;
   br(b)->regs = bx__boxes_copy(registries, n);
   if (br(b)->regs == NULL) {
     bx_box_unref(b);
-    return NULL;
+    return BX_ENOMEM;
   }
   br(b)->n = n;
-  return b;
+  *out = b;
+  return 0;
 }

@@ -55,15 +55,16 @@ static int rx_attach(bx_ctx *ctx) {
   if (st == NULL) return BX_ENOMEM;
   bx__ctx_set_tenant(ctx, BX__SLOT_REGISTRY, st, &rx_tenant);
   if ((st->named = bx__map_new()) == NULL) return BX_ENOMEM;
-  if ((st->registry = bx_registry_new(ctx)) == NULL) return BX_ENOMEM;
+  if (bx_registry_new(ctx, &st->registry) != 0) return BX_ENOMEM;
   bx__ctx_set_root(ctx, st->registry);
-  if ((st->me = bx_named_box(ctx, bx_ctx_name(ctx))) == NULL) return BX_EINVAL;
+  if (bx_named_box(ctx, bx_ctx_name(ctx), &st->me) != 0) return BX_EINVAL;
   return bx_named_bind(ctx, bx_ctx_name(ctx), st->registry);
 }
 
-int bx_ctx_new(bx_ctx **out, uv_loop_t *loop, const bx_ctx_options *opts) {
-  if (out == NULL || loop == NULL) return BX_EINVAL;
+int bx_ctx_new(uv_loop_t *loop, const bx_ctx_options *opts, bx_ctx **out) {
+  if (out == NULL) return BX_EINVAL;
   *out = NULL;
+  if (loop == NULL) return BX_EINVAL;
   bx_ctx *ctx;
   int rc = bx__ctx_create(&ctx, loop, opts);
   if (rc) return rc;

@@ -80,7 +80,8 @@ static const bx_box_ops lk_answer_ops = {
 static int lk_start(bx_box *self) {
   lk_priv *p = lk(self);
   bx_ctx *ctx = bx_box_ctx(self);
-  bx_box *answer = bx_box_new(ctx, &lk_answer_ops, sizeof(lk_answer_priv));
+  bx_box *answer = NULL;
+  bx_box_new(ctx, &lk_answer_ops, sizeof(lk_answer_priv), &answer);
   cJSON *rpc = bx_json_new_object(BX_CLASS_RPC_MESSAGE);
   cJSON *args = cJSON_CreateArray();
   bx_msg *m = NULL;
@@ -93,7 +94,7 @@ static int lk_start(bx_box *self) {
     return BX_ENOMEM;
   }
   cJSON_AddItemToObject(rpc, "args", args);
-  if ((m = bx_msg_new(rpc)) == NULL) {
+  if (bx_msg_new(rpc, &m) != 0) {
     bx_box_unref(answer);
     return BX_ENOMEM;
   }
@@ -109,7 +110,8 @@ static int lk_start(bx_box *self) {
 static int lk_send(bx_box *self, bx_msg *msg) {
   lk_priv *p = lk(self);
   if (p->promised != NULL) return bx_send(p->promised, msg);
-  bx_box *promised = bx_promised_box_new(bx_box_ctx(self), 0);
+  bx_box *promised = NULL;
+  bx_promised_box_new(bx_box_ctx(self), 0, &promised);
   if (promised == NULL) {
     bx_msg_unref(msg);
     return BX_ENOMEM;
@@ -144,15 +146,19 @@ static const bx_box_ops lk_ops = {
     .destroy = lk_destroy,
 };
 
-bx_box *bx_lookup_box_new(bx_ctx *ctx, bx_box *parent, const char *name) {
-  if (ctx == NULL || parent == NULL || name == NULL || *name == '\0') return NULL;
-  bx_box *b = bx_box_new(ctx, &lk_ops, sizeof(lk_priv));
-  if (b == NULL) return NULL;
+int bx_lookup_box_new(bx_ctx *ctx, bx_box *parent, const char *name, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL || parent == NULL || name == NULL || *name == '\0') return BX_EINVAL;
+  bx_box *b = NULL;
+  bx_box_new(ctx, &lk_ops, sizeof(lk_priv), &b);
+  if (b == NULL) return BX_ENOMEM;
   lk(b)->name = bx__strdup(name);
   if (lk(b)->name == NULL) {
     bx_box_unref(b);
-    return NULL;
+    return BX_ENOMEM;
   }
   lk(b)->parent = bx_box_ref(parent);
-  return b;
+  *out = b;
+  return 0;
 }

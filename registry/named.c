@@ -40,7 +40,8 @@ static bx_box *nm_parent(bx_ctx *ctx, const char *path) {
   if (parent == NULL) return NULL;
   memcpy(parent, path, len);
   parent[len] = '\0';
-  bx_box *b = bx_named_box(ctx, parent);
+  bx_box *b = NULL;
+  bx_named_box(ctx, parent, &b);
   free(parent);
   return b;
 }
@@ -51,7 +52,7 @@ static int nm_send(bx_box *self, bx_msg *msg) {
   if (p->resolver == NULL) {
     bx_ctx *ctx = bx_box_ctx(self);
     bx_box *parent = nm_parent(ctx, p->path);
-    if (parent != NULL) p->resolver = bx_lookup_box_new(ctx, parent, strrchr(p->path, '/') + 1);
+    if (parent != NULL) bx_lookup_box_new(ctx, parent, strrchr(p->path, '/') + 1, &p->resolver);
     bx_box_unref(parent);
     if (p->resolver == NULL) {
       bx_msg_unref(msg);
@@ -91,24 +92,30 @@ const bx_box_ops bx__named_box_ops = {
     .destroy = nm_destroy,
 };
 
-bx_box *bx_named_box(bx_ctx *ctx, const char *path) {
-  if (ctx == NULL || !nm_valid_path(path)) return NULL;
+int bx_named_box(bx_ctx *ctx, const char *path, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL || !nm_valid_path(path)) return BX_EINVAL;
   bx__map *table = bx__named_map(ctx);
   bx_box *b = bx__map_get(table, path);
-  if (b != NULL) return bx_box_ref(b);
-  b = bx_box_new(ctx, &bx__named_box_ops, sizeof(nm_priv));
-  if (b == NULL) return NULL;
+  if (b != NULL) {
+    *out = bx_box_ref(b);
+    return 0;
+  }
+  if (bx_box_new(ctx, &bx__named_box_ops, sizeof(nm_priv), &b) != 0) return BX_ENOMEM;
   nm(b)->path = bx__strdup(path);
   if (nm(b)->path == NULL || bx__map_put(table, path, b, NULL) != 0) {
     bx_box_unref(b);
-    return NULL;
+    return BX_ENOMEM;
   }
   nm(b)->table = table; /* a weak entry until bound */
-  return b;
+  *out = b;
+  return 0;
 }
 
 int bx_named_bind(bx_ctx *ctx, const char *path, bx_box *box) {
-  bx_box *b = bx_named_box(ctx, path);
+  bx_box *b = NULL;
+  bx_named_box(ctx, path, &b);
   if (b == NULL) return BX_EINVAL;
   nm_priv *p = nm(b);
   bx_box *old = p->binding, *resolver = p->resolver;

@@ -99,14 +99,18 @@ const bx_box_ops bx__registry_box_ops = {
     .destroy = rg_destroy,
 };
 
-bx_box *bx_registry_new(bx_ctx *ctx) {
-  bx_box *b = bx_box_new(ctx, &bx__registry_box_ops, sizeof(rg_priv));
-  if (b == NULL) return NULL;
+int bx_registry_new(bx_ctx *ctx, bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  bx_box *b = NULL;
+  int rc = bx_box_new(ctx, &bx__registry_box_ops, sizeof(rg_priv), &b);
+  if (rc) return rc;
   if ((rg(b)->entries = bx__map_new_borrowing()) == NULL) {
     bx_box_unref(b);
-    return NULL;
+    return BX_ENOMEM;
   }
-  return b;
+  *out = b;
+  return 0;
 }
 
 /* ---- table operations --------------------------------------------------------------------- */
@@ -153,8 +157,9 @@ static int rg_remove_box(bx_box *self, bx_box *service, bx_box *owner, bool chec
 }
 
 static bx_box *rg_export_name(bx_box *self, const char *name) {
-  if (rg_lookup(self, name) == NULL) return NULL;
-  return bx_sub_box_new(bx_box_ctx(self), name, self);
+  bx_box *sub = NULL;
+  if (rg_lookup(self, name) != NULL) bx_sub_box_new(bx_box_ctx(self), name, self, &sub);
+  return sub;
 }
 
 static int rg_add(bx_box *self, const char *name, bx_box *service, bx_box *owner, bx_box **out);
@@ -210,10 +215,9 @@ static int rg_add(bx_box *self, const char *name, bx_box *service, bx_box *owner
   bx__reg_opts opts = {.one_shot = false, .owner = owner};
   int rc = bx__registry_add(self, name, service, &opts, &stored);
   if (rc || out == NULL) return rc;
-  *out = bx_sub_box_new(bx_box_ctx(self), stored, self);
-  if (*out != NULL) return 0;
-  rg_remove_name(self, stored, NULL, false);
-  return BX_ENOMEM;
+  rc = bx_sub_box_new(bx_box_ctx(self), stored, self, out);
+  if (rc) rg_remove_name(self, stored, NULL, false);
+  return rc;
 }
 
 size_t bx__registry_drop_owner(bx_box *registry, bx_box *owner) {
@@ -236,7 +240,8 @@ int bx__registry_fail_export(bx_box *registry, const char *name, bx_box *owner, 
   if (e == NULL || !e->one_shot || e->owner != owner) return BX_ENOSERVICE;
   bx_box *waiting = bx_box_ref(e->service);
   rg_entry_free(bx__map_del(map, name));
-  bx_msg *err = bx_msg_new_error(code, text);
+  bx_msg *err = NULL;
+  bx_msg_new_error(code, text, &err);
   int rc = err ? bx_send(waiting, err) : BX_ENOMEM;
   bx_box_unref(waiting);
   return rc;
@@ -261,7 +266,8 @@ size_t bx__registry_fail_owner(bx_box *registry, bx_box *owner, int code) {
     rg_entry_free(e);
   }
   for (size_t i = 0; i < k; i++) {
-    bx_msg *err = bx_msg_new_error(code, NULL);
+    bx_msg *err = NULL;
+    bx_msg_new_error(code, NULL, &err);
     if (err) bx_send(waiting[i], err);
     bx_box_unref(waiting[i]);
   }

@@ -18,13 +18,14 @@ int bx__reply_no_such_name(const bx_msg *msg, const char *name) {
     cJSON_Delete(o);
     return BX_ENOMEM;
   }
-  return bx_reply(msg, bx_msg_new(o));
+  return bx_reply_json(msg, o);
 }
 
 /* Replies RPCReturnMessage, with `box` as data when non-NULL (void otherwise). */
 static int rr_reply_return(const bx_msg *msg, bx_box *box) {
   if (bx_msg_reply_box(msg) == NULL) return 0;
-  bx_msg *reply = bx_msg_new(bx_json_new_object(BX_CLASS_RPC_RETURN));
+  bx_msg *reply = NULL;
+  bx_msg_new(bx_json_new_object(BX_CLASS_RPC_RETURN), &reply);
   if (reply == NULL || bx_msg_object(reply) == NULL) {
     bx_msg_unref(reply);
     return BX_ENOMEM;

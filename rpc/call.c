@@ -169,7 +169,8 @@ static int cl_launch(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint
     if (rc == 0) cl_settle(c, 0, NULL, NULL); /* done once sent */
     return rc;
   }
-  bx_box *rb = bx_box_new(c->ctx, &rb_ops, sizeof(rb_priv));
+  bx_box *rb = NULL;
+  bx_box_new(c->ctx, &rb_ops, sizeof(rb_priv), &rb);
   if (rb == NULL) {
     bx_msg_unref(req);
     return BX_ENOMEM;

@@ -61,7 +61,9 @@ static bx_msg *sk_error_text(const char *text) {
     cJSON_Delete(o);
     return NULL;
   }
-  return bx_msg_new(o);
+  bx_msg *m = NULL;
+  bx_msg_new(o, &m);
+  return m;
 }
 
 static bx_msg *sk_return(bx_rpc_call *c) {
@@ -72,14 +74,17 @@ static bx_msg *sk_return(bx_rpc_call *c) {
   snprintf(text, sizeof text, "could not encode the result of %.60s: %s", c->m->name,
            bx_strerror(rc));
   bx_log(bx_box_ctx(c->skeleton), BX_LOG_WARN, "skeleton: %s", text);
-  return bx_msg_new_error(rc, text);
+  bx_msg_new_error(rc, text, &reply);
+  return reply;
 }
 
 /* The reply message for a call that finished with status. */
 static bx_msg *sk_answer(bx_rpc_call *c, int status) {
   if (status == 0) return sk_return(c);
   if (c->error_text) return sk_error_text(c->error_text);
-  return bx_msg_new_error(status, NULL);
+  bx_msg *err = NULL;
+  bx_msg_new_error(status, NULL, &err);
+  return err;
 }
 
 /* Answers a direct call: a copy of the result when it copies, else the reply message. */
@@ -221,16 +226,22 @@ int bx__skeleton_call_direct(bx_box *skeleton, const bx_method *m, const void *a
   return 0;
 }
 
-bx_box *bx_skeleton_new(bx_ctx *ctx, const bx_interface *iface, const void *ops, void *impl) {
-  if (ctx == NULL || iface == NULL || ops == NULL) return NULL;
-  if (bx_interface_allow_classes(ctx, iface)) return NULL;
-  bx_box *b = bx_box_new(ctx, &sk_ops, sizeof(sk_priv));
-  if (b == NULL) return NULL;
+int bx_skeleton_new(bx_ctx *ctx, const bx_interface *iface, const void *ops, void *impl,
+                    bx_box **out) {
+  if (out == NULL) return BX_EINVAL;
+  *out = NULL;
+  if (ctx == NULL || iface == NULL || ops == NULL) return BX_EINVAL;
+  int rc = bx_interface_allow_classes(ctx, iface);
+  if (rc) return rc;
+  bx_box *b = NULL;
+  bx_box_new(ctx, &sk_ops, sizeof(sk_priv), &b);
+  if (b == NULL) return BX_ENOMEM;
   sk_priv *p = bx_box_priv(b);
   p->iface = iface;
   p->ops = ops;
   p->impl = impl;
-  return b;
+  *out = b;
+  return 0;
 }
 
 void bx_rpc_set_error(bx_rpc_call *call, const char *fmt, ...) {

@@ -31,7 +31,8 @@ static void test_resolve_flushes_in_order(void **state) {
   bxt_sink out, replies;
   bxt_sink_init(&out, e->ctx);
   bxt_sink_init(&replies, e->ctx);
-  bx_box *p = bx_promised_box_new(e->ctx, 0);
+  bx_box *p = NULL;
+  bx_promised_box_new(e->ctx, 0, &p);
   assert_non_null(p);
   assert_string_equal(bx_box_type(p), "promised");
 
@@ -67,7 +68,8 @@ static void test_reject_fails_each_once(void **state) {
   bxt_env *e = bxt_env_new(NULL);
   bxt_sink replies;
   bxt_sink_init(&replies, e->ctx);
-  bx_box *p = bx_promised_box_new(e->ctx, 0);
+  bx_box *p = NULL;
+  bx_promised_box_new(e->ctx, 0, &p);
   assert_non_null(p);
 
   for (int i = 0; i < 3; i++)
@@ -105,7 +107,8 @@ static void test_queue_bound(void **state) {
   bxt_sink out, replies;
   bxt_sink_init(&out, e->ctx);
   bxt_sink_init(&replies, e->ctx);
-  bx_box *p = bx_promised_box_new(e->ctx, 2);
+  bx_box *p = NULL;
+  bx_promised_box_new(e->ctx, 2, &p);
   assert_non_null(p);
   assert_int_equal(bx_send(p, numbered(0, replies.box)), 0);
   assert_int_equal(bx_send(p, numbered(1, replies.box)), 0);
@@ -130,8 +133,10 @@ static void test_flush_rejection_reaches_reply_box(void **state) {
   bxt_sink out, replies;
   bxt_sink_init(&out, e->ctx);
   bxt_sink_init(&replies, e->ctx);
-  bx_box *once = bx_onetime_box_new(e->ctx, out.box);
-  bx_box *p = bx_promised_box_new(e->ctx, 0);
+  bx_box *once = NULL;
+  bx_onetime_box_new(e->ctx, out.box, &once);
+  bx_box *p = NULL;
+  bx_promised_box_new(e->ctx, 0, &p);
   assert_int_equal(bx_send(p, numbered(0, replies.box)), 0);
   assert_int_equal(bx_send(p, numbered(1, replies.box)), 0);
   assert_int_equal(bx_promised_resolve(p, once), 0);
@@ -153,7 +158,8 @@ static void test_unsettled_release(void **state) {
   bxt_env *e = bxt_env_new(NULL);
   bxt_sink replies;
   bxt_sink_init(&replies, e->ctx);
-  bx_box *p = bx_promised_box_new(e->ctx, 0);
+  bx_box *p = NULL;
+  bx_promised_box_new(e->ctx, 0, &p);
   for (int i = 0; i < 20; i++)
     assert_int_equal(bx_send(p, numbered(i, replies.box)), 0);
   assert_int_equal(bx_promised_queued(p), 20);

@@ -57,7 +57,7 @@ static void fixture_init(fixture *x, int failures, int code) {
   x->f.loop = &x->e->loop;
   x->f.failures = failures;
   x->f.code = code;
-  x->fn = bx_function_box_new(x->e->ctx, flaky_fn, &x->f, NULL);
+  bx_function_box_new(x->e->ctx, flaky_fn, &x->f, NULL, &x->fn);
   assert_non_null(x->fn);
   bxt_sink_init(&x->replies, x->e->ctx);
 }
@@ -101,11 +101,13 @@ static void test_defaults(void **state) {
   assert_false(o.retryable(BX_ECLOSING, NULL));
 
   bxt_env *e = bxt_env_new(NULL);
-  bx_box *n = bx_null_box_new(e->ctx);
+  bx_box *n = NULL;
+  bx_null_box_new(e->ctx, &n);
   o.max_attempts = 0;
-  assert_null(bx_retry_box_new(e->ctx, n, &o));
-  assert_null(bx_retry_box_new(e->ctx, NULL, NULL));
-  bx_box *r = bx_retry_box_new(e->ctx, n, NULL);
+  bxt_refused(bx_retry_box_new(e->ctx, n, &o, &bxt_none), BX_EINVAL);
+  bxt_refused(bx_retry_box_new(e->ctx, NULL, NULL, &bxt_none), BX_EINVAL);
+  bx_box *r = NULL;
+  bx_retry_box_new(e->ctx, n, NULL, &r);
   assert_non_null(r);
   assert_string_equal(bx_box_type(r), "retry");
   bx_box_unref(r);
@@ -119,7 +121,8 @@ static void test_succeeds_after_k_failures(void **state) {
     fixture x;
     fixture_init(&x, k, BX_ETIMEDOUT);
     bx_retry_options o = quick(4);
-    bx_box *r = bx_retry_box_new(x.e->ctx, x.fn, &o);
+    bx_box *r = NULL;
+    bx_retry_box_new(x.e->ctx, x.fn, &o, &r);
     assert_int_equal(bx_send(r, request(x.replies.box)), 0);
     bxt_run(x.e);
     assert_int_equal(x.f.calls, k + 1);
@@ -135,7 +138,8 @@ static void test_exhausted(void **state) {
   fixture x;
   fixture_init(&x, 100, BX_ECONNLOST);
   bx_retry_options o = quick(3);
-  bx_box *r = bx_retry_box_new(x.e->ctx, x.fn, &o);
+  bx_box *r = NULL;
+  bx_retry_box_new(x.e->ctx, x.fn, &o, &r);
   assert_int_equal(bx_send(r, request(x.replies.box)), 0);
   bxt_run(x.e);
   assert_int_equal(x.f.calls, 3);
@@ -152,7 +156,8 @@ static void test_not_retryable(void **state) {
   fixture x;
   fixture_init(&x, 100, BX_EREMOTE);
   bx_retry_options o = quick(5);
-  bx_box *r = bx_retry_box_new(x.e->ctx, x.fn, &o);
+  bx_box *r = NULL;
+  bx_retry_box_new(x.e->ctx, x.fn, &o, &r);
   assert_int_equal(bx_send(r, request(x.replies.box)), 0);
   bxt_run(x.e);
   assert_int_equal(x.f.calls, 1);
@@ -172,7 +177,8 @@ static void test_backoff_grows(void **state) {
   o.initial_backoff_ms = 5;
   o.multiplier = 3.0;
   o.max_backoff_ms = 1000;
-  bx_box *r = bx_retry_box_new(x.e->ctx, x.fn, &o);
+  bx_box *r = NULL;
+  bx_retry_box_new(x.e->ctx, x.fn, &o, &r);
   assert_int_equal(bx_send(r, request(x.replies.box)), 0);
   bxt_run(x.e);
   assert_int_equal(x.f.calls, 4);
@@ -193,7 +199,8 @@ static void test_stale_reply_dropped(void **state) {
   fixture_init(&x, 1, BX_ETIMEDOUT);
   x.f.hold_first = true;
   bx_retry_options o = quick(3);
-  bx_box *r = bx_retry_box_new(x.e->ctx, x.fn, &o);
+  bx_box *r = NULL;
+  bx_retry_box_new(x.e->ctx, x.fn, &o, &r);
   assert_int_equal(bx_send(r, request(x.replies.box)), 0);
   bxt_run(x.e);
   assert_int_equal(x.f.calls, 2);
@@ -214,12 +221,14 @@ static void test_synchronous_rejections(void **state) {
   bxt_sink out, replies;
   bxt_sink_init(&out, e->ctx);
   bxt_sink_init(&replies, e->ctx);
-  bx_box *used = bx_onetime_box_new(e->ctx, out.box);
+  bx_box *used = NULL;
+  bx_onetime_box_new(e->ctx, out.box, &used);
   assert_int_equal(bx_send(used, bxt_msg("{}")), 0);
 
   /* Not retryable on the first attempt: rejected outright, the reply box hears nothing. */
   bx_retry_options o = quick(3);
-  bx_box *r = bx_retry_box_new(e->ctx, used, &o);
+  bx_box *r = NULL;
+  bx_retry_box_new(e->ctx, used, &o, &r);
   assert_int_equal(bx_send(r, request(replies.box)), BX_ECLOSED);
   bxt_run(e);
   assert_int_equal(replies.n, 0);
@@ -228,7 +237,8 @@ static void test_synchronous_rejections(void **state) {
   int asked = 0;
   o.retryable = closed_is_retryable;
   o.retryable_data = &asked;
-  bx_box *r2 = bx_retry_box_new(e->ctx, used, &o);
+  bx_box *r2 = NULL;
+  bx_retry_box_new(e->ctx, used, &o, &r2);
   assert_int_equal(bx_send(r2, request(replies.box)), 0);
   bxt_run(e);
   assert_int_equal(asked, 2); /* attempts 1 and 2; after the 3rd none remain */
@@ -239,7 +249,8 @@ static void test_synchronous_rejections(void **state) {
    * the call. */
   assert_int_equal(bx_send(r, bxt_msg("{\"no\":\"reply\"}")), BX_ECLOSED);
   assert_int_equal(bx_send(r2, bxt_msg("{\"no\":\"reply\"}")), 0);
-  bx_box *r3 = bx_retry_box_new(e->ctx, out.box, &o);
+  bx_box *r3 = NULL;
+  bx_retry_box_new(e->ctx, out.box, &o, &r3);
   assert_int_equal(bx_send(r3, bxt_msg("{\"no\":\"reply\"}")), 0);
   bxt_run(e);
   assert_int_equal(out.n, 2);
@@ -260,8 +271,10 @@ static void test_dropped_attempt(void **state) {
   bxt_env *e = bxt_env_new(NULL);
   bxt_sink replies;
   bxt_sink_init(&replies, e->ctx);
-  bx_box *n = bx_null_box_new(e->ctx);
-  bx_box *r = bx_retry_box_new(e->ctx, n, NULL);
+  bx_box *n = NULL;
+  bx_null_box_new(e->ctx, &n);
+  bx_box *r = NULL;
+  bx_retry_box_new(e->ctx, n, NULL, &r);
   assert_int_equal(bx_send(r, request(replies.box)), 0);
   bxt_run(e); /* returns: no timer or tracked call left */
   assert_int_equal(replies.n, 0);
@@ -279,7 +292,8 @@ static void test_close_during_backoff(void **state) {
   bx_retry_options o;
   bx_retry_options_init(&o);
   o.initial_backoff_ms = 60000;
-  bx_box *r = bx_retry_box_new(x.e->ctx, x.fn, &o);
+  bx_box *r = NULL;
+  bx_retry_box_new(x.e->ctx, x.fn, &o, &r);
   assert_int_equal(bx_send(r, request(x.replies.box)), 0);
   /* One loop turn: the first attempt fails and the next waits a minute. */
   uv_run(&x.e->loop, UV_RUN_NOWAIT);

@@ -44,10 +44,12 @@ static void test_reply_in_time(void **state) {
   server srv = {.answer = true};
   bxt_sink replies;
   bxt_sink_init(&replies, e->ctx);
-  bx_box *fn = bx_function_box_new(e->ctx, server_fn, &srv, NULL);
-  bx_box *to = bx_timeout_box_new(e->ctx, fn, 10000);
+  bx_box *fn = NULL;
+  bx_function_box_new(e->ctx, server_fn, &srv, NULL, &fn);
+  bx_box *to = NULL;
+  bx_timeout_box_new(e->ctx, fn, 10000, &to);
   assert_non_null(to);
-  assert_null(bx_timeout_box_new(e->ctx, NULL, 10));
+  bxt_refused(bx_timeout_box_new(e->ctx, NULL, 10, &bxt_none), BX_EINVAL);
 
   assert_int_equal(bx_send(to, request(replies.box)), 0);
   bxt_run(e); /* returns once the guard's timer is closed: the reply settled it */
@@ -69,8 +71,10 @@ static void test_no_reply_times_out_then_late_reply_dropped(void **state) {
   server srv = {.answer = false};
   bxt_sink replies;
   bxt_sink_init(&replies, e->ctx);
-  bx_box *fn = bx_function_box_new(e->ctx, server_fn, &srv, NULL);
-  bx_box *to = bx_timeout_box_new(e->ctx, fn, 20);
+  bx_box *fn = NULL;
+  bx_function_box_new(e->ctx, server_fn, &srv, NULL, &fn);
+  bx_box *to = NULL;
+  bx_timeout_box_new(e->ctx, fn, 20, &to);
 
   assert_int_equal(bx_send(to, request(replies.box)), 0);
   bxt_run(e);
@@ -98,7 +102,8 @@ static void test_unguarded_and_rejected(void **state) {
   bxt_sink out, replies;
   bxt_sink_init(&out, e->ctx);
   bxt_sink_init(&replies, e->ctx);
-  bx_box *to = bx_timeout_box_new(e->ctx, out.box, 5);
+  bx_box *to = NULL;
+  bx_timeout_box_new(e->ctx, out.box, 5, &to);
 
   /* No reply box: forwarded as is, nothing to time out. */
   bx_msg *m = bxt_msg("{\"fire\":\"forget\"}");
@@ -118,9 +123,11 @@ static void test_unguarded_and_rejected(void **state) {
   bxt_sink_clear(&replies);
 
   /* Rejected outright by the delegate: rejected outright here too, and nothing more. */
-  bx_box *used = bx_onetime_box_new(e->ctx, out.box);
+  bx_box *used = NULL;
+  bx_onetime_box_new(e->ctx, out.box, &used);
   assert_int_equal(bx_send(used, bxt_msg("{}")), 0);
-  bx_box *to2 = bx_timeout_box_new(e->ctx, used, 5);
+  bx_box *to2 = NULL;
+  bx_timeout_box_new(e->ctx, used, 5, &to2);
   assert_int_equal(bx_send(to2, request(replies.box)), BX_ECLOSED);
   bxt_run(e);
   assert_int_equal(replies.n, 0);
@@ -139,8 +146,10 @@ static void test_close_with_pending_guard(void **state) {
   server srv = {.answer = false};
   bxt_sink replies;
   bxt_sink_init(&replies, e->ctx);
-  bx_box *fn = bx_function_box_new(e->ctx, server_fn, &srv, NULL);
-  bx_box *to = bx_timeout_box_new(e->ctx, fn, 60000);
+  bx_box *fn = NULL;
+  bx_function_box_new(e->ctx, server_fn, &srv, NULL, &fn);
+  bx_box *to = NULL;
+  bx_timeout_box_new(e->ctx, fn, 60000, &to);
 
   assert_int_equal(bx_send(to, request(replies.box)), 0);
   bxt_env_free(e); /* closes the context: asserts uv_loop_close() == 0 */

@@ -276,7 +276,8 @@ static void test_shape_named_delegate(void **state) {
   bx_box *named = bx_sub_box_delegate(reply);
   assert_string_equal(bx_box_type(named), "named");
   assert_string_equal(bx_named_box_path(named), "/client");
-  bx_box *again = bx_named_box(e->ctx, "/client"); /* the context's shared box for the path */
+  bx_box *again = NULL;
+  bx_named_box(e->ctx, "/client", &again); /* the context's shared box for the path */
   assert_ptr_equal(again, named);
   bx_box_unref(again);
   bx_msg_unref(m);
@@ -288,7 +289,8 @@ static void test_shape_origin(void **state) {
   (void)state;
   bxt_env *e = env_captures();
   frames fs = load_captures();
-  bx_box *origin = bx_null_box_new(e->ctx);
+  bx_box *origin = NULL;
+  bx_null_box_new(e->ctx, &origin);
   bx_msg *m = decode_ok(e->ctx, capture(&fs, "ws-foam2-head.jsonl", 13), origin);
   assert_ptr_equal(bx_msg_origin(m), origin);
   /* every ReturnBox of the frame answers over the origin */
@@ -661,7 +663,8 @@ static void test_js_rendered_integers(void **state) {
 static void test_malformed(void **state) {
   (void)state;
   bxt_env *e = bxt_env_new(NULL);
-  bx_box *origin = bx_null_box_new(e->ctx);
+  bx_box *origin = NULL;
+  bx_null_box_new(e->ctx, &origin);
   for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++)
     check_bad(e->ctx, &bad_cases[i], strlen(bad_cases[i].json));
   /* a NUL byte inside the frame, and a frame cut inside a reply box */
@@ -803,7 +806,8 @@ static void test_bad_arguments(void **state) {
   assert_int_equal(bx_decode(e->ctx, "{}", 2, NULL, NULL, &err), BX_EINVAL);
   assert_int_equal(bx_decode(e->ctx, NULL, 0, NULL, &m, &err), BX_EBADJSON);
   bx_buf b = {0};
-  bx_msg *msg = bx_msg_new(NULL);
+  bx_msg *msg = NULL;
+  bx_msg_new(NULL, &msg);
   assert_int_equal(bx_encode(NULL, msg, NULL, &b), BX_EINVAL);
   assert_int_equal(bx_encode(e->ctx, NULL, NULL, &b), BX_EINVAL);
   assert_int_equal(bx_encode(e->ctx, msg, NULL, NULL), BX_EINVAL);
@@ -985,7 +989,9 @@ static void test_encode_exports_reply(void **state) {
   (void)state;
   bxt_env *e = bxt_env_new(NULL);
   bx_box *reg = bx_ctx_registry(e->ctx);
-  bx_box *boxes[2] = {bx_function_box_new(e->ctx, noop_fn, NULL, NULL), bx_null_box_new(e->ctx)};
+  bx_box *boxes[2];
+  assert_int_equal(bx_function_box_new(e->ctx, noop_fn, NULL, NULL, &boxes[0]), 0);
+  assert_int_equal(bx_null_box_new(e->ctx, &boxes[1]), 0);
   for (int i = 0; i < 2; i++) {
     bx_msg *m = bxt_msg("{\"class\":\"foam.box.SubBoxMessage\",\"name\":\"calc\",\"object\":"
                         "{\"class\":\"foam.box.RPCMessage\",\"name\":\"add\",\"args\":[1,2]}}");
@@ -1023,8 +1029,10 @@ static void test_encode_exports_payload_box(void **state) {
   (void)state;
   bxt_env *e = bxt_env_new(NULL);
   bx_box *reg = bx_ctx_registry(e->ctx);
-  bx_box *cb = bx_function_box_new(e->ctx, noop_fn, NULL, NULL);
-  bx_box *named = bx_named_box(e->ctx, "/peer/svc");
+  bx_box *cb = NULL;
+  bx_function_box_new(e->ctx, noop_fn, NULL, NULL, &cb);
+  bx_box *named = NULL;
+  bx_named_box(e->ctx, "/peer/svc", &named);
   bx_msg *m = bxt_msg("{\"class\":\"foam.box.RPCMessage\",\"name\":\"register\",\"args\":"
                       "[\"cb\",null]}");
   cJSON *args = cJSON_GetObjectItem(bx_msg_object(m), "args");
@@ -1083,7 +1091,8 @@ static void test_encode_size_cap(void **state) {
   o.max_frame = 200;
   bxt_env *e = bxt_env_new(&o);
   bx_box *reg = bx_ctx_registry(e->ctx);
-  bx_box *cb = bx_function_box_new(e->ctx, noop_fn, NULL, NULL);
+  bx_box *cb = NULL;
+  bx_function_box_new(e->ctx, noop_fn, NULL, NULL, &cb);
   char json[512];
   snprintf(json, sizeof json, "{\"class\":\"foam.box.RPCReturnMessage\",\"data\":\"%0300d\"}", 0);
   bx_msg *m = bxt_msg(json);
@@ -1133,7 +1142,8 @@ static void test_encode_size_cap(void **state) {
 static void test_encode_null_payload(void **state) {
   (void)state;
   bxt_env *e = bxt_env_new(NULL);
-  bx_msg *m = bx_msg_new(NULL);
+  bx_msg *m = NULL;
+  bx_msg_new(NULL, &m);
   char *out = encode_text(e->ctx, m);
   assert_string_equal(out, "{\"class\":\"foam.box.Message\",\"attributes\":{},\"object\":null}");
   free(out);
@@ -1262,18 +1272,21 @@ static void forget_export_names(cJSON *node) {
  * before and after its tree is built. */
 static void lazy_case(bxt_env *e, const char *cls, const char *name, const char *key,
                       const char *body, int layers, bool box_arg) {
-  bx_box *keep = bx_box_new(e->ctx, &keep_ops, sizeof(bx_msg *));
+  bx_box *keep = NULL;
+  bx_box_new(e->ctx, &keep_ops, sizeof(bx_msg *), &keep);
   bx_box *first = bx_box_ref(keep);
   for (int i = layers - 1; i >= 0; i--) {
     char sub[32];
     snprintf(sub, sizeof sub, "s%d \"q\"\n\\", i);
-    bx_box *s = bx_sub_box_new(e->ctx, sub, first);
+    bx_box *s = NULL;
+    bx_sub_box_new(e->ctx, sub, first, &s);
     bx_box_unref(first);
     first = s;
   }
   bx_msg *m = bx__msg_new_lazy(cls, name, key);
   assert_non_null(m);
-  bx_box *fn = bx_function_box_new(e->ctx, noop_fn, NULL, NULL);
+  bx_box *fn = NULL;
+  bx_function_box_new(e->ctx, noop_fn, NULL, NULL, &fn);
   cJSON *b = body ? cJSON_Parse(body) : NULL;
   if (box_arg) cJSON_AddItemToArray(b, bx_msg_box_ref(m, fn));
   bx__msg_lazy_body(m, b);
@@ -1329,8 +1342,10 @@ static void test_lazy_payload_encodes_as_its_tree(void **state) {
 static void test_lazy_payload_exact_and_shared(void **state) {
   (void)state;
   bxt_env *e = bxt_env_new(NULL);
-  bx_box *keep = bx_box_new(e->ctx, &keep_ops, sizeof(bx_msg *));
-  bx_box *sub = bx_sub_box_new(e->ctx, "calc", keep);
+  bx_box *keep = NULL;
+  bx_box_new(e->ctx, &keep_ops, sizeof(bx_msg *), &keep);
+  bx_box *sub = NULL;
+  bx_sub_box_new(e->ctx, "calc", keep, &sub);
   bx_msg *m = bx__msg_new_lazy(BX_CLASS_RPC_MESSAGE, "add", "args");
   bx__msg_lazy_body(m, cJSON_Parse("[1,2]"));
   assert_string_equal(bx_msg_class(m), BX_CLASS_RPC_MESSAGE);

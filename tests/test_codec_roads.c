@@ -212,7 +212,8 @@ static void compare_messages(bx_ctx *ctx, const road_case *c, bx_msg *fast, bx_m
 static void test_roads_agree_on_good_frames(void **state) {
   (void)state;
   bxt_env *e = env_new(0);
-  bx_box *origin = bx_null_box_new(e->ctx);
+  bx_box *origin = NULL;
+  bx_null_box_new(e->ctx, &origin);
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
     bx_msg *fast = NULL, *slow = NULL;
     int rc =
@@ -355,7 +356,8 @@ static void test_lazy_layers_through_registries(void **state) {
   bxt_env *e = env_new(0);
   bxt_sink sink;
   bxt_sink_init(&sink, e->ctx);
-  bx_box *inner = bx_registry_new(e->ctx);
+  bx_box *inner = NULL;
+  bx_registry_new(e->ctx, &inner);
   assert_int_equal(bx_register(bx_ctx_registry(e->ctx), "outer", inner, NULL), 0);
   assert_int_equal(bx_register(inner, "svc", sink.box, NULL), 0);
   const char *json = CALL(SUB("outer", SUB("svc", RPC("add", ",\"args\":[4,5]"))));

@@ -86,7 +86,8 @@ static void test_msg_refs_and_cow(void **state) {
   bx_msg *m = bxt_msg("{\"class\":\"foam.box.RPCMessage\",\"name\":\"add\",\"args\":[1,2]}");
   assert_string_equal(bx_msg_class(m), BX_CLASS_RPC_MESSAGE);
   assert_true(bx_msg_is(m, BX_CLASS_RPC_MESSAGE));
-  bx_box *null_box = bx_null_box_new(e->ctx);
+  bx_box *null_box = NULL;
+  bx_null_box_new(e->ctx, &null_box);
   bx_msg_set_reply_box(m, null_box);
   cJSON *ref = bx_msg_box_ref(m, null_box);
   assert_non_null(ref);
@@ -120,11 +121,12 @@ static void test_msg_refs_and_cow(void **state) {
 static void test_msg_errors(void **state) {
   (void)state;
   const char *text;
-  bx_msg *m = bx_msg_new_error(BX_ETIMEDOUT, NULL);
+  bx_msg *m = NULL;
+  bx_msg_new_error(BX_ETIMEDOUT, NULL, &m);
   assert_int_equal(bx_msg_error(m, &text), BX_ETIMEDOUT);
   assert_string_equal(text, "timed out");
   bx_msg_unref(m);
-  m = bx_msg_new_error(UV_ECONNREFUSED, "refused here");
+  bx_msg_new_error(UV_ECONNREFUSED, "refused here", &m);
   assert_int_equal(bx_msg_error(m, &text), UV_ECONNREFUSED);
   assert_string_equal(text, "refused here");
   bx_msg_unref(m);
@@ -167,7 +169,8 @@ static void test_run_queue_order(void **state) {
   (void)state;
   bxt_env *e = bxt_env_new(NULL);
   order_state s = {0};
-  bx_box *f = bx_function_box_new(e->ctx, record_fn, &s, NULL);
+  bx_box *f = NULL;
+  bx_function_box_new(e->ctx, record_fn, &s, NULL, &f);
   char json[32];
   for (int i = 0; i < 5; i++) {
     snprintf(json, sizeof json, "{\"v\":%d}", i);

@@ -196,7 +196,8 @@ static void test_remote_register_permissions(void **state) {
   bxt_sink svc, replies;
   bxt_sink_init(&svc, e->ctx);
   bxt_sink_init(&replies, e->ctx);
-  bx_box *peer_a = bx_null_box_new(e->ctx);
+  bx_box *peer_a = NULL;
+  bx_null_box_new(e->ctx, &peer_a);
   const char *text;
   assert_int_equal(
       bx_send(root, reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_a)), 0);
@@ -226,8 +227,9 @@ static void test_remote_register_permissions(void **state) {
   root = bx_ctx_registry(e->ctx);
   bxt_sink_init(&svc, e->ctx);
   bxt_sink_init(&replies, e->ctx);
-  peer_a = bx_null_box_new(e->ctx);
-  bx_box *peer_b = bx_null_box_new(e->ctx);
+  bx_null_box_new(e->ctx, &peer_a);
+  bx_box *peer_b = NULL;
+  bx_null_box_new(e->ctx, &peer_b);
   bx_send(root, reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_a));
   bx_send(root, reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_b));
   bx_send(root, reg_call("unregister", "[\"svc\"]", NULL, replies.box, peer_b));
@@ -258,7 +260,7 @@ static void test_remote_register_permissions(void **state) {
   root = bx_ctx_registry(e->ctx);
   bxt_sink_init(&svc, e->ctx);
   bxt_sink_init(&replies, e->ctx);
-  peer_a = bx_null_box_new(e->ctx);
+  bx_null_box_new(e->ctx, &peer_a);
   bx_send(root, reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_a));
   bx_msg *m = reg_call("register", "[\"svc\",null]", svc.box, replies.box, peer_a);
   bx_msg_set_attr(m, "token", cJSON_CreateString("s3cret"));
@@ -292,7 +294,8 @@ static void test_one_shot_export(void **state) {
   assert_int_equal(replies.n, 1);
   assert_int_equal(bx_msg_error(replies.msgs[0], NULL), BX_ENOSERVICE);
   /* A lost connection fails the replies still waiting on it, and drops its other exports. */
-  bx_box *conn = bx_null_box_new(e->ctx);
+  bx_box *conn = NULL;
+  bx_null_box_new(e->ctx, &conn);
   bx__reg_opts waiting = {.one_shot = true, .owner = conn}, plain = {.owner = conn};
   assert_int_equal(bx__registry_add(root, NULL, replies.box, &waiting, NULL), 0);
   assert_int_equal(bx__registry_add(root, NULL, svc.box, &plain, NULL), 0);
@@ -304,8 +307,11 @@ static void test_one_shot_export(void **state) {
   assert_int_equal(bx_msg_error(replies.msgs[1], NULL), BX_ECONNLOST);
   assert_int_equal(svc.n, 1); /* unchanged: plain exports are dropped, not answered */
   /* ... and entries that relay back over it (a peer's box re-exported to someone else). */
-  bx_box *back = bx_return_box_new(e->ctx, conn), *relayed = bx_sub_box_new(e->ctx, "7", back);
-  bx_box *other = bx_null_box_new(e->ctx);
+  bx_box *back, *relayed;
+  assert_int_equal(bx_return_box_new(e->ctx, conn, &back), 0);
+  assert_int_equal(bx_sub_box_new(e->ctx, "7", back, &relayed), 0);
+  bx_box *other = NULL;
+  bx_null_box_new(e->ctx, &other);
   bx__reg_opts theirs = {.owner = other};
   assert_int_equal(bx__registry_add(root, "relay", relayed, &theirs, NULL), 0);
   assert_int_equal(bx__registry_drop_routes_via(root, other), 0);
@@ -326,12 +332,13 @@ static void test_broadcast_registry(void **state) {
   bx_box *regs[3];
   bxt_sink sinks[3], svc, replies;
   for (int i = 0; i < 3; i++) {
-    regs[i] = bx_registry_new(e->ctx);
+    bx_registry_new(e->ctx, &regs[i]);
     bxt_sink_init(&sinks[i], e->ctx);
   }
   bxt_sink_init(&svc, e->ctx);
   bxt_sink_init(&replies, e->ctx);
-  bx_box *br = bx_broadcast_registry_new(e->ctx, regs, 3);
+  bx_box *br = NULL;
+  bx_broadcast_registry_new(e->ctx, regs, 3, &br);
   assert_non_null(br);
 
   bx_box *rr = NULL;
@@ -439,14 +446,22 @@ static void test_registry_kinds(void **state) {
   bxt_env *e = bxt_env_new(&o);
   bxt_sink svc;
   bxt_sink_init(&svc, e->ctx);
-  bx_box *peers[2] = {bx_null_box_new(e->ctx), bx_null_box_new(e->ctx)};
-  bx_box *local = bx_registry_new(e->ctx);
-  bx_box *regs[3] = {bx_registry_new(e->ctx), bx_registry_new(e->ctx), bx_registry_new(e->ctx)};
-  bx_box *br = bx_broadcast_registry_new(e->ctx, regs, 2);
+  bx_box *peers[2];
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(bx_null_box_new(e->ctx, &peers[i]), 0);
+  bx_box *local = NULL;
+  bx_registry_new(e->ctx, &local);
+  bx_box *regs[3];
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(bx_registry_new(e->ctx, &regs[i]), 0);
+  bx_box *br = NULL;
+  bx_broadcast_registry_new(e->ctx, regs, 2, &br);
   bx_box *outer[2] = {br, regs[2]};
-  bx_box *nested = bx_broadcast_registry_new(e->ctx, outer, 2);
+  bx_box *nested = NULL;
+  bx_broadcast_registry_new(e->ctx, outer, 2, &nested);
   assert_non_null(nested);
-  assert_null(bx_broadcast_registry_new(e->ctx, peers, 2)); /* delegates must be registries */
+  bxt_refused(bx_broadcast_registry_new(e->ctx, peers, 2, &bxt_none),
+              BX_EINVAL); /* delegates must be registries */
 
   run_kind_script(e, local, "sub", svc.box, peers);
   run_kind_script(e, br, "roundrobin", svc.box, peers);
@@ -496,11 +511,13 @@ static void test_named_paths(void **state) {
   bxt_sink_init(&svc, e->ctx);
   bxt_sink_init(&replies, e->ctx);
 
-  assert_null(bx_named_box(e->ctx, "relative"));
-  assert_null(bx_named_box(e->ctx, "/a//b"));
-  assert_null(bx_named_box(e->ctx, "/a/"));
-  assert_null(bx_named_box(e->ctx, "/"));
-  bx_box *n1 = bx_named_box(e->ctx, "/a/b/c"), *n2 = bx_named_box(e->ctx, "/a/b/c");
+  bxt_refused(bx_named_box(e->ctx, "relative", &bxt_none), BX_EINVAL);
+  bxt_refused(bx_named_box(e->ctx, "/a//b", &bxt_none), BX_EINVAL);
+  bxt_refused(bx_named_box(e->ctx, "/a/", &bxt_none), BX_EINVAL);
+  bxt_refused(bx_named_box(e->ctx, "/", &bxt_none), BX_EINVAL);
+  bx_box *n1, *n2;
+  assert_int_equal(bx_named_box(e->ctx, "/a/b/c", &n1), 0);
+  assert_int_equal(bx_named_box(e->ctx, "/a/b/c", &n2), 0);
   assert_ptr_equal(n1, n2); /* one shared box per path */
   bx_box_unref(n2);
   /* Unbound paths are not kept once unused (a peer cannot grow the table). */
@@ -508,12 +525,16 @@ static void test_named_paths(void **state) {
   char path[32];
   for (int i = 0; i < 100; i++) {
     snprintf(path, sizeof path, "/peer/%d", i);
-    bx_box_unref(bx_named_box(e->ctx, path));
+    bx_box *unbound;
+    assert_int_equal(bx_named_box(e->ctx, path, &unbound), 0);
+    bx_box_unref(unbound);
   }
   assert_int_equal(bx__map_size(bx__named_map(e->ctx)), before);
 
   /* /a/b/c through nested registries: root["a"] = A, A["b"] = B, B["c"] = service. */
-  bx_box *ra = bx_registry_new(e->ctx), *rb = bx_registry_new(e->ctx);
+  bx_box *ra, *rb;
+  assert_int_equal(bx_registry_new(e->ctx, &ra), 0);
+  assert_int_equal(bx_registry_new(e->ctx, &rb), 0);
   bx_register(root, "a", ra, NULL);
   bx_register(ra, "b", rb, NULL);
   bx_msg *m = bxt_msg("{\"class\":\"foam.box.RPCMessage\",\"name\":\"ping\"}");
@@ -535,14 +556,16 @@ static void test_named_paths(void **state) {
 
   /* `me` is bound to the root registry; /me/x resolves x there. */
   bx_register(root, "x", svc.box, NULL);
-  bx_box *mx = bx_named_box(e->ctx, "/me/x");
+  bx_box *mx = NULL;
+  bx_named_box(e->ctx, "/me/x", &mx);
   assert_int_equal(bx_send(mx, bxt_msg("{\"v\":1}")), 0);
   bxt_run(e);
   assert_int_equal(svc.n, 3);
 
   /* A bound path forwards to its binding. */
   assert_int_equal(bx_named_bind(e->ctx, "/bound", svc.box), 0);
-  bx_box *bound = bx_named_box(e->ctx, "/bound");
+  bx_box *bound = NULL;
+  bx_named_box(e->ctx, "/bound", &bound);
   assert_ptr_equal(bx__named_binding(bound), svc.box);
   assert_int_equal(bx_send(bound, bxt_msg("{\"v\":2}")), 0);
   bxt_run(e);
@@ -562,8 +585,10 @@ static void test_wire_forms(void **state) {
   (void)state;
   bxt_env *e = bxt_env_new(NULL);
   bx_box *root = bx_ctx_registry(e->ctx);
-  bx_box *sub = bx_sub_box_new(e->ctx, "calc", root);
-  bx_box *named = bx_named_box(e->ctx, "/x/y");
+  bx_box *sub = NULL;
+  bx_sub_box_new(e->ctx, "calc", root, &sub);
+  bx_box *named = NULL;
+  bx_named_box(e->ctx, "/x/y", &named);
   bx_export ex = {.ctx = e->ctx};
   cJSON *w = bx_export_wire(&ex, sub);
   char *s = cJSON_PrintUnformatted(w);
@@ -577,7 +602,8 @@ static void test_wire_forms(void **state) {
   free(s);
   cJSON_Delete(w);
   /* A box with no wire form is exported into the root registry. */
-  bx_box *local = bx_null_box_new(e->ctx);
+  bx_box *local = NULL;
+  bx_null_box_new(e->ctx, &local);
   assert_null(bx_export_wire(&ex, local));
   ex.one_shot = true;
   const char *name = NULL;

@@ -255,10 +255,14 @@ typedef struct fx {
 static fx *fx_new(void) {
   fx *f = calloc(1, sizeof *f);
   f->e = bxt_env_new(NULL);
-  f->skel = bx_skeleton_new(f->e->ctx, &t_iface, &t_iface, &f->im);
+  bx_skeleton_new(f->e->ctx, &t_iface, &t_iface, &f->im, &f->skel);
   assert_non_null(f->skel);
   assert_true(bx_ctx_class_allowed(f->e->ctx, "test.rpc.Point"));
-  bx_box *front = via_messages ? bx_proxy_box_new(f->e->ctx, f->skel) : bx_box_ref(f->skel);
+  bx_box *front = NULL;
+  if (via_messages)
+    assert_int_equal(bx_proxy_box_new(f->e->ctx, f->skel, &front), 0);
+  else
+    front = bx_box_ref(f->skel);
   assert_int_equal(bx_register(bx_ctx_registry(f->e->ctx), "t", front, &f->svc), 0);
   bx_box_unref(front);
   assert_int_equal(bx_stub_init(&f->stub, f->svc, &t_iface), 0);
@@ -380,7 +384,8 @@ static void test_remote_errors(void **state) {
   assert_int_equal(bx_call_sync(&f->stub, M("nope"), &v, NULL, &v), BX_ENOMETHOD);
 
   /* A service that is not registered answers NoSuchName. */
-  bx_box *nosuch = bx_sub_box_new(f->e->ctx, "absent", bx_ctx_registry(f->e->ctx));
+  bx_box *nosuch = NULL;
+  bx_sub_box_new(f->e->ctx, "absent", bx_ctx_registry(f->e->ctx), &nosuch);
   bx_stub s2;
   bx_stub_init(&s2, nosuch, NULL);
   add_args a = {1, 1};
@@ -451,7 +456,8 @@ static void test_timeout_cancel_dropped(void **state) {
   assert_int_equal(o2.calls, 1);
 
   /* A box that drops the request: the call completes at once, not at its deadline. */
-  bx_box *null_box = bx_null_box_new(f->e->ctx);
+  bx_box *null_box = NULL;
+  bx_null_box_new(f->e->ctx, &null_box);
   bx_stub ns;
   bx_stub_init(&ns, null_box, NULL);
   add_args a = {1, 2};
@@ -547,7 +553,8 @@ static void test_malformed_arguments(void **state) {
     if (!cJSON_IsArray(args)) { /* send a raw request for non-array args */
       bxt_sink sink;
       bxt_sink_init(&sink, f->e->ctx);
-      bx_msg *m = bx_msg_new(bx_json_new_object(BX_CLASS_RPC_MESSAGE));
+      bx_msg *m = NULL;
+      bx_msg_new(bx_json_new_object(BX_CLASS_RPC_MESSAGE), &m);
       cJSON_AddStringToObject(bx_msg_object(m), "name", cases[i].method);
       cJSON_AddItemToObject(bx_msg_object(m), "args", args);
       bx_msg_set_reply_box(m, sink.box);

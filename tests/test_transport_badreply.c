@@ -15,7 +15,7 @@ static void odd_service(bx_box *self, bx_msg *msg, void *data) {
   (void)self, (void)data;
   cJSON *ret = bx_json_new_object(BX_CLASS_RPC_RETURN);
   cJSON_AddItemToObject(ret, "data", bx_json_new_object("x.Thing"));
-  bx_reply(msg, bx_msg_new(ret));
+  bx_reply_json(msg, ret);
 }
 
 typedef struct outcome {
@@ -43,17 +43,18 @@ static void check_url(const char *listen_url) {
   o.log = quiet;
   bx_ctx *server, *client;
   o.name = "/server";
-  assert_int_equal(bx_ctx_new(&server, &loop, &o), 0);
+  assert_int_equal(bx_ctx_new(&loop, &o, &server), 0);
   o.name = "/client";
-  assert_int_equal(bx_ctx_new(&client, &loop, &o), 0);
+  assert_int_equal(bx_ctx_new(&loop, &o, &client), 0);
   assert_int_equal(bx_ctx_allow_class(server, "x.*"), 0); /* the server may say it ... */
-  bx_box *svc = bx_function_box_new(server, odd_service, NULL, NULL);
+  bx_box *svc = NULL;
+  bx_function_box_new(server, odd_service, NULL, NULL, &svc);
   assert_int_equal(bx_register(bx_ctx_registry(server), "odd", svc, NULL), 0);
   bx_listener *l;
   assert_int_equal(bx_listen(server, listen_url, NULL, &l), 0);
   bx_box *conn, *odd;
   assert_int_equal(bx_connect(client, bx_listener_url(l), NULL, &conn), 0);
-  odd = bx_sub_box_new(client, "odd", conn);
+  bx_sub_box_new(client, "odd", conn, &odd);
   outcome out = {0};
   bx_call_opts opts = {.timeout_ms = 30000};
   uint64_t start = uv_now(&loop);

@@ -59,7 +59,8 @@ static void test_max_queued_bytes(void **state) {
   lim.max_queued_bytes = 64 * 1024;
   bx_box *conn;
   assert_int_equal(bx_connect(e->client, e->url, &lim, &conn), 0);
-  bx_box *calc = bx_sub_box_new(e->client, "calc", conn);
+  bx_box *calc = NULL;
+  bx_sub_box_new(e->client, "calc", conn, &calc);
   bxc_res r[3];
   memset(r, 0, sizeof r);
   assert_int_equal(bxc_start(calc, "echo", bxc_args_str(40 * 1024, 'q'), &r[0]), 0);
@@ -88,7 +89,8 @@ static void test_max_exports(void **state) {
   lim.max_exports = 2;
   bx_box *conn;
   assert_int_equal(bx_connect(e->client, e->url, &lim, &conn), 0);
-  bx_box *calc = bx_sub_box_new(e->client, "calc", conn);
+  bx_box *calc = NULL;
+  bx_sub_box_new(e->client, "calc", conn, &calc);
   bxc_res r[4];
   memset(r, 0, sizeof r);
   assert_int_equal(bxc_start(calc, "hang", NULL, &r[0]), 0);

@@ -60,7 +60,7 @@ static st_env *st_env_new(const st_tran *t, size_t max_frame) {
   o.name = "/bxt/server";
   o.log = st_log;
   o.log_data = e;
-  assert_int_equal(bx_ctx_new(&e->ctx, &e->loop, &o), 0);
+  assert_int_equal(bx_ctx_new(&e->loop, &o, &e->ctx), 0);
   assert_int_equal(bxt_calc_register(e->ctx, "calc", &e->calc), 0);
   char url[256];
   t->listen_url(url, sizeof url);
@@ -186,14 +186,15 @@ static void test_reassembly(void **state) {
   check_reply(r.frames[5], "tail", 4);
 
   /* The handshake bound /raw to this connection. */
-  bx_box *named = bx_named_box(e->ctx, "/raw");
+  bx_box *named = NULL;
+  bx_named_box(e->ctx, "/raw", &named);
   assert_non_null(bx__named_binding(named));
   bx_box_unref(named);
   assert_int_equal(e->warn, 0);
   bxt_raw_close(&r, &e->loop, false);
   while (bx_listener_connections(e->l) > 0)
     assert_true(uv_run(&e->loop, UV_RUN_ONCE));
-  named = bx_named_box(e->ctx, "/raw");
+  bx_named_box(e->ctx, "/raw", &named);
   assert_null(bx__named_binding(named)); /* unbound when the connection closed */
   bx_box_unref(named);
   st_env_free(e);
@@ -312,13 +313,15 @@ static void test_register_self_rules(void **state) {
   bxt_raw_open(&r, &e->loop, bx_listener_url(e->l));
   bxt_raw_frame(&r, "{\"class\":\"foam.box.RegisterSelfMessage\",\"name\":\"/bxt/server\"}");
   raw_call_ok(e, &r, "x", 1, 1);
-  bx_box *me = bx_named_box(e->ctx, "/bxt/server");
+  bx_box *me = NULL;
+  bx_named_box(e->ctx, "/bxt/server", &me);
   assert_ptr_equal(bx__named_binding(me), bx_ctx_registry(e->ctx)); /* still ours */
   bx_box_unref(me);
   /* A second connection announcing the same path as the first takes it over. */
   bxt_raw_frame(&r, "{\"class\":\"foam.box.RegisterSelfMessage\",\"name\":\"/peer\"}");
   raw_call_ok(e, &r, "y", 1, 1);
-  bx_box *peer = bx_named_box(e->ctx, "/peer");
+  bx_box *peer = NULL;
+  bx_named_box(e->ctx, "/peer", &peer);
   bx_box *first = bx_box_ref(bx__named_binding(peer));
   assert_non_null(first);
   bxt_raw r2;
@@ -404,7 +407,7 @@ static void test_tcp_hostname(void **state) {
   (void)state;
   st_env *e = calloc(1, sizeof *e);
   assert_int_equal(uv_loop_init(&e->loop), 0);
-  assert_int_equal(bx_ctx_new(&e->ctx, &e->loop, NULL), 0);
+  assert_int_equal(bx_ctx_new(&e->loop, NULL, &e->ctx), 0);
   assert_int_equal(bxt_calc_register(e->ctx, "calc", &e->calc), 0);
   assert_int_equal(bx_listen(e->ctx, "tcp://localhost:0", NULL, &e->l), 0);
   const char *bound = bx_listener_url(e->l); /* numeric: tcp://127.0.0.1:N or tcp://[::1]:N */
@@ -413,7 +416,7 @@ static void test_tcp_hostname(void **state) {
   snprintf(url, sizeof url, "tcp://localhost:%s", port);
   bx_box *conn, *calc;
   assert_int_equal(bx_connect(e->ctx, url, NULL, &conn), 0);
-  calc = bx_sub_box_new(e->ctx, "calc", conn);
+  bx_sub_box_new(e->ctx, "calc", conn, &calc);
   cJSON *args = cJSON_CreateArray();
   cJSON_AddItemToArray(args, cJSON_CreateNumber(4));
   cJSON_AddItemToArray(args, cJSON_CreateNumber(5));
@@ -434,10 +437,11 @@ static void test_close_while_resolving(void **state) {
   uv_loop_t loop;
   bx_ctx *ctx;
   assert_int_equal(uv_loop_init(&loop), 0);
-  assert_int_equal(bx_ctx_new(&ctx, &loop, NULL), 0);
+  assert_int_equal(bx_ctx_new(&loop, NULL, &ctx), 0);
   bx_box *conn;
   assert_int_equal(bx_connect(ctx, "tcp://localhost:9", NULL, &conn), 0);
-  bx_box *calc = bx_sub_box_new(ctx, "calc", conn);
+  bx_box *calc = NULL;
+  bx_sub_box_new(ctx, "calc", conn, &calc);
   st_res r = {0};
   assert_int_equal(bx_call_json(calc, "add", NULL, false, NULL, st_done, &r, NULL), 0);
   st_env closed = {0};

@@ -45,7 +45,7 @@ static void *th_work(void *arg) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "t", w->id);
     cJSON_AddNumberToObject(o, "i", i);
-    if (bx_send(w->box, bx_msg_new(o)) != 0) w->refused++;
+    if (bx_send_json(w->box, o) != 0) w->refused++;
   }
   return NULL;
 }
@@ -54,8 +54,10 @@ static void test_hammer(void **state) {
   (void)state;
   bxt_env *e = bxt_env_new(NULL);
   th_count count = {.loop_thread = pthread_self()};
-  bx_box *fn = bx_function_box_new(e->ctx, th_deliver, &count, NULL);
-  bx_box *tb = bx_thread_box_new(e->ctx, fn);
+  bx_box *fn = NULL;
+  bx_function_box_new(e->ctx, th_deliver, &count, NULL, &fn);
+  bx_box *tb = NULL;
+  bx_thread_box_new(e->ctx, fn, &tb);
   assert_non_null(tb);
   assert_string_equal(bx_box_type(tb), "thread");
   th_worker w[THREADS];
@@ -83,8 +85,10 @@ static void test_release_with_pending(void **state) {
   (void)state;
   bxt_env *e = bxt_env_new(NULL);
   th_count count = {.loop_thread = pthread_self()};
-  bx_box *fn = bx_function_box_new(e->ctx, th_deliver, &count, NULL);
-  bx_box *tb = bx_thread_box_new(e->ctx, fn);
+  bx_box *fn = NULL;
+  bx_function_box_new(e->ctx, th_deliver, &count, NULL, &fn);
+  bx_box *tb = NULL;
+  bx_thread_box_new(e->ctx, fn, &tb);
   th_worker w = {.id = 0, .box = tb};
   assert_int_equal(pthread_create(&w.tid, NULL, th_work, &w), 0);
   pthread_join(w.tid, NULL);
@@ -99,14 +103,16 @@ static void test_context_closes_first(void **state) {
   (void)state;
   bxt_env *e = bxt_env_new(NULL);
   th_count count = {.loop_thread = pthread_self()};
-  bx_box *fn = bx_function_box_new(e->ctx, th_deliver, &count, NULL);
-  bx_box *tb = bx_thread_box_new(e->ctx, fn);
+  bx_box *fn = NULL;
+  bx_function_box_new(e->ctx, th_deliver, &count, NULL, &fn);
+  bx_box *tb = NULL;
+  bx_thread_box_new(e->ctx, fn, &tb);
   bx_box_unref(fn);
   /* From the loop thread too. */
   cJSON *o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "t", 0);
   cJSON_AddNumberToObject(o, "i", 0);
-  assert_int_equal(bx_send(tb, bx_msg_new(o)), 0);
+  assert_int_equal(bx_send_json(tb, o), 0);
   while (count.delivered < 1)
     assert_true(uv_run(&e->loop, UV_RUN_ONCE));
   assert_int_equal(count.wrong, 0);

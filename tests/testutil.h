@@ -26,7 +26,7 @@ static inline bxt_env *bxt_env_new(const bx_ctx_options *opts) {
   bxt_env *e = calloc(1, sizeof *e);
   assert_non_null(e);
   assert_int_equal(uv_loop_init(&e->loop), 0);
-  assert_int_equal(bx_ctx_new(&e->ctx, &e->loop, opts), 0);
+  assert_int_equal(bx_ctx_new(&e->loop, opts, &e->ctx), 0);
   return e;
 }
 
@@ -52,6 +52,15 @@ static inline void bxt_env_free(bxt_env *e) {
 }
 
 /* A collector: a Function box that keeps a reference to every message it receives. */
+/* A constructor's refusal: `call` (given &bxt_none as its out) returns code and stores NULL. */
+static bx_box *bxt_none __attribute__((unused));
+#define bxt_refused(call, code)       \
+  do {                                \
+    bxt_none = (bx_box *)&bxt_none;   \
+    assert_int_equal((call), (code)); \
+    assert_null(bxt_none);            \
+  } while (0)
+
 #define BXT_MAX_MSGS 64
 typedef struct bxt_sink {
   bx_msg *msgs[BXT_MAX_MSGS];
@@ -68,7 +77,7 @@ static inline void bxt_sink_fn(bx_box *self, bx_msg *msg, void *data) {
 
 static inline void bxt_sink_init(bxt_sink *s, bx_ctx *ctx) {
   memset(s, 0, sizeof *s);
-  s->box = bx_function_box_new(ctx, bxt_sink_fn, s, NULL);
+  bx_function_box_new(ctx, bxt_sink_fn, s, NULL, &s->box);
   assert_non_null(s->box);
 }
 
@@ -88,7 +97,8 @@ static inline void bxt_sink_free(bxt_sink *s) {
 static inline bx_msg *bxt_msg(const char *json) {
   cJSON *obj = cJSON_Parse(json);
   assert_non_null(obj);
-  bx_msg *m = bx_msg_new(obj);
+  bx_msg *m = NULL;
+  bx_msg_new(obj, &m);
   assert_non_null(m);
   return m;
 }

@@ -84,7 +84,8 @@ static int run_calls(client *c) {
         "scale() returns the scaled struct");
   free((char *)scaled.label);
 
-  bx_box *listener = bx_function_box_new(c->ctx, on_tick, c, NULL);
+  bx_box *listener = NULL;
+  bx_function_box_new(c->ctx, on_tick, c, NULL, &listener);
   int32_t ticks = 0;
   rc = calc_countdown_sync(&c->stub, listener, 3, &ticks);
   for (int i = 0; i < 20 && c->nticks < 3; i++)
@@ -136,14 +137,14 @@ int main(int argc, char **argv) {
   bx_ctx_options_init(&opts);
   opts.name = "/calc_client";
   bx_box *conn = NULL, *svc = NULL;
-  int rc = bx_ctx_new(&c.ctx, &c.loop, &opts);
+  int rc = bx_ctx_new(&c.loop, &opts, &c.ctx);
   if (rc == 0 && (ca || insecure)) rc = bx_ctx_set_tls_client(c.ctx, ca, insecure);
   if (rc == 0) rc = bx_connect(c.ctx, url, NULL, &conn);
   if (rc != 0) {
     fprintf(stderr, "calc_client: %s: %s\n", url, bx_strerror(rc));
     return 2;
   }
-  svc = bx_sub_box_new(c.ctx, service, conn);
+  bx_sub_box_new(c.ctx, service, conn, &svc);
   calc_stub_init(&c.stub, svc);
   c.stub.timeout_ms = timeout;
   rc = run_calls(&c);

@@ -75,7 +75,7 @@ static int send_tick(bx_box *listener, int32_t n) {
   cJSON_AddStringToObject(rpc, "name", "tick");
   cJSON *args = cJSON_AddArrayToObject(rpc, "args");
   cJSON_AddItemToArray(args, cJSON_CreateNumber(n));
-  return bx_send(listener, bx_msg_new(rpc));
+  return bx_send_json(listener, rpc);
 }
 
 static int impl_countdown(void *self, bx_rpc_call *call, bx_box *listener, int32_t from,
@@ -103,7 +103,8 @@ const calc_ops calc_impl_ops = {
 
 int calc_impl_register(bx_ctx *ctx, calc_impl *impl, const char *name, bx_box **out) {
   impl->ctx = ctx;
-  bx_box *skel = calc_skeleton_new(ctx, &calc_impl_ops, impl);
+  bx_box *skel = NULL;
+  calc_skeleton_new(ctx, &calc_impl_ops, impl, &skel);
   if (skel == NULL) return BX_ENOMEM;
   int rc = bx_register(bx_ctx_registry(ctx), name, skel, NULL);
   if (rc == 0 && out) *out = bx_box_ref(skel);

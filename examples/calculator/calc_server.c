@@ -187,7 +187,7 @@ int main(int argc, char **argv) {
   bx_ctx_options_init(&opts);
   opts.log_level = level;
   opts.name = "/calc_server";
-  int rc = bx_ctx_new(&srv.ctx, &srv.loop, &opts);
+  int rc = bx_ctx_new(&srv.loop, &opts, &srv.ctx);
   bx_box *skel = NULL;
   for (int i = 0; rc == 0 && i < nclasses; i++)
     rc = bx_ctx_allow_class(srv.ctx, classes[i]);

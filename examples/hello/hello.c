@@ -27,7 +27,7 @@ static void greeter(bx_box *self, bx_msg *msg, void *data) {
   snprintf(text, sizeof text, "hello, %s", who->valuestring);
   cJSON *ret = bx_json_new_object(BX_CLASS_RPC_RETURN);
   cJSON_AddStringToObject(ret, "data", text);
-  bx_reply(msg, bx_msg_new(ret));
+  bx_reply_json(msg, ret);
 }
 
 typedef struct {
@@ -55,10 +55,12 @@ static void call_greet(bx_ctx *ctx, bx_box *box, bx_box *reply_box, const char *
   cJSON_AddStringToObject(rpc, "name", "greet");
   cJSON *args = cJSON_AddArrayToObject(rpc, "args");
   cJSON_AddItemToArray(args, cJSON_CreateString(who));
-  bx_msg *m = bx_msg_new(rpc);
+  bx_msg *m = NULL;
+  bx_msg_new(rpc, &m);
   bx_msg_set_reply_box(m, reply_box);
   /* Guard each call: a reply, or an error after 1 s, exactly once. */
-  bx_box *guarded = bx_timeout_box_new(ctx, box, 1000);
+  bx_box *guarded = NULL;
+  bx_timeout_box_new(ctx, box, 1000, &guarded);
   int rc = bx_send(guarded, m);
   if (rc) printf("  send failed: %s\n", bx_strerror(rc));
   bx_box_unref(guarded);
@@ -71,11 +73,13 @@ int main(void) {
   bx_ctx_options opts;
   bx_ctx_options_init(&opts);
   opts.name = "/hello";
-  if (bx_ctx_new(&ctx, &loop, &opts) != 0) return 1;
+  if (bx_ctx_new(&loop, &opts, &ctx) != 0) return 1;
 
   hello_state st = {0, 4};
-  bx_box *replies = bx_function_box_new(ctx, on_reply, &st, NULL);
-  bx_box *service = bx_function_box_new(ctx, greeter, NULL, NULL);
+  bx_box *replies = NULL;
+  bx_function_box_new(ctx, on_reply, &st, NULL, &replies);
+  bx_box *service = NULL;
+  bx_function_box_new(ctx, greeter, NULL, NULL, &service);
 
   /* Register the service by name; keep the exported Sub box it returns. */
   bx_box *greeter_box = NULL;
@@ -87,17 +91,20 @@ int main(void) {
   call_greet(ctx, greeter_box, replies, "sub");
 
   printf("call through a Proxy:\n");
-  bx_box *proxy = bx_proxy_box_new(ctx, greeter_box);
+  bx_box *proxy = NULL;
+  bx_proxy_box_new(ctx, greeter_box, &proxy);
   call_greet(ctx, proxy, replies, "proxy");
 
   printf("call through a Promised box resolved afterwards:\n");
-  bx_box *promised = bx_promised_box_new(ctx, 0);
+  bx_box *promised = NULL;
+  bx_promised_box_new(ctx, 0, &promised);
   call_greet(ctx, promised, replies, "promised");
   printf("  (%zu message(s) queued until resolved)\n", bx_promised_queued(promised));
   bx_promised_resolve(promised, greeter_box);
 
   printf("call a name that is not registered, through its named box:\n");
-  bx_box *nobody = bx_named_box(ctx, "/hello/nobody");
+  bx_box *nobody = NULL;
+  bx_named_box(ctx, "/hello/nobody", &nobody);
   call_greet(ctx, nobody, replies, "nobody");
 
   uv_run(&loop, UV_RUN_DEFAULT);

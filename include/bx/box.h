@@ -41,8 +41,9 @@ typedef struct bx_box_ops {
 } bx_box_ops;
 
 /* Creates a box of ctx with ops (static storage, must outlive the box) and zeroed private state
- * of priv_size bytes. Returns one reference, or NULL on allocation failure. */
-BX_EXTERN bx_box *bx_box_new(bx_ctx *ctx, const bx_box_ops *ops, size_t priv_size);
+ * of priv_size bytes: 0 and one reference in *out, or BX_EINVAL (no ctx, no ops or no send op)
+ * or BX_ENOMEM with *out NULL. */
+BX_EXTERN int bx_box_new(bx_ctx *ctx, const bx_box_ops *ops, size_t priv_size, bx_box **out);
 /* The private state (suitably aligned for any type). */
 BX_EXTERN void *bx_box_priv(bx_box *box);
 BX_EXTERN const bx_box_ops *bx_box_get_ops(const bx_box *box);
@@ -64,6 +65,13 @@ BX_EXTERN int bx_send(bx_box *box, bx_msg *msg);
 BX_EXTERN int bx_reply(const bx_msg *msg, bx_msg *reply);
 /* Replies to msg with bx_msg_new_error(code, text); see bx_reply(). */
 BX_EXTERN int bx_reply_error(const bx_msg *msg, int code, const char *text);
+/* Shorthands for a message made only to be sent: a new message with payload (taken whatever
+ * happens, as by bx_msg_new()) sent to box, or to msg's reply box; a new error message
+ * (bx_msg_new_error()) sent to box. Return bx_send's (bx_reply's) result, or BX_ENOMEM when the
+ * message could not be made. */
+BX_EXTERN int bx_send_json(bx_box *box, cJSON *payload);
+BX_EXTERN int bx_reply_json(const bx_msg *msg, cJSON *payload);
+BX_EXTERN int bx_send_error(bx_box *box, int code, const char *text);
 
 /* For to_wire ops. The target is the box standing for the connection the frame goes to (NULL
  * when encoding with no connection, as in codec tests). bx_export_wire() returns the portable

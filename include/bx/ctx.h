@@ -37,8 +37,9 @@ typedef struct bx_ctx_options {
 BX_EXTERN void bx_ctx_options_init(bx_ctx_options *opts);
 
 /* Creates a context on loop (borrowed: it must outlive the context). opts may be NULL for the
- * defaults and is copied. On success stores the context in *out and returns 0. */
-BX_EXTERN int bx_ctx_new(bx_ctx **out, uv_loop_t *loop, const bx_ctx_options *opts);
+ * defaults and is copied. Returns 0 and the context in *out, or BX_EINVAL, BX_ENOMEM or a
+ * libuv error (*out NULL). */
+BX_EXTERN int bx_ctx_new(uv_loop_t *loop, const bx_ctx_options *opts, bx_ctx **out);
 
 /* Closes the context asynchronously: pending timeouts and retries complete with BX_ECLOSING,
  * the registry is cleared, handles close, and then cb (optional) runs on the loop with ctx

@@ -40,9 +40,9 @@ extern "C" {
 #define BX_CLASS_BOX_REF "bx.BoxRef"
 
 /* Creates a message with payload `object`. Takes ownership of object (which may be NULL for an
- * empty payload). Returns a message with one reference, or NULL on allocation failure, in which
- * case object has been freed. */
-BX_EXTERN bx_msg *bx_msg_new(cJSON *object);
+ * empty payload) whatever it returns. Returns 0 and a message with one reference in *out, or
+ * BX_ENOMEM (*out NULL, object freed) or BX_EINVAL (no out). */
+BX_EXTERN int bx_msg_new(cJSON *object, bx_msg **out);
 
 /* Adds a reference; returns msg. */
 BX_EXTERN bx_msg *bx_msg_ref(bx_msg *msg);
@@ -51,9 +51,10 @@ BX_EXTERN void bx_msg_unref(bx_msg *msg);
 /* Returns the number of references (for tests and copy-on-write decisions). */
 BX_EXTERN unsigned bx_msg_refcount(const bx_msg *msg);
 
-/* Returns a deep copy with one reference (payload, attributes, box table; the reply box and
- * origin are shared by reference), or NULL on allocation failure. msg is not changed. */
-BX_EXTERN bx_msg *bx_msg_copy(const bx_msg *msg);
+/* A deep copy with one reference (payload, attributes, box table; the reply box and origin are
+ * shared by reference) in *out: 0, or BX_EINVAL / BX_ENOMEM (*out NULL). msg is not
+ * changed. */
+BX_EXTERN int bx_msg_copy(const bx_msg *msg, bx_msg **out);
 /* Copy on write. Takes the caller's reference to msg and returns a message the caller may
  * change: msg itself if the caller held the only reference, otherwise a copy (and the caller's
  * reference to msg is dropped). Returns NULL on allocation failure, and then the caller still
@@ -115,12 +116,12 @@ BX_EXTERN size_t bx_msg_box_count(const bx_msg *msg);
  *
  * bx_msg_new_error() makes an RPCErrorMessage whose data is
  * {"class":"foam.box.RemoteException","id":"<bx_err_name(code)>","message":"<text>"}, text
- * defaulting to bx_strerror(code). Returns NULL on allocation failure.
+ * defaulting to bx_strerror(code), in *out: 0, or BX_ENOMEM (*out NULL).
  *
  * bx_msg_error() classifies a reply: 0 when it is not an error; for RPCErrorMessage the bx code
  * named by a RemoteException id, else BX_EREMOTE; BX_ENOSERVICE for NoSuchNameException. *text
  * (optional) receives the message text, borrowed from the payload. */
-BX_EXTERN bx_msg *bx_msg_new_error(int code, const char *text);
+BX_EXTERN int bx_msg_new_error(int code, const char *text, bx_msg **out);
 BX_EXTERN int bx_msg_error(const bx_msg *msg, const char **text);
 
 /* Payload helpers. bx_json_class() returns obj's "class" string or NULL (borrowed).

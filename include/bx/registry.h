@@ -17,8 +17,9 @@
 extern "C" {
 #endif
 
-/* Creates an empty registry box (the context already has a root one: bx_ctx_registry()). */
-BX_EXTERN bx_box *bx_registry_new(bx_ctx *ctx);
+/* Creates an empty registry box (the context already has a root one: bx_ctx_registry()) in
+ * *out: 0, or BX_EINVAL / BX_ENOMEM (*out NULL). */
+BX_EXTERN int bx_registry_new(bx_ctx *ctx, bx_box **out);
 
 /* Registers service under name (NULL: the registry picks an unused name). The registry adds its
  * own reference to service. When out is non-NULL it receives a new reference to the exported
@@ -51,8 +52,10 @@ BX_EXTERN int bx_registry_add_method(bx_box *registry, const char *method, bx_bo
 
 /* A broadcast registry: register() registers the service in every delegate registry and
  * returns a RoundRobin box over the boxes they returned; unregister() removes the name from
- * each. Sending it a register/unregister RPC does the same. */
-BX_EXTERN bx_box *bx_broadcast_registry_new(bx_ctx *ctx, bx_box *const *registries, size_t n);
+ * each. Sending it a register/unregister RPC does the same. Returns 0 and the box in *out, or
+ * BX_EINVAL (no registries, or a delegate that is not a registry) or BX_ENOMEM. */
+BX_EXTERN int bx_broadcast_registry_new(bx_ctx *ctx, bx_box *const *registries, size_t n,
+                                        bx_box **out);
 
 /* Named boxes: one shared box per path ("/a/b/c") and context. A path bound with
  * bx_named_bind() forwards to its binding; an unbound one resolves its last segment with
@@ -60,17 +63,18 @@ BX_EXTERN bx_box *bx_broadcast_registry_new(bx_ctx *ctx, bx_box *const *registri
  * answers (NoSuchName rejects them). The root path "" is the context's root registry and the
  * context's own name is bound to it.
  *
- * bx_named_box() returns a new reference, or NULL for a malformed path (must start with '/',
- * no empty segments) or on allocation failure. */
-BX_EXTERN bx_box *bx_named_box(bx_ctx *ctx, const char *path);
+ * bx_named_box() stores a new reference in *out and returns 0, or returns BX_EINVAL for a
+ * malformed path (must start with '/', no empty segments) or BX_ENOMEM (*out NULL). */
+BX_EXTERN int bx_named_box(bx_ctx *ctx, const char *path, bx_box **out);
 /* Binds path to box (the context adds its own reference; NULL unbinds). Returns 0, BX_EINVAL. */
 BX_EXTERN int bx_named_bind(bx_ctx *ctx, const char *path, bx_box *box);
 BX_EXTERN const char *bx_named_box_path(bx_box *named); /* borrowed */
 
 /* Lookup: resolves `name` by sending doLookup(name) to parent (a registry, local or remote),
  * queues messages meanwhile, then forwards to the result; a NoSuchName answer or an error
- * fails every queued and later message at its reply box. */
-BX_EXTERN bx_box *bx_lookup_box_new(bx_ctx *ctx, bx_box *parent, const char *name);
+ * fails every queued and later message at its reply box. Returns 0 and the box in *out, or
+ * BX_EINVAL (no parent or an empty name) or BX_ENOMEM. */
+BX_EXTERN int bx_lookup_box_new(bx_ctx *ctx, bx_box *parent, const char *name, bx_box **out);
 
 #ifdef __cplusplus
 }

@@ -121,9 +121,10 @@ BX_EXTERN const bx_method *bx_interface_method(const bx_interface *iface, const 
 
 /* Creates a skeleton box serving iface: each RPCMessage calls the matching function of `ops`
  * (the generated ops table, borrowed: must outlive the box) with `impl` (borrowed) as its first
- * argument. Also whitelists iface's classes in ctx. Register the box to name the service. */
-BX_EXTERN bx_box *bx_skeleton_new(bx_ctx *ctx, const bx_interface *iface, const void *ops,
-                                  void *impl);
+ * argument. Also whitelists iface's classes in ctx. Register the box to name the service.
+ * Returns 0 and the box in *out, or BX_EINVAL, BX_ENOMEM or the class whitelist's error. */
+BX_EXTERN int bx_skeleton_new(bx_ctx *ctx, const bx_interface *iface, const void *ops, void *impl,
+                              bx_box **out);
 
 /* Within an implementation function:
  * - return 0: the outputs it wrote into its out parameters are sent back;

@@ -39,11 +39,11 @@ int main(int argc, char **argv) {
   bx_ctx *ctx;
   bx_box *upstream = NULL, *forward = NULL;
   bx_listener *l = NULL;
-  int rc = bx_ctx_new(&ctx, &loop, &opts);
+  int rc = bx_ctx_new(&loop, &opts, &ctx);
   /* A relay forwards payloads it never interprets: any application class may pass. */
   if (rc == 0) rc = bx_ctx_allow_class(ctx, "*");
   if (rc == 0) rc = bx_connect(ctx, to, NULL, &upstream);
-  if (rc == 0) forward = bx_sub_box_new(ctx, name, upstream);
+  if (rc == 0) rc = bx_sub_box_new(ctx, name, upstream, &forward);
   if (rc == 0) rc = bx_register(bx_ctx_registry(ctx), name, forward, NULL);
   if (rc == 0) rc = bx_listen(ctx, listen, NULL, &l);
   bx_box_unref(forward);

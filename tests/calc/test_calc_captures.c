@@ -42,7 +42,7 @@ static cc_env *cc_env_new(const char *url) {
   o.name = "/calc_server";
   o.log = cc_log;
   o.log_data = e;
-  assert_int_equal(bx_ctx_new(&e->ctx, &e->loop, &o), 0);
+  assert_int_equal(bx_ctx_new(&e->loop, &o, &e->ctx), 0);
   assert_int_equal(calc_impl_register(e->ctx, &e->impl, "calc", NULL), 0);
   assert_int_equal(bx_listen(e->ctx, url, NULL, &e->l), 0);
   return e;
@@ -244,7 +244,7 @@ static void ws_replay(const char *file, int want_replies) {
   o.log = cc_log;
   o.log_data = e;
   o.allow_remote_register = true; /* the head capture registers "fromClient" */
-  assert_int_equal(bx_ctx_new(&e->ctx, &e->loop, &o), 0);
+  assert_int_equal(bx_ctx_new(&e->loop, &o, &e->ctx), 0);
   assert_int_equal(bx_ctx_allow_class(e->ctx, "test.rpc.*"), 0); /* the types capture */
   assert_int_equal(calc_impl_register(e->ctx, &e->impl, "calc", NULL), 0);
   assert_int_equal(bx_listen(e->ctx, "ws://127.0.0.1:0/", NULL, &e->l), 0);

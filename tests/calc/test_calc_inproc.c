@@ -22,7 +22,7 @@ static fx *fx_new(void) {
   fx *f = calloc(1, sizeof *f);
   f->e = bxt_env_new(NULL);
   assert_int_equal(calc_impl_register(f->e->ctx, &f->impl, "calc", NULL), 0);
-  f->svc = bx_sub_box_new(f->e->ctx, "calc", bx_ctx_registry(f->e->ctx));
+  bx_sub_box_new(f->e->ctx, "calc", bx_ctx_registry(f->e->ctx), &f->svc);
   assert_int_equal(calc_stub_init(&f->stub, f->svc), 0);
   return f;
 }
@@ -87,7 +87,8 @@ static void test_box_callback(void **state) {
   (void)state;
   fx *f = fx_new();
   ticks t = {0};
-  bx_box *listener = bx_function_box_new(f->e->ctx, on_tick, &t, NULL);
+  bx_box *listener = NULL;
+  bx_function_box_new(f->e->ctx, on_tick, &t, NULL, &listener);
   int32_t sent = 0;
   assert_int_equal(calc_countdown_sync(&f->stub, listener, 3, &sent), 0);
   bxt_run(f->e);

@@ -92,8 +92,8 @@ static int rt_setup(void **state) {
   assert_non_null(f);
   f->e = bxt_env_new(NULL);
   reg = bx_ctx_registry(f->e->ctx);
-  f->calc_skel = calc_skeleton_new(f->e->ctx, &rt_calc_ops, &f->calc);
-  f->kitchen_skel = kitchen_skeleton_new(f->e->ctx, &rt_kitchen_ops, NULL);
+  assert_int_equal(calc_skeleton_new(f->e->ctx, &rt_calc_ops, &f->calc, &f->calc_skel), 0);
+  assert_int_equal(kitchen_skeleton_new(f->e->ctx, &rt_kitchen_ops, NULL, &f->kitchen_skel), 0);
   assert_non_null(f->calc_skel);
   assert_non_null(f->kitchen_skel);
   assert_int_equal(bx_register(reg, "calc", f->calc_skel, &f->calc_svc), 0);

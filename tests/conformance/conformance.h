@@ -72,7 +72,7 @@ BXC_FN bx_ctx *bxc_ctx_new(uv_loop_t *loop, const char *name, bxc_log *log, size
   o.log_data = log;
   if (max_frame) o.max_frame = max_frame;
   bx_ctx *ctx;
-  assert_int_equal(bx_ctx_new(&ctx, loop, &o), 0);
+  assert_int_equal(bx_ctx_new(loop, &o, &ctx), 0);
   return ctx;
 }
 
@@ -206,7 +206,8 @@ BXC_FN cJSON *bxc_args_str(size_t n, char fill) {
 BXC_FN bx_box *bxc_service(bx_ctx *ctx, const char *url, const char *name) {
   bx_box *conn = NULL;
   assert_int_equal(bx_connect(ctx, url, NULL, &conn), 0);
-  bx_box *svc = bx_sub_box_new(ctx, name, conn);
+  bx_box *svc = NULL;
+  bx_sub_box_new(ctx, name, conn, &svc);
   assert_non_null(svc);
   bx_box_unref(conn);
   return svc;
@@ -223,8 +224,10 @@ BXC_FN void bxc_test_exchange(void **state) {
   assert_int_equal(bx_connect(e->client, e->url, NULL, &c2), 0);
   assert_ptr_equal(c1, c2); /* one shared box per URL */
   bx_box_unref(c2);
-  bx_box *calc = bx_sub_box_new(e->client, "calc", c1);
-  bx_box *nosuch = bx_sub_box_new(e->client, "nosuch", c1);
+  bx_box *calc = NULL;
+  bx_sub_box_new(e->client, "calc", c1, &calc);
+  bx_box *nosuch = NULL;
+  bx_sub_box_new(e->client, "nosuch", c1, &nosuch);
   bxc_res r;
   assert_int_equal(bxc_call(&e->loop, calc, "add", bxc_args2(1, 2), &r), 0);
   assert_true(r.num == 3);
@@ -254,7 +257,8 @@ BXC_FN void bxc_test_exchange(void **state) {
    * announced name, and that name is bound to the client's connection. */
   assert_int_equal(bx_registry_size(bx_ctx_registry(e->client)), 0);
   assert_int_equal(bx_registry_size(bx_ctx_registry(e->server)), 1);
-  bx_box *named = bx_named_box(e->server, "/bxt/client");
+  bx_box *named = NULL;
+  bx_named_box(e->server, "/bxt/client", &named);
   bx_peer_info peer;
   if (t->no_handshake) {
     assert_null(bx__named_binding(named));
@@ -516,16 +520,19 @@ BXC_FN void bxc_test_callbacks(void **state) {
   const bxc_tran *t = *state;
   bxc_env *e = bxc_env_new(t, 0, 0);
   bxc_cb cb = {0};
-  bx_box *sub_fn = bx_function_box_new(e->server, bxc_subscribe_fn, &cb, NULL);
+  bx_box *sub_fn = NULL;
+  bx_function_box_new(e->server, bxc_subscribe_fn, &cb, NULL, &sub_fn);
   assert_int_equal(bx_register(bx_ctx_registry(e->server), "subscribe", sub_fn, NULL), 0);
   bxt_calc ccalc = {0};
   assert_int_equal(bxt_calc_register(e->client, "ccalc", &ccalc), 0);
   int pings = 0;
-  bx_box *ping = bx_function_box_new(e->client, bxc_ping_fn, &pings, NULL);
+  bx_box *ping = NULL;
+  bx_function_box_new(e->client, bxc_ping_fn, &pings, NULL, &ping);
 
   /* subscribe(<the client's ccalc>, <a local function box>) */
   bx_box *svc = bxc_service(e->client, e->url, "subscribe");
-  bx_box *ccalc_box = bx_sub_box_new(e->client, "ccalc", bx_ctx_registry(e->client));
+  bx_box *ccalc_box = NULL;
+  bx_sub_box_new(e->client, "ccalc", bx_ctx_registry(e->client), &ccalc_box);
   bx_msg *m = bxt_msg("{\"class\":\"foam.box.RPCMessage\",\"name\":\"subscribe\",\"args\":[]}");
   cJSON *args = cJSON_GetObjectItemCaseSensitive(bx_msg_object(m), "args");
   cJSON_AddItemToArray(args, bx_msg_box_ref(m, ccalc_box));
@@ -574,7 +581,8 @@ BXC_FN void bxc_test_relay(void **state) {
   bxc_log blog = {0};
   bx_ctx *b = bxc_ctx_new(&e->loop, "/bxt/middle", &blog, 0);
   bxc_fwd fwd = {bxc_service(b, e->url, "calc")};
-  bx_box *fwd_box = bx_function_box_new(b, bxc_forward_fn, &fwd, NULL);
+  bx_box *fwd_box = NULL;
+  bx_function_box_new(b, bxc_forward_fn, &fwd, NULL, &fwd_box);
   assert_int_equal(bx_register(bx_ctx_registry(b), "fwd", fwd_box, NULL), 0);
   char burl[256];
   t->listen_url(burl, sizeof burl);
@@ -631,7 +639,8 @@ BXC_FN void bxc_test_peer_info(void **state) {
   const bxc_tran *t = *state;
   bxc_env *e = bxc_env_new(t, 0, 0);
   bxc_who w = {0};
-  bx_box *who = bx_function_box_new(e->server, bxc_who_fn, &w, NULL);
+  bx_box *who = NULL;
+  bx_function_box_new(e->server, bxc_who_fn, &w, NULL, &who);
   assert_int_equal(bx_register(bx_ctx_registry(e->server), "who", who, NULL), 0);
   bx_box *svc = bxc_service(e->client, e->url, "who");
   assert_int_equal(bx_send(svc, bxt_msg("{\"class\":\"foam.box.HelloMessage\"}")), 0);
@@ -732,7 +741,8 @@ BXC_FN void bxc_test_down_up(void **state) {
   assert_int_equal(bx_listener_connections(e->l), 1);
   assert_int_equal(bx_registry_size(bx_ctx_registry(e->client)), 0);
   if (!t->no_handshake) { /* the server still knows the client by its announced name */
-    bx_box *named = bx_named_box(e->server, "/bxt/client");
+    bx_box *named = NULL;
+    bx_named_box(e->server, "/bxt/client", &named);
     assert_non_null(bx__named_binding(named));
     bx_box_unref(named);
   }

@@ -97,14 +97,15 @@ static bx_box *fz_box;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  if (uv_loop_init(&fz_loop) != 0 || bx_ctx_new(&fz_ctx, &fz_loop, NULL) != 0) abort();
-  fz_box = bx_null_box_new(fz_ctx);
+  if (uv_loop_init(&fz_loop) != 0 || bx_ctx_new(&fz_loop, NULL, &fz_ctx) != 0) abort();
+  bx_null_box_new(fz_ctx, &fz_box);
   return 0;
 }
 
 /* A message whose box table holds fz_box, with {"class":"bx.BoxRef","ref":0} resolving to it. */
 static bx_msg *fz_msg(void) {
-  bx_msg *m = bx_msg_new(NULL);
+  bx_msg *m = NULL;
+  bx_msg_new(NULL, &m);
   cJSON_Delete(bx_msg_box_ref(m, fz_box));
   return m;
 }
@@ -120,7 +121,9 @@ static void fz_round_trip(const cJSON *args, bool borrow) {
     bx_msg_unref(msg);
     return;
   }
-  bx_msg *out1 = bx_msg_new(NULL), *out2 = bx_msg_new(NULL);
+  bx_msg *out1 = NULL, *out2 = NULL;
+  bx_msg_new(NULL, &out1);
+  bx_msg_new(NULL, &out2);
   cJSON *enc1 = NULL, *enc2 = NULL;
   fz_args again;
   memset(&again, 0, sizeof again);
@@ -132,7 +135,8 @@ static void fz_round_trip(const cJSON *args, bool borrow) {
   /* The direct path's copy: anything decoded copies, and says the same. */
   fz_args copy;
   memset(&copy, 0, sizeof copy);
-  bx_msg *out3 = bx_msg_new(NULL);
+  bx_msg *out3 = NULL;
+  bx_msg_new(NULL, &out3);
   cJSON *enc3 = NULL;
   if (bx__struct_copy(&fz_args_t, &copy, &v) != 0) abort();
   if (bx_args_encode(&fz_method, &copy, out3, &enc3) != 0) abort();

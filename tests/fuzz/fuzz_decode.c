@@ -26,7 +26,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   bx_ctx_options_init(&opts);
   opts.max_depth = 32;
   opts.log_level = BX_LOG_ERROR;
-  if (uv_loop_init(&fz_loop) != 0 || bx_ctx_new(&fz_ctx, &fz_loop, &opts) != 0) abort();
+  if (uv_loop_init(&fz_loop) != 0 || bx_ctx_new(&fz_loop, &opts, &fz_ctx) != 0) abort();
   bx_ctx_allow_class(fz_ctx, "test.rpc.Point");
   return 0;
 }

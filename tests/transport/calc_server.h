@@ -33,7 +33,7 @@ static inline int bxt_serve(const char *url) {
   bx_ctx_options o;
   bx_ctx_options_init(&o);
   o.name = "/bxt/calc-server";
-  if (uv_loop_init(&loop) != 0 || bx_ctx_new(&srv.ctx, &loop, &o) != 0) return 2;
+  if (uv_loop_init(&loop) != 0 || bx_ctx_new(&loop, &o, &srv.ctx) != 0) return 2;
   bx_listener *l;
   int rc = bxt_calc_register(srv.ctx, "calc", &srv.calc);
   if (rc == 0) rc = bx_listen(srv.ctx, url, NULL, &l);

@@ -129,7 +129,8 @@ static const bx_interface bxt_calc_iface = {
 
 /* Registers a calc skeleton over impl as `name` in ctx's root registry. Returns 0 or an error. */
 static inline int bxt_calc_register(bx_ctx *ctx, const char *name, bxt_calc *impl) {
-  bx_box *skel = bx_skeleton_new(ctx, &bxt_calc_iface, &bxt_calc_iface, impl);
+  bx_box *skel = NULL;
+  bx_skeleton_new(ctx, &bxt_calc_iface, &bxt_calc_iface, impl, &skel);
   if (skel == NULL) return BX_ENOMEM;
   int rc = bx_register(bx_ctx_registry(ctx), name, skel, NULL);
   bx_box_unref(skel);

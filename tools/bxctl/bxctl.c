@@ -171,7 +171,8 @@ static int cmd_call(ctl *c, int argc, char **argv) {
   cJSON *args;
   int rc = parse_args(argc - 2, argv + 2, &args);
   if (rc) return rc;
-  bx_box *svc = bx_sub_box_new(c->ctx, argv[0], c->conn);
+  bx_box *svc = NULL;
+  bx_sub_box_new(c->ctx, argv[0], c->conn, &svc);
   rc = call(c, svc, argv[1], args);
   bx_box_unref(svc);
   return rc;
@@ -192,8 +193,9 @@ static int cmd_send(ctl *c, int argc, char **argv) {
     fprintf(stderr, "bxctl: the message '%s' is not JSON\n", argv[1]);
     return EXIT_USAGE;
   }
-  bx_box *svc = bx_sub_box_new(c->ctx, argv[0], c->conn);
-  int rc = bx_send(svc, bx_msg_new(payload));
+  bx_box *svc = NULL;
+  bx_sub_box_new(c->ctx, argv[0], c->conn, &svc);
+  int rc = bx_send_json(svc, payload);
   bx_box_unref(svc);
   if (rc) {
     report_error(c, rc, NULL);
@@ -263,7 +265,7 @@ int main(int argc, char **argv) {
   bx_ctx_options_init(&opts);
   opts.name = "/bxctl";
   opts.log_level = BX_LOG_ERROR;
-  int rc = bx_ctx_new(&c.ctx, &c.loop, &opts);
+  int rc = bx_ctx_new(&c.loop, &opts, &c.ctx);
   /* bxctl prints what it receives and never interprets it: any application class may pass. */
   if (rc == 0) rc = bx_ctx_allow_class(c.ctx, "*");
   if (rc == 0) rc = bx_connect(c.ctx, c.url, NULL, &c.conn);

@@ -94,7 +94,7 @@ static int bxd_authorize(void *data, const bx_msg *msg, const char *method) {
 static void bxd_reply(bx_msg *msg, cJSON *data) {
   cJSON *ret = bx_json_new_object(BX_CLASS_RPC_RETURN);
   cJSON_AddItemToObject(ret, "data", data);
-  bx_reply(msg, bx_msg_new(ret));
+  bx_reply_json(msg, ret);
 }
 
 static void bxd_describe_owner(bx_box *owner, char *buf, size_t len) {
@@ -175,7 +175,8 @@ static void bxd_stats_fn(bx_box *self, bx_msg *msg, void *data) {
 }
 
 static int bxd_add_method(bxd *d, const char *name, bx_box_fn fn) {
-  bx_box *b = bx_function_box_new(d->ctx, fn, d, NULL);
+  bx_box *b = NULL;
+  bx_function_box_new(d->ctx, fn, d, NULL, &b);
   int rc = b ? bx_registry_add_method(bx_ctx_registry(d->ctx), name, b) : BX_ENOMEM;
   bx_box_unref(b);
   return rc;
@@ -309,7 +310,7 @@ int main(int argc, char **argv) {
   opts.allow_remote_register = true;
   opts.authorize = bxd_authorize;
   opts.authorize_data = &d;
-  int rc = bx_ctx_new(&d.ctx, &d.loop, &opts);
+  int rc = bx_ctx_new(&d.loop, &opts, &d.ctx);
   /* The hub routes payloads it never interprets: every application class may pass. */
   if (rc == 0) rc = bx_ctx_allow_class(d.ctx, "*");
   if (rc == 0) rc = bxd_add_method(&d, "list", bxd_list_fn);

@@ -95,7 +95,8 @@ static const bx_box_ops cb_ops = {
 static bx_box *cb_new(bx__tstate *ts, const bx__tran *tran, const char *url,
                       const bx_transport_limits *limits) {
   bx_ctx *ctx = bx__tstate_ctx(ts);
-  bx_box *b = bx_box_new(ctx, &cb_ops, sizeof(cb_priv));
+  bx_box *b = NULL;
+  bx_box_new(ctx, &cb_ops, sizeof(cb_priv), &b);
   if (b == NULL) return NULL;
   cb_priv *p = cb(b);
   p->self = b;

@@ -347,7 +347,8 @@ static void cn_member_close(bx__tmember *m) {
 
 static bx__conn *cn_new(bx__tstate *ts, const bx__tran *tran, const bx_transport_limits *limits) {
   bx_ctx *ctx = bx__tstate_ctx(ts);
-  bx_box *b = bx_box_new(ctx, &bx__conn_box_ops, sizeof(bx__conn) + tran->conn_size);
+  bx_box *b = NULL;
+  bx_box_new(ctx, &bx__conn_box_ops, sizeof(bx__conn) + tran->conn_size, &b);
   if (b == NULL) return NULL;
   bx__conn *c = cn(b);
   c->box = b; /* the alive reference, until the peer is released */
@@ -398,13 +399,16 @@ static bx_msg *cn_register_self_msg(bx_ctx *ctx) {
     cJSON_Delete(o);
     return NULL;
   }
-  return bx_msg_new(o);
+  bx_msg *m = NULL;
+  bx_msg_new(o, &m);
+  return m;
 }
 
 /* Unbinds the peer's announced path if it still leads to this peer. */
 static void cn_unbind_self(bx__conn *c) {
   if (c->self_name == NULL) return;
-  bx_box *named = bx_named_box(c->ctx, c->self_name);
+  bx_box *named = NULL;
+  bx_named_box(c->ctx, c->self_name, &named);
   if (named != NULL && bx__named_binding(named) == c->box)
     bx_named_bind(c->ctx, c->self_name, NULL);
   bx_box_unref(named);
@@ -415,7 +419,8 @@ static void cn_unbind_self(bx__conn *c) {
 static void cn_register_self(bx__conn *c, const bx_msg *msg) {
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(bx_msg_object(msg), "name");
   const char *path = name->valuestring; /* the codec checked: a string */
-  bx_box *named = bx_named_box(c->ctx, path);
+  bx_box *named = NULL;
+  bx_named_box(c->ctx, path, &named);
   if (named == NULL) {
     bx_log(c->ctx, BX_LOG_WARN, "%s connection: ignoring RegisterSelfMessage: bad path",
            c->tran->scheme);

@@ -20,7 +20,8 @@ static int hello(void *impl, bx_rpc_call *call, const char *who, char **text) {
 /* A generated stub calls a generated skeleton through the registry. */
 static bool greet_round_trip(bx_ctx *ctx) {
   static const greet_ops ops = {.hello = hello};
-  bx_box *skel = greet_skeleton_new(ctx, &ops, NULL), *svc = NULL;
+  bx_box *skel = NULL, *svc = NULL;
+  if (greet_skeleton_new(ctx, &ops, NULL, &skel) != 0) return false;
   bx_register(bx_ctx_registry(ctx), "greet", skel, &svc);
   bx_stub stub;
   greet_stub_init(&stub, svc);
@@ -43,11 +44,13 @@ int main(void) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   bx_ctx *ctx;
-  if (bx_ctx_new(&ctx, &loop, NULL) != 0) return 1;
-  bx_box *null_box = bx_null_box_new(ctx);
+  if (bx_ctx_new(&loop, NULL, &ctx) != 0) return 1;
+  bx_box *null_box = NULL;
+  bx_null_box_new(ctx, &null_box);
   bx_box *exported = NULL;
   int rc = bx_register(bx_ctx_registry(ctx), "svc", null_box, &exported);
-  bx_msg *m = bx_msg_new(bx_json_new_object(BX_CLASS_HELLO));
+  bx_msg *m = NULL;
+  bx_msg_new(bx_json_new_object(BX_CLASS_HELLO), &m);
   bx_buf buf = {0};
   rc |= bx_encode(ctx, m, NULL, &buf);
   bool ok =
