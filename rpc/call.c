@@ -191,26 +191,29 @@ static int cl_launch(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint
   return rc;
 }
 
+static const bx__direct_waiter cl_waiter; /* how a skeleton answers a direct call, below */
+
 /* Queues skeleton to serve c directly. Returns 1 when the message path must serve c instead
  * (nothing was queued), else what bx_call_start returns. */
 static int cl_launch_direct(bx_call *c, bx_box *skeleton, const bx_method *own, const void *args,
                             bool oneway, uint64_t timeout) {
-  if (bx__skeleton_call_direct(skeleton, own, args, oneway ? NULL : c) != 0) return 1;
+  if (bx__skeleton_call_direct(skeleton, own, args, &cl_waiter, oneway ? NULL : c) != 0) return 1;
   c->direct = true;
   if (!oneway) return cl_arm(c, timeout);
   cl_settle(c, 0, NULL, NULL); /* done once queued, as a one-way message once sent */
   return 0;
 }
 
-void bx__call_ref(bx_call *call) {
-  call->refs++;
+static void cl_waiter_ref(void *call) {
+  ((bx_call *)call)->refs++;
 }
 
-void bx__call_unref(bx_call *call) {
+static void cl_waiter_unref(void *call) {
   cl_unref(call);
 }
 
-void bx__call_direct_result(bx_call *c, void *result) {
+static void cl_direct_result(void *call, void *result) {
+  bx_call *c = call;
   if (bx__settled(&c->s)) {
     if (result) {
       bx__struct_release(c->m->result, result, false);
@@ -223,13 +226,21 @@ void bx__call_direct_result(bx_call *c, void *result) {
   cl_settle(c, 0, NULL, NULL);
 }
 
-void bx__call_direct_reply(bx_call *c, bx_msg *reply) {
+static void cl_direct_reply(void *call, bx_msg *reply) {
+  bx_call *c = call;
   if (reply == NULL) {
     if (!bx__settled(&c->s)) cl_settle(c, BX_ENOMEM, NULL, NULL);
     return;
   }
   cl_on_reply(c, reply);
 }
+
+static const bx__direct_waiter cl_waiter = {
+    .ref = cl_waiter_ref,
+    .unref = cl_waiter_unref,
+    .result = cl_direct_result,
+    .reply = cl_direct_reply,
+};
 
 static bx_call *cl_new(bx_ctx *ctx, const bx_method *m, bx_call_cb cb, void *data,
                        const bx_call_opts *opts) {

@@ -50,16 +50,22 @@ int bx__rpc_return_typed(const bx_method *m, const void *result, bx_msg **out);
  * it in a local registry — or NULL (borrowed). *own receives the skeleton's entry for m (its
  * tables equal m's, bx__method_same). */
 bx_box *bx__skeleton_for(bx_box *service, const bx_method *m, const bx_method **own);
-/* Queues skeleton to serve its method m with a copy of args, answering call (a reference is
- * taken; NULL for a one-way method). Returns 0, or an error with nothing queued: the caller then
- * takes the message path, which gives the exact behaviour for whatever the copy refused. */
-int bx__skeleton_call_direct(bx_box *skeleton, const bx_method *m, const void *args, bx_call *call);
-void bx__call_ref(bx_call *call);
-void bx__call_unref(bx_call *call);
-/* The skeleton answers a direct call: with the result of m (a calloc'd struct whose values the
- * call now owns, NULL for a void method), or with a reply message (owned; NULL: out of
- * memory). Either is dropped when the call has already completed. */
-void bx__call_direct_result(bx_call *call, void *result);
-void bx__call_direct_reply(bx_call *call, bx_msg *reply);
+/* Who waits for a direct call's answer (the call runtime, call.c), as the skeleton sees it: it
+ * holds the waiter (ref/unref) while the call runs, then answers once, with the result of m
+ * (a calloc'd struct whose values the waiter now owns, NULL for a void method) or with a reply
+ * message (owned; NULL: out of memory). The waiter drops either when it has completed already.
+ * The skeleton never names the call runtime: this table is how it answers. */
+typedef struct bx__direct_waiter {
+  void (*ref)(void *waiter);
+  void (*unref)(void *waiter);
+  void (*result)(void *waiter, void *result);
+  void (*reply)(void *waiter, bx_msg *reply);
+} bx__direct_waiter;
+/* Queues skeleton to serve its method m with a copy of args, answering waiter through ops (a
+ * reference is taken; waiter NULL for a one-way method). Returns 0, or an error with nothing
+ * queued: the caller then takes the message path, which gives the exact behaviour for whatever
+ * the copy refused. */
+int bx__skeleton_call_direct(bx_box *skeleton, const bx_method *m, const void *args,
+                             const bx__direct_waiter *ops, void *waiter);
 
 #endif

@@ -20,7 +20,8 @@ typedef struct sk_priv {
 struct bx_rpc_call {
   bx_box *skeleton; /* owned */
   bx_msg *msg;      /* the request, owned; a direct call's is rebuilt only when asked for */
-  bx_call *direct;  /* a direct call's client side (a reference), or NULL */
+  void *direct;     /* a direct call's waiter (a reference), or NULL */
+  const bx__direct_waiter *waiter; /* how to answer it */
   const bx_method *m;
   void *args;   /* decoded arguments: borrowing from msg, or a direct call's own copy */
   void *result; /* outputs written by the implementation (owned by it until sent) */
@@ -48,7 +49,7 @@ static void sk_call_free(bx_rpc_call *c) {
   bx__struct_release(c->m->args, c->args, !c->owned_args);
   if (c->m->result) bx__struct_release(c->m->result, c->result, false);
   bx_msg_unref(c->msg);
-  if (c->direct) bx__call_unref(c->direct);
+  if (c->direct) c->waiter->unref(c->direct);
   bx_box_unref(c->skeleton);
   free(c->error_text);
   free(c);
@@ -90,19 +91,19 @@ static bx_msg *sk_answer(bx_rpc_call *c, int status) {
 /* Answers a direct call: a copy of the result when it copies, else the reply message. */
 static void sk_answer_direct(bx_rpc_call *c, int status) {
   if (status == 0 && c->m->result == NULL) {
-    bx__call_direct_result(c->direct, NULL);
+    c->waiter->result(c->direct, NULL);
     return;
   }
   if (status == 0) {
     void *copy = bx__zalloc(c->m->result->size + 1);
     int rc = copy ? bx__struct_copy(c->m->result, copy, c->result) : BX_ENOMEM;
     if (rc == 0) {
-      bx__call_direct_result(c->direct, copy);
+      c->waiter->result(c->direct, copy);
       return;
     }
     free(copy);
   }
-  bx__call_direct_reply(c->direct, sk_answer(c, status));
+  c->waiter->reply(c->direct, sk_answer(c, status));
 }
 
 static void sk_finish(bx_rpc_call *c, int status) {
@@ -211,7 +212,7 @@ static void sk_run_direct(void *a, void *b) {
 }
 
 int bx__skeleton_call_direct(bx_box *skeleton, const bx_method *m, const void *args,
-                             bx_call *call) {
+                             const bx__direct_waiter *ops, void *waiter) {
   bx_rpc_call *c = sk_call_new(skeleton, NULL, m);
   if (c == NULL) return BX_ENOMEM;
   int rc = bx__struct_copy(m->args, c->args, args);
@@ -221,8 +222,9 @@ int bx__skeleton_call_direct(bx_box *skeleton, const bx_method *m, const void *a
     sk_call_free(c);
     return rc;
   }
-  if (call) bx__call_ref(call);
-  c->direct = call;
+  if (waiter) ops->ref(waiter);
+  c->direct = waiter;
+  c->waiter = ops;
   return 0;
 }
 
