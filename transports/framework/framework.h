@@ -139,6 +139,9 @@ typedef struct bx__tran {
    * still arrive and are ignored); then calls bx__link_closed(k) once from a later loop
    * callback. Called once per link, whatever state it is in. */
   void (*link_close)(bx__link *k);
+  /* Optional: stop (pause) or restart reading k's input for peer c, whose messages cannot be
+   * forwarded for now (backpressure). Default: input still arrives and the peer holds it. */
+  void (*read_pause)(bx__link *k, bx__conn *c, bool pause);
   /* Optional: peer c leaves link k, which stays (a link of many peers), or closes while down
    * (k NULL); the transport forgets whatever it keeps for c (an address table entry). Nothing
    * is reported back. */
@@ -185,6 +188,10 @@ void bx__tstate_leave(bx__tstate *ts, bx__tmember *m);
 /* The context's client boxes by URL (the state holds a reference to each), or NULL once the
  * context is closing. */
 bx__map *bx__tstate_clients(bx__tstate *ts);
+/* The peer whose inbound message is being dispatched right now (the source of what is relayed
+ * meanwhile), or NULL: set around each dispatch by peer.c. */
+bx__conn *bx__tstate_source(bx__tstate *ts);
+void bx__tstate_set_source(bx__tstate *ts, bx__conn *c);
 
 /* ---- listeners (listener.c) ------------------------------------------------------------------ */
 

@@ -16,10 +16,20 @@
  *   peer's batch at a time per link: the whole batch as one write for framers that batch, frame
  *   by frame otherwise; then the next waiting peer's. While a batch is in flight new frames
  *   collect in `out`; the two buffers are swapped, not reallocated. Order is kept per peer.
- * - Limits: max_queued_bytes and max_exports are soft: a send is refused once the bytes
- *   waiting (or the exports the peer owns) already reach the limit, so the queue overshoots
- *   by at most one frame and a refused send has created nothing. The registry keeps the count
- *   of exports a peer owns exactly (bx__encode's owner counter).
+ * - Limits: max_queued_bytes and max_exports are soft: a local request is refused once the
+ *   bytes waiting (or the exports the peer owns) already reach the limit, so the queue
+ *   overshoots by at most one frame and a refused send has created nothing. The registry keeps the
+ * count of exports a peer owns exactly (bx__encode's owner counter).
+ * - Past the soft limit (cn_admit): a request sent by local code is refused (its caller hears
+ *   BX_EQUEUEFULL); a request relayed from another peer (dispatched from its input: the
+ *   state's "source") is queued up to twice the limit (the hard limit) and makes its source
+ *   wait: the source's input is held (the transport stops reading it) until this queue has
+ *   drained to half the soft limit, so one peer's backlog costs the peers feeding it, not
+ *   everyone. A wait that would close a cycle is not taken. Past the hard limit a relayed
+ *   request is refused and the source answers its reply box with the error (cn_dispatch). A
+ *   message without a reply box (a reply, a one-way message), which nobody could be told of, is
+ *   queued up to the hard limit; past it this peer is closed, a reader too slow for what it
+ *   asked for, with a logged reason. Nothing is dropped without telling its sender.
  * - Inbound frames decode with the connection box as origin (a ReturnBox means "back over
  *   this peer") and go to the root registry. A well-framed frame that does not decode is
  *   logged and dropped, and the call waiting for it, when the codec could still read its
@@ -71,15 +81,21 @@ struct bx__conn {
   bool flush_queued;
   bx_buf in; /* input; bytes before in_off are consumed */
   size_t in_off;
-  bx_buf out;     /* frames waiting to be written */
-  bx_buf wr;      /* frames being written */
-  size_t wr_off;  /* the next frame of `wr` to write (framers that do not batch) */
-  size_t exports; /* exports it owns (counted by the registry) */
+  bx_buf out;           /* frames waiting to be written */
+  bx_buf wr;            /* frames being written */
+  size_t wr_off;        /* the next frame of `wr` to write (framers that do not batch) */
+  size_t exports;       /* exports it owns (counted by the registry) */
+  bool held;            /* its input is held (it waits for a full peer it feeds to drain) */
+  bx__conn *waiting_on; /* the peer it waits for (weak: that peer wakes it or lets it go) */
+  bx__tlink wait_node;  /* in waiting_on->waiters */
+  bx__tlink waiters;    /* peers whose input is held until this one's queue drains */
   union {
     max_align_t align;
     char bytes[1];
   } priv[]; /* the transport's */
 };
+
+static void cn_wake_waiters(bx__conn *c);
 
 #define CN_OF(node, field) ((bx__conn *)((char *)(node)-offsetof(bx__conn, field)))
 
@@ -175,7 +191,7 @@ static int cn_write_piece(bx__link *k, bx__conn *c) {
 
 /* The link lets go of its writer's batch (written, failed, or cut short). */
 static void cn_end_batch(bx__link *k, bx__conn *c) {
-  bool held = k->writer_held;
+  bool was_held = k->writer_held;
   k->writer = NULL;
   k->writer_held = false;
   c->wr.len = 0;
@@ -183,7 +199,9 @@ static void cn_end_batch(bx__link *k, bx__conn *c) {
   cn_trim(&c->wr);
   if (c->state == CN_OPEN && c->out.len > 0 && !bx__tlink_listed(&c->want))
     bx__tlink_append(&k->wants, &c->want); /* frames that collected meanwhile: its next turn */
-  if (held) bx_box_unref(c->box);          /* may free c */
+  if (bx__tlink_listed(&c->waiters) && c->out.len < c->limits.max_queued_bytes / 2)
+    cn_wake_waiters(c);               /* drained enough: the peers feeding it go on */
+  if (was_held) bx_box_unref(c->box); /* may free c */
 }
 
 /* A piece of the writer's batch went out (status 0) or failed. */
@@ -269,13 +287,80 @@ static void cn_schedule_flush(bx__conn *c) {
 
 /* ---- sending ------------------------------------------------------------------------------- */
 
-/* Refuses a send up front when a soft limit is reached (nothing has been created yet). */
+/* ---- backpressure ---------------------------------------------------------------------- */
+
+static void cn_process(bx__conn *c);
+static void cn_process_messages(bx__conn *c);
+
+/* Holds c's input (the transport stops reading it where it can) or lets it go again. */
+static void cn_hold(bx__conn *c, bool hold) {
+  if (c->held == hold) return;
+  c->held = hold;
+  bx__link *k = c->link;
+  if (k != NULL && k->tran->read_pause) k->tran->read_pause(k, c, hold);
+  if (hold || c->state != CN_OPEN || c->in.len == c->in_off) return;
+  if (c->framer->cut != NULL) /* what it held */
+    cn_process(c);
+  else
+    cn_process_messages(c);
+}
+
+/* c stops waiting for the peer it waited for (which drained, or went). */
+static void cn_stop_waiting(bx__conn *c) {
+  if (c->waiting_on == NULL) return;
+  bx__tlink_remove(&c->wait_node);
+  c->waiting_on = NULL;
+  cn_hold(c, false);
+}
+
+/* Lets every peer waiting for c go on. */
+static void cn_wake_waiters(bx__conn *c) {
+  while (bx__tlink_listed(&c->waiters))
+    cn_stop_waiting(CN_OF(c->waiters.next, wait_node));
+}
+
+/* Would src waiting for target close a cycle of waits (target waits, maybe through others,
+ * for src)? Then nobody would ever drain. */
+static bool cn_would_cycle(const bx__conn *src, const bx__conn *target) {
+  for (const bx__conn *w = target; w != NULL; w = w->waiting_on)
+    if (w == src) return true;
+  return false;
+}
+
+/* src, whose input fed target a request past target's soft limit, waits until target drains. */
+static void cn_wait_on(bx__conn *src, bx__conn *target) {
+  if (src->waiting_on == target || src->state != CN_OPEN || cn_would_cycle(src, target)) return;
+  if (src->waiting_on != NULL) bx__tlink_remove(&src->wait_node);
+  src->waiting_on = target;
+  bx__tlink_append(&target->waiters, &src->wait_node);
+  cn_hold(src, true);
+}
+
+/* Whether c may take msg now (see the design notes): a request stops at the soft limit when
+ * sent by local code (its caller hears BX_EQUEUEFULL) and makes its source wait when relayed,
+ * up to the hard limit; a message without a reply box (a reply, a one-way message), which
+ * nobody could be told about, is taken up to the hard limit, and past it closes c. */
 static int cn_admit(bx__conn *c, const bx_msg *msg) {
   if (c->state >= CN_CLOSING || c->ts == NULL) return BX_ECONNLOST;
-  if (c->out.len + c->wr.len >= c->limits.max_queued_bytes) return BX_EQUEUEFULL;
-  bool may_export = bx_msg_reply_box(msg) != NULL || bx_msg_box_count(msg) > 0;
-  if (may_export && c->exports >= c->limits.max_exports) return BX_EQUEUEFULL;
-  return 0;
+  bool request = bx_msg_reply_box(msg) != NULL;
+  if ((request || bx_msg_box_count(msg) > 0) && c->exports >= c->limits.max_exports)
+    return BX_EQUEUEFULL;
+  size_t queued = c->out.len + c->wr.len, soft = c->limits.max_queued_bytes;
+  if (queued < soft) return 0;
+  bx__conn *src = bx__tstate_source(c->ts);
+  if (src == c) src = NULL;
+  if (request) {
+    if (src == NULL || queued >= 2 * soft) return BX_EQUEUEFULL; /* its caller hears it */
+    cn_wait_on(src, c);
+    return 0;
+  }
+  if (queued < 2 * soft) return 0;
+  bx_log(c->ctx, BX_LOG_WARN,
+         "%s connection%s%s: closing: %zu bytes wait for it, twice its limit (a reader too slow "
+         "for the replies it asked for)",
+         c->tran->scheme, c->peer.address[0] ? " from " : "", c->peer.address, queued);
+  bx__conn_close(c, BX_ECONNLOST);
+  return BX_ECONNLOST;
 }
 
 /* Encodes msg as one frame at the end of `out`. Returns 0 or an error (out unchanged). */
@@ -360,6 +445,8 @@ static bx__conn *cn_new(bx__tstate *ts, const bx__tran *tran, const bx_transport
   c->peer.scheme = tran->scheme;
   bx__tlink_init(&c->on_link);
   bx__tlink_init(&c->want);
+  bx__tlink_init(&c->wait_node);
+  bx__tlink_init(&c->waiters);
   c->member.kind = BX__TM_PEER;
   c->member.close = cn_member_close;
   bx__tstate_join(ts, &c->member);
@@ -455,6 +542,20 @@ static void cn_fail_reply(bx__conn *c, const bx_codec_error *err) {
   bx__registry_fail_export(bx_ctx_registry(c->ctx), err->addressee, c->box, BX_EBADMSG, text);
 }
 
+/* An inbound message was refused where it was going (a full queue, a lost connection ...): its
+ * sender hears the reason at its reply box. One without a reply box is logged: a late reply to
+ * a call that has completed already (its export is gone) quietly, anything else as a warning. */
+static void cn_refused(bx__conn *c, bx_box *reply, int rc) {
+  int level = reply ? BX_LOG_INFO : rc == BX_ENOSERVICE ? BX_LOG_DEBUG : BX_LOG_WARN;
+  bx_log(c->ctx, level, "%s connection%s%s: inbound message refused: %s%s", c->tran->scheme,
+         c->peer.address[0] ? " from " : "", c->peer.address, bx_strerror(rc),
+         reply ? " (its sender is told)" : " (it has no reply box to tell)");
+  if (reply == NULL) return;
+  char text[160];
+  snprintf(text, sizeof text, "refused on the way: %s", bx_strerror(rc));
+  bx_send_error(reply, rc, text);
+}
+
 static void cn_dispatch(bx__conn *c, const char *p, size_t n) {
   bx_msg *msg = NULL;
   bx_codec_error err;
@@ -474,11 +575,14 @@ static void cn_dispatch(bx__conn *c, const char *p, size_t n) {
     return;
   }
   stats->messages_in++;
-  if (bx_msg_reply_box(msg) != NULL) stats->requests_in++;
+  bx_box *reply = bx_box_ref(bx_msg_reply_box(msg));
+  if (reply != NULL) stats->requests_in++;
+  bx__conn *outer = bx__tstate_source(c->ts);
+  bx__tstate_set_source(c->ts, c); /* what is relayed now comes from c */
   rc = bx_send(bx_ctx_registry(c->ctx), msg);
-  if (rc < 0)
-    bx_log(c->ctx, BX_LOG_DEBUG, "%s connection: inbound message refused: %s", c->tran->scheme,
-           bx_strerror(rc));
+  bx__tstate_set_source(c->ts, outer);
+  if (rc < 0) cn_refused(c, reply, rc);
+  bx_box_unref(reply);
 }
 
 /* Moves the unread tail to the front and makes room for `need` bytes in all. */
@@ -506,7 +610,7 @@ static void cn_refuse_length(bx__conn *c, size_t len) {
 static void cn_process(bx__conn *c) {
   bx_box_ref(c->box); /* dispatching may close the peer */
   size_t need = 0;
-  while (c->state == CN_OPEN) {
+  while (c->state == CN_OPEN && !c->held && c->in.len - c->in_off >= c->framer->header) {
     size_t off, len;
     int r = c->framer->cut(c->in.base + c->in_off, c->in.len - c->in_off, c->limits.max_frame, &off,
                            &len, &need);
@@ -548,8 +652,39 @@ void bx__conn_read_done(bx__conn *c, ssize_t nread) {
   cn_process(c);
 }
 
+/* Whole messages that come while the input is held: kept in `in`, each after a framer header,
+ * and dispatched in order when it is let go (cn_hold_release). */
+static void cn_hold_message(bx__conn *c, const char *data, size_t len) {
+  size_t h = c->framer->header;
+  if (bx_buf_reserve(&c->in, h + len) != 0) {
+    bx__conn_close(c, BX_ENOMEM);
+    return;
+  }
+  c->framer->put(c->in.base + c->in.len, len);
+  memcpy(c->in.base + c->in.len + h, data, len);
+  c->in.len += h + len;
+}
+
+/* Dispatches the whole messages held in `in` (cn_hold_message), in order. */
+static void cn_process_messages(bx__conn *c) {
+  bx_box_ref(c->box); /* dispatching may close the peer */
+  size_t h = c->framer->header;
+  while (c->state == CN_OPEN && !c->held && c->in.len - c->in_off >= h) {
+    size_t n = c->framer->get(c->in.base + c->in_off);
+    const char *m = c->in.base + c->in_off + h;
+    c->in_off += h + n;
+    cn_dispatch(c, m, n);
+  }
+  if (c->state == CN_OPEN && cn_compact(c, 0) != 0) bx__conn_close(c, BX_ENOMEM);
+  bx_box_unref(c->box);
+}
+
 void bx__conn_message(bx__conn *c, const char *data, size_t len) {
   if (c->state != CN_OPEN) return;
+  if (c->held && len <= c->limits.max_frame) {
+    cn_hold_message(c, data, len);
+    return;
+  }
   if (len > c->limits.max_frame) {
     bx_log(c->ctx, BX_LOG_WARN,
            "%s connection%s%s: closing: a message of %zu bytes is over the limit", c->tran->scheme,
@@ -698,6 +833,8 @@ static void cn_leave_link(bx__conn *c, int code) {
 void bx__conn_close(bx__conn *c, int code) {
   if (c->state >= CN_CLOSING) return;
   c->state = CN_CLOSING;
+  cn_stop_waiting(c);
+  cn_wake_waiters(c); /* nothing more will drain here: the peers feeding it go on */
   if (c->stats_counted) {
     bx_transport_stats *stats = bx__tstate_stats(c->ts);
     stats->connections--;

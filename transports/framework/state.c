@@ -24,6 +24,7 @@ struct bx__tstate {
   bx__tlink closing;            /* members the state has closed */
   size_t live;                  /* members */
   bool shutting;                /* the context is closing */
+  bx__conn *source;             /* the peer whose message is being dispatched, or NULL */
   bx_transport_stats stats;
 };
 
@@ -45,6 +46,14 @@ bx_ctx *bx__tstate_ctx(bx__tstate *ts) {
 
 bx__map *bx__tstate_clients(bx__tstate *ts) {
   return ts->shutting ? NULL : ts->clients;
+}
+
+bx__conn *bx__tstate_source(bx__tstate *ts) {
+  return ts->source;
+}
+
+void bx__tstate_set_source(bx__tstate *ts, bx__conn *c) {
+  ts->source = c;
 }
 
 static void ts_maybe_finish(bx__tstate *ts) {

@@ -37,8 +37,10 @@ typedef struct ip_conn {
   bx__conn *self;  /* this end's peer */
   bx__link *other; /* the other end's link (kept until it closes) */
   bool closing;
-  char *dial_name;  /* owned, until the dial task ran */
-  const char *wbuf; /* the write in flight (the core keeps it valid) */
+  bool paused;       /* this end's input is held: the other end's write waits */
+  bx__link *blocked; /* the other end, when its write waits for this end to go on */
+  char *dial_name;   /* owned, until the dial task ran */
+  const char *wbuf;  /* the write in flight (the core keeps it valid) */
   size_t wlen;
 } ip_conn;
 
@@ -198,6 +200,10 @@ static void ip_write_task(void *a, void *b) {
   ip_conn *ic = ip(k);
   if (ic->closing) return;
   bx__link *other = ic->other;
+  if (other != NULL && ip(other)->paused) { /* the write completes when the reader goes on */
+    ip(other)->blocked = k;
+    return;
+  }
   if (other != NULL) bx__conn_input(ip(other)->self, ic->wbuf, ic->wlen);
   bx__link_write_done(k, other != NULL ? 0 : UV_EPIPE);
 }
@@ -209,6 +215,16 @@ static int ip_write(bx__link *k, bx__conn *c, const char *buf, size_t len) {
   ic->wlen = len;
   ip_later(k, ip_write_task);
   return 0;
+}
+
+static void ip_read_pause(bx__link *k, bx__conn *c, bool pause) {
+  (void)c;
+  ip_conn *ic = ip(k);
+  ic->paused = pause;
+  bx__link *w = ic->blocked;
+  if (pause || w == NULL) return;
+  ic->blocked = NULL;
+  ip_later(w, ip_write_task);
 }
 
 static void ip_eof_task(void *a, void *b) {
@@ -227,7 +243,12 @@ static void ip_close(bx__link *k) {
   ic->closing = true;
   bx__link *other = ic->other;
   ic->other = NULL;
+  if (ic->blocked != NULL) { /* its write fails now: this end is gone */
+    ip_later(ic->blocked, ip_write_task);
+    ic->blocked = NULL;
+  }
   if (other != NULL) {
+    if (ip(other)->blocked == k) ip(other)->blocked = NULL; /* this end's write is moot */
     ip(other)->other = NULL;
     ip_later(other, ip_eof_task);
   }
@@ -245,5 +266,6 @@ const bx__tran bx__inproc_tran = {
     .listen_close = ip_listen_close,
     .dial = ip_dial,
     .write = ip_write,
+    .read_pause = ip_read_pause,
     .link_close = ip_close,
 };

@@ -57,6 +57,16 @@ static int st_start(bx__conn *c) {
   return uv_read_start(&s->h.stream, st_alloc_cb, st_read_cb);
 }
 
+void bx__st_read_pause(bx__link *k, bx__conn *c, bool pause) {
+  (void)c;
+  bx__st_conn *s = st_of(k);
+  if (s->closing || !s->inited) return;
+  if (pause)
+    uv_read_stop(&s->h.stream);
+  else if (uv_read_start(&s->h.stream, st_alloc_cb, st_read_cb) != 0)
+    bx__conn_close(s->peer, BX_ECONNLOST);
+}
+
 static void st_write_cb(uv_write_t *req, int status) {
   bx__link *k = req->handle->data;
   if (st_of(k)->closing) return;

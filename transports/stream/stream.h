@@ -43,6 +43,8 @@ int bx__st_listen(bx_listener *l);
 /* bx__tran ops shared by the stream transports. */
 void bx__st_listen_close(bx_listener *l);
 int bx__st_write(bx__link *k, bx__conn *c, const char *buf, size_t len);
+/* Stops or restarts reading the socket (backpressure). */
+void bx__st_read_pause(bx__link *k, bx__conn *c, bool pause);
 void bx__st_close(bx__link *k);
 /* Starts dialling c: a solo link for it with an initialised handle (init_conn). Returns the
  * link's stream state, or NULL (BX_ENOMEM). */

@@ -141,5 +141,6 @@ const bx__tran bx__unix_tran = {
     .listen_close = bx__st_listen_close,
     .dial = un_dial,
     .write = bx__st_write,
+    .read_pause = bx__st_read_pause,
     .link_close = bx__st_close,
 };

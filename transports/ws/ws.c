@@ -217,6 +217,16 @@ static void ws_kick(ws_conn *w) {
   if (w->rec && w->rec->gen && w->rec->gen->lctx) lws_cancel_service(w->rec->gen->lctx);
 }
 
+/* Backpressure: lws stops reading the socket while the peer's input is held; a message it had
+ * read already still arrives and waits in the peer. */
+static void ws_read_pause(bx__link *k, bx__conn *c, bool pause) {
+  (void)c;
+  ws_conn *w = wc_of(k);
+  if (w->wsi == NULL || w->closing || !w->established) return;
+  lws_rx_flow_control(w->wsi, pause ? 0 : 1);
+  ws_kick(w);
+}
+
 static void ws_close(bx__link *k) {
   ws_conn *w = wc_of(k);
   w->closing = true;
@@ -745,6 +755,7 @@ const bx__tran bx__ws_tran = {
     .listen_close = ws_listen_close,
     .dial = ws_dial,
     .write = ws_write,
+    .read_pause = ws_read_pause,
     .link_close = ws_close,
 };
 
@@ -760,6 +771,7 @@ const bx__tran bx__wss_tran = {
     .listen_close = ws_listen_close,
     .dial = wss_dial,
     .write = ws_write,
+    .read_pause = ws_read_pause,
     .link_close = ws_close,
 };
 
