@@ -15,5 +15,6 @@
 #include "bx/rpc.h"
 #include "bx/idl.h"
 #include "bx/transport.h"
+#include "bx/msgbox.h"
 
 #endif /* BX_H */
