@@ -34,7 +34,9 @@
  *   this peer") and go to the root registry. A well-framed frame that does not decode is
  *   logged and dropped, and the call waiting for it, when the codec could still read its
  *   addressee, fails now; the peer stays. A RegisterSelfMessage binds its path to this peer
- *   unless the path is held by something that is not a peer (such as the context's own name).
+ *   unless the path is held by something that is not a peer (such as the context's own name),
+ *   or by a live peer of another identity (cn_same_identity: only the same local user may take
+ *   over a live holder's name, as a restarted client does).
  * - Down: a peer whose link is gone for now keeps everything and queues sends within its
  *   limits; bx__conn_up() sends what was queued over its new link.
  * - Closing: bx__conn_close() releases everything the peer stands for at once:
@@ -503,6 +505,13 @@ static void cn_unbind_self(bx__conn *c) {
   c->self_name = NULL;
 }
 
+/* May b take over a name a live connection a announced? Only as the same identity: the same
+ * user on both ends of local sockets (SO_PEERCRED, or this process for inproc). A peer with no
+ * credentials (TCP, WebSocket) never takes a live holder's name. */
+static bool cn_same_identity(const bx__conn *a, const bx__conn *b) {
+  return a->peer.has_cred && b->peer.has_cred && a->peer.uid == b->peer.uid;
+}
+
 static void cn_register_self(bx__conn *c, const bx_msg *msg) {
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(bx_msg_object(msg), "name");
   const char *path = name->valuestring; /* the codec checked: a string */
@@ -519,6 +528,13 @@ static void cn_register_self(bx__conn *c, const bx_msg *msg) {
   if (bound != NULL && bx__conn_of(bound) == NULL) {
     bx_log(c->ctx, BX_LOG_INFO, "%s connection: peer announced '%.100s', which is bound locally",
            c->tran->scheme, path);
+    return;
+  }
+  bx__conn *holder = bound ? bx__conn_of(bound) : NULL;
+  if (holder != NULL && holder->state < CN_CLOSING && !cn_same_identity(holder, c)) {
+    bx_log(c->ctx, BX_LOG_WARN,
+           "%s connection%s%s: peer announced '%.100s', which a live connection holds; it keeps it",
+           c->tran->scheme, c->peer.address[0] ? " from " : "", c->peer.address, path);
     return;
   }
   char *copy = bx__strdup(path);
