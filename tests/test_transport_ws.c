@@ -203,6 +203,25 @@ static int raw_upgrade(int port, int timeout_s) {
   return fd;
 }
 
+/* A small masked client frame built into out (at least n + 14 bytes); returns its length. */
+static size_t raw_frame_build(unsigned char *out, int opcode, const void *payload, size_t n) {
+  static const unsigned char mask[4] = {0x55, 0x66, 0x77, 0x88};
+  size_t hl = 0;
+  out[hl++] = (unsigned char)(0x80 | opcode);
+  if (n < 126) {
+    out[hl++] = (unsigned char)(0x80 | n);
+  } else {
+    out[hl++] = 0x80 | 126;
+    out[hl++] = (unsigned char)(n >> 8);
+    out[hl++] = (unsigned char)n;
+  }
+  memcpy(out + hl, mask, 4);
+  hl += 4;
+  for (size_t i = 0; i < n; i++)
+    out[hl + i] = ((const unsigned char *)payload)[i] ^ mask[i % 4];
+  return hl + n;
+}
+
 /* A masked client frame header (+ mask), then the payload masked. */
 static void raw_frame(int fd, int opcode, bool fin, const void *payload, size_t n,
                       uint64_t declared) {
@@ -333,6 +352,59 @@ static void ws_test_raw_ok(void **state) {
   close(fd);
   srv_finish(&s);
   assert_int_equal(s.log.warn, 0);
+}
+
+/* RFC 6455 5.5.1: after the peer's close frame nothing it sent is processed, even frames that
+ * came in the same read: the call sent after the close is not answered. */
+static void ws_test_nothing_after_close(void **state) {
+  (void)state;
+  srv s;
+  srv_start(&s, 0, 0, NULL);
+  int fd = raw_upgrade(s.port, 10);
+  unsigned char both[512];
+  unsigned char cl[4] = {0x03, 0xe8, 'o', 'k'};
+  size_t n = raw_frame_build(both, 8, cl, sizeof cl);
+  n += raw_frame_build(both + n, 1, ADD_MSG, sizeof ADD_MSG - 1);
+  raw_send(fd, both, n); /* one write: close, then a call */
+  char buf[512];
+  size_t len;
+  int op, texts = 0, status = -1;
+  while ((op = raw_read_frame(fd, buf, sizeof buf, &len)) >= 0) {
+    if (op == 1) texts++;
+    if (op == 8) {
+      status = len >= 2 ? ((unsigned char)buf[0] << 8) | (unsigned char)buf[1] : 1005;
+      break;
+    }
+  }
+  assert_int_equal(status, 1000);
+  assert_int_equal(texts, 0); /* the call after the close was not answered */
+  assert_true(raw_eof(fd));
+  close(fd);
+  srv_finish(&s);
+}
+
+/* Only Sec-WebSocket-Version 13 is upgraded (RFC 6455 4.4); other versions, the older drafts'
+ * among them, are not. */
+static void ws_test_version(void **state) {
+  (void)state;
+  srv s;
+  srv_start(&s, 0, 0, NULL);
+  static const char *const versions[] = {"8", "7", "0", "12", "14", "130", ""};
+  for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+    int fd = raw_connect(s.port, 10);
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: %s\r\n\r\n",
+                     versions[i]);
+    raw_send(fd, req, (size_t)n);
+    char head[2048] = "";
+    raw_read_head(fd, head, sizeof head);
+    if (strstr(head, " 101 ") != NULL) fail_msg("version '%s' was upgraded", versions[i]);
+    close(fd);
+  }
+  srv_finish(&s);
 }
 
 static void ws_test_malformed(void **state) {
@@ -495,9 +567,14 @@ int main(void) {
   const struct CMUnitTest ws6_tests[] = {BXC_TESTS(&ws6_tran)};
   const struct CMUnitTest wss_tests[] = {BXC_TESTS(&wss_tran)};
   const struct CMUnitTest raw_tests[] = {
-      cmocka_unit_test(ws_test_raw_ok),     cmocka_unit_test(ws_test_malformed),
-      cmocka_unit_test(ws_test_half_open),  cmocka_unit_test(ws_test_www),
-      cmocka_unit_test(ws_test_other_loop), cmocka_unit_test(ws_test_port_busy),
+      cmocka_unit_test(ws_test_raw_ok),
+      cmocka_unit_test(ws_test_malformed),
+      cmocka_unit_test(ws_test_nothing_after_close),
+      cmocka_unit_test(ws_test_version),
+      cmocka_unit_test(ws_test_half_open),
+      cmocka_unit_test(ws_test_www),
+      cmocka_unit_test(ws_test_other_loop),
+      cmocka_unit_test(ws_test_port_busy),
   };
   int failed = 0;
   const char *only = getenv("BXT_WS_GROUP");

@@ -88,6 +88,7 @@ typedef struct ws_conn { /* a link's private state */
   ws_pss *pss;
   struct lws *wsi; /* NULL once lws closed it */
   bool established, gone, closing, reported;
+  bool peer_closed; /* the peer's close frame came: nothing after it is dispatched */
   bool want_close, close_sent;
   int close_status;
   char close_reason[124];
@@ -327,7 +328,7 @@ static int ws_refuse(struct lws *wsi, int status, const char *reason) {
 static int ws_on_receive(bx__link *k, struct lws *wsi, const char *in, size_t len) {
   ws_conn *w = wc_of(k);
   bx__conn *c = w->peer;
-  if (w->closing) return 0;
+  if (w->closing || w->peer_closed) return 0;
   size_t frame_left = lws_remaining_packet_payload(wsi);
   if (lws_is_first_fragment(wsi)) {
     w->rx_len = 0;
@@ -390,6 +391,24 @@ static void ws_gone(bx__link *k, bool connect_failed) {
 }
 
 /* ---- listeners ----------------------------------------------------------------------------- */
+
+/* RFC 6455 4.4: version 13 only (libwebsockets 4.1.6 upgrades older drafts' versions too). */
+static bool ws_version_ok(struct lws *wsi) {
+  char v[8];
+  int n = lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_VERSION);
+  return n == 2 && strcmp(v, "13") == 0;
+}
+
+static ws_listener *ws_listener_of(struct lws *wsi);
+
+static int ws_refuse_upgrade(struct lws *wsi, ws_listener *wl) {
+  char v[8] = "";
+  lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_VERSION);
+  if (wl)
+    bx_log(wl->l->ctx, BX_LOG_WARN, "%s: refusing an upgrade: Sec-WebSocket-Version '%s'",
+           wl->l->url, v);
+  return 1;
+}
 
 static ws_listener *ws_listener_of(struct lws *wsi) {
   struct lws_vhost *vh = lws_get_vhost(wsi);
@@ -671,7 +690,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     return wl && wl->closing;
   case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: /* any path; no subprotocol */
     wl = ws_listener_of(wsi);
-    return wl && wl->closing;
+    if (wl && wl->closing) return 1;
+    return ws_version_ok(wsi) ? 0 : ws_refuse_upgrade(wsi, wl);
   case LWS_CALLBACK_ESTABLISHED:
     return pss ? ws_accept(wsi, pss) : -1;
   case LWS_CALLBACK_CLIENT_ESTABLISHED:
@@ -696,6 +716,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
   case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
     if (k) {
       w = wc_of(k);
+      w->peer_closed = true; /* frames read with the close frame are not dispatched */
       int status = len >= 2 ? (((unsigned char *)in)[0] << 8) | ((unsigned char *)in)[1] : 1005;
       bx_log(bx__link_ctx(k), BX_LOG_DEBUG, "%s connection: peer closed: %d %.*s",
              bx__conn_peer(w->peer)->scheme, status, len > 2 ? (int)(len - 2) : 0,
