@@ -15,5 +15,6 @@
 #include "bx/rpc.h"
 #include "bx/idl.h"
 #include "bx/transport.h"
+#include "bx/telehash.h"
 
 #endif /* BX_H */
