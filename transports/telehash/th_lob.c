@@ -3,10 +3,10 @@
  * Design notes
  * - Parsing allocates nothing for the head and body: they point into the packet. Only a JSON
  *   head (7 bytes or more) is turned into a cJSON tree, and only after a pre-scan of its bytes
- *   has shown it is valid UTF-8, without raw control characters in strings and nested no
- *   deeper than BX__TH_MAX_DEPTH, so cJSON never recurses far and never sees a NUL that would
- *   cut a string short. cJSON_ParseWithLengthOpts reads exactly the head's bytes (no NUL needed
- *   after them) and must end at its end, white space aside.
+ *   has shown it is valid UTF-8, without raw control characters in strings, nested no deeper
+ *   than BX__TH_MAX_DEPTH and with every string and bracket closed, so cJSON never recurses far and
+ * never sees a NUL that would cut a string short. cJSON_ParseWithLengthOpts reads exactly the
+ * head's bytes (no NUL needed after them) and must end at its end, white space aside.
  * - Lengths: the declared head length is checked against the bytes really there before any use;
  *   a LOB never makes the parser read or allocate beyond the packet.
  * - Writing JSON heads goes through bx_json_write (the codec's compact writer), so a head bx
@@ -15,8 +15,8 @@
  */
 #include "th_internal.h"
 
-/* Checks the raw JSON text of a head: string contents and nesting depth. The UTF-8 check is
- * the codec's. */
+/* Checks the raw JSON text of a head: string contents, nesting depth, and that strings and
+ * brackets are closed at its end. The UTF-8 check is the codec's. */
 static int lb_prescan(const uint8_t *p, size_t n) {
   if (!bx__utf8_valid(p, n)) return BX_EBADUTF8;
   size_t depth = 0;
@@ -42,7 +42,8 @@ static int lb_prescan(const uint8_t *p, size_t n) {
       depth--;
     }
   }
-  return 0;
+  /* cJSON refuses text cut short too; refusing it here keeps that out of cJSON's hands */
+  return in_string || depth != 0 ? BX_EBADJSON : 0;
 }
 
 static bool lb_blank(const char *p, const char *end) {
