@@ -1,8 +1,8 @@
 /* libFuzzer target for the telehash LOB parser (spec/telehash section 1) and the parsers built
  * on it: bx__th_lob_parse() on arbitrary bytes must refuse them or give a head and body that
  * lie inside the input and add up to it; a JSON head written back by bx__th_lob_append_json()
- * must parse to the same tree; and the handshake, message, channel, uncloak and chunk readers
- * must refuse or accept the same bytes without reading outside them.
+ * must read back to a tree that writes the same text; and the handshake, message, channel,
+ * uncloak and chunk readers must refuse or accept the same bytes without reading outside them.
  *
  * Built by tests/fuzz/CMakeLists.txt: a libFuzzer program with `make fuzz` (clang), else a
  * replay of corpus/lob/ as an ordinary test. */
@@ -34,18 +34,22 @@ static void fz_lob(const uint8_t *data, size_t size) {
       lob.body != lob.head + lob.head_len)
     abort();
   if ((lob.head_len >= 7) != (lob.json != NULL)) abort();
-  if (lob.json != NULL) { /* written back, the head reads as the same tree */
-    bx_buf buf = {0};
+  if (lob.json != NULL) { /* written back and read again, the head writes the same text */
+    bx_buf buf = {0}, again_text = {0};
     int rc = bx__th_lob_append_json(&buf, lob.json, lob.body, lob.body_len);
     if (rc == 0) {
       bx__th_lob again;
       if (bx__th_lob_parse((const uint8_t *)buf.base, buf.len, &again) != 0) abort();
-      if (!cJSON_Compare(lob.json, again.json, true) || again.body_len != lob.body_len) abort();
+      /* text, not cJSON_Compare, which reads a duplicate key as its first copy */
+      if (bx__th_lob_append_json(&again_text, again.json, again.body, again.body_len) != 0 ||
+          again_text.len != buf.len || memcmp(again_text.base, buf.base, buf.len) != 0)
+        abort();
       bx__th_lob_clear(&again);
     } else if (rc != BX_EINVAL && rc != BX_EMSGSIZE && rc != BX_ENOMEM) {
       abort();
     }
     bx_buf_free(&buf);
+    bx_buf_free(&again_text);
   }
   bx__th_lob_clear(&lob);
 }
