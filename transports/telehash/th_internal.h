@@ -22,7 +22,7 @@
  *   intermediate secrets (shared keys, MAC keys) with sodium_memzero before they return.
  * - Files: th_lob.c (section 1), th_base32.c and th_hashname.c (2), th_identity.c (identity
  *   files; the public bx/telehash.h), th_cs3a.c (3), th_handshake.c and th_channel.c (4),
- *   th_cloak.c and th_chunk.c (5).
+ *   th_cloak.c and th_chunk.c (5); th_sodium.c libsodium's set-up and a SHA-256 helper.
  */
 #ifndef BX_TRANSPORTS_TH_INTERNAL_H
 #define BX_TRANSPORTS_TH_INTERNAL_H

@@ -4,9 +4,11 @@
  * - Parsing allocates nothing for the head and body: they point into the packet. Only a JSON
  *   head (7 bytes or more) is turned into a cJSON tree, and only after a pre-scan of its bytes
  *   has shown it is valid UTF-8, without raw control characters in strings, nested no deeper
- *   than BX__TH_MAX_DEPTH and with every string and bracket closed, so cJSON never recurses far and
- * never sees a NUL that would cut a string short. cJSON_ParseWithLengthOpts reads exactly the
- * head's bytes (no NUL needed after them) and must end at its end, white space aside.
+ *   than BX__TH_MAX_DEPTH and with every string and bracket closed, so cJSON never recurses
+ *   far and never sees a NUL that would cut a string short. cJSON_ParseWithLengthOpts reads
+ *   exactly the head's bytes (no NUL needed after them) and must end at its end, white space
+ *   aside. Duplicate keys are not refused here (cJSON keeps both, lookups find the first);
+ *   readers of fields that matter refuse them (th_handshake.c).
  * - Lengths: the declared head length is checked against the bytes really there before any use;
  *   a LOB never makes the parser read or allocate beyond the packet.
  * - Writing JSON heads goes through bx_json_write (the codec's compact writer), so a head bx
