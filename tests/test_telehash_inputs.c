@@ -518,6 +518,8 @@ static void test_identity_files(void **state) {
   assert_int_equal(bx_th_identity_from_secret(NULL, &back), BX_EINVAL);
   assert_null(back);
   bx_th_identity_free(NULL);
+  assert_null(bx_th_identity_hashname(NULL));
+  assert_null(bx_th_identity_public_key(NULL));
 
   unlink(path);
   assert_int_equal(files_in_dir(), 0);

@@ -46,10 +46,12 @@ BX_EXTERN int bx_th_identity_save(const bx_th_identity *id, const char *path);
 /* Frees id and wipes its secret key; NULL is allowed. */
 BX_EXTERN void bx_th_identity_free(bx_th_identity *id);
 
-/* id's hashname: 52 characters and a NUL, owned by id (valid while id lives). */
+/* id's hashname: 52 characters and a NUL, owned by id (valid while id lives); NULL for a NULL
+ * id. */
 BX_EXTERN const char *bx_th_identity_hashname(const bx_th_identity *id);
 
-/* id's CS3a public key: BX_TH_KEY_BYTES bytes owned by id (valid while id lives). */
+/* id's CS3a public key: BX_TH_KEY_BYTES bytes owned by id (valid while id lives); NULL for a
+ * NULL id. */
 BX_EXTERN const uint8_t *bx_th_identity_public_key(const bx_th_identity *id);
 
 /* The hashname of a CS3a-only peer whose public key is key (borrowed), written with a NUL into

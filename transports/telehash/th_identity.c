@@ -66,15 +66,15 @@ void bx_th_identity_free(bx_th_identity *id) {
 }
 
 const char *bx_th_identity_hashname(const bx_th_identity *id) {
-  return id->hashname;
+  return id != NULL ? id->hashname : NULL;
 }
 
 const uint8_t *bx_th_identity_public_key(const bx_th_identity *id) {
-  return id->pk;
+  return id != NULL ? id->pk : NULL;
 }
 
 const uint8_t *bx__th_identity_secret(const bx_th_identity *id) {
-  return id->sk;
+  return id != NULL ? id->sk : NULL;
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */
