@@ -16,5 +16,6 @@
 #include "bx/idl.h"
 #include "bx/transport.h"
 #include "bx/msgbox.h"
+#include "bx/telehash.h"
 
 #endif /* BX_H */

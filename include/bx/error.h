@@ -39,7 +39,8 @@ extern "C" {
   XX(EINVAL, -30022, "invalid argument")                    \
   XX(ENOMEM, -30023, "out of memory")                       \
   XX(ECLOSED, -30024, "box closed")                         \
-  XX(ENOTSUP, -30025, "operation not supported")
+  XX(ENOTSUP, -30025, "operation not supported")            \
+  XX(EAUTH, -30026, "authentication failed")
 
 typedef enum {
 #define BX__ERR_ENUM(name, value, text) BX_##name = (value),

@@ -1,0 +1,252 @@
+/* The telehash transport's private header (never installed): telehash v3's byte-level pieces as
+ * pure functions (spec/telehash sections 1-5).
+ *
+ * Design notes
+ * - No I/O and no state here (identity files aside, th_identity.c): each function takes bytes
+ *   and keys and gives bytes, so the link/handshake state machine and the UDP/TCP code above
+ *   it, the tests and the fuzzer all run the same code. Randomness (ephemeral keys, nonces)
+ *   comes from libsodium unless the caller passes it, which is how the vector tests reproduce
+ *   the JavaScript reference byte for byte.
+ * - Sizes: every length read from a packet is checked against the bytes that are really there
+ *   before it is used, and nothing here allocates more than its input's size (the JSON heads
+ *   excepted, whose cJSON trees grow with the head's bytes, bounded in depth). Encoders write
+ *   into the caller's buffer: a `*_size()` function says how much it needs, and a buffer that
+ *   is too small is BX_EMSGSIZE, never a partial write that looks complete.
+ * - Errors: BX_EBADMSG a packet that is not what it claims to be (short, lengths that do not
+ *   add up, a wrong field); BX_EBADJSON / BX_ETOODEEP / BX_EBADUTF8 a JSON head that is not a
+ *   bounded UTF-8 JSON object; BX_ENOTSUP a cipher set other than 3a; BX_EAUTH anything that
+ *   fails a cryptographic check (a MAC, a secretbox, a routing token); BX_EINVAL an argument
+ *   the caller should not have passed; BX_EMSGSIZE an output buffer too small or a packet over
+ *   a caller's limit.
+ * - Secrets: keys are plain byte arrays owned by the caller; functions here wipe their own
+ *   intermediate secrets (shared keys, MAC keys) with sodium_memzero before they return.
+ * - Files: th_lob.c (section 1), th_base32.c and th_hashname.c (2), th_identity.c (identity
+ *   files; the public bx/telehash.h), th_cs3a.c (3), th_handshake.c and th_channel.c (4),
+ *   th_cloak.c and th_chunk.c (5); th_sodium.c libsodium's set-up and a SHA-256 helper.
+ */
+#ifndef BX_TRANSPORTS_TH_INTERNAL_H
+#define BX_TRANSPORTS_TH_INTERNAL_H
+
+#include "framework.h"
+
+#include <sodium.h>
+
+#define BX__TH_KEY 32   /* a CS3a key, a SHA-256, a channel key */
+#define BX__TH_NONCE 24 /* crypto_secretbox_NONCEBYTES */
+#define BX__TH_MAC 16   /* crypto_secretbox_MACBYTES, crypto_onetimeauth_BYTES */
+#define BX__TH_TOKEN 16 /* a routing token */
+#define BX__TH_CSID_3A 0x3a
+#define BX__TH_MAX_DEPTH 16 /* nesting allowed in a JSON head */
+
+/* libsodium is ready (sodium_init() once; safe to call from any thread). 0 or BX_ENOTSUP. */
+int bx__th_sodium(void);
+/* SHA-256 of a[0..an) followed by b[0..bn) (b may be NULL when bn is 0). */
+void bx__th_sha256_2(const uint8_t *a, size_t an, const uint8_t *b, size_t bn,
+                     uint8_t out[BX__TH_KEY]);
+
+/* ---- section 1: LOB packets (th_lob.c) -------------------------------------------------- */
+
+/* A parsed LOB: head and body point into the packet (borrowed: valid while the packet is);
+ * json is the parsed head when head_len >= 7 (owned: bx__th_lob_clear() frees it), else NULL.
+ */
+typedef struct bx__th_lob {
+  const uint8_t *head;
+  size_t head_len;
+  const uint8_t *body;
+  size_t body_len;
+  cJSON *json;
+} bx__th_lob;
+
+/* Parses p[0..len) (borrowed) into *out, which is zeroed first. Returns 0; BX_EINVAL (NULL
+ * arguments); BX_EBADMSG (under 2 bytes, or a head longer than the rest); for a head of 7 or
+ * more bytes BX_EBADUTF8, BX_ETOODEEP (nested deeper than BX__TH_MAX_DEPTH), BX_EBADJSON (not
+ * one JSON object and nothing else but white space) or BX_ENOMEM. On error out holds nothing
+ * to free. */
+int bx__th_lob_parse(const uint8_t *p, size_t len, bx__th_lob *out);
+/* Frees what a parse made (the json head) and zeroes lob; NULL is allowed. */
+void bx__th_lob_clear(bx__th_lob *lob);
+/* The bytes a LOB with these parts takes: 2 + head_len + body_len. */
+static inline size_t bx__th_lob_size(size_t head_len, size_t body_len) {
+  return 2 + head_len + body_len;
+}
+/* Writes a LOB (head and body borrowed, NULL when empty) into out[0..cap); *len (optional)
+ * receives its size. The caller picks the head: 1..6 bytes read as binary, 7 or more must be
+ * a JSON object's text (bx__th_lob_append_json() makes those). Returns 0, BX_EINVAL (a NULL
+ * argument with a length) or BX_EMSGSIZE (head_len over 65535, or cap too small). */
+int bx__th_lob_write(const uint8_t *head, size_t head_len, const uint8_t *body, size_t body_len,
+                     uint8_t *out, size_t cap, size_t *len);
+/* Appends to buf a LOB whose head is the JSON object json (borrowed), written compactly by
+ * bx_json_write(), and whose body is body[0..body_len) (borrowed). Returns 0, BX_EINVAL (json
+ * not an object, or its text under 7 bytes, which would read as a binary head: "{}"),
+ * BX_EMSGSIZE (text over 65535 bytes) or BX_ENOMEM; on error buf->len is as it was. */
+int bx__th_lob_append_json(bx_buf *buf, const cJSON *json, const uint8_t *body, size_t body_len);
+
+/* ---- section 2: base32 and hashnames (th_base32.c, th_hashname.c) ----------------------- */
+
+/* Characters for n bytes of base32 without padding: ceil(8n / 5). */
+static inline size_t bx__th_b32_len(size_t n) {
+  return (n * 8 + 4) / 5;
+}
+/* Writes in[0..n) as lower-case RFC 4648 base32 without padding, and a NUL, into out (at
+ * least bx__th_b32_len(n) + 1 bytes). */
+void bx__th_b32_encode(const uint8_t *in, size_t n, char *out);
+/* Decodes s[0..n) (either case, no padding, no white space) into out[0..cap); *len receives
+ * the byte count (n * 5 / 8). Returns 0, BX_EBADMSG (a character outside the alphabet, a
+ * length no encoding has, or unused trailing bits that are not zero: every byte string has one
+ * encoding) or BX_EMSGSIZE (cap too small). */
+int bx__th_b32_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *len);
+
+/* One cipher set's part of a hashname: its CSID and its intermediate (SHA-256 of its key). */
+typedef struct bx__th_part {
+  uint8_t csid;
+  uint8_t hash[BX__TH_KEY];
+} bx__th_part;
+/* The intermediate of a key: SHA-256(key). */
+void bx__th_intermediate(const uint8_t *key, size_t len, uint8_t out[BX__TH_KEY]);
+/* Rolls up parts[0..n) (borrowed; any order: sorted here by CSID) into the 32-byte hashname.
+ * Returns 0 or BX_EINVAL (n is 0, over 16, a CSID twice or a CSID of 0). */
+int bx__th_rollup(const bx__th_part *parts, size_t n, uint8_t out[BX__TH_KEY]);
+/* The hashname, as 52 base32 characters and a NUL, of a JSON object of parts: "keys" maps
+ * CSIDs ("3a", two lower-case hex digits) to base32 keys, "intermediates" (optional, either
+ * may be NULL) maps CSIDs to base32 intermediates; a CSID in both uses its key (and the two
+ * must agree). Returns 0, BX_EINVAL (no parts) or BX_EBADMSG (a malformed CSID or base32, an
+ * intermediate that is not 32 bytes, a key and intermediate that disagree). */
+int bx__th_hashname_of_parts(const cJSON *keys, const cJSON *intermediates,
+                             char out[BX_TH_HASHNAME_LEN + 1]);
+/* Is s a hashname: exactly 52 lower-case base32 characters that decode to 32 bytes? */
+bool bx__th_hashname_valid(const char *s);
+
+/* ---- identities (th_identity.c; the public API is bx/telehash.h) ------------------------- */
+
+/* id's CS3a secret key (owned by id, valid while it lives). */
+const uint8_t *bx__th_identity_secret(const bx_th_identity *id);
+
+/* ---- section 3: CS3a messages (th_cs3a.c) ----------------------------------------------- */
+
+/* A message's bytes beyond its inner packet: LOB 2 + CSID 1 + KEY 32 + NONCE 24 + MAC 16 +
+ * AUTH 16. */
+#define BX__TH_MSG_OVERHEAD 91
+/* Seals inner[0..n) (borrowed) as a CS3a message from the key pair whose secret key is
+ * from_sk to the public key to_pk, into out[0..cap) (at least n + BX__TH_MSG_OVERHEAD), with
+ * *len (optional) the size. eph_sk is the ephemeral secret key (NULL: a fresh one per
+ * message; an exchange's handshakes pass the exchange's) and nonce the 24-byte nonce (NULL:
+ * random). Returns 0, BX_EINVAL, BX_EMSGSIZE, BX_EAUTH (to_pk is a key no shared secret can
+ * be made with) or BX_ENOTSUP (libsodium could not initialise). */
+int bx__th_cs3a_seal(const uint8_t *inner, size_t n, const uint8_t to_pk[BX__TH_KEY],
+                     const uint8_t from_sk[BX__TH_KEY], const uint8_t *eph_sk, const uint8_t *nonce,
+                     uint8_t *out, size_t cap, size_t *len);
+/* Opens the message msg[0..len) (borrowed) with the recipient's secret key my_sk into
+ * inner[0..cap) (at least len - BX__TH_MSG_OVERHEAD), *inner_len (optional) its size. This
+ * does NOT say who sent it: see bx__th_cs3a_verify(). Returns 0, BX_EINVAL, BX_EBADMSG (not a
+ * LOB with a 1-byte head, or shorter than a message), BX_ENOTSUP (a CSID other than 3a),
+ * BX_EMSGSIZE (cap too small) or BX_EAUTH (not sealed to my_sk, or altered). */
+int bx__th_cs3a_open(const uint8_t *msg, size_t len, const uint8_t my_sk[BX__TH_KEY],
+                     uint8_t *inner, size_t cap, size_t *inner_len);
+/* Checks that msg[0..len) was sealed by the holder of from_pk for the holder of my_sk (its
+ * AUTH). Returns 0, BX_EINVAL, BX_EBADMSG, BX_ENOTSUP or BX_EAUTH (another sender, or
+ * altered). */
+int bx__th_cs3a_verify(const uint8_t *msg, size_t len, const uint8_t my_sk[BX__TH_KEY],
+                       const uint8_t from_pk[BX__TH_KEY]);
+/* The ephemeral public key (KEY) of a message, checked to be a CS3a message's shape: copied
+ * into key. Returns 0, BX_EINVAL, BX_EBADMSG or BX_ENOTSUP. */
+int bx__th_cs3a_key(const uint8_t *msg, size_t len, uint8_t key[BX__TH_KEY]);
+
+/* ---- section 4: order, handshakes, channels (th_handshake.c, th_channel.c) -------------- */
+
+typedef enum { BX__TH_ODD = 1, BX__TH_EVEN = 2 } bx__th_order;
+/* My order against a peer: ODD when my public key is the higher one (bytewise), else EVEN.
+ * Returns BX__TH_ODD, BX__TH_EVEN or BX_EINVAL (NULL keys, or the same key twice). */
+int bx__th_order_of(const uint8_t my_pk[BX__TH_KEY], const uint8_t their_pk[BX__TH_KEY]);
+/* Does at have order's parity (odd for ODD, even for EVEN)? */
+static inline bool bx__th_at_fits(bx__th_order order, uint32_t at) {
+  return (at & 1u) == (order == BX__TH_ODD ? 1u : 0u);
+}
+
+/* A parsed handshake inner packet. */
+typedef struct bx__th_handshake {
+  uint32_t at;
+  uint8_t key[BX__TH_KEY]; /* the sender's CS3a public key */
+  cJSON *head; /* the whole JSON head (owned; bx__th_handshake_clear() frees it): the fields
+                  a receiver may use beyond type and at, e.g. a box host's "box":[W,C] */
+} bx__th_handshake;
+/* Appends the inner packet of a link handshake to buf: head {"type":"link","at":at} followed
+ * by the items of extra (borrowed, a JSON object or NULL; "type" and "at" in it are
+ * BX_EINVAL), body the attached LOB {"3a":true} with key (borrowed). Returns 0, BX_EINVAL
+ * (at 0, NULL key, a bad extra) or BX_ENOMEM; on error buf->len is as it was. */
+int bx__th_handshake_append(bx_buf *buf, uint32_t at, const uint8_t key[BX__TH_KEY],
+                            const cJSON *extra);
+/* Parses a handshake's inner packet p[0..len) (borrowed) into *out (zeroed first). Fields of
+ * the head other than type and at are kept in out->head and otherwise ignored; the attached
+ * packet's head may hold other CSIDs, and any value for "3a" (telehash-js writes null).
+ * Returns 0, BX_EINVAL; the LOB errors; BX_EBADMSG (type not "link", at not an integer in
+ * 1..2^32-1, a key that is not 32 bytes); BX_ENOTSUP (no "3a" in the attached head); on
+ * error out holds nothing to free. */
+int bx__th_handshake_parse(const uint8_t *p, size_t len, bx__th_handshake *out);
+void bx__th_handshake_clear(bx__th_handshake *hs);
+
+/* The routing token of a message (a handshake) msg[0..len): SHA-256 of the first 16 bytes of
+ * its LOB body, cut to 16 bytes. A side expects the token of the handshake it sent at the
+ * front of every channel packet sent to it. Returns 0, BX_EINVAL or BX_EBADMSG (not a LOB
+ * with a body of at least 16 bytes). */
+int bx__th_token_of(const uint8_t *msg, size_t len, uint8_t token[BX__TH_TOKEN]);
+
+/* An exchange's channel keys. */
+typedef struct bx__th_chankeys {
+  uint8_t enc[BX__TH_KEY]; /* seals what I send */
+  uint8_t dec[BX__TH_KEY]; /* opens what I receive */
+} bx__th_chankeys;
+/* The channel keys from my ephemeral key pair and the peer's ephemeral public key (the KEY of
+ * the handshake it sent). Returns 0, BX_EINVAL or BX_EAUTH (a public key no shared secret can
+ * be made with). */
+int bx__th_channel_keys(const uint8_t my_eph_sk[BX__TH_KEY], const uint8_t my_eph_pk[BX__TH_KEY],
+                        const uint8_t their_eph_pk[BX__TH_KEY], bx__th_chankeys *out);
+
+/* A channel packet's bytes beyond its inner packet: LOB 2 + TOKEN 16 + NONCE 24 + MAC 16. */
+#define BX__TH_CHAN_OVERHEAD 58
+/* Seals inner[0..n) into a channel packet for the peer whose token is token, with my enc key,
+ * into out[0..cap) (at least n + BX__TH_CHAN_OVERHEAD); nonce NULL: random. *len (optional)
+ * receives the size. Returns 0, BX_EINVAL, BX_EMSGSIZE or BX_ENOTSUP. */
+int bx__th_channel_seal(const uint8_t *inner, size_t n, const uint8_t token[BX__TH_TOKEN],
+                        const uint8_t enc[BX__TH_KEY], const uint8_t *nonce, uint8_t *out,
+                        size_t cap, size_t *len);
+/* Opens the channel packet pkt[0..len) addressed to my token (the token of the handshake I
+ * sent) with my dec key into inner[0..cap) (at least len - BX__TH_CHAN_OVERHEAD). Returns 0,
+ * BX_EINVAL, BX_EBADMSG (not a LOB without head, or too short), BX_EAUTH (another token, or
+ * the secretbox does not open) or BX_EMSGSIZE. */
+int bx__th_channel_open(const uint8_t *pkt, size_t len, const uint8_t token[BX__TH_TOKEN],
+                        const uint8_t dec[BX__TH_KEY], uint8_t *inner, size_t cap,
+                        size_t *inner_len);
+
+/* ---- section 5: UDP cloaking, TCP chunking (th_cloak.c, th_chunk.c) --------------------- */
+
+#define BX__TH_CLOAK_NONCE 8 /* bytes each round of cloaking adds */
+/* Cloaks pkt[0..n) rounds times (1..16) into out[0..cap) (at least n + rounds * 8); nonces is
+ * rounds * 8 bytes (the first byte of each not 0) or NULL for random ones. Each round wraps
+ * the previous one: the last nonce is outermost. Returns 0, BX_EINVAL, BX_EMSGSIZE or
+ * BX_ENOTSUP. */
+int bx__th_cloak(const uint8_t *pkt, size_t n, unsigned rounds, const uint8_t *nonces, uint8_t *out,
+                 size_t cap, size_t *len);
+/* Uncloaks buf[0..len) in place, as many rounds as there are (a packet starts with 0x00, a
+ * cloak with a nonce that does not); *off receives where the packet starts (its length is
+ * len - *off). Returns 0, BX_EINVAL or BX_EBADMSG (too short to be a cloaked packet). */
+int bx__th_uncloak(uint8_t *buf, size_t len, size_t *off);
+
+/* The bytes pkt takes on a TCP stream: its chunks of at most 255 bytes, each after a length
+ * byte, then the 0x00 terminator. */
+static inline size_t bx__th_chunk_size(size_t n) {
+  return n + (n + 254) / 255 + 1;
+}
+/* Writes pkt[0..n) (n > 0) as chunks and terminator into out[0..cap). Returns 0, BX_EINVAL or
+ * BX_EMSGSIZE. */
+int bx__th_chunk_write(const uint8_t *pkt, size_t n, uint8_t *out, size_t cap, size_t *len);
+/* Looks for the next packet at the front of a stream's bytes p[0..avail) (borrowed). Returns 1
+ * when a whole one is there: *used the stream bytes it takes (chunks and terminator), *size
+ * the packet's size (0 for a bare terminator: a keep-alive to skip); 0 when more bytes are
+ * needed; BX_EMSGSIZE when the packet grows past max bytes. Allocates nothing: copy it out
+ * with bx__th_chunk_gather(). */
+int bx__th_chunk_scan(const uint8_t *p, size_t avail, size_t max, size_t *used, size_t *size);
+/* Copies the packet of the chunks p[0..used) (as found by bx__th_chunk_scan) into out (at least
+ * *size bytes). */
+void bx__th_chunk_gather(const uint8_t *p, size_t used, uint8_t *out);
+
+#endif /* BX_TRANSPORTS_TH_INTERNAL_H */
