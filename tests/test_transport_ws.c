@@ -538,11 +538,28 @@ static void ws_test_www(void **state) {
   all[n] = '\0';
   assert_non_null(strstr(all, " 404 "));
   close(fd);
+  /* a symbolic link out of the directory is not followed */
+  char link[300];
+  snprintf(link, sizeof link, "%s/escape.txt", dir);
+  assert_int_equal(symlink("/etc/passwd", link), 0);
+  fd = raw_connect(s.port, 10);
+  static const char esc[] =
+      "GET /escape.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  raw_send(fd, esc, sizeof esc - 1);
+  n = 0;
+  while (n + 1 < sizeof all && (k = recv(fd, all + n, sizeof all - 1 - n, 0)) > 0)
+    n += (size_t)k;
+  all[n] = '\0';
+  assert_null(strstr(all, "root:"));
+  assert_null(strstr(all, " 200 "));
+  close(fd);
   /* and WebSocket on the same port */
   fd = raw_upgrade(s.port, 10);
   raw_add(fd, false);
   close(fd);
   srv_finish(&s);
+  assert_int_equal(s.log.warn, 1); /* the refusal */
+  unlink(link);
   unlink(path);
   rmdir(dir);
 }

@@ -401,6 +401,24 @@ static bool ws_version_ok(struct lws *wsi) {
 
 static ws_listener *ws_listener_of(struct lws *wsi);
 
+/* Does the file a request for uri would serve stay inside the listener's www_dir? libwebsockets
+ * refuses ".." but follows symbolic links: a link pointing out of the directory would serve
+ * any file of the machine. A path that does not exist is left to the mount (404), as are
+ * requests when no directory is served. */
+static bool ws_path_inside(ws_listener *wl, const char *uri) {
+  if (wl->origin[0] == '\0' || uri[0] != '/') return true;
+  char path[PATH_MAX], real[PATH_MAX];
+  size_t ul = strcspn(uri, "?#");
+  int n = snprintf(path, sizeof path, "%s%.*s%s", wl->origin, (int)ul, uri,
+                   ul == 1 ? "index.html" : "");
+  if (n < 0 || (size_t)n >= sizeof path || realpath(path, real) == NULL) return true;
+  size_t ol = strlen(wl->origin);
+  if (strncmp(real, wl->origin, ol) == 0 && (real[ol] == '/' || real[ol] == '\0')) return true;
+  bx_log(wl->l->ctx, BX_LOG_WARN, "%s: refusing %.*s: it leads out of the served directory",
+         wl->l->url, (int)(ul > 200 ? 200 : ul), uri);
+  return false;
+}
+
 static int ws_refuse_upgrade(struct lws *wsi, ws_listener *wl) {
   char v[8] = "";
   lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_VERSION);
@@ -688,6 +706,9 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
   case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
     wl = ws_listener_of(wsi);
     return wl && wl->closing;
+  case LWS_CALLBACK_FILTER_HTTP_CONNECTION: /* in: the URI; a file outside www_dir is refused */
+    wl = ws_listener_of(wsi);
+    return wl && in ? !ws_path_inside(wl, in) : 0;
   case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: /* any path; no subprotocol */
     wl = ws_listener_of(wsi);
     if (wl && wl->closing) return 1;
