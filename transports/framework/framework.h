@@ -162,6 +162,13 @@ int bx__tran_register(const bx__tran *tran);
  * transport, or NULL (unknown scheme, malformed, or rejected by the transport's check). */
 const bx__tran *bx__tran_find(const char *url, const char **addr);
 
+/* ---- addresses (address.c) ------------------------------------------------------------------ */
+
+/* Splits "host:port" or "[v6]:port" (brackets dropped) into host and port, copied with a NUL.
+ * Returns 0, or BX_EINVAL: no port, an empty or oversized part, or a character no host name
+ * or address has. The port's digits are the caller's to check. */
+int bx__addr_split(const char *addr, char *host, size_t host_cap, char *port, size_t port_cap);
+
 /* The limits with every 0 replaced by its default for ctx; max_frame is capped at the
  * context's frame limit and at the transport's. in may be NULL. */
 void bx__limits_resolve(bx_ctx *ctx, const bx__tran *tran, const bx_transport_limits *in,

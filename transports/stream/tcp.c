@@ -25,24 +25,8 @@ static bool tc_digits(const char *s) {
 
 /* Splits "host:port" or "[v6]:port". Returns 0 or BX_EINVAL. */
 static int tc_parse(const char *addr, tc_addr *out) {
-  const char *host = addr, *host_end, *colon;
-  if (*addr == '[') {
-    host = addr + 1;
-    host_end = strchr(host, ']');
-    if (host_end == NULL || host_end[1] != ':') return BX_EINVAL;
-    colon = host_end + 1;
-  } else {
-    colon = strrchr(addr, ':');
-    if (colon == NULL || memchr(addr, ':', (size_t)(colon - addr)) != NULL) return BX_EINVAL;
-    host_end = colon;
-  }
-  size_t hlen = (size_t)(host_end - host);
-  if (hlen == 0 || hlen >= sizeof out->host || strlen(colon + 1) >= sizeof out->port)
-    return BX_EINVAL;
-  memcpy(out->host, host, hlen);
-  out->host[hlen] = '\0';
-  if (strpbrk(out->host, "/?#@ []") != NULL) return BX_EINVAL;
-  strcpy(out->port, colon + 1);
+  int rc = bx__addr_split(addr, out->host, sizeof out->host, out->port, sizeof out->port);
+  if (rc) return rc;
   return tc_digits(out->port) ? 0 : BX_EINVAL;
 }
 
