@@ -16,4 +16,9 @@ libdir=$(pkg-config --variable=libdir bx)
 # shellcheck disable=SC2046,SC2086
 cc $flags -o "$work/pc-consumer" "$src/consumer/main.c" $(pkg-config --cflags --libs bx)
 LD_LIBRARY_PATH="$libdir:${LD_LIBRARY_PATH:-}" "$work/pc-consumer"
-echo "install: find_package and pkg-config consumers passed"
+# A released-msgbox program, C99 with the release's flags, against bx-msgbox.pc.
+# shellcheck disable=SC2046,SC2086
+cc $flags -std=c99 -D _BSD_SOURCE -D _POSIX_C_SOURCE=200809 -D _GNU_SOURCE -Wno-cpp \
+  -o "$work/msgbox-consumer" "$src/consumer/msgbox_main.c" $(pkg-config --cflags --libs bx-msgbox)
+LD_LIBRARY_PATH="$libdir:${LD_LIBRARY_PATH:-}" "$work/msgbox-consumer"
+echo "install: find_package and pkg-config consumers (bx, bx-msgbox) passed"
