@@ -2,7 +2,7 @@
  * URL scheme (as nng's NUTS_DECLARE_TRAN_TESTS). A transport provides a bxc_tran (its scheme
  * and a factory of fresh listen URLs) and adds BXC_TESTS(&tran) to a cmocka group:
  *
- *   static const bxc_tran unix_tran = {"unix", "unix", unix_url};
+ *   static const bxc_tran unix_tran = {"unix", "unix", unix_url, false, NULL, 0, 0};
  *   const struct CMUnitTest tests[] = {BXC_TESTS(&unix_tran)};
  *
  * Each test runs contexts on one loop (a server with a `calc` service and a listener, a

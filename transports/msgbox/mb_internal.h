@@ -17,8 +17,10 @@
  * - Timers are the context's deadline service: one deadline per pending get, and two per
  *   connection with heartbeats (send the next, give up on a silent peer).
  * - Layer: transports. It uses the core's run queue, tracking and deadlines and the
- *   framework's list helpers; a later "boxes over msgbox" transport is meant to sit on the
- *   public API (one-way messages carrying FOAM frames), so nothing here knows FOAM.
+ *   framework's list helpers. The "boxes over msgbox" transport (mb_box.c) sits on the public
+ *   API (one-way messages carrying FOAM frames) plus the few internal calls declared below
+ *   (a "queue drained" hook, a failed listen's status, a socket's fd), so nothing here knows
+ *   FOAM.
  */
 #ifndef BX_MB_INTERNAL_H
 #define BX_MB_INTERNAL_H
