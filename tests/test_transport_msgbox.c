@@ -27,8 +27,8 @@ static const bxc_tran tcp_tran = {"msgbox+tcp", "msgbox+tcp", tcp_url, false, NU
 static const bxc_tran unix_tran = {"msgbox+unix", "msgbox+unix", unix_url, false, NULL, 0, 0};
 /* One datagram per frame; a burst of 60 kB frames larger than a socket's receive buffer
  * would lose datagrams (those calls would end at their deadlines), so four at once. */
-static const bxc_tran udp_tran = {"msgbox+udp", "msgbox+udp", udp_url, false, NULL,
-                                  BX_MB_MAX_UDP_MESSAGE, 4};
+static const bxc_tran udp_tran = {"msgbox+udp", "msgbox+udp",          udp_url, false,
+                                  NULL,         BX_MB_MAX_UDP_MESSAGE, 4};
 
 /* ---- msgbox's own cases ------------------------------------------------------------------- */
 
@@ -39,10 +39,14 @@ static void test_urls(void **state) {
   assert_int_equal(uv_loop_init(&loop), 0);
   bx_ctx *ctx = bxc_ctx_new(&loop, "/bxt/urls", &log, 0);
   bx_box *b = NULL;
-  const char *bad[] = {"msgbox+udp://",         "msgbox+udp://127.0.0.1",
-                       "msgbox+tcp://h:1?x=1",  "msgbox+tcp://h:1?heartbeat=",
-                       "msgbox+tcp://h:1?heartbeat=0", "msgbox+tcp://h:1?heartbeat=12x",
-                       "msgbox+unix://rel.sock", "msgbox+sctp://h:1"};
+  const char *bad[] = {"msgbox+udp://",
+                       "msgbox+udp://127.0.0.1",
+                       "msgbox+tcp://h:1?x=1",
+                       "msgbox+tcp://h:1?heartbeat=",
+                       "msgbox+tcp://h:1?heartbeat=0",
+                       "msgbox+tcp://h:1?heartbeat=12x",
+                       "msgbox+unix://rel.sock",
+                       "msgbox+sctp://h:1"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
     assert_int_equal(bx_connect(ctx, bad[i], NULL, &b), BX_EINVAL);
   assert_int_equal(bx_connect(ctx, "msgbox+udp://127.0.0.1:9?heartbeat=250", NULL, &b), 0);
