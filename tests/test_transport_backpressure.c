@@ -20,7 +20,7 @@ static int counter;
 static void unix_url(char *buf, size_t len) {
   snprintf(buf, len, "unix:///tmp/bxt-bp-%ld-%d.sock", (long)getpid(), ++counter);
 }
-static const bxc_tran unix_tran = {"unix", "unix", unix_url, false, NULL};
+static const bxc_tran unix_tran = {"unix", "unix", unix_url, false, NULL, 0, 0};
 
 /* ---- a frozen service: accepts, never reads ------------------------------------------------ */
 

@@ -25,10 +25,10 @@ static void inproc_url(char *buf, size_t len) {
   snprintf(buf, len, "inproc://conformance-%d", ++url_counter);
 }
 
-static const bxc_tran unix_tran = {"unix", "unix", unix_url, false, NULL};
-static const bxc_tran tcp4_tran = {"tcp4", "tcp", tcp4_url, false, NULL};
-static const bxc_tran tcp6_tran = {"tcp6", "tcp", tcp6_url, false, NULL};
-static const bxc_tran inproc_tran = {"inproc", "inproc", inproc_url, false, NULL};
+static const bxc_tran unix_tran = {"unix", "unix", unix_url, false, NULL, 0, 0};
+static const bxc_tran tcp4_tran = {"tcp4", "tcp", tcp4_url, false, NULL, 0, 0};
+static const bxc_tran tcp6_tran = {"tcp6", "tcp", tcp6_url, false, NULL, 0, 0};
+static const bxc_tran inproc_tran = {"inproc", "inproc", inproc_url, false, NULL, 0, 0};
 
 /* Is IPv6 loopback usable here? (containers sometimes have none) */
 static bool have_ipv6(void) {

@@ -18,8 +18,8 @@ static void unix_url(char *buf, size_t len) {
 static void inproc_url(char *buf, size_t len) {
   snprintf(buf, len, "inproc://limits-%d", ++counter);
 }
-static const bxc_tran unix_tran = {"unix", "unix", unix_url, false, NULL};
-static const bxc_tran inproc_tran = {"inproc", "inproc", inproc_url, false, NULL};
+static const bxc_tran unix_tran = {"unix", "unix", unix_url, false, NULL, 0, 0};
+static const bxc_tran inproc_tran = {"inproc", "inproc", inproc_url, false, NULL, 0, 0};
 
 /* A listener that takes one connection accepts the second and closes it at once. */
 static void test_max_connections(void **state) {

@@ -67,7 +67,7 @@ static int counter;
 static void shim_url(char *buf, size_t len) {
   snprintf(buf, len, "shim://shim-%d", ++counter);
 }
-static const bxc_tran shim_conf = {"shim", "shim", shim_url, false, NULL};
+static const bxc_tran shim_conf = {"shim", "shim", shim_url, false, NULL, 0, 0};
 
 static void shim_reset(void) {
   memset(&shim, 0, sizeof shim);

@@ -293,7 +293,7 @@ static void toy_url(char *buf, size_t len) {
   snprintf(buf, len, "toy://conformance-%d", ++toy_counter);
 }
 
-static const bxc_tran toy_conf = {"toy", "toy", toy_url, false, toy_outage};
+static const bxc_tran toy_conf = {"toy", "toy", toy_url, false, toy_outage, 0, 0};
 
 /* The toy's links did carry several peers each: the suite's relay and two-client cases put a
  * second peer on the listener's endpoint and on a client's. */

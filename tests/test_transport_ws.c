@@ -28,9 +28,9 @@ static void wss_url(char *buf, size_t len) {
   snprintf(buf, len, "wss://127.0.0.1:0/");
 }
 
-static const bxc_tran ws4_tran = {"ws4", "ws", ws4_url, true, NULL};
-static const bxc_tran ws6_tran = {"ws6", "ws", ws6_url, true, NULL};
-static const bxc_tran wss_tran = {"wss", "wss", wss_url, true, NULL};
+static const bxc_tran ws4_tran = {"ws4", "ws", ws4_url, true, NULL, 0, 0};
+static const bxc_tran ws6_tran = {"ws6", "ws", ws6_url, true, NULL, 0, 0};
+static const bxc_tran wss_tran = {"wss", "wss", wss_url, true, NULL, 0, 0};
 
 /* A second loop in the same process cannot use WebSocket while the first one does. */
 static void ws_test_other_loop(void **state) {

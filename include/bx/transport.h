@@ -2,7 +2,10 @@
  *   unix:///path/to.sock   tcp://127.0.0.1:7301   tcp://[::1]:7301   tcp://host.name:7301
  *   inproc://name          (same process, another context: tests and embedding)
  *   ws://127.0.0.1:8080/   wss://[::1]:8443/path   (WebSocket, FOAM2's browser framing)
- * Later transports (msgbox, telehash) plug into the same functions.
+ *   msgbox+tcp://127.0.0.1:7301   msgbox+udp://127.0.0.1:7301   msgbox+unix:///path/to.sock
+ *                          (FOAM frames as msgbox one-way messages; "?heartbeat=MS" turns on
+ *                          heartbeats, see bx_msgbox_listen_opts)
+ * Later transports (telehash) plug into the same functions.
  *
  * WebSocket (ws://, wss://): one JSON message per WebSocket message, no RegisterSelfMessage
  * (FOAM2's WebSocketBox has none). The path is sent when connecting and ignored when
@@ -58,13 +61,24 @@ typedef struct bx_ws_listen_opts {
                            third longer (at least 2 s more); default 30 */
 } bx_ws_listen_opts;
 
+/* Options of the msgbox+tcp://, msgbox+udp:// and msgbox+unix:// listeners
+ * (bx_listen_opts.msgbox; docs/transports.md "Boxes over msgbox"). Zero the whole struct
+ * before setting fields. Heartbeats work only when both ends send them: a client turns them on
+ * with the URL query "?heartbeat=MS" (the listener's URL carries it when they are on). */
+typedef struct bx_msgbox_listen_opts {
+  uint32_t heartbeat_ms;         /* send a heartbeat every heartbeat_ms; 0: off (default) */
+  uint32_t heartbeat_timeout_ms; /* a peer silent this long is lost (BX_ECONNLOST for its
+                                    calls); default 3 * heartbeat_ms */
+} bx_msgbox_listen_opts;
+
 /* Options of bx_listen(): the limits every transport has, and a part per transport family,
  * read only by that family's listeners (NULL: its defaults). Zero the whole struct (memset)
  * before setting fields: later fields are optional. The struct and what it points to are
  * read during bx_listen() only. */
 typedef struct bx_listen_opts {
   bx_transport_limits limits;
-  const bx_ws_listen_opts *ws; /* ws, wss */
+  const bx_ws_listen_opts *ws;         /* ws, wss */
+  const bx_msgbox_listen_opts *msgbox; /* msgbox+tcp, msgbox+udp, msgbox+unix */
 } bx_listen_opts;
 
 /* Listens on url. opts may be NULL. Binds what the URL says (use 127.0.0.1 / ::1 for

@@ -1,11 +1,11 @@
 /* bxd: the hub. One context whose registry other processes register services in and call
- * services through, over Unix sockets, TCP and WebSocket listeners.
+ * services through, over Unix sockets, TCP, WebSocket and msgbox (TCP, UDP, Unix) listeners.
  *
- *   bxd [--unix PATH]... [--tcp HOST:PORT]... [--ws HOST:PORT]... [options]
+ *   bxd [--unix PATH]... [--tcp HOST:PORT]... [--ws HOST:PORT]... [--msgbox URL]... [options]
  *
  * Registrations belong to the connection that made them: they disappear when it closes, and
  * nobody else can remove or take them. Who may register is decided per listener kind: over
- * Unix sockets the peer's uid (same as bxd's by default), over TCP and WebSocket nobody unless
+ * Unix sockets the peer's uid (same as bxd's by default), over TCP, UDP and WebSocket nobody unless
  * a token is configured and the register message carries it as its "token" attribute. */
 #include <errno.h>
 #include <signal.h>
@@ -37,33 +37,39 @@ typedef struct bxd {
 } bxd;
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: bxd [--unix PATH]... [--tcp HOST:PORT]... [--ws HOST:PORT]... [options]\n"
-          "\n"
-          "The bx hub: services register in its registry; clients call them through it.\n"
-          "With no listener it listens on the default Unix socket\n"
-          "($XDG_RUNTIME_DIR/bx/bxd.sock, else /tmp/bx-<uid>/bxd.sock) and, when this build has\n"
-          "the WebSocket transport, on ws://" HUB_DEFAULT_WS "/.\n"
-          "\n"
-          "Listeners (each may be given several times):\n"
-          "  --unix PATH         a Unix socket (created 0600)\n"
-          "  --tcp HOST:PORT     a TCP listener (port 0 picks one; IPv6 as [::1]:PORT)\n"
-          "  --ws HOST:PORT      a WebSocket listener\n"
-          "Who may register services:\n"
-          "  --unix-uid UID|any  over Unix sockets, peers with this uid (default: bxd's own)\n"
-          "  --token TOKEN       over TCP and WebSocket, peers whose register message carries\n"
-          "                      this token as its \"token\" attribute (default: nobody)\n"
-          "Other:\n"
-          "  --max-connections N connections per listener (default 1024)\n"
-          "  --www DIR           files served on the WebSocket listeners (default: the live\n"
-          "                      status page; 'none' serves nothing)\n"
-          "  --name PATH         the hub's context path (default: /bxd)\n"
-          "  --log-level LEVEL   error, warn (default), info or debug\n"
-          "  --help              this text\n"
-          "\n"
-          "Registry extensions: list (names and owners), stats (counters).\n"
-          "SIGINT or SIGTERM stops it: listeners close, calls in flight fail, the socket file\n"
-          "is removed.\n");
+  fprintf(
+      out,
+      "usage: bxd [--unix PATH]... [--tcp HOST:PORT]... [--ws HOST:PORT]... [--msgbox URL]...\n"
+      "           [options]\n"
+      "\n"
+      "The bx hub: services register in its registry; clients call them through it.\n"
+      "With no listener it listens on the default Unix socket\n"
+      "($XDG_RUNTIME_DIR/bx/bxd.sock, else /tmp/bx-<uid>/bxd.sock) and, when this build has\n"
+      "the WebSocket transport, on ws://" HUB_DEFAULT_WS "/.\n"
+      "\n"
+      "Listeners (each may be given several times):\n"
+      "  --unix PATH         a Unix socket (created 0600)\n"
+      "  --tcp HOST:PORT     a TCP listener (port 0 picks one; IPv6 as [::1]:PORT)\n"
+      "  --ws HOST:PORT      a WebSocket listener\n"
+      "  --msgbox URL        boxes over msgbox: udp://HOST:PORT, tcp://HOST:PORT or\n"
+      "                      unix:///PATH, optionally with ?heartbeat=MS (clients then need\n"
+      "                      the same query); clients call msgbox+udp://HOST:PORT ...\n"
+      "Who may register services:\n"
+      "  --unix-uid UID|any  over Unix sockets (msgbox's too), peers with this uid\n"
+      "                      (default: bxd's own)\n"
+      "  --token TOKEN       over TCP, UDP and WebSocket, peers whose register message carries\n"
+      "                      this token as its \"token\" attribute (default: nobody)\n"
+      "Other:\n"
+      "  --max-connections N connections per listener (default 1024)\n"
+      "  --www DIR           files served on the WebSocket listeners (default: the live\n"
+      "                      status page; 'none' serves nothing)\n"
+      "  --name PATH         the hub's context path (default: /bxd)\n"
+      "  --log-level LEVEL   error, warn (default), info or debug\n"
+      "  --help              this text\n"
+      "\n"
+      "Registry extensions: list (names and owners), stats (counters).\n"
+      "SIGINT or SIGTERM stops it: listeners close, calls in flight fail, the socket file\n"
+      "is removed.\n");
 }
 
 /* ---- who may register --------------------------------------------------------------------- */
@@ -78,7 +84,7 @@ static int bxd_authorize(void *data, const bx_msg *msg, const char *method) {
   bx_peer_info peer;
   if (bx_msg_peer(msg, &peer) != 0) return BX_EPERM;
   bool ok;
-  if (strcmp(peer.scheme, "unix") == 0)
+  if (strcmp(peer.scheme, "unix") == 0 || strcmp(peer.scheme, "msgbox+unix") == 0)
     ok = d->unix_any_uid || (peer.has_cred && peer.uid == d->unix_uid);
   else if (strcmp(peer.scheme, "inproc") == 0)
     ok = true;
@@ -258,6 +264,8 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
       bxd_add_url(d, "tcp://%s", v);
     else if (strcmp(a, "--ws") == 0)
       bxd_add_url(d, "ws://%s/", v);
+    else if (strcmp(a, "--msgbox") == 0)
+      bxd_add_url(d, "msgbox+%s", v);
     else if (strcmp(a, "--token") == 0)
       d->token = v;
     else if (strcmp(a, "--name") == 0)

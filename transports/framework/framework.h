@@ -346,6 +346,8 @@ bool bx__conn_is_open(const bx__conn *c);
 /* Peer information, filled by the transport once the peer is established (scheme is
  * preset). */
 bx_peer_info *bx__conn_peer(bx__conn *c);
+/* The peer's limits, resolved (a dial's native buffers follow them). */
+const bx_transport_limits *bx__conn_limits(const bx__conn *c);
 
 /* ---- client boxes (client.c) ---------------------------------------------------------------- */
 
@@ -358,6 +360,9 @@ int bx__client_get(bx_ctx *ctx, const char *url, const bx_transport_limits *limi
 extern const bx__tran bx__tcp_tran;
 extern const bx__tran bx__unix_tran;
 extern const bx__tran bx__inproc_tran;
+extern const bx__tran bx__mb_tcp_tran; /* transports/msgbox/mb_box.c */
+extern const bx__tran bx__mb_udp_tran;
+extern const bx__tran bx__mb_unix_tran;
 #ifdef BX_HAVE_WS
 extern const bx__tran bx__ws_tran;
 extern const bx__tran bx__wss_tran;

@@ -128,6 +128,10 @@ bool bx__conn_is_open(const bx__conn *c) {
 bool bx__conn_is_down(const bx__conn *c) {
   return c->state == CN_DOWN;
 }
+const bx_transport_limits *bx__conn_limits(const bx__conn *c) {
+  return &c->limits;
+}
+
 bx_peer_info *bx__conn_peer(bx__conn *c) {
   return &c->peer;
 }

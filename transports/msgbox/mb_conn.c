@@ -528,8 +528,31 @@ static int mb_send(bx__mb_conn *c, unsigned type, unsigned id, const void *data,
   if (c == NULL || (data == NULL && len > 0)) return BX_EINVAL;
   if (c->listener || c->state != MB_OPEN) return BX_ECLOSED;
   if (len > c->opts.max_message) return BX_EMSGSIZE;
-  if (c->proto == BX_MB_UDP) return bx__mb_udp_send(c, type, id, data, len);
-  return bx__mb_stream_send(c, type, id, data, len);
+  int rc = c->proto == BX_MB_UDP ? bx__mb_udp_send(c, type, id, data, len)
+                                 : bx__mb_stream_send(c, type, id, data, len);
+  if (rc == BX_EQUEUEFULL) c->want_drain = true;
+  return rc;
+}
+
+/* ---- for the boxes-over-msgbox transport ---------------------------------------------------- */
+
+void bx__mb_set_drained(bx__mb_conn *c, void (*drained)(bx__mb_conn *c)) {
+  c->drained = drained;
+}
+
+void bx__mb_check_drained(bx__mb_conn *c) {
+  if (!c->want_drain || c->state != MB_OPEN || c->queued > c->opts.max_queued / 2) return;
+  c->want_drain = false;
+  if (c->drained) c->drained(c);
+}
+
+int bx__mb_listen_status(const bx__mb_conn *l) {
+  return l->state == MB_ENDED ? l->end_later.status : 0;
+}
+
+int bx__mb_fileno(const bx__mb_conn *c, uv_os_fd_t *fd) {
+  if (c->proto == BX_MB_UDP || !c->handle_inited) return BX_EINVAL;
+  return uv_fileno(&c->h.handle, fd);
 }
 
 int bx_mb_send(bx_mb_conn *conn, const void *data, size_t len) {

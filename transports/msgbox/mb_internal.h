@@ -17,8 +17,10 @@
  * - Timers are the context's deadline service: one deadline per pending get, and two per
  *   connection with heartbeats (send the next, give up on a silent peer).
  * - Layer: transports. It uses the core's run queue, tracking and deadlines and the
- *   framework's list helpers; a later "boxes over msgbox" transport is meant to sit on the
- *   public API (one-way messages carrying FOAM frames), so nothing here knows FOAM.
+ *   framework's list helpers. The "boxes over msgbox" transport (mb_box.c) sits on the public
+ *   API (one-way messages carrying FOAM frames) plus the few internal calls declared below
+ *   (a "queue drained" hook, a failed listen's status, a socket's fd), so nothing here knows
+ *   FOAM.
  */
 #ifndef BX_MB_INTERNAL_H
 #define BX_MB_INTERNAL_H
@@ -100,6 +102,12 @@ struct bx_mb_conn {
 
   bx__map *remotes; /* UDP listener: its remotes by address (keys borrowed from remote) */
   bx__mb_later setup_later, end_later;
+
+  /* The boxes-over-msgbox transport's "queue drained" hook (bx__mb_set_drained): after a send
+   * was refused with BX_EQUEUEFULL, it runs once from a write's completion when the queue is
+   * down to half of max_queued. */
+  void (*drained)(bx__mb_conn *c);
+  bool want_drain;
 };
 
 /* ---- mb_conn.c: lifecycle, events, gets, frames -------------------------------------------- */
@@ -128,6 +136,17 @@ void bx__mb_put_header(char *p, unsigned type, unsigned id, uint32_t len);
  * done and c has ended, c leaves the context. */
 void bx__mb_handle_closed(bx__mb_conn *c);
 void bx__mb_resolved(bx__mb_conn *c);
+
+/* For the boxes-over-msgbox transport (mb_box.c), which otherwise uses the public API. */
+/* Sets c's drained hook (see the field). */
+void bx__mb_set_drained(bx__mb_conn *c, void (*drained)(bx__mb_conn *c));
+/* Called by the protocols when queued bytes went out: runs the hook when it is due. */
+void bx__mb_check_drained(bx__mb_conn *c);
+/* A listener whose bx_mb_listen() failed at once (its LISTENING_ERROR is still deferred): that
+ * error; 0 while it listens. Lets bx_listen() report a taken port synchronously. */
+int bx__mb_listen_status(const bx__mb_conn *l);
+/* The socket of a TCP or Unix conn (peer credentials), or an error. */
+int bx__mb_fileno(const bx__mb_conn *c, uv_os_fd_t *fd);
 
 /* ---- addresses (mb_conn.c) ---------------------------------------------------------------- */
 

@@ -130,7 +130,9 @@ static void st_write_cb(uv_write_t *req, int status) {
   if (status < 0 && status != UV_ECANCELED && c->state == MB_OPEN) {
     bx__mb_log(c, BX_LOG_INFO, "lost: write: %s", uv_strerror(status));
     bx__mb_end(c, BX_MB_CONNECTION_LOST, status, NULL, true);
+    return;
   }
+  bx__mb_check_drained(c);
 }
 
 /* Writes header + data; `bounded`: refuse what would take the queue over max_queued. */

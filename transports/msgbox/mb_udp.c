@@ -15,6 +15,9 @@
  *   only compared with the datagram's size and max_message, never used to allocate. A datagram
  *   whose header disagrees with its size is dropped with a log line (a datagram socket has no
  *   stream to lose).
+ * - Every UDP socket asks for 1 MiB of receive buffer (the kernel grants at most
+ *   net.core.rmem_max): a burst of datagrams sent in one loop pass must fit in it, or the
+ *   kernel drops what does not.
  * - Sends copy: uv_udp_try_send first, a send request with its own copy when the socket would
  *   block, bounded by max_queued. A message that does not fit one datagram fails at send time
  *   with BX_EMSGSIZE.
@@ -27,6 +30,12 @@
 
 #define UD_DGRAM 65536
 #define UD_MAX_DATAGRAM 65507 /* header and payload: the largest IPv4 UDP payload */
+#define UD_RCVBUF (1 << 20)
+
+static void ud_grow_rcvbuf(uv_udp_t *h) {
+  int size = UD_RCVBUF;
+  uv_recv_buffer_size((uv_handle_t *)h, &size); /* best effort: capped by rmem_max */
+}
 
 typedef struct ud_send {
   uv_udp_send_t req; /* first */
@@ -119,6 +128,7 @@ void bx__mb_udp_listen(bx__mb_conn *l, const bx__mb_addr *a) {
   }
   if (rc == 0) {
     op = "listen";
+    ud_grow_rcvbuf(&l->h.udp);
     rc = uv_udp_recv_start(&l->h.udp, ud_alloc_cb, ud_listener_recv);
   }
   if (rc == 0) {
@@ -155,6 +165,7 @@ static void ud_start(bx__mb_conn *c, const struct sockaddr *sa, bool now) {
   uv_udp_init(bx_ctx_loop(c->ctx), &c->h.udp);
   c->handle_inited = true;
   int rc = uv_udp_connect(&c->h.udp, sa);
+  if (rc == 0) ud_grow_rcvbuf(&c->h.udp);
   if (rc == 0) rc = uv_udp_recv_start(&c->h.udp, ud_alloc_cb, ud_client_recv);
   if (rc) {
     bx__mb_end(c, BX_MB_CONNECTION_SETUP_ERROR, rc, "connect", now);
@@ -195,6 +206,7 @@ static void ud_send_cb(uv_udp_send_t *req, int status) {
   c->queued -= s->len;
   if (status < 0 && status != UV_ECANCELED)
     bx__mb_log(c, BX_LOG_DEBUG, "send: %s", uv_strerror(status));
+  bx__mb_check_drained(c);
   bx__mb_unref(c);
   free(s);
 }
