@@ -382,28 +382,12 @@ static bool mb_port(const char *s, bool listening) {
 }
 
 static int mb_parse_host(const char *addr, bool listening, bx__mb_addr *out) {
-  const char *host = addr, *host_end, *colon;
-  if (*addr == '[') {
-    host = addr + 1;
-    host_end = strchr(host, ']');
-    if (host_end == NULL || host_end[1] != ':') return BX_EINVAL;
-    colon = host_end + 1;
-  } else {
-    colon = strrchr(addr, ':');
-    if (colon == NULL || memchr(addr, ':', (size_t)(colon - addr)) != NULL) return BX_EINVAL;
-    host_end = colon;
-  }
-  size_t hlen = (size_t)(host_end - host);
-  if (hlen == 0 || hlen >= sizeof out->host || strlen(colon + 1) >= sizeof out->port)
-    return BX_EINVAL;
-  memcpy(out->host, host, hlen);
-  out->host[hlen] = '\0';
-  if (strpbrk(out->host, "/?#@ []") != NULL) return BX_EINVAL;
+  int rc = bx__addr_split(addr, out->host, sizeof out->host, out->port, sizeof out->port);
+  if (rc) return rc;
   if (strcmp(out->host, "*") == 0) {
     if (!listening) return BX_EINVAL;
     strcpy(out->host, "0.0.0.0");
   }
-  strcpy(out->port, colon + 1);
   return mb_port(out->port, listening) ? 0 : BX_EINVAL;
 }
 
