@@ -136,14 +136,14 @@ BX_EXTERN int bx_th_endpoint_port(const bx_th_endpoint *ep, unsigned i);
 /* Packets the endpoint dropped, by why (links count their own as well, bx_th_link_stats). */
 typedef struct bx_th_endpoint_stats {
   uint64_t packets_in, packets_out;
-  uint64_t dropped;        /* every drop below, and any other */
-  uint64_t short_packets;  /* too short for what it claims, or a malformed LOB */
-  uint64_t unknown_csid;   /* a handshake of a cipher set other than 3a */
-  uint64_t bad_auth;       /* a handshake that does not open or verify, a channel packet whose
-                              secretbox does not open */
-  uint64_t bad_token;      /* a channel packet for no link of ours */
-  uint64_t oversize;       /* over the size limit */
-  uint64_t bad_json;       /* a head that is not the JSON it must be */
+  uint64_t dropped;         /* every drop below, and any other */
+  uint64_t short_packets;   /* too short for what it claims, or a malformed LOB */
+  uint64_t unknown_csid;    /* a handshake of a cipher set other than 3a */
+  uint64_t bad_auth;        /* a handshake that does not open or verify, a channel packet whose
+                               secretbox does not open */
+  uint64_t bad_token;       /* a channel packet for no link of ours */
+  uint64_t oversize;        /* over the size limit */
+  uint64_t bad_json;        /* a head that is not the JSON it must be */
   uint64_t stale_handshake; /* a handshake with an older `at` (a replay) */
   uint64_t bad_channel;     /* a channel packet for no channel, or outside its window */
 } bx_th_endpoint_stats;
@@ -181,10 +181,10 @@ typedef struct bx_th_chan_event {
   const cJSON *head;   /* PACKET: the packet's whole JSON head (c, seq, ack ... included) */
   const uint8_t *body; /* PACKET: its body (NULL when empty) */
   size_t len;
-  bool end;   /* PACKET: the peer's last packet ("end":true) */
-  int status; /* CLOSED: 0 (ended both ways), BX_EREMOTE (the peer sent "err": err says it),
-                 BX_ETIMEDOUT (no acknowledgement), BX_ECONNLOST (the peer restarted),
-                 BX_ECANCELED (the endpoint closed, or bx_th_channel_fail()), BX_ECLOSING */
+  bool end;        /* PACKET: the peer's last packet ("end":true) */
+  int status;      /* CLOSED: 0 (ended both ways), BX_EREMOTE (the peer sent "err": err says it),
+                      BX_ETIMEDOUT (no acknowledgement), BX_ECONNLOST (the peer restarted),
+                      BX_ECANCELED (the endpoint closed, or bx_th_channel_fail()), BX_ECLOSING */
   const char *err; /* CLOSED with BX_EREMOTE: the peer's text */
 } bx_th_chan_event;
 

@@ -66,7 +66,8 @@ void bx_th_channel_set_cb(bx_th_channel *ch, bx_th_chan_cb cb, void *data) {
   ch->data = data;
 }
 
-/* ---- making, closing, freeing ----------------------------------------------------------------- */
+/* ---- making, closing, freeing -----------------------------------------------------------------
+ */
 
 static bx_th_channel *ch_new(bx_th_link *k, uint32_t id, const char *type, bool reliable) {
   bx_th_channel *ch = bx__zalloc(sizeof *ch);
@@ -130,7 +131,8 @@ void bx__th_chans_close_all(bx_th_link *k, int status) {
     ch_close((bx_th_channel *)k->chans.next, status, NULL);
 }
 
-/* ---- writing ---------------------------------------------------------------------------------- */
+/* ---- writing ----------------------------------------------------------------------------------
+ */
 
 /* Adds our "ack" and "miss" to head. */
 static int ch_add_ack(bx_th_channel *ch, cJSON *head) {
@@ -187,8 +189,7 @@ static void ch_timer_fire(bx__deadline *d) {
   if (ch->closed || ep->closing || !bx__tlink_listed(&ch->unacked)) return;
   if (bx__th_now(ep) - ch->last_progress >= ep->opts.chan_timeout_ms) {
     cJSON *h = cJSON_CreateObject();
-    if (h != NULL && cJSON_AddStringToObject(h, "err", "timeout") != NULL)
-      ch_write(ch, h, NULL, 0);
+    if (h != NULL && cJSON_AddStringToObject(h, "err", "timeout") != NULL) ch_write(ch, h, NULL, 0);
     cJSON_Delete(h);
     ch_close(ch, BX_ETIMEDOUT, NULL);
     return;
@@ -274,7 +275,8 @@ static void ch_check_done(bx_th_channel *ch) {
   ch_close(ch, 0, NULL);
 }
 
-/* ---- the public side -------------------------------------------------------------------------- */
+/* ---- the public side --------------------------------------------------------------------------
+ */
 
 int bx_th_channel_open(bx_th_link *link, const char *type, bool reliable, const cJSON *head,
                        const uint8_t *body, size_t len, bx_th_chan_cb cb, void *data,
@@ -328,7 +330,8 @@ int bx_th_channel_fail(bx_th_channel *ch, const char *err) {
   return 0;
 }
 
-/* ---- input ------------------------------------------------------------------------------------ */
+/* ---- input ------------------------------------------------------------------------------------
+ */
 
 static bool ch_uint(const cJSON *head, const char *name, uint32_t *v) {
   const cJSON *it = cJSON_GetObjectItemCaseSensitive(head, name);

@@ -289,22 +289,22 @@ struct bx_th_endpoint {
   bx_ctx *ctx;
   uint8_t pk[BX__TH_KEY], sk[BX__TH_KEY];
   char hashname[BX_TH_HASHNAME_LEN + 1];
-  bx_th_endpoint_opts opts; /* with defaults filled in; bind[] not kept */
+  bx_th_endpoint_opts opts;          /* with defaults filled in; bind[] not kept */
   uv_udp_t *udp[BX_TH_MAX_BINDS];    /* owned; NULL where the bind is not UDP */
   uv_tcp_t *listen[BX_TH_MAX_BINDS]; /* owned; NULL where the bind is not TCP */
   struct sockaddr_storage bound[BX_TH_MAX_BINDS];
-  bx__tlink tcps;   /* bx__th_tcp connections */
-  bx__tlink links;  /* bx_th_link */
-  bx__map *by_hn;   /* hashname -> link (borrowed keys) */
-  bx__map *by_tok;  /* hex of the token a link expects -> link */
+  bx__tlink tcps;  /* bx__th_tcp connections */
+  bx__tlink links; /* bx_th_link */
+  bx__map *by_hn;  /* hashname -> link (borrowed keys) */
+  bx__map *by_tok; /* hex of the token a link expects -> link */
   bx__th_handler *handlers;
   bx_th_endpoint_stats stats;
-  uint8_t *rbuf;  /* a packet's plain bytes (BX__TH_MAX_PACKET) */
-  uint8_t *wbuf;  /* a packet being sealed */
-  uint8_t *cbuf;  /* a packet being cloaked (UDP) or chunked (TCP) */
-  uint8_t *ubuf;  /* what a UDP socket reads, or a TCP packet gathered from its chunks */
-  int handles;    /* handles not yet closed */
-  int tasks;      /* deferred tasks not yet run */
+  uint8_t *rbuf; /* a packet's plain bytes (BX__TH_MAX_PACKET) */
+  uint8_t *wbuf; /* a packet being sealed */
+  uint8_t *cbuf; /* a packet being cloaked (UDP) or chunked (TCP) */
+  uint8_t *ubuf; /* what a UDP socket reads, or a TCP packet gathered from its chunks */
+  int handles;   /* handles not yet closed */
+  int tasks;     /* deferred tasks not yet run */
   bool closing, tracked_on, handle_closes_started;
   int close_status; /* BX_ECANCELED, or BX_ECLOSING when the context closes it */
   bx_th_endpoint_close_cb close_cb;
@@ -316,8 +316,8 @@ struct bx_th_link {
   bx_th_endpoint *ep;
   char hashname[BX_TH_HASHNAME_LEN + 1];
   char tokhex[2 * BX__TH_TOKEN + 1];
-  uint8_t key[BX__TH_KEY]; /* the peer's static CS3a key */
-  bx__th_order order;      /* mine */
+  uint8_t key[BX__TH_KEY];                        /* the peer's static CS3a key */
+  bx__th_order order;                             /* mine */
   uint8_t eph_pk[BX__TH_KEY], eph_sk[BX__TH_KEY]; /* this exchange's, for the link's life */
   uint8_t their_eph[BX__TH_KEY];
   bool session; /* their_eph, keys and token_out are set */
@@ -329,7 +329,7 @@ struct bx_th_link {
   unsigned resends;
   bx__deadline hs_timer; /* resend, give-up, keep-alive */
   bx__th_path paths[BX__TH_MAX_PATHS];
-  bx__tlink chans;        /* open channels */
+  bx__tlink chans; /* open channels */
   uint32_t next_cid, max_in_cid;
   bx_th_link_stats stats;
 };
@@ -347,12 +347,12 @@ struct bx_th_channel {
   void *data;
   /* reliable: what we sent and wait to see acknowledged, oldest first */
   bx__tlink unacked;
-  uint32_t seq_next;  /* the seq of our next packet */
-  uint32_t in_next;   /* the seq we deliver next */
+  uint32_t seq_next; /* the seq of our next packet */
+  uint32_t in_next;  /* the seq we deliver next */
   bool in_started;
-  uint32_t ack_sent;  /* the last ack we sent */
-  bool ack_due;       /* an ack is owed */
-  bool ack_queued;    /* the ack task is queued */
+  uint32_t ack_sent;                        /* the last ack we sent */
+  bool ack_due;                             /* an ack is owed */
+  bool ack_queued;                          /* the ack task is queued */
   struct bx__th_held *ahead[BX__TH_WINDOW]; /* received out of order, by seq - in_next */
   uint64_t last_progress;                   /* loop time of the last ack that moved */
   bx__deadline timer;                       /* resend of the oldest unacked */
@@ -377,8 +377,7 @@ int bx__th_link_make(bx_th_endpoint *ep, const uint8_t key[BX__TH_KEY], bx_th_li
 int bx__th_link_add_path(bx_th_link *k, const bx__th_path *p);
 void bx__th_link_handshake_in(bx_th_endpoint *ep, const bx__th_path *from, const uint8_t *msg,
                               size_t len);
-void bx__th_link_channel_in(bx_th_link *k, const bx__th_path *from, const uint8_t *pkt,
-                            size_t len);
+void bx__th_link_channel_in(bx_th_link *k, const bx__th_path *from, const uint8_t *pkt, size_t len);
 /* Seals inner[0..n) for k and sends it on k's best path. 0, BX_ECONNLOST (no session or no
  * path) or an error. */
 int bx__th_link_send_inner(bx_th_link *k, const uint8_t *inner, size_t n);

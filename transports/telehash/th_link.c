@@ -157,7 +157,8 @@ void bx__th_link_conn_gone(bx_th_link *k, bx__th_tcp *c) {
   }
 }
 
-/* ---- sending ---------------------------------------------------------------------------------- */
+/* ---- sending ----------------------------------------------------------------------------------
+ */
 
 static int lk_send(bx_th_link *k, bx__th_path *path, const uint8_t *pkt, size_t len) {
   int rc = bx__th_ep_send(k->ep, path, pkt, len);
@@ -202,7 +203,8 @@ int bx__th_link_send_inner(bx_th_link *k, const uint8_t *inner, size_t n) {
   return rc;
 }
 
-/* ---- the state machine ------------------------------------------------------------------------ */
+/* ---- the state machine ------------------------------------------------------------------------
+ */
 
 static void lk_arm(bx_th_link *k, uint64_t ms) {
   bx__deadline_start(k->ep->ctx, &k->hs_timer, ms, lk_timer_fire);
@@ -333,9 +335,9 @@ void bx__th_link_handshake_in(bx_th_endpoint *ep, const bx__th_path *from, const
   int rc = bx__th_cs3a_open(msg, len, ep->sk, ep->rbuf, BX__TH_MAX_PACKET, &n);
   if (rc != 0) {
     bx__th_drop(ep, NULL,
-                rc == BX_ENOTSUP   ? &ep->stats.unknown_csid
-                : rc == BX_EAUTH   ? &ep->stats.bad_auth
-                                   : &ep->stats.short_packets);
+                rc == BX_ENOTSUP ? &ep->stats.unknown_csid
+                : rc == BX_EAUTH ? &ep->stats.bad_auth
+                                 : &ep->stats.short_packets);
     return;
   }
   bx__th_handshake hs;
@@ -372,8 +374,7 @@ void bx__th_link_channel_in(bx_th_link *k, const bx__th_path *from, const uint8_
     return;
   }
   size_t n = 0;
-  int rc = bx__th_channel_open(pkt, len, k->token_in, k->keys.dec, ep->rbuf, BX__TH_MAX_PACKET,
-                               &n);
+  int rc = bx__th_channel_open(pkt, len, k->token_in, k->keys.dec, ep->rbuf, BX__TH_MAX_PACKET, &n);
   if (rc != 0) {
     bx__th_drop(ep, k, rc == BX_EAUTH ? &ep->stats.bad_auth : &ep->stats.short_packets);
     return;
