@@ -256,7 +256,7 @@ static void test_ipv6(void **state) {
   tl_two("tcp://[::1]:0", false);
 }
 
-/* ---- a lossy relay between A and B ------------------------------------------------------------ */
+/* ---- a lossy relay between A and B ----------------------------------------------------------- */
 
 typedef struct tl_relay {
   uv_udp_t sa, sb; /* sa faces A, sb faces B */
@@ -454,7 +454,7 @@ static void test_give_up(void **state) {
   bx_th_identity_free(ib);
 }
 
-/* ---- malformed packets ------------------------------------------------------------------------ */
+/* ---- malformed packets ----------------------------------------------------------------------- */
 
 typedef struct tl_raw {
   uv_udp_t u;
@@ -484,9 +484,8 @@ static size_t tl_handshake(const bx_th_identity *from, const bx_th_identity *to,
   bx_buf inner = {0};
   assert_int_equal(bx__th_handshake_append(&inner, at, bx_th_identity_public_key(from), NULL), 0);
   size_t len = 0;
-  assert_int_equal(bx__th_cs3a_seal((uint8_t *)inner.base, inner.len,
-                                    bx_th_identity_public_key(to), bx__th_identity_secret(from),
-                                    NULL, NULL, out, cap, &len),
+  assert_int_equal(bx__th_cs3a_seal((uint8_t *)inner.base, inner.len, bx_th_identity_public_key(to),
+                                    bx__th_identity_secret(from), NULL, NULL, out, cap, &len),
                    0);
   bx_buf_free(&inner);
   return len;
@@ -610,7 +609,7 @@ static void test_malformed(void **state) {
   bx_th_identity_free(ic);
 }
 
-/* ---- API edges -------------------------------------------------------------------------------- */
+/* ---- API edges ------------------------------------------------------------------------------- */
 
 static void test_api(void **state) {
   (void)state;
