@@ -23,6 +23,10 @@
  * - Files: th_lob.c (section 1), th_base32.c and th_hashname.c (2), th_identity.c (identity
  *   files; the public bx/telehash.h), th_cs3a.c (3), th_handshake.c and th_channel.c (4),
  *   th_cloak.c and th_chunk.c (5); th_sodium.c libsodium's set-up and a SHA-256 helper.
+ * - The runtime on top (the section at the end): th_endpoint.c (the endpoint, dispatch of what
+ *   arrives, drop counters), th_link.c (the handshake state machine, paths), th_channel_rt.c
+ *   (channels, reliability), th_udp.c and th_tcp.c (sockets). It does I/O and keeps state; the
+ *   pure functions above stay pure.
  */
 #ifndef BX_TRANSPORTS_TH_INTERNAL_H
 #define BX_TRANSPORTS_TH_INTERNAL_H
@@ -248,5 +252,159 @@ int bx__th_chunk_scan(const uint8_t *p, size_t avail, size_t max, size_t *used, 
 /* Copies the packet of the chunks p[0..used) (as found by bx__th_chunk_scan) into out (at least
  * *size bytes). */
 void bx__th_chunk_gather(const uint8_t *p, size_t used, uint8_t *out);
+
+/* ---- the runtime: endpoint, links, channels, sockets (th_endpoint.c, th_link.c,
+ * th_channel_rt.c, th_udp.c, th_tcp.c) -------------------------------------------------------
+ *
+ * Ownership: the endpoint owns its links, a link its channels and paths, the endpoint its
+ * sockets (UDP handles, TCP listeners, TCP connections). Nothing is freed before the endpoint's
+ * close has finished (its handles closed and its deferred tasks ran), except channels, which
+ * are freed by the task that reports their CLOSED event. */
+
+#define BX__TH_MAX_PACKET 65535 /* a packet's bytes, UDP or TCP (before cloaking) */
+#define BX__TH_MAX_PATHS 8      /* addresses a link remembers */
+#define BX__TH_WINDOW 100       /* reliable channels: packets in flight / buffered ahead */
+
+typedef struct bx__th_tcp bx__th_tcp;
+
+/* Where a packet came from or goes to. */
+enum { BX__TH_UDP = 1, BX__TH_TCP = 2 };
+typedef struct bx__th_path {
+  int kind;                     /* BX__TH_UDP or BX__TH_TCP; 0: unused slot */
+  struct sockaddr_storage addr; /* the remote address */
+  bx__th_tcp *conn;             /* TCP: the connection, or NULL (dial addr when needed) */
+  bool dialable;                /* TCP: addr is the peer's listening address */
+  uint64_t heard;               /* loop time of the last packet accepted on it (0: never) */
+} bx__th_path;
+
+typedef struct bx__th_handler {
+  struct bx__th_handler *next;
+  bx_th_open_cb cb;
+  void *data;
+  char type[];
+} bx__th_handler;
+
+struct bx_th_endpoint {
+  bx__tracked tracked; /* while open: the context's close closes the endpoint */
+  bx_ctx *ctx;
+  uint8_t pk[BX__TH_KEY], sk[BX__TH_KEY];
+  char hashname[BX_TH_HASHNAME_LEN + 1];
+  bx_th_endpoint_opts opts;          /* with defaults filled in; bind[] not kept */
+  uv_udp_t *udp[BX_TH_MAX_BINDS];    /* owned; NULL where the bind is not UDP */
+  uv_tcp_t *listen[BX_TH_MAX_BINDS]; /* owned; NULL where the bind is not TCP */
+  struct sockaddr_storage bound[BX_TH_MAX_BINDS];
+  bx__tlink tcps;  /* bx__th_tcp connections */
+  bx__tlink links; /* bx_th_link */
+  bx__map *by_hn;  /* hashname -> link (borrowed keys) */
+  bx__map *by_tok; /* hex of the token a link expects -> link */
+  bx__th_handler *handlers;
+  bx_th_endpoint_stats stats;
+  uint8_t *rbuf; /* a packet's plain bytes (BX__TH_MAX_PACKET) */
+  uint8_t *wbuf; /* a packet being sealed */
+  uint8_t *cbuf; /* a packet being cloaked (UDP) or chunked (TCP) */
+  uint8_t *ubuf; /* what a UDP socket reads, or a TCP packet gathered from its chunks */
+  int handles;   /* handles not yet closed */
+  int tasks;     /* deferred tasks not yet run */
+  bool closing, tracked_on, handle_closes_started;
+  int close_status; /* BX_ECANCELED, or BX_ECLOSING when the context closes it */
+  bx_th_endpoint_close_cb close_cb;
+  void *close_data;
+};
+
+struct bx_th_link {
+  bx__tlink node; /* in ep->links */
+  bx_th_endpoint *ep;
+  char hashname[BX_TH_HASHNAME_LEN + 1];
+  char tokhex[2 * BX__TH_TOKEN + 1];
+  uint8_t key[BX__TH_KEY];                        /* the peer's static CS3a key */
+  bx__th_order order;                             /* mine */
+  uint8_t eph_pk[BX__TH_KEY], eph_sk[BX__TH_KEY]; /* this exchange's, for the link's life */
+  uint8_t their_eph[BX__TH_KEY];
+  bool session; /* their_eph, keys and token_out are set */
+  bx__th_chankeys keys;
+  uint8_t token_in[BX__TH_TOKEN], token_out[BX__TH_TOKEN];
+  uint32_t out_at, in_at;
+  bool up, synced, awaiting, gave_up;
+  uint64_t unsynced_since, last_hs_out;
+  unsigned resends;
+  bx__deadline hs_timer; /* resend, give-up, keep-alive */
+  bx__th_path paths[BX__TH_MAX_PATHS];
+  bx__tlink chans; /* open channels */
+  uint32_t next_cid, max_in_cid;
+  bx_th_link_stats stats;
+};
+
+struct bx_th_channel {
+  bx__tlink node; /* in link->chans while open */
+  bx_th_link *link;
+  uint32_t id;
+  char *type;
+  bool reliable, sent_end, got_end, closed;
+  bool accepted;           /* ours, or an incoming one its handler has seen */
+  bx__th_handler *handler; /* an incoming one's (NULL: unknown type) */
+  int close_status;
+  bx_th_chan_cb cb;
+  void *data;
+  /* reliable: what we sent and wait to see acknowledged, oldest first */
+  bx__tlink unacked;
+  uint32_t seq_next; /* the seq of our next packet */
+  uint32_t in_next;  /* the seq we deliver next */
+  bool in_started;
+  uint32_t ack_sent;                        /* the last ack we sent */
+  bool ack_due;                             /* an ack is owed */
+  bool ack_queued;                          /* the ack task is queued */
+  struct bx__th_held *ahead[BX__TH_WINDOW]; /* received out of order, by seq - in_next */
+  uint64_t last_progress;                   /* loop time of the last ack that moved */
+  bx__deadline timer;                       /* resend of the oldest unacked */
+};
+
+/* th_endpoint.c: the endpoint's side */
+void bx__th_ep_recv(bx_th_endpoint *ep, const bx__th_path *from, uint8_t *pkt, size_t len);
+/* Sends pkt[0..len) (a whole packet, plain) on path: cloaked (UDP, unless no_cloak) or chunked
+ * (TCP). Returns 0 or an error (nothing sent). */
+int bx__th_ep_send(bx_th_endpoint *ep, bx__th_path *path, const uint8_t *pkt, size_t len);
+/* Counts a dropped packet: reason points into ep->stats (NULL: none but the total), link may
+ * be NULL. */
+void bx__th_drop(bx_th_endpoint *ep, bx_th_link *link, uint64_t *reason);
+/* Queues fn(a, b) on the context's run queue, counted in ep->tasks (run directly when the
+ * queue no longer runs). fn must call bx__th_ep_task_done(ep) at its end. */
+void bx__th_ep_defer(bx_th_endpoint *ep, bx__task_fn fn, void *a, void *b);
+void bx__th_ep_task_done(bx_th_endpoint *ep);
+uint64_t bx__th_now(bx_th_endpoint *ep);
+
+/* th_link.c */
+int bx__th_link_make(bx_th_endpoint *ep, const uint8_t key[BX__TH_KEY], bx_th_link **out);
+int bx__th_link_add_path(bx_th_link *k, const bx__th_path *p);
+void bx__th_link_handshake_in(bx_th_endpoint *ep, const bx__th_path *from, const uint8_t *msg,
+                              size_t len);
+void bx__th_link_channel_in(bx_th_link *k, const bx__th_path *from, const uint8_t *pkt, size_t len);
+/* Seals inner[0..n) for k and sends it on k's best path. 0, BX_ECONNLOST (no session or no
+ * path) or an error. */
+int bx__th_link_send_inner(bx_th_link *k, const uint8_t *inner, size_t n);
+void bx__th_link_start(bx_th_link *k);
+void bx__th_link_stop(bx_th_link *k);
+void bx__th_link_free(bx_th_link *k);
+/* A TCP connection is gone: k forgets it in its paths. */
+void bx__th_link_conn_gone(bx_th_link *k, bx__th_tcp *c);
+
+/* th_channel_rt.c */
+void bx__th_chan_in(bx_th_link *k, bx__th_lob *lob);
+/* Closes every channel of k with status (the endpoint closing, a session reset). */
+void bx__th_chans_close_all(bx_th_link *k, int status);
+/* The link came up (again): reliable channels send what waits. */
+void bx__th_chans_flush(bx_th_link *k);
+
+/* th_udp.c, th_tcp.c */
+int bx__th_udp_bind(bx_th_endpoint *ep, unsigned i, const struct sockaddr *sa);
+int bx__th_udp_send(bx_th_endpoint *ep, const struct sockaddr *to, const uint8_t *p, size_t n);
+int bx__th_tcp_listen(bx_th_endpoint *ep, unsigned i, const struct sockaddr *sa);
+/* Writes a framed packet to path (dialling path->addr when it has no connection). */
+int bx__th_tcp_send(bx_th_endpoint *ep, bx__th_path *path, const uint8_t *p, size_t n);
+void bx__th_tcp_close_all(bx_th_endpoint *ep);
+/* A handle the endpoint counted has closed: bx__th_handle_closed() frees a malloc'd handle
+ * whose data is the endpoint, bx__th_ep_handle_gone() only counts. */
+void bx__th_handle_closed(uv_handle_t *h);
+void bx__th_ep_handle_gone(bx_th_endpoint *ep);
+bool bx__th_addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 #endif /* BX_TRANSPORTS_TH_INTERNAL_H */
