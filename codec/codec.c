@@ -83,7 +83,7 @@ typedef struct cd_dec {
   size_t payload_refs; /* those under the top level's "object" members */
 } cd_dec;
 
-enum cd_type { CD_ANY, CD_STRING, CD_OBJECT, CD_ARRAY, CD_NUMBER, CD_BOX };
+enum cd_type { CD_ANY, CD_STRING, CD_OBJECT, CD_ARRAY, CD_NUMBER, CD_BOX, CD_TIME };
 
 typedef struct cd_field {
   const char *key;
@@ -118,7 +118,7 @@ static const cd_shape cd_shapes[] = {
     {CD_CLASS(BX_CLASS_SUB_BOX), true, {{"name", CD_STRING, true}, {"delegate", CD_BOX, true}}},
     {CD_CLASS(BX_CLASS_NAMED_BOX), true, {{"name", CD_STRING, true}}},
     {CD_CLASS(BX_CLASS_RETURN_BOX), true, {{0}}},
-    {CD_CLASS(BX_CLASS_TIMESTAMP), false, {{"value", CD_NUMBER, true}}},
+    {CD_CLASS(BX_CLASS_TIMESTAMP), false, {{"value", CD_TIME, true}}},
     {CD_CLASS(BX_CLASS_REMOTE_EXCEPTION),
      false,
      {{"id", CD_STRING, false}, {"message", CD_STRING, false}}},
@@ -140,8 +140,13 @@ static const cJSON *cd_member(const cJSON *obj, const char *key) {
 }
 
 static const char *const cd_type_names[] = {
-    [CD_ANY] = "a value",    [CD_STRING] = "a string", [CD_OBJECT] = "an object",
-    [CD_ARRAY] = "an array", [CD_NUMBER] = "a number", [CD_BOX] = "a box reference",
+    [CD_ANY] = "a value",
+    [CD_STRING] = "a string",
+    [CD_OBJECT] = "an object",
+    [CD_ARRAY] = "an array",
+    [CD_NUMBER] = "a number",
+    [CD_BOX] = "a box reference",
+    [CD_TIME] = "a number or an ISO-8601 date",
 };
 
 static bool cd_class_is(const char *cls, const char *want) {
@@ -167,9 +172,24 @@ static bool cd_has_type(const cJSON *v, enum cd_type type) {
     return cJSON_IsNumber(v);
   case CD_BOX:
     return cd_is_box_ref(v);
+  case CD_TIME:
+    return cJSON_IsNumber(v) || (cJSON_IsString(v) && v->valuestring != NULL);
   default:
     return true;
   }
+}
+
+/* A date given as an ISO-8601 string (FOAM2 over TCP) becomes its number, the form bx writes:
+ * the one change the check makes to the tree it is given (the decoder's own parse). */
+static int cd_time_string(cJSON *v, cd_dec *d, const char *cls, const cd_field *f) {
+  double ms;
+  if (v->valuestring == NULL || !bx__iso_date_ms(v->valuestring, &ms))
+    return cd_fail(d->err, BX_EBADMSG, "%s.%s must be %s", cls, f->key, cd_type_names[f->type]);
+  cJSON_free(v->valuestring);
+  v->valuestring = NULL;
+  v->type = (v->type & ~0xFF) | cJSON_Number;
+  cJSON_SetNumberValue(v, ms);
+  return 0;
 }
 
 static int cd_check_field(cd_dec *d, const cJSON *obj, const char *cls, const cd_field *f) {
@@ -178,6 +198,7 @@ static int cd_check_field(cd_dec *d, const cJSON *obj, const char *cls, const cd
     if (!f->required) return 0;
     return cd_fail(d->err, BX_EBADMSG, "%s.%s is missing", cls, f->key);
   }
+  if (f->type == CD_TIME && cJSON_IsString(v)) return cd_time_string((cJSON *)v, d, cls, f);
   if (cd_has_type(v, f->type)) return 0;
   return cd_fail(d->err, BX_EBADMSG, "%s.%s must be %s", cls, f->key, cd_type_names[f->type]);
 }
@@ -217,7 +238,8 @@ static int cd_check_class(cd_dec *d, const char *cls, const cd_shape *builtin, b
   return 0;
 }
 
-/* Checks node and everything under it, changing nothing, and counts the wire box references
+/* Checks node and everything under it, changing nothing but a date string to its number
+ * (cd_time_string), and counts the wire box references
  * (those in the payload apart). Shapes are checked after the children so that an unknown class
  * is reported as such even where it also breaks the shape of the object holding it (a SubBox
  * delegating to {"class":"evil.Box"}). */

@@ -48,6 +48,11 @@ int bx__encode(bx_ctx *ctx, const bx_msg *msg, const bx__encode_opts *opts, bx_b
 int bx__decode_general(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, bx_msg **out,
                        bx_codec_error *err);
 
+/* An ISO-8601 date-time as JavaScript writes it (toISOString) and reads it (Date.parse's format,
+ * with a zone when there is a time): *out receives milliseconds since the epoch. False for
+ * anything else or out of JavaScript's range (iso_date.c). */
+bool bx__iso_date_ms(const char *s, double *out);
+
 /* Is s[0..n) valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above
  * U+10FFFF, no sequence cut short)? The pre-scan's rules, for the WebSocket transport's text
  * messages (json_scan.c). */

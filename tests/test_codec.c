@@ -362,6 +362,74 @@ static void test_shape_payload_boxes(void **state) {
 
 /* Attributes: replyBox becomes the reply box wherever it is, the rest stays in order; null and
  * absent mean none; "object":null is an empty payload. */
+/* FOAM2 writes a Date as an ISO-8601 string on TCP: bx reads it (both decoder roads), turns it
+ * into the number bx writes, and reads exactly the forms JavaScript's Date.parse does with a
+ * zone. */
+static void test_timestamp_strings(void **state) {
+  (void)state;
+  static const struct {
+    const char *s;
+    double ms;
+  } ok[] = {
+      {"2023-11-14T22:13:20.000Z", 1700000000000.0},
+      {"2023-11-14T23:13:20.000+01:00", 1700000000000.0},
+      {"2023-11-14T22:13:20Z", 1700000000000.0},
+      {"2023-11-14T22:13Z", 1699999980000.0},
+      {"1970-01-01T00:00:00.000Z", 0},
+      {"1970-01-01", 0},
+      {"1970-01", 0},
+      {"1970", 0},
+      {"1700", -8520336000000.0}, /* a year alone is a date to JavaScript too */
+      {"1969-12-31T23:59:59.999Z", -1},
+      {"2000-02-29T00:00:00.000Z", 951782400000.0},
+      {"+275760-09-13T00:00:00.000Z", 8.64e15},
+      {"-271821-04-20T00:00:00.000Z", -8.64e15},
+      {"2023-11-14T24:00:00.000Z", 1700006400000.0},
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    double ms = 42;
+    if (!bx__iso_date_ms(ok[i].s, &ms)) fail_msg("refused %s", ok[i].s);
+    if (ms != ok[i].ms) fail_msg("%s: %.0f, not %.0f", ok[i].s, ms, ok[i].ms);
+  }
+  static const char *const bad[] = {
+      "",
+      "17000",
+      "2023-11-14T22:13:20.000",
+      "2023-11-14 22:13:20Z",
+      "2023-13-01",
+      "2023-02-29",
+      "2023-11-14T25:00Z",
+      "2023-11-14T22:60Z",
+      "2023-11-14T22:13:20.0Z",
+      "+275760-09-13T00:00:00.001Z",
+      "-000000-01-01T00:00Z",
+      "2023-11-14T22:13:20.000Z ",
+      "2023-11-14T22:13:20.000+1:00",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    double ms;
+    if (bx__iso_date_ms(bad[i], &ms)) fail_msg("accepted '%s'", bad[i]);
+  }
+  /* In a frame: decoded as the number, written back as it. */
+  bxt_env *e = bxt_env_new(NULL);
+  const char *frame =
+      "{\"class\":\"foam.box.Message\",\"attributes\":{},\"object\":{\"class\":\"foam.box."
+      "RPCMessage\",\"name\":\"at\",\"args\":[{\"class\":\"__Timestamp__\",\"value\":\"2023-11-"
+      "14T22:13:20.000Z\"}]}}";
+  for (int road = 0; road < 2; road++) {
+    bx_msg *m = NULL;
+    bx_codec_error err;
+    int rc = road ? bx__decode_general(e->ctx, frame, strlen(frame), NULL, &m, &err)
+                  : bx_decode(e->ctx, frame, strlen(frame), NULL, &m, &err);
+    assert_int_equal(rc, 0);
+    char *text = encode_text(e->ctx, m);
+    assert_non_null(strstr(text, "{\"class\":\"__Timestamp__\",\"value\":1700000000000}"));
+    free(text);
+    bx_msg_unref(m);
+  }
+  bxt_env_free(e);
+}
+
 static void test_attributes(void **state) {
   (void)state;
   bxt_env *e = bxt_env_new(NULL);
@@ -523,8 +591,16 @@ static const bad_case bad_cases[] = {
      BX_EBADMSG, "foam.box.RegisterSelfMessage.name must be a string"},
     {"RegisterSelfMessage no name", "{\"class\":\"foam.box.RegisterSelfMessage\"}", BX_EBADMSG,
      "name"},
-    {"Timestamp value string", MSG_OBJ("{\"class\":\"__Timestamp__\",\"value\":\"1700\"}"),
-     BX_EBADMSG, "__Timestamp__.value must be a number"},
+    {"Timestamp value not a date", MSG_OBJ("{\"class\":\"__Timestamp__\",\"value\":\"soon\"}"),
+     BX_EBADMSG, "__Timestamp__.value must be a number or an ISO-8601 date"},
+    {"Timestamp local time",
+     MSG_OBJ("{\"class\":\"__Timestamp__\",\"value\":\"2023-11-14T22:13:20.000\"}"), BX_EBADMSG,
+     "ISO-8601"},
+    {"Timestamp February 30",
+     MSG_OBJ("{\"class\":\"__Timestamp__\",\"value\":\"2023-02-30T00:00:00.000Z\"}"), BX_EBADMSG,
+     "ISO-8601"},
+    {"Timestamp value bool", MSG_OBJ("{\"class\":\"__Timestamp__\",\"value\":true}"), BX_EBADMSG,
+     "ISO-8601"},
     {"Timestamp value missing", MSG_OBJ("[{\"class\":\"__Timestamp__\"}]"), BX_EBADMSG,
      "__Timestamp__.value"},
     {"RemoteException id number",
@@ -1407,6 +1483,7 @@ int main(void) {
       cmocka_unit_test(test_shape_origin),
       cmocka_unit_test(test_shape_payload_boxes),
       cmocka_unit_test(test_attributes),
+      cmocka_unit_test(test_timestamp_strings),
       cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_truncations),
       cmocka_unit_test(test_depth),
