@@ -558,15 +558,38 @@ static int cd_decode(bx_ctx *ctx, const char *buf, size_t len, bx_box *origin, b
 
 /* A refused frame that still parses as Message{object: SubBoxMessage{name}}: err->addressee
  * receives name (cut to fit). Frames over the size cap are not looked at. */
+/* A refused frame's reply box, when it still reads as SubBox{name, ReturnBox} (err->reply: the
+ * name, back over the frame's connection) or NamedBox{path} (err->reply_path). A name or path
+ * longer than its field is not reported (a cut one would name another box). */
+static void cd_reply_of(const cJSON *root, bx_codec_error *err) {
+  const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(root, "attributes");
+  const cJSON *rb = cJSON_GetObjectItemCaseSensitive(attrs, "replyBox");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(rb, "name");
+  if (!cJSON_IsString(name) || name->valuestring == NULL) return;
+  const char *cls = bx_json_class(rb), *n = name->valuestring;
+  const cJSON *delegate = cJSON_GetObjectItemCaseSensitive(rb, "delegate");
+  if (cd_class_is(cls, BX_CLASS_SUB_BOX) &&
+      cd_class_is(bx_json_class(delegate), BX_CLASS_RETURN_BOX) && strlen(n) < sizeof err->reply)
+    memcpy(err->reply, n, strlen(n) + 1);
+  else if (cd_class_is(cls, BX_CLASS_NAMED_BOX) && strlen(n) < sizeof err->reply_path)
+    memcpy(err->reply_path, n, strlen(n) + 1);
+}
+
+/* What a refused frame still says about where it was going and where its answer goes. Frames
+ * over the size cap are not looked at. */
 static void cd_addressee(const char *buf, size_t len, bx_codec_error *err) {
   if (err == NULL || err->code == BX_EMSGSIZE || err->code == BX_EINVAL || len == 0) return;
   cJSON *root = cJSON_ParseWithLength(buf, len);
+  if (!cd_class_is(bx_json_class(root), BX_CLASS_MESSAGE)) {
+    cJSON_Delete(root);
+    return;
+  }
   const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "object");
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
-  if (cd_class_is(bx_json_class(root), BX_CLASS_MESSAGE) &&
-      cd_class_is(bx_json_class(obj), BX_CLASS_SUB_BOX_MESSAGE) && cJSON_IsString(name) &&
+  if (cd_class_is(bx_json_class(obj), BX_CLASS_SUB_BOX_MESSAGE) && cJSON_IsString(name) &&
       name->valuestring != NULL)
     snprintf(err->addressee, sizeof err->addressee, "%s", name->valuestring);
+  cd_reply_of(root, err);
   cJSON_Delete(root);
 }
 

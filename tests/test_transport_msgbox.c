@@ -119,18 +119,20 @@ static void heartbeat_idle(const char *listen_url) {
   bx_msgbox_listen_opts mo;
   memset(&o, 0, sizeof o);
   memset(&mo, 0, sizeof mo);
-  mo.heartbeat_ms = 20;
-  mo.heartbeat_timeout_ms = 2000; /* wide: a loaded machine must not trip it */
+  /* Wide enough that a loaded machine does not trip either side: the client's timeout is three
+   * heartbeats (its URL carries the listener's ?heartbeat=), the listener's is set here. */
+  mo.heartbeat_ms = 500;
+  mo.heartbeat_timeout_ms = 3000;
   o.msgbox = &mo;
   bxc_listen(e, listen_url, &o);
-  bx_box *calc = bxc_service(e->client, e->url, "calc"); /* the URL carries ?heartbeat=20 */
+  bx_box *calc = bxc_service(e->client, e->url, "calc"); /* the URL carries ?heartbeat=500 */
   bxc_res r;
   assert_int_equal(bxc_call(&e->loop, calc, "add", bxc_args2(1, 2), &r), 0);
   uv_timer_t t;
   int fired = 0;
   uv_timer_init(&e->loop, &t);
   t.data = &fired;
-  uv_timer_start(&t, on_idle, 2500, 0);
+  uv_timer_start(&t, on_idle, 4000, 0); /* past both timeouts: only heartbeats kept it */
   bxc_wait_for(&e->loop, &fired, 1);
   uv_close((uv_handle_t *)&t, NULL);
   assert_int_equal(bx_listener_connections(e->l), 1);

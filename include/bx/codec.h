@@ -23,14 +23,19 @@ BX_EXTERN int bx_buf_append(bx_buf *buf, const void *data, size_t len);
 /* Frees the memory and empties the buffer. */
 BX_EXTERN void bx_buf_free(bx_buf *buf);
 
-/* Why a decode failed: code as returned, text a one-line human-readable reason. addressee is
- * the name of the frame's top-level SubBoxMessage when the frame still reads as
- * Message{object: SubBoxMessage{name}} (the box it was sent to: for a reply, the caller's
- * reply export), "" otherwise; a name longer than the field is cut. */
+/* Why a decode failed: code as returned, text a one-line human-readable reason, and what the
+ * refused frame still says when it reads as a foam.box.Message:
+ * - addressee: the name of its top-level SubBoxMessage (the box it was sent to: for a reply,
+ *   the caller's reply export), cut to fit; "" otherwise;
+ * - reply / reply_path: its reply box, when that is SubBox{name, ReturnBox} (reply: the name,
+ *   "back over the connection the frame came on") or NamedBox{path} (reply_path), so that the
+ *   sender can be told at once; "" otherwise, and "" when the name does not fit. */
 typedef struct bx_codec_error {
   int code;
   char text[192];
   char addressee[64];
+  char reply[64];
+  char reply_path[128];
 } bx_codec_error;
 
 /* Decodes one frame of JSON text (`len` bytes, no terminator needed) using ctx's limits and

@@ -764,6 +764,30 @@ BXC_FN void bxc_test_down_up(void **state) {
   bxc_env_free(e);
 }
 
+/* A request the server's decoder refuses (an argument of a class it does not know) is answered
+ * at once with the reason, not left to the caller's deadline; the connection goes on. */
+BXC_FN void bxc_test_refused_request(void **state) {
+  const bxc_tran *t = *state;
+  bxc_env *e = bxc_env_new(t, 0, 0);
+  bx_box *calc = bxc_service(e->client, e->url, "calc");
+  bxc_res r;
+  assert_int_equal(bxc_call(&e->loop, calc, "add", bxc_args2(1, 1), &r), 0); /* connected */
+  cJSON *args = cJSON_CreateArray();
+  cJSON *odd = bx_json_new_object("todo.Other");
+  cJSON_AddItemToArray(args, odd);
+  memset(&r, 0, sizeof r);
+  bx_call_opts o = {.timeout_ms = 20000};
+  assert_int_equal(bx_call_json(calc, "add", args, false, &o, bxc_done, &r, NULL), 0);
+  bxc_wait_for(&e->loop, &r.calls, 1);
+  assert_int_equal(r.status, BX_EUNKNOWNCLASS); /* the decoder's reason, at once */
+  assert_non_null(strstr(r.text, "todo.Other"));
+  assert_int_equal(bx_registry_size(bx_ctx_registry(e->client)), 0);
+  assert_int_equal(bxc_call(&e->loop, calc, "add", bxc_args2(2, 2), &r), 0);
+  assert_true(r.num == 4);
+  bx_box_unref(calc);
+  bxc_env_free(e);
+}
+
 /* The suite, for a `const bxc_tran *`. */
 #define BXC_TESTS(tran)                                                      \
   cmocka_unit_test_prestate(bxc_test_exchange, (void *)(tran)),              \
@@ -780,6 +804,7 @@ BXC_FN void bxc_test_down_up(void **state) {
       cmocka_unit_test_prestate(bxc_test_relay, (void *)(tran)),             \
       cmocka_unit_test_prestate(bxc_test_peer_info, (void *)(tran)),         \
       cmocka_unit_test_prestate(bxc_test_two_peers, (void *)(tran)),         \
+      cmocka_unit_test_prestate(bxc_test_refused_request, (void *)(tran)),   \
       cmocka_unit_test_prestate(bxc_test_down_up, (void *)(tran))
 
 #endif /* BXC_CONFORMANCE_H */

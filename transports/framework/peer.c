@@ -552,10 +552,26 @@ static void cn_register_self(bx__conn *c, const bx_msg *msg) {
 
 /* ---- input -------------------------------------------------------------------------------- */
 
+/* A refused request whose reply box the codec could still read is answered at once with the
+ * reason (one answer per frame), instead of leaving its caller to its deadline. */
+static void cn_answer_refused(bx__conn *c, const bx_codec_error *err) {
+  bx_box *to = NULL;
+  if (err->reply[0] != '\0')
+    bx_sub_box_new(c->ctx, err->reply, c->box, &to); /* SubBox{name, ReturnBox}: back over c */
+  else if (err->reply_path[0] != '\0')
+    bx_named_box(c->ctx, err->reply_path, &to);
+  if (to == NULL) return;
+  char text[240];
+  snprintf(text, sizeof text, "the request could not be accepted: %s", err->text);
+  bx_send_error(to, err->code, text);
+  bx_box_unref(to);
+}
+
 /* A frame that did not decode may still say whose reply it is (the codec reads its addressee):
  * a one-shot reply export this peer owns. That call then fails now, with the reason, instead
  * of waiting for its deadline. */
 static void cn_fail_reply(bx__conn *c, const bx_codec_error *err) {
+  cn_answer_refused(c, err);
   if (err->addressee[0] == '\0') return;
   char text[240];
   snprintf(text, sizeof text, "the reply could not be decoded: %s", err->text);
