@@ -33,7 +33,8 @@
  * - Inbound frames decode with the connection box as origin (a ReturnBox means "back over
  *   this peer") and go to the root registry. A well-framed frame that does not decode is
  *   logged and dropped, and the call waiting for it, when the codec could still read its
- *   addressee, fails now; the peer stays. A RegisterSelfMessage binds its path to this peer
+ *   addressee, fails now; a request whose reply box the codec could still read is answered
+ *   with the reason (cn_answer_refused); the peer stays. A RegisterSelfMessage binds its path to this peer
  *   unless the path is held by something that is not a peer (such as the context's own name),
  *   or by a live peer of another identity (cn_same_identity: only the same local user may take
  *   over a live holder's name, as a restarted client does).
