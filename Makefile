@@ -49,8 +49,8 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBX_FUZZ=ON \
 	  -DBX_BUILD_EXAMPLES=OFF -DBX_WERROR=OFF $(CMAKE_ARGS)
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_decode fuzz_args fuzz_lob
-	for t in decode args lob; do \
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_decode fuzz_args fuzz_lob fuzz_msgbox
+	for t in decode args lob msgbox; do \
 	  rm -rf $(FUZZ_BUILD)/corpus-$$t && cp -r tests/fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t && \
 	  $(FUZZ_BUILD)/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(FUZZ_BUILD)/corpus-$$t || exit 1; \

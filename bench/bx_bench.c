@@ -20,6 +20,11 @@
  *   raw-ws      the WebSocket floor: a raw libwebsockets echo of the same payload
  *   seal+open, seal+open-nm   the telehash floor: libsodium crypto_box seal+open of the
  *               payload, with the key agreement per message / with the shared key precomputed
+ *   msgbox-tcp, msgbox-udp   msgbox's native API (bx_mb_get) to an echoing server process, a
+ *               230-byte payload, next to raw-tcp / raw-udp
+ *   raw-udp     the UDP floor: one datagram of the same bytes (msgbox's 8-byte header and the
+ *               payload) ping-ponged between two processes with blocking sockets
+ *   box-msgbox-udp   calc.add over msgbox+udp:// (boxes over msgbox), next to raw-udp
  * Memory: RSS of bxd idle and with 1,000 and 10,000 idle Unix connections (bytes per
  * connection), and the RSS growth of a context with 100,000 registered names (--no-memory
  * skips it).
@@ -67,7 +72,7 @@ typedef struct result {
 } result;
 
 #define MAX_ROUNDS 16
-static result results[32 * MAX_ROUNDS];
+static result results[48 * MAX_ROUNDS];
 static int nresults;
 static int current_round;
 
@@ -367,8 +372,9 @@ static double floor_p50(const result *r) {
   if (strcmp(r->scenario, "inproc") == 0 || strcmp(r->system, "sodium") == 0)
     return 0; /* no socket floor: in one process */
   bool over_tcp = strstr(r->scenario, "tcp") != NULL || strcmp(r->scenario, "raw-ws") == 0;
+  bool over_udp = strstr(r->scenario, "udp") != NULL;
   bool over_ws = strncmp(r->scenario, "ws", 2) == 0;
-  const char *want = over_ws ? "raw-ws" : over_tcp ? "raw-tcp" : "raw-unix";
+  const char *want = over_ws ? "raw-ws" : over_udp ? "raw-udp" : over_tcp ? "raw-tcp" : "raw-unix";
   for (int i = 0; i < nresults; i++)
     if (strcmp(results[i].scenario, want) == 0 && results[i].size == r->size &&
         results[i].round == r->round)
@@ -409,7 +415,7 @@ static bool same_row(const result *a, const result *b) {
  * scenario with the median of each figure across the rounds (the ratio too: the median of the
  * per-round ratios, not the ratio of the medians). */
 static void merge_rounds(void) {
-  static result merged[32 * MAX_ROUNDS];
+  static result merged[48 * MAX_ROUNDS];
   int nmerged = 0;
   for (int i = 0; i < nresults; i++) {
     bool seen = false;
@@ -438,7 +444,7 @@ static void print_results(const bench_opts *o) {
   if (o->json)
     printf("{\"mode\":\"%s\",\"results\":[\n", mode);
   else
-    printf("%-12s %-6s %-9s %8s %10s %10s %10s %12s %8s\n", "scenario", "system", "mode", "size",
+    printf("%-15s %-6s %-9s %8s %10s %10s %10s %12s %8s\n", "scenario", "system", "mode", "size",
            "p50 us", "p99 us", "mean us", "ops/s", "x floor");
   for (int i = 0; i < nresults; i++) {
     const result *r = &results[i];
@@ -451,7 +457,7 @@ static void print_results(const bench_opts *o) {
     else {
       char rs[16] = "";
       if (ratio > 0) snprintf(rs, sizeof rs, "%.2fx", ratio);
-      printf("%-12s %-6s %-9s %8zu %10.2f %10.2f %10.2f %12.0f %8s\n", r->scenario, r->system, mode,
+      printf("%-15s %-6s %-9s %8zu %10.2f %10.2f %10.2f %12.0f %8s\n", r->scenario, r->system, mode,
              r->size, r->p50_us, r->p99_us, r->mean_us, r->ops_s, rs);
     }
   }
@@ -621,7 +627,8 @@ int main(int argc, char **argv) {
   snprintf(unix_url, sizeof unix_url, "unix:///tmp/bx-bench-srv-%d.sock", (int)getpid());
   pid_t us = serve(unix_url, &o), ts = serve("tcp://127.0.0.1:29931", &o);
   pid_t ws = serve("ws://127.0.0.1:29934/", &o);
-  if (us < 0 || ts < 0 || ws < 0) return 1;
+  pid_t ms = serve("msgbox+udp://127.0.0.1:29937", &o);
+  if (us < 0 || ts < 0 || ws < 0 || ms < 0) return 1;
   pid_t hub = -1, hub_svc = -1;
   char hub_url[96];
   snprintf(hub_url, sizeof hub_url, "unix:///tmp/bx-bench-hub-%d.sock", (int)getpid());
@@ -646,6 +653,10 @@ int main(int argc, char **argv) {
     bench_peer("zmq-ipc", "zmq", peer_zmq, ipc, 230, &o);
     bench_peer("zmq-tcp", "zmq", peer_zmq, "tcp://127.0.0.1:29933", 230, &o);
     bench_peer("raw-ws", "lws", peer_lws, "29935", 230, &o);
+    bench_peer("raw-udp", "raw", peer_raw_udp, NULL, 230, &o);
+    bench_peer("msgbox-tcp", "bx", peer_msgbox, "tcp://127.0.0.1:0", 230, &o);
+    bench_peer("msgbox-udp", "bx", peer_msgbox, "udp://127.0.0.1:0", 230, &o);
+    bench_adds("box-msgbox-udp", "msgbox+udp://127.0.0.1:29937", 1, &o);
     bench_sodium("seal+open", false, 230, &o);
     bench_sodium("seal+open-nm", true, 230, &o);
     for (size_t size = 1024; size <= 65536; size *= 64) { /* echo of 1 KiB and 64 KiB */
@@ -662,7 +673,7 @@ int main(int argc, char **argv) {
   }
   set_ratios();
   merge_rounds();
-  pid_t all[] = {us, ts, ws, hub_svc, hub, ps};
+  pid_t all[] = {us, ts, ws, ms, hub_svc, hub, ps};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     if (all[i] > 0) {
       kill(all[i], SIGKILL);

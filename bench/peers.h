@@ -26,6 +26,15 @@ int peer_start(const char *kind, const char *url, int n, bool pinned);
 int peer_uv_unix(const char *path, size_t size, int warmup, int ops, bool pinned, double *lat,
                  double *total_us);
 
+/* msgbox's native API (bench/msgbox.c): request/reply round trips of `size` bytes against an
+ * echoing server process listening on url ("tcp://127.0.0.1:0", "udp://127.0.0.1:0"). */
+int peer_msgbox(const char *url, size_t size, int warmup, int ops, bool pinned, double *lat,
+                double *total_us);
+/* The UDP floor: a blocking ping-pong of one datagram of `size` + 8 bytes (msgbox's header and
+ * the payload) between two processes on 127.0.0.1; url is unused. */
+int peer_raw_udp(const char *url, size_t size, int warmup, int ops, bool pinned, double *lat,
+                 double *total_us);
+
 /* libsodium crypto_box seal+open of `size` bytes in this process (the telehash floor):
  * with the X25519 agreement per message, or with the shared key precomputed. */
 int peer_sodium(bool precomputed, size_t size, int warmup, int ops, double *lat, double *total_us);

@@ -21,6 +21,8 @@
  *   API (one-way messages carrying FOAM frames) plus the few internal calls declared below
  *   (a "queue drained" hook, a failed listen's status, a socket's fd), so nothing here knows
  *   FOAM.
+ * - The input paths have a way in without a socket (bx__mb_stream_input, bx__mb_udp_input) that
+ *   runs the very code a read runs: tests/fuzz/fuzz_msgbox.c feeds arbitrary bytes through it.
  */
 #ifndef BX_MB_INTERNAL_H
 #define BX_MB_INTERNAL_H
@@ -189,6 +191,12 @@ void bx__mb_udp_connect(bx__mb_conn *c, const bx__mb_addr *a);
 /* Sends one frame (header + payload, copied). 0 or an error (nothing sent). */
 int bx__mb_stream_send(bx__mb_conn *c, unsigned type, unsigned id, const void *data, size_t len);
 int bx__mb_udp_send(bx__mb_conn *c, unsigned type, unsigned id, const void *data, size_t len);
+/* Takes bytes as if read from c's socket, through the same buffer and frame reader as a real
+ * read (as many reads as the buffer takes): the fuzz target's way in. c must be open. */
+void bx__mb_stream_input(bx__mb_conn *c, const char *data, size_t len);
+/* Takes one datagram as if received on c's socket (a UDP client, or a listener with `from`
+ * the sender), through the same checks and dispatch as a real one: the fuzz target's way in. */
+void bx__mb_udp_input(bx__mb_conn *c, const char *data, size_t len, const struct sockaddr *from);
 /* After c ended: closes its handle (orderly: a `close` goes out first). */
 void bx__mb_stream_close(bx__mb_conn *c, bool orderly);
 void bx__mb_udp_close(bx__mb_conn *c, bool orderly);

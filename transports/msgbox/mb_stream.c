@@ -108,6 +108,24 @@ static void st_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   st_take_frames(c);
 }
 
+void bx__mb_stream_input(bx__mb_conn *c, const char *data, size_t len) {
+  bx__mb_ref(c);
+  while (len > 0 && c->state == MB_OPEN) {
+    uv_buf_t buf;
+    st_alloc_cb(&c->h.handle, len, &buf);
+    if (buf.len == 0) {
+      st_read_cb(&c->h.stream, UV_ENOBUFS, &buf);
+      break;
+    }
+    size_t n = len < buf.len ? len : buf.len;
+    memcpy(buf.base, data, n);
+    st_read_cb(&c->h.stream, (ssize_t)n, &buf);
+    data += n;
+    len -= n;
+  }
+  bx__mb_unref(c);
+}
+
 static void st_fill_remote(bx__mb_conn *c, const char *path) {
   if (c->proto == BX_MB_UNIX) {
     snprintf(c->remote, sizeof c->remote, "%s", path);

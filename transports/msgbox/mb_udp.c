@@ -161,6 +161,19 @@ static void ud_client_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   bx__mb_frame(c, type, id, buf->base + MB_HEADER, n);
 }
 
+void bx__mb_udp_input(bx__mb_conn *c, const char *data, size_t len, const struct sockaddr *from) {
+  uv_buf_t buf;
+  ud_alloc_cb(&c->h.handle, UD_DGRAM, &buf);
+  if (buf.len == 0) return;
+  size_t n = len < buf.len ? len : buf.len; /* the kernel truncates the same way */
+  if (n) memcpy(buf.base, data, n);
+  unsigned flags = n < len ? UV_UDP_PARTIAL : 0;
+  if (c->listener)
+    ud_listener_recv(&c->h.udp, (ssize_t)n, &buf, from, flags);
+  else
+    ud_client_recv(&c->h.udp, (ssize_t)n, &buf, from, flags);
+}
+
 static void ud_start(bx__mb_conn *c, const struct sockaddr *sa, bool now) {
   uv_udp_init(bx_ctx_loop(c->ctx), &c->h.udp);
   c->handle_inited = true;
