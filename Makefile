@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test demo bench test-asan fuzz format format-check install clean
+.PHONY: all deps configure build test demo bench test-asan fuzz fuzz-build fuzz-smoke format format-check install clean
 
 all: build
 
@@ -43,18 +43,30 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
-# libFuzzer targets (clang), each run for FUZZ_SECONDS on a scratch copy of its seed corpus.
-FUZZ_BUILD   ?= build-fuzz
-FUZZ_SECONDS ?= 60
-fuzz: deps
+# libFuzzer targets (clang), each run for FUZZ_SECONDS on a scratch copy of its seed corpus
+# (fuzz_stream takes longer inputs: a stream of several frames). `make fuzz-smoke` is the same
+# for FUZZ_SMOKE_SECONDS each, failing on the first crash, leak or failed check.
+FUZZ_BUILD         ?= build-fuzz
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_TARGETS       ?= decode args lob msgbox stream
+FUZZ_RUN = for t in $(FUZZ_TARGETS); do \
+	  ml=4096; [ $$t = stream ] && ml=16384; \
+	  rm -rf $(FUZZ_BUILD)/corpus-$$t && cp -r tests/fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t && \
+	  $(FUZZ_BUILD)/bin/fuzz_$$t -max_total_time=$(1) -max_len=$$ml \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_BUILD)/corpus-$$t || exit 1; \
+	done
+
+fuzz-build: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBX_FUZZ=ON \
 	  -DBX_BUILD_EXAMPLES=OFF -DBX_WERROR=OFF $(CMAKE_ARGS)
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_decode fuzz_args fuzz_lob fuzz_msgbox
-	for t in decode args lob msgbox; do \
-	  rm -rf $(FUZZ_BUILD)/corpus-$$t && cp -r tests/fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t && \
-	  $(FUZZ_BUILD)/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	    $(FUZZ_BUILD)/corpus-$$t || exit 1; \
-	done
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	$(call FUZZ_RUN,$(FUZZ_SECONDS))
+
+fuzz-smoke: fuzz-build
+	$(call FUZZ_RUN,$(FUZZ_SMOKE_SECONDS))
 
 # tests/codegen holds generator inputs whose exact layout the golden diagnostics depend on.
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' ':!tests/codegen' 2>/dev/null)

@@ -27,6 +27,7 @@ static void test_max_connections(void **state) {
   bxc_env *e = bxc_env_new(&unix_tran, 0, 0);
   bxc_close_listener(e);
   bx_listen_opts o;
+  memset(&o, 0, sizeof o);
   bx_transport_limits_init(&o.limits);
   o.limits.max_connections = 1;
   bxc_listen(e, NULL, &o);

@@ -65,6 +65,7 @@ static st_env *st_env_new(const st_tran *t, size_t max_frame) {
   char url[256];
   t->listen_url(url, sizeof url);
   bx_listen_opts lo;
+  memset(&lo, 0, sizeof lo);
   bx_transport_limits_init(&lo.limits);
   lo.limits.max_frame = max_frame;
   assert_int_equal(bx_listen(e->ctx, url, &lo, &e->l), 0);
@@ -397,6 +398,17 @@ static void test_unix_socket_file(void **state) {
   memset(longurl + 12, 'x', 200);
   longurl[212] = '\0';
   assert_int_equal(bx_listen(e->ctx, longurl, NULL, &l2), BX_EINVAL);
+
+  /* unix_mode widens (or narrows) the file's mode; only permission bits are taken. */
+  bx_listen_opts lo;
+  memset(&lo, 0, sizeof lo);
+  bx_transport_limits_init(&lo.limits);
+  lo.unix_mode = 04666;
+  assert_int_equal(bx_listen(e->ctx, url, &lo, &l2), 0);
+  assert_int_equal(stat(spath, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0666);
+  assert_int_equal(bx_listener_close(l2, NULL, NULL), 0);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
   st_env_free(e);
 }
 

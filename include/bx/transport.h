@@ -79,13 +79,17 @@ typedef struct bx_listen_opts {
   bx_transport_limits limits;
   const bx_ws_listen_opts *ws;         /* ws, wss */
   const bx_msgbox_listen_opts *msgbox; /* msgbox+tcp, msgbox+udp, msgbox+unix */
+  unsigned unix_mode; /* unix: the socket file's permission bits, e.g. 0666 to let every local
+                         user connect (who may do what is then the application's to check,
+                         bx_msg_peer); 0: 0600, only the owner (and root) */
 } bx_listen_opts;
 
 /* Listens on url. opts may be NULL. Binds what the URL says (use 127.0.0.1 / ::1 for
  * loopback); tcp port 0 picks a free port (see bx_listener_url()). Unix sockets are created
- * mode 0600; a stale socket file is replaced only when nothing answers on it. On success stores
- * the listener (owned by the context until closed) in *out. Returns 0, BX_EINVAL for a
- * malformed or unknown URL, or a libuv error (UV_EADDRINUSE ...). */
+ * mode 0600 unless opts->unix_mode says otherwise; a stale socket file is replaced only when
+ * nothing answers on it. On success stores the listener (owned by the context until closed) in
+ * *out. Returns 0, BX_EINVAL for a malformed or unknown URL, or a libuv error (UV_EADDRINUSE ...).
+ */
 BX_EXTERN int bx_listen(bx_ctx *ctx, const char *url, const bx_listen_opts *opts,
                         bx_listener **out);
 /* The URL actually listened on, e.g. "tcp://127.0.0.1:40211" (borrowed). */

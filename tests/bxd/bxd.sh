@@ -5,6 +5,7 @@
 # refusals, calls relayed between service processes, bxctl exit codes and JSON, shutdown with
 # a call in flight, and a restarted hub the service registers in again.
 set -uo pipefail
+unset BXD_TOKEN # the hubs below take their token from their flags only
 bxd=$1 bxctl=$2 server=$3 client=$4
 work=$(mktemp -d)
 export XDG_RUNTIME_DIR="$work/run"

@@ -6,8 +6,18 @@
  * Registrations belong to the connection that made them: they disappear when it closes, and
  * nobody else can remove or take them. Who may register is decided per listener kind: over
  * Unix sockets the peer's uid (same as bxd's by default), over TCP, UDP and WebSocket nobody unless
- * a token is configured and the register message carries it as its "token" attribute. */
+ * a token is configured and the register message carries it as its "token" attribute.
+ *
+ * Design notes
+ * - A Unix socket's file mode is the first gate: connecting needs write permission on it. The
+ *   mode follows --unix-uid: 0600 when only bxd's own uid may register (the default), 0666 when
+ *   any uid or another uid may (they must be able to connect; SO_PEERCRED then decides who
+ *   registers, and anybody who can connect may look up and call).
+ * - The token comes from --token-file (a file only its owner may read), BXD_TOKEN or --token,
+ *   in that order of preference; --token is visible to every local user in /proc/PID/cmdline.
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +30,8 @@
 #include "hub.h"
 
 #define BXD_MAX_LISTENERS 16
+#define BXD_MAX_UIDS 16
+#define BXD_MAX_TOKEN 1024
 
 typedef struct bxd {
   uv_loop_t loop;
@@ -29,8 +41,11 @@ typedef struct bxd {
   char owned_urls[BXD_MAX_LISTENERS][600];
   int nurls;
   bool unix_any_uid;
-  uid_t unix_uid;
+  uid_t unix_uids[BXD_MAX_UIDS]; /* who may register over Unix sockets; none given: bxd's uid */
+  int nuids;
   const char *token;
+  const char *token_file;
+  char token_buf[BXD_MAX_TOKEN + 2];
   unsigned max_connections; /* per listener; 0: the transport default */
   const char *www;          /* files served on WebSocket listeners: the status page */
   uint64_t started_ms;
@@ -48,17 +63,26 @@ static void usage(FILE *out) {
       "the WebSocket transport, on ws://" HUB_DEFAULT_WS "/.\n"
       "\n"
       "Listeners (each may be given several times):\n"
-      "  --unix PATH         a Unix socket (created 0600)\n"
+      "  --unix PATH         a Unix socket (mode 0600, or 0666 when --unix-uid lets other\n"
+      "                      uids register: see below)\n"
       "  --tcp HOST:PORT     a TCP listener (port 0 picks one; IPv6 as [::1]:PORT)\n"
       "  --ws HOST:PORT      a WebSocket listener\n"
       "  --msgbox URL        boxes over msgbox: udp://HOST:PORT, tcp://HOST:PORT or\n"
       "                      unix:///PATH, optionally with ?heartbeat=MS (clients then need\n"
       "                      the same query); clients call msgbox+udp://HOST:PORT ...\n"
       "Who may register services:\n"
-      "  --unix-uid UID|any  over Unix sockets (msgbox's too), peers with this uid\n"
-      "                      (default: bxd's own)\n"
-      "  --token TOKEN       over TCP, UDP and WebSocket, peers whose register message carries\n"
-      "                      this token as its \"token\" attribute (default: nobody)\n"
+      "  --unix-uid UID|any  over Unix sockets (msgbox's too), peers with this uid (checked\n"
+      "                      with SO_PEERCRED); may be given several times; 'any': every uid\n"
+      "                      (default: bxd's own). Unless the only uid is bxd's own, the\n"
+      "                      sockets are made mode 0666 so that those uids can connect: every\n"
+      "                      local user can then look up and call services, only the uids\n"
+      "                      listed can register\n"
+      "  --token-file FILE   over TCP, UDP and WebSocket, peers whose register message carries\n"
+      "                      the token in FILE (its first line) as its \"token\" attribute;\n"
+      "                      FILE must not be readable or writable by group or others\n"
+      "  --token TOKEN       the same with the token itself: visible to every local user in\n"
+      "                      /proc/PID/cmdline, prefer --token-file or BXD_TOKEN\n"
+      "                      (default: no token, nobody registers over these)\n"
       "Other:\n"
       "  --max-connections N connections per listener (default 1024)\n"
       "  --www DIR           files served on the WebSocket listeners (default: the live\n"
@@ -67,12 +91,92 @@ static void usage(FILE *out) {
       "  --log-level LEVEL   error, warn (default), info or debug\n"
       "  --help              this text\n"
       "\n"
+      "Environment:\n"
+      "  BXD_TOKEN           the token, when neither --token-file nor --token is given\n"
+      "                      (readable only by the same user and root in /proc/PID/environ)\n"
+      "\n"
       "Registry extensions: list (names and owners), stats (counters).\n"
       "SIGINT or SIGTERM stops it: listeners close, calls in flight fail, the socket file\n"
       "is removed.\n");
 }
 
 /* ---- who may register --------------------------------------------------------------------- */
+
+static bool bxd_uid_listed(const bxd *d, uid_t uid) {
+  for (int i = 0; i < d->nuids; i++)
+    if (d->unix_uids[i] == uid) return true;
+  return false;
+}
+
+/* The Unix sockets' mode: only bxd's own uid needs to connect, or others do too. */
+static unsigned bxd_unix_mode(const bxd *d) {
+  if (d->unix_any_uid) return 0666;
+  for (int i = 0; i < d->nuids; i++)
+    if (d->unix_uids[i] != getuid()) return 0666;
+  return 0600;
+}
+
+static int bxd_add_uid(bxd *d, const char *v) {
+  char *end;
+  errno = 0;
+  unsigned long u = strtoul(v, &end, 10);
+  if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || (uid_t)u != u ||
+      d->nuids >= BXD_MAX_UIDS)
+    return -1;
+  d->unix_uids[d->nuids++] = (uid_t)u;
+  return 0;
+}
+
+/* ---- the token ---------------------------------------------------------------------------- */
+
+/* Reads the token from the first line of path into d->token_buf. The file must be a regular
+ * file that neither group nor others may read or write (checked on the open file). */
+static int bxd_read_token_file(bxd *d, const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    fprintf(stderr, "bxd: --token-file %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  const char *why = NULL;
+  if (fstat(fd, &st) != 0)
+    why = strerror(errno);
+  else if (!S_ISREG(st.st_mode))
+    why = "not a regular file";
+  else if (st.st_mode & (S_IRWXG | S_IRWXO))
+    why = "readable or writable by group or others (chmod 600 it)";
+  ssize_t n = why ? 0 : read(fd, d->token_buf, BXD_MAX_TOKEN + 1);
+  close(fd);
+  if (why == NULL && n < 0) why = strerror(errno);
+  if (why == NULL && n > BXD_MAX_TOKEN) why = "longer than 1024 bytes";
+  if (why == NULL) {
+    d->token_buf[n] = '\0';
+    d->token_buf[strcspn(d->token_buf, "\r\n")] = '\0';
+    if (d->token_buf[0] == '\0') why = "empty";
+  }
+  if (why != NULL) {
+    fprintf(stderr, "bxd: --token-file %s: %s; refusing to start\n", path, why);
+    return -1;
+  }
+  d->token = d->token_buf;
+  return 0;
+}
+
+/* --token-file, else --token, else $BXD_TOKEN; none: no token (nobody registers remotely). */
+static int bxd_resolve_token(bxd *d) {
+  if (d->token_file != NULL && d->token != NULL) {
+    fprintf(stderr, "bxd: give --token-file or --token, not both\n");
+    return -1;
+  }
+  if (d->token_file != NULL) return bxd_read_token_file(d, d->token_file);
+  const char *env = getenv("BXD_TOKEN");
+  if (d->token == NULL && env != NULL && *env != '\0') d->token = env;
+  if (d->token != NULL && *d->token == '\0') {
+    fprintf(stderr, "bxd: an empty token\n");
+    return -1;
+  }
+  return 0;
+}
 
 static bool bxd_token_ok(const bxd *d, const bx_msg *msg) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(bx_msg_attrs(msg), "token");
@@ -85,7 +189,7 @@ static int bxd_authorize(void *data, const bx_msg *msg, const char *method) {
   if (bx_msg_peer(msg, &peer) != 0) return BX_EPERM;
   bool ok;
   if (strcmp(peer.scheme, "unix") == 0 || strcmp(peer.scheme, "msgbox+unix") == 0)
-    ok = d->unix_any_uid || (peer.has_cred && peer.uid == d->unix_uid);
+    ok = d->unix_any_uid || (peer.has_cred && bxd_uid_listed(d, peer.uid));
   else if (strcmp(peer.scheme, "inproc") == 0)
     ok = true;
   else
@@ -221,6 +325,7 @@ static int bxd_listen_all(bxd *d, bool ws_optional) {
     memset(&wo, 0, sizeof wo);
     bx_transport_limits_init(&lo.limits);
     if (d->max_connections) lo.limits.max_connections = d->max_connections;
+    lo.unix_mode = bxd_unix_mode(d); /* read by the unix listeners only */
     bool ws = strncmp(d->urls[i], "ws:", 3) == 0 || strncmp(d->urls[i], "wss:", 4) == 0;
     wo.www_dir = d->www; /* read by the ws and wss listeners only */
     lo.ws = &wo;
@@ -268,6 +373,8 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
       bxd_add_url(d, "msgbox+%s", v);
     else if (strcmp(a, "--token") == 0)
       d->token = v;
+    else if (strcmp(a, "--token-file") == 0)
+      d->token_file = v;
     else if (strcmp(a, "--name") == 0)
       *name = v;
     else if (strcmp(a, "--www") == 0)
@@ -276,8 +383,8 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
       d->max_connections = (unsigned)atoi(v);
     else if (strcmp(a, "--unix-uid") == 0 && strcmp(v, "any") == 0)
       d->unix_any_uid = true;
-    else if (strcmp(a, "--unix-uid") == 0)
-      d->unix_uid = (uid_t)strtoul(v, NULL, 10);
+    else if (strcmp(a, "--unix-uid") == 0 && bxd_add_uid(d, v) == 0)
+      continue;
     else if (strcmp(a, "--log-level") == 0 && (*level = bx_log_level_from_name(v)) >= 0)
       continue;
     else
@@ -299,7 +406,6 @@ static const char *bxd_default_www(void) {
 
 int main(int argc, char **argv) {
   static bxd d;
-  d.unix_uid = getuid();
   d.www = bxd_default_www();
   int level = BX_LOG_WARN;
   const char *name = "/bxd";
@@ -307,6 +413,8 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  if (d.nuids == 0) d.unix_uids[d.nuids++] = getuid();
+  if (bxd_resolve_token(&d) != 0) return 2;
   bool ws_optional = false;
   if (d.nurls == 0 && bxd_default_listeners(&d, &ws_optional) != 0) return 1;
   uv_loop_init(&d.loop);

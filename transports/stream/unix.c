@@ -1,8 +1,9 @@
 /* unix:///path/to.sock — Unix domain stream sockets.
  *
  * Design notes
- * - The socket file is made mode 0600 between bind() and listen(): until listen() nobody can
- *   connect, so there is no window in which another user could.
+ * - The socket file is given its mode (bx_listen_opts.unix_mode, default 0600) between bind()
+ *   and listen(): until listen() nobody can connect, so there is no window in which a user the
+ *   mode leaves out could.
  * - A socket file left behind by a process that died is replaced only when a connect to it
  *   is refused (nothing listens); a live listener, or a file that is not a socket, makes
  *   bx_listen() fail with UV_EADDRINUSE.
@@ -88,7 +89,7 @@ static void un_listener_closed(bx_listener *l) {
 }
 
 static int un_listen(bx_listener *l, const char *path, const bx_listen_opts *opts) {
-  (void)opts;
+  mode_t mode = opts && opts->unix_mode ? (mode_t)(opts->unix_mode & 0777) : 0600;
   un_listener *ul = bx__listener_priv(l);
   bx__st_handle *h = calloc(1, sizeof *h);
   if (h == NULL) return BX_ENOMEM;
@@ -99,7 +100,7 @@ static int un_listen(bx_listener *l, const char *path, const bx_listen_opts *opt
     return rc;
   }
   struct stat st; /* bound: the file is ours from here on */
-  if (chmod(path, 0600) != 0 || lstat(path, &st) != 0) rc = -errno;
+  if (chmod(path, mode) != 0 || lstat(path, &st) != 0) rc = -errno;
   if (rc == 0 && (ul->path = bx__strdup(path)) == NULL) rc = BX_ENOMEM;
   if (rc) {
     unlink(path);
