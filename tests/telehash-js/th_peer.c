@@ -101,8 +101,8 @@ static void tp_link_cb(bx_th_link *link, bx_th_link_event ev, int status, void *
   p->opened = true;
   const char *hello = "hello from bx";
   bx_th_channel *ch;
-  int rc = bx_th_channel_open(link, p->open_type, true, NULL, (const uint8_t *)hello,
-                              strlen(hello), tp_reply_cb, p, &ch);
+  int rc = bx_th_channel_open(link, p->open_type, true, NULL, (const uint8_t *)hello, strlen(hello),
+                              tp_reply_cb, p, &ch);
   if (rc) fprintf(stderr, "th_peer: open: %s\n", bx_strerror(rc));
 }
 
