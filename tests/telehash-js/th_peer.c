@@ -29,11 +29,13 @@ typedef struct tp {
   uv_signal_t sigterm, sigint;
   uv_timer_t timer;
   const char *open_type;
-  bool opened;
+  bool opened, stopping;
   int exit_code;
 } tp;
 
 static void tp_stop(tp *p, int code) {
+  if (p->stopping) return; /* a second signal */
+  p->stopping = true;
   p->exit_code = code;
   bx_th_endpoint_stats st;
   bx_th_endpoint_stats_get(p->ep, &st);
