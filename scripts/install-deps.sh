@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages bx needs to build, test and run its demo.
 # Idempotent: prints nothing and exits 0 when everything is already present.
 # As non-root it prints the exact apt-get command to run and exits 1.
+# Then the npm packages of JavaScript test peers, from their lock files (no root needed).
 set -euo pipefail
 
 packages=(
@@ -30,7 +31,17 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+root=$(cd "$(dirname "$0")/.." && pwd)
+# telehash-js 0.4.18 and e3x 0.2.3, the reference peers of the telehash interop test.
+# Not fatal: without them only that test fails (its CTest fixture tries again).
+npm_packages() {
+  "$root/tests/telehash-js/npm-setup.sh" ||
+    echo "install-deps: npm packages of tests/telehash-js not installed" >&2
+}
+if [ ${#missing[@]} -eq 0 ]; then
+  npm_packages
+  exit 0
+fi
 
 cmd="apt-get install -y --no-install-recommends ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
@@ -43,3 +54,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
 # shellcheck disable=SC2086
 $cmd >&2
+npm_packages

@@ -3,7 +3,8 @@
  *   bxctl [--url URL] [--timeout S] [--json] COMMAND [ARG ...]
  *
  * It speaks plain FOAM box protocol, so it works against any box peer (bxd, a bx service, a
- * FOAM2 node server). Exit codes: 0 ok, 1 remote error, 2 usage, 3 connection or timeout. */
+ * FOAM2 node server); `bxctl th ...` (th.c) works with telehash identities instead. Exit
+ * codes: 0 ok, 1 remote error, 2 usage, 3 connection or timeout. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <bx.h>
 
 #include "hub.h"
+#include "th.h"
 
 enum { EXIT_OK = 0, EXIT_REMOTE = 1, EXIT_USAGE = 2, EXIT_CONN = 3 };
 
@@ -38,6 +40,7 @@ static void usage(FILE *out) {
       "  lookup NAME                    whether NAME is registered (exit 1 when not)\n"
       "  send SERVICE JSON              send JSON as a one-way message to SERVICE\n"
       "  stats                          the hub's counters\n"
+      "  th keygen|id|ping ...          telehash identities and a link check (bxctl th --help)\n"
       "\n"
       "Options:\n"
       "  --url URL      the peer: unix:///path, tcp://host:port, ws://host:port/ (default: the\n"
@@ -255,6 +258,10 @@ int main(int argc, char **argv) {
   if (i >= argc) {
     usage(stderr);
     return EXIT_USAGE;
+  }
+  if (strcmp(argv[i], "th") == 0) { /* no hub connection: telehash only */
+    th_opts to = {.timeout_ms = c.timeout_ms, .json = c.json};
+    return bxctl_th(&to, argc - i - 1, argv + i + 1);
   }
   if (c.url == NULL) {
     if (hub_default_url(def, sizeof def, NULL, 0) != 0) return EXIT_USAGE;
