@@ -32,12 +32,13 @@
  *   asked for, with a logged reason. Nothing is dropped without telling its sender.
  * - Inbound frames decode with the connection box as origin (a ReturnBox means "back over
  *   this peer") and go to the root registry. A well-framed frame that does not decode is
- *   logged and dropped, and the call waiting for it, when the codec could still read its
- *   addressee, fails now; a request whose reply box the codec could still read is answered
- *   with the reason (cn_answer_refused); the peer stays. A RegisterSelfMessage binds its path to this peer
- *   unless the path is held by something that is not a peer (such as the context's own name),
- *   or by a live peer of another identity (cn_same_identity: only the same local user may take
- *   over a live holder's name, as a restarted client does).
+ *   logged and dropped; the call waiting for it, when the codec could still read its
+ *   addressee, fails now, and a request whose reply box the codec could still read is
+ *   answered with the reason (cn_answer_refused); the peer stays.
+ * - A RegisterSelfMessage binds its path to this peer unless the path is held by something
+ *   that is not a peer (such as the context's own name), or by a live peer of another
+ *   identity (cn_same_identity: only the same local user may take over a live holder's name,
+ *   as a restarted client does).
  * - Down: a peer whose link is gone for now keeps everything and queues sends within its
  *   limits; bx__conn_up() sends what was queued over its new link.
  * - Closing: bx__conn_close() releases everything the peer stands for at once:
