@@ -38,15 +38,10 @@ static inline const cJSON *tht_at(const cJSON *v, ...) {
   return v;
 }
 
-static inline const char *tht_str(const cJSON *v, ...) {
-  va_list ap;
-  va_start(ap, v);
-  for (const char *k = va_arg(ap, const char *); k != NULL; k = va_arg(ap, const char *)) {
-    v = cJSON_GetObjectItemCaseSensitive(v, k);
-    if (v == NULL) fprintf(stderr, "vectors.json: no \"%s\"\n", k);
-    assert_non_null(v);
-  }
-  va_end(ap);
+/* v[path...] as a string: the chain of keys must end at a string. A macro over tht_at, so
+ * that one walk serves both. */
+#define tht_str(...) tht_string(tht_at(__VA_ARGS__))
+static inline const char *tht_string(const cJSON *v) {
   assert_true(cJSON_IsString(v));
   return v->valuestring;
 }
