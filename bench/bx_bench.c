@@ -111,6 +111,22 @@ static void pin_to(const bench_opts *o, int cpu) {
   sched_setaffinity(0, sizeof set, &set);
 }
 
+/* A port free on 127.0.0.1 right now for a socket of type (SOCK_STREAM, SOCK_DGRAM): the
+ * kernel picks it, so parallel runs (two checkouts testing at once) do not collide. Exits when
+ * none can be had: a benchmark without its servers would only hang. */
+static int free_port(int type) {
+  int fd = socket(AF_INET, type, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof sa;
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+      getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+    perror("bx-bench: no free port");
+    exit(1);
+  }
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
 static void pin(const bench_opts *o) {
   pin_to(o, 0);
 }
@@ -603,7 +619,7 @@ int main(int argc, char **argv) {
     bool pipelined = strcmp(o.only, "pipeline") == 0; /* profiling: one server process */
     char url[96];
     if (strncmp(o.only, "ws", 2) == 0)
-      snprintf(url, sizeof url, "ws://127.0.0.1:29936/");
+      snprintf(url, sizeof url, "ws://127.0.0.1:%d/", free_port(SOCK_STREAM));
     else
       snprintf(url, sizeof url, "unix:///tmp/bx-bench-only-%d.sock", (int)getpid());
     const char *cpu = getenv("BX_BENCH_SERVER_CPU");
@@ -625,9 +641,16 @@ int main(int argc, char **argv) {
   }
   char unix_url[96];
   snprintf(unix_url, sizeof unix_url, "unix:///tmp/bx-bench-srv-%d.sock", (int)getpid());
-  pid_t us = serve(unix_url, &o), ts = serve("tcp://127.0.0.1:29931", &o);
-  pid_t ws = serve("ws://127.0.0.1:29934/", &o);
-  pid_t ms = serve("msgbox+udp://127.0.0.1:29937", &o);
+  char tcp_url[64], ws_url[64], mb_url[64], nng_url[64], zmq_url[64], lws_port[16];
+  snprintf(tcp_url, sizeof tcp_url, "tcp://127.0.0.1:%d", free_port(SOCK_STREAM));
+  snprintf(ws_url, sizeof ws_url, "ws://127.0.0.1:%d/", free_port(SOCK_STREAM));
+  snprintf(mb_url, sizeof mb_url, "msgbox+udp://127.0.0.1:%d", free_port(SOCK_DGRAM));
+  snprintf(nng_url, sizeof nng_url, "tcp://127.0.0.1:%d", free_port(SOCK_STREAM));
+  snprintf(zmq_url, sizeof zmq_url, "tcp://127.0.0.1:%d", free_port(SOCK_STREAM));
+  snprintf(lws_port, sizeof lws_port, "%d", free_port(SOCK_STREAM));
+  pid_t us = serve(unix_url, &o), ts = serve(tcp_url, &o);
+  pid_t ws = serve(ws_url, &o);
+  pid_t ms = serve(mb_url, &o);
   if (us < 0 || ts < 0 || ws < 0 || ms < 0) return 1;
   pid_t hub = -1, hub_svc = -1;
   char hub_url[96];
@@ -645,27 +668,27 @@ int main(int argc, char **argv) {
     bench_peer("uv-unix", "libuv", peer_uv_unix, uv_path, 230, &o);
     bench_adds("inproc", NULL, 1, &o);
     bench_adds("unix", unix_url, 1, &o);
-    bench_adds("tcp", "tcp://127.0.0.1:29931", 1, &o);
-    bench_adds("ws", "ws://127.0.0.1:29934/", 1, &o);
+    bench_adds("tcp", tcp_url, 1, &o);
+    bench_adds("ws", ws_url, 1, &o);
     if (have_hub) bench_adds("hub-unix", hub_url, 1, &o);
     bench_peer("nng-ipc", "nng", peer_nng, ipc, 230, &o);
-    bench_peer("nng-tcp", "nng", peer_nng, "tcp://127.0.0.1:29932", 230, &o);
+    bench_peer("nng-tcp", "nng", peer_nng, nng_url, 230, &o);
     bench_peer("zmq-ipc", "zmq", peer_zmq, ipc, 230, &o);
-    bench_peer("zmq-tcp", "zmq", peer_zmq, "tcp://127.0.0.1:29933", 230, &o);
-    bench_peer("raw-ws", "lws", peer_lws, "29935", 230, &o);
+    bench_peer("zmq-tcp", "zmq", peer_zmq, zmq_url, 230, &o);
+    bench_peer("raw-ws", "lws", peer_lws, lws_port, 230, &o);
     bench_peer("raw-udp", "raw", peer_raw_udp, NULL, 230, &o);
     bench_peer("msgbox-tcp", "bx", peer_msgbox, "tcp://127.0.0.1:0", 230, &o);
     bench_peer("msgbox-udp", "bx", peer_msgbox, "udp://127.0.0.1:0", 230, &o);
-    bench_adds("box-msgbox-udp", "msgbox+udp://127.0.0.1:29937", 1, &o);
+    bench_adds("box-msgbox-udp", mb_url, 1, &o);
     bench_sodium("seal+open", false, 230, &o);
     bench_sodium("seal+open-nm", true, 230, &o);
     for (size_t size = 1024; size <= 65536; size *= 64) { /* echo of 1 KiB and 64 KiB */
       bench_raw("raw-unix", false, size, &o);
       bench_raw("raw-tcp", true, size, &o);
-      bench_peer("raw-ws", "lws", peer_lws, "29935", size, &o);
+      bench_peer("raw-ws", "lws", peer_lws, lws_port, size, &o);
       bench_echo("unix-echo", unix_url, size, &o);
-      bench_echo("tcp-echo", "tcp://127.0.0.1:29931", size, &o);
-      bench_echo("ws-echo", "ws://127.0.0.1:29934/", size, &o);
+      bench_echo("tcp-echo", tcp_url, size, &o);
+      bench_echo("ws-echo", ws_url, size, &o);
     }
     bench_adds("pipeline-1", pipe_url, 1, &o);
     bench_adds("pipeline-16", pipe_url, 16, &o);
