@@ -11,6 +11,7 @@ packages=(
   libcjson-dev                              # JSON tree
   libwebsockets-dev libwebsockets-evlib-uv  # WebSocket transport on libuv
   libsodium-dev                             # telehash crypto
+  libsqlite3-dev                            # durable stores: box host, DAOs
   libclang-14-dev clang-14 llvm-14          # bxgen; clang for libFuzzer targets
   libcmocka-dev                             # unit tests
   clang-format                              # make format-check
