@@ -77,8 +77,16 @@ format-check: deps
 format: deps
 	clang-format -i $(FORMAT_FILES)
 
-install: build
-	cmake --install $(BUILD)
+# The library, headers, bxgen and the tools, from a Release build of their own without tests,
+# examples or benchmarks (and only the packages those need). PREFIX is read on every run.
+INSTALL_BUILD ?= build-install
+PREFIX        ?= /usr/local
+install:
+	@./scripts/install-deps.sh --build-only
+	cmake -S . -B $(INSTALL_BUILD) -DCMAKE_BUILD_TYPE=Release -DBX_BUILD_TESTS=OFF \
+	  -DBX_BUILD_EXAMPLES=OFF -DBX_BUILD_BENCH=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_ARGS)
+	cmake --build $(INSTALL_BUILD) -j $(JOBS)
+	cmake --install $(INSTALL_BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(INSTALL_BUILD)

@@ -9,7 +9,8 @@
 # - STUB or SKELETON adds only that side's .c file (default: both).
 # - The header's directory and OUTPUT_DIR are added to <target>'s include path; the header is
 #   read with <target>'s include directories and compile definitions, plus INCLUDE_DIRS and
-#   DEFINES.
+#   DEFINES. Several calls for one header and OUTPUT_DIR (a skeleton for a server and a stub for
+#   a client in one directory) share one bxgen rule, read with the first call's target's flags.
 # - The generated .c files compile with -Wall -Wextra -Werror.
 # - bxgen reruns when the header or anything it includes changes (a depfile from libclang);
 #   generated files are rewritten only when their text changes.
@@ -74,16 +75,25 @@ function(bx_generate target)
   elseif(CMAKE_GENERATOR MATCHES "Make")
     set(dep_args IMPLICIT_DEPENDS C ${header})
   endif()
-  add_custom_command(
-    OUTPUT ${stamp}
-    BYPRODUCTS ${generated}
-    COMMAND bx::bxgen -o ${outdir} --interface ${iface} --depfile ${depfile} --stamp ${stamp}
-            ${flags} ${header}
-    DEPENDS ${header} bx::bxgen
-    ${dep_args}
-    COMMENT "bxgen: generating ${iface} stub and skeleton from ${BXG_HEADER}"
-    COMMAND_EXPAND_LISTS
-    VERBATIM)
+  # One rule per output directory, behind a target of its own: a second call for the same
+  # header and directory (a server's skeleton and a client's stub side by side) reuses it.
+  string(MD5 outdir_hash "${outdir}")
+  string(SUBSTRING "${outdir_hash}" 0 12 outdir_hash)
+  set(gen_target bxgen_${iface}_${outdir_hash})
+  if(NOT TARGET ${gen_target})
+    add_custom_command(
+      OUTPUT ${stamp}
+      BYPRODUCTS ${generated}
+      COMMAND bx::bxgen -o ${outdir} --interface ${iface} --depfile ${depfile} --stamp ${stamp}
+              ${flags} ${header}
+      DEPENDS ${header} bx::bxgen
+      ${dep_args}
+      COMMENT "bxgen: generating ${iface} stub and skeleton from ${BXG_HEADER}"
+      COMMAND_EXPAND_LISTS
+      VERBATIM)
+    add_custom_target(${gen_target} DEPENDS ${stamp})
+  endif()
+  add_dependencies(${target} ${gen_target})
 
   set(sources)
   if(BXG_STUB OR NOT BXG_SKELETON)
@@ -94,7 +104,7 @@ function(bx_generate target)
   endif()
   set_source_files_properties(${generated} PROPERTIES GENERATED TRUE)
   set_source_files_properties(${sources} PROPERTIES COMPILE_OPTIONS "-Wall;-Wextra;-Werror")
-  target_sources(${target} PRIVATE ${stamp} ${sources})
+  target_sources(${target} PRIVATE ${sources})
   target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${outdir}>
     $<BUILD_INTERFACE:${header_dir}>)
 endfunction()

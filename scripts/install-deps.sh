@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages bx needs to build, test and run its demo.
+# Installs the Debian 12 packages bx needs to build, test and run its demo (--build-only: to
+# build and install the library and tools).
 # Idempotent: prints nothing and exits 0 when everything is already present.
 # As non-root it prints the exact apt-get command to run and exits 1.
 # Then the npm packages of JavaScript test peers, from their lock files (no root needed).
 set -euo pipefail
 
+# --build-only: what the library, bxgen and the tools need (make install); nothing for tests,
+# benchmarks or the browser.
+build_only=false
+[ "${1:-}" = "--build-only" ] && build_only=true
 packages=(
   build-essential cmake pkg-config          # toolchain
   libuv1-dev                                # event loop, sockets, timers
@@ -12,7 +17,10 @@ packages=(
   libwebsockets-dev libwebsockets-evlib-uv  # WebSocket transport on libuv
   libsodium-dev                             # telehash crypto
   libsqlite3-dev                            # durable stores: box host, DAOs
-  libclang-14-dev clang-14 llvm-14          # bxgen; clang for libFuzzer targets
+  libclang-14-dev                           # bxgen
+)
+$build_only || packages+=(
+  clang-14 llvm-14                          # libFuzzer targets
   libcmocka-dev                             # unit tests
   clang-format                              # make format-check
   openssl                                   # throwaway certificates in wss tests
@@ -24,7 +32,7 @@ packages=(
 # Node 20+ runs the browser tests (playwright-core); machines of this project's kind ship it.
 # Without any node, Debian's nodejs and npm are installed (the unit test of bx.js runs with
 # them; the end-to-end test then needs a newer node and is reported as failing, not skipped).
-command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+$build_only || command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -39,6 +47,7 @@ npm_packages() {
   "$root/tests/telehash-js/npm-setup.sh" ||
     echo "install-deps: npm packages of tests/telehash-js not installed" >&2
 }
+$build_only && npm_packages() { :; }
 if [ ${#missing[@]} -eq 0 ]; then
   npm_packages
   exit 0

@@ -21,4 +21,31 @@ LD_LIBRARY_PATH="$libdir:${LD_LIBRARY_PATH:-}" "$work/pc-consumer"
 cc $flags -std=c99 -D _BSD_SOURCE -D _POSIX_C_SOURCE=200809 -D _GNU_SOURCE -Wno-cpp \
   -o "$work/msgbox-consumer" "$src/consumer/msgbox_main.c" $(pkg-config --cflags --libs bx-msgbox)
 LD_LIBRARY_PATH="$libdir:${LD_LIBRARY_PATH:-}" "$work/msgbox-consumer"
-echo "install: find_package and pkg-config consumers (bx, bx-msgbox) passed"
+# bx_generate() twice on one header in one directory: a skeleton-only and a stub-only target.
+"$work/cmake/greet_server" && "$work/cmake/greet_client"
+
+# The installed tools start without LD_LIBRARY_PATH (RPATH $ORIGIN/../lib), also from a moved
+# prefix, and bxd finds its status page next to itself; bx.js is installed for applications.
+fail() { echo "install: $*" >&2; cat "$work/bxd.out" >&2 2>/dev/null || true; exit 1; }
+[ -f "$work/prefix/share/bx/js/bx.js" ] || fail "share/bx/js/bx.js is not installed"
+mv "$work/prefix" "$work/moved"
+for t in bxd bxctl bxgen; do
+  env -u LD_LIBRARY_PATH "$work/moved/bin/$t" --help >/dev/null || fail "installed $t does not start"
+done
+sock=$work/hub.sock
+env -u LD_LIBRARY_PATH "$work/moved/bin/bxd" --unix "$sock" --ws 127.0.0.1:0 >"$work/bxd.out" 2>&1 &
+bxd_pid=$!
+trap 'kill $bxd_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+page=
+for _ in $(seq 100); do
+  page=$(sed -n 's/^status page: \(http:.*\)$/\1/p' "$work/bxd.out")
+  [ -n "$page" ] && [ -S "$sock" ] && break
+  sleep 0.1
+done
+[ -n "$page" ] || fail "the installed bxd did not start"
+curl -fsS "${page}index.html" | grep -qi "<html" || fail "the moved bxd serves no status page"
+env -u LD_LIBRARY_PATH "$work/moved/bin/bxctl" --url "unix://$sock" stats >/dev/null ||
+  fail "the installed bxctl cannot talk to the installed bxd"
+kill "$bxd_pid"
+wait "$bxd_pid" 2>/dev/null || true
+echo "install: find_package and pkg-config consumers (bx, bx-msgbox), split bx_generate, installed tools passed"

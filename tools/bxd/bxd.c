@@ -393,11 +393,23 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
   return 0;
 }
 
-/* The status page: next to the sources in a build tree, else where `make install` put it. */
+/* The status page: where `make install` puts it relative to the executable (bin/../share/bx/
+ * bxd-www; the build tree stages it the same way), so a moved prefix keeps working; else the
+ * configured install directory. */
 static const char *bxd_default_www(void) {
-  static const char *const dirs[] = {BXD_WWW_BUILD, BXD_WWW_INSTALL};
+  static char rel[1100];
+  char exe[1024];
+  size_t len = sizeof exe;
+  const char *dirs[2] = {NULL, BXD_WWW_INSTALL};
+  if (uv_exepath(exe, &len) == 0) {
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(rel, sizeof rel, "%s/%s", exe, BXD_WWW_FROM_BIN);
+    dirs[0] = rel;
+  }
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-    char index[1024];
+    char index[1200];
+    if (dirs[i] == NULL) continue;
     snprintf(index, sizeof index, "%s/index.html", dirs[i]);
     if (access(index, R_OK) == 0) return dirs[i];
   }
