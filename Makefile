@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test demo bench test-asan fuzz fuzz-build fuzz-smoke format format-check install clean
+.PHONY: all deps configure build test demo bench test-asan fuzz fuzz-build fuzz-smoke format format-check install deb clean
 
 all: build
 
@@ -88,5 +88,16 @@ install:
 	cmake --build $(INSTALL_BUILD) -j $(JOBS)
 	cmake --install $(INSTALL_BUILD)
 
+# Debian packages libbx, libbx-dev and bx-tools (CPack) from a Release build for /usr, in
+# $(DEB_BUILD)/.
+DEB_BUILD ?= build-deb
+deb:
+	@./scripts/install-deps.sh --build-only
+	cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=Release -DBX_BUILD_TESTS=OFF \
+	  -DBX_BUILD_EXAMPLES=OFF -DBX_BUILD_BENCH=OFF -DCMAKE_INSTALL_PREFIX=/usr $(CMAKE_ARGS)
+	cmake --build $(DEB_BUILD) -j $(JOBS)
+	cd $(DEB_BUILD) && cpack
+	@ls $(DEB_BUILD)/*.deb
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(INSTALL_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(INSTALL_BUILD) $(DEB_BUILD)
