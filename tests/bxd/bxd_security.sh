@@ -76,6 +76,35 @@ start envcalc '^registered as calc' "$server" --connect "$tcp" --token envtok &&
   ok "BXD_TOKEN: its token registers" || bad "BXD_TOKEN register" "$work/envcalc.err"
 kill -TERM "$last_pid" "$hub"
 
+# ---- the default socket's directory ($XDG_RUNTIME_DIR/bx, or /tmp/bx-UID) must be a directory of
+# our own with mode 0700: anyone may have created it first, to read or replace the socket.
+bxctl="$(dirname "$bxd")/bxctl"
+squat() { # squat NAME: a runtime directory whose bx/ is set up by the rest of the line
+  rt="$work/rt-$1"
+  mkdir -m 700 "$rt"
+}
+refused() { # refused WHAT PATTERN: bxd and bxctl both refuse $rt/bx and say why
+  XDG_RUNTIME_DIR=$rt expect "bxd refuses a default directory $1" 1 "" "$bxd"
+  grep -q "refusing the default socket directory: .*$2" "$work/err" && ok "bxd says why ($1)" ||
+    bad "bxd's refusal of a directory $1" "$work/err"
+  XDG_RUNTIME_DIR=$rt expect "bxctl refuses a default directory $1" 3 "" "$bxctl" ls
+  grep -q "refusing the default hub socket: .*$2" "$work/err" && ok "bxctl says why ($1)" ||
+    bad "bxctl's refusal of a directory $1" "$work/err"
+}
+squat open && mkdir -m 777 "$rt/bx" && chmod 777 "$rt/bx"
+refused "others can write" "mode 0777"
+squat group && mkdir -m 750 "$rt/bx"
+refused "the group can read" "mode 0750"
+squat link && mkdir -m 700 "$rt/real" && ln -s "$rt/real" "$rt/bx"
+refused "that is a symbolic link" "symbolic link"
+if [ "$me" -eq 0 ]; then
+  squat owner && mkdir -m 700 "$rt/bx" && chown 65534 "$rt/bx"
+  refused "of another user" "owned by uid 65534"
+fi
+squat good && mkdir -m 700 "$rt/bx"
+XDG_RUNTIME_DIR=$rt expect "bxctl accepts its own 0700 directory (and finds no hub in it)" 3 "" "$bxctl" ls
+grep -q "refusing" "$work/err" && bad "bxctl refused a good directory" "$work/err"
+
 # ---- --help says all of it
 "$bxd" --help >"$work/help"
 grep -q -- '--token-file FILE' "$work/help" && grep -q 'BXD_TOKEN' "$work/help" &&

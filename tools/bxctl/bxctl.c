@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bx.h>
 
@@ -263,8 +264,13 @@ int main(int argc, char **argv) {
     th_opts to = {.timeout_ms = c.timeout_ms, .json = c.json};
     return bxctl_th(&to, argc - i - 1, argv + i + 1);
   }
-  if (c.url == NULL) {
-    if (hub_default_url(def, sizeof def, NULL, 0) != 0) return EXIT_USAGE;
+  if (c.url == NULL) { /* the default hub: only in a directory nobody else controls */
+    char dir[512], why[700];
+    if (hub_default_url(def, sizeof def, dir, sizeof dir) != 0) return EXIT_USAGE;
+    if (access(dir, F_OK) == 0 && hub_dir_check(dir, why, sizeof why) != 0) {
+      fprintf(stderr, "bxctl: refusing the default hub socket: %s\n", why);
+      return EXIT_CONN;
+    }
     c.url = def;
   }
   uv_loop_init(&c.loop);

@@ -302,12 +302,17 @@ static int bxd_add_url(bxd *d, const char *fmt, const char *arg) {
   return 0;
 }
 
-/* The default Unix socket's directory is created 0700 so that only its owner reaches it. */
+/* The default Unix socket's directory is created 0700 so that only its owner reaches it; one
+ * that is already there must be the same (someone else may have made it first). */
 static int bxd_default_listeners(bxd *d, bool *ws_optional) {
-  char url[600], dir[512];
+  char url[600], dir[512], why[700];
   if (hub_default_url(url, sizeof url, dir, sizeof dir) != 0) return -1;
   if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
     fprintf(stderr, "bxd: cannot create %s: %s\n", dir, strerror(errno));
+    return -1;
+  }
+  if (hub_dir_check(dir, why, sizeof why) != 0) {
+    fprintf(stderr, "bxd: refusing the default socket directory: %s\n", why);
     return -1;
   }
   bxd_add_url(d, "%s", url);

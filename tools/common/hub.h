@@ -9,6 +9,12 @@
  * when it does not fit. dir (optional) receives the directory part. */
 int hub_default_url(char *buf, size_t len, char *dir, size_t dirlen);
 
+/* Whether dir, the default socket's directory, is safe to use: a real directory (not a symbolic
+ * link) owned by the caller's uid with no permission for group or others. Anyone can create
+ * /tmp/bx-<uid> before its owner does and then read or replace the socket in it. Returns 0, or
+ * -1 with the reason written into why (caller's storage of len bytes). */
+int hub_dir_check(const char *dir, char *why, size_t len);
+
 /* The hub's default WebSocket address. */
 #define HUB_DEFAULT_WS "127.0.0.1:7300"
 
