@@ -122,6 +122,8 @@ static void srv_thread(void *arg) {
   uv_run(&s->loop, UV_RUN_DEFAULT);
 }
 
+static const char *const *srv_origins; /* the next srv_start()'s allowed_origins */
+
 static void srv_start(srv *s, size_t max_frame, unsigned ping_secs, const char *www) {
   memset(s, 0, sizeof *s);
   assert_int_equal(uv_loop_init(&s->loop), 0);
@@ -135,6 +137,7 @@ static void srv_start(srv *s, size_t max_frame, unsigned ping_secs, const char *
   o.limits.max_frame = max_frame;
   wo.ping_secs = ping_secs;
   wo.www_dir = www;
+  wo.allowed_origins = srv_origins;
   o.ws = &wo;
   assert_int_equal(bx_listen(s->ctx, "ws://127.0.0.1:0/", &o, &s->l), 0);
   const char *u = bx_listener_url(s->l);
@@ -407,6 +410,61 @@ static void ws_test_version(void **state) {
   srv_finish(&s);
 }
 
+/* An upgrade with Host: 127.0.0.1:<port> and the Origin header origin (NULL: none): whether it
+ * was switched (101) or refused (403). */
+static bool origin_upgraded(int port, const char *origin) {
+  int fd = raw_connect(port, 10);
+  char req[512], o[200] = "";
+  if (origin) snprintf(o, sizeof o, "Origin: %s\r\n", origin);
+  int n = snprintf(req, sizeof req,
+                   "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%sUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n",
+                   port, o);
+  raw_send(fd, req, (size_t)n);
+  char head[2048] = "";
+  raw_read_head(fd, head, sizeof head);
+  close(fd);
+  bool up = strstr(head, " 101 ") != NULL;
+  if (!up && strstr(head, " 403 ") == NULL) fail_msg("Origin '%s': neither 101 nor 403", origin);
+  return up;
+}
+
+/* Browsers send Origin: a page of another site may not open a WebSocket to a local service
+ * unless the listener allows that origin. */
+static void ws_test_origin(void **state) {
+  (void)state;
+  srv s;
+  char same[64], other_port[64];
+  srv_origins = NULL; /* the default: programs and same-origin pages */
+  srv_start(&s, 0, 0, NULL);
+  snprintf(same, sizeof same, "http://127.0.0.1:%d", s.port);
+  snprintf(other_port, sizeof other_port, "http://127.0.0.1:%d", s.port + 1);
+  assert_true(origin_upgraded(s.port, NULL));
+  assert_true(origin_upgraded(s.port, same));
+  assert_false(origin_upgraded(s.port, "http://evil.example"));
+  assert_false(origin_upgraded(s.port, other_port));
+  assert_false(origin_upgraded(s.port, "null"));
+  srv_finish(&s);
+
+  static const char *const listed[] = {"https://app.example:8443/", NULL};
+  srv_origins = listed;
+  srv_start(&s, 0, 0, NULL);
+  snprintf(same, sizeof same, "http://127.0.0.1:%d", s.port);
+  assert_true(origin_upgraded(s.port, "https://app.example:8443"));
+  assert_true(origin_upgraded(s.port, same));
+  assert_false(origin_upgraded(s.port, "https://app.example"));
+  assert_false(origin_upgraded(s.port, "http://evil.example"));
+  srv_finish(&s);
+
+  static const char *const all[] = {"*", NULL};
+  srv_origins = all;
+  srv_start(&s, 0, 0, NULL);
+  assert_true(origin_upgraded(s.port, "http://evil.example"));
+  srv_finish(&s);
+  srv_origins = NULL;
+}
+
 static void ws_test_malformed(void **state) {
   (void)state;
   srv s;
@@ -588,6 +646,7 @@ int main(void) {
       cmocka_unit_test(ws_test_malformed),
       cmocka_unit_test(ws_test_nothing_after_close),
       cmocka_unit_test(ws_test_version),
+      cmocka_unit_test(ws_test_origin),
       cmocka_unit_test(ws_test_half_open),
       cmocka_unit_test(ws_test_www),
       cmocka_unit_test(ws_test_other_loop),

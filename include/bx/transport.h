@@ -59,7 +59,16 @@ typedef struct bx_ws_listen_opts {
   const char *tls_key;  /* wss: PEM private key file */
   unsigned ping_secs;   /* ping a peer silent this long, drop it when nothing arrives for a
                            third longer (at least 2 s more); default 30 */
+  /* Which web pages may open a WebSocket here, by the Origin header browsers send: NULL (the
+   * default) lets in requests without Origin (programs) and same-origin pages (Origin is
+   * http(s)://<the Host header>), so a page of another site the user visits cannot call local
+   * services. Else a NULL-terminated list (borrowed for bx_listen(); at most
+   * BX_WS_MAX_ORIGINS entries of under 128 bytes) of origins let in as well, like
+   * "https://app.example:8443", or "*" for every page. A refused upgrade is logged with the
+   * Origin and answered 403. */
+  const char *const *allowed_origins;
 } bx_ws_listen_opts;
+#define BX_WS_MAX_ORIGINS 8
 
 /* Options of the msgbox+tcp://, msgbox+udp:// and msgbox+unix:// listeners
  * (bx_listen_opts.msgbox; docs/transports.md "Boxes over msgbox"). Zero the whole struct

@@ -105,6 +105,43 @@ squat good && mkdir -m 700 "$rt/bx"
 XDG_RUNTIME_DIR=$rt expect "bxctl accepts its own 0700 directory (and finds no hub in it)" 3 "" "$bxctl" ls
 grep -q "refusing" "$work/err" && bad "bxctl refused a good directory" "$work/err"
 
+# ---- WebSocket listeners let in programs and same-origin pages, and --ws-origin's origins
+upgrade() { # upgrade PORT ORIGIN: the HTTP status of a WebSocket upgrade sent with Origin
+  curl -s -o /dev/null -m 3 -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+    -H "Origin: $2" "http://127.0.0.1:$1/"
+}
+if command -v curl >/dev/null; then
+  start orighub '^ready' "$bxd" --ws 127.0.0.1:0 --ws-origin https://app.example:8443 ||
+    bad "--ws-origin hub" "$work/orighub.err"
+  hub=$last_pid
+  port=$(sed -n 's|^listening on ws://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$work/orighub.out")
+  [ "$(upgrade "$port" https://app.example:8443)" = 101 ] && ok "--ws-origin: that origin is let in" ||
+    bad "--ws-origin: the listed origin was refused"
+  [ "$(upgrade "$port" "http://127.0.0.1:$port")" = 101 ] && ok "--ws-origin: same-origin pages still are" ||
+    bad "--ws-origin: a same-origin page was refused"
+  [ "$(upgrade "$port" https://evil.example)" = 403 ] && ok "--ws-origin: other origins get 403" ||
+    bad "--ws-origin: another origin was not refused"
+  grep -q "refusing an upgrade from a page of another origin: Origin 'https://evil.example'" \
+    "$work/orighub.err" && ok "the refusal is logged with the origin" || bad "no log of the refusal" "$work/orighub.err"
+  kill -TERM "$hub"
+else
+  echo "skipped: --ws-origin checks need curl"
+fi
+
+# ---- wss: bxd serves WebSocket over TLS with --cert and --key (and its page over https)
+if command -v openssl >/dev/null && command -v curl >/dev/null; then
+  "$(dirname "$0")/../calc/make_cert.sh" "$work/certs"
+  start wsshub '^ready' "$bxd" --wss 127.0.0.1:0 --cert "$work/certs/cert.pem" \
+    --key "$work/certs/key.pem" || bad "--wss hub" "$work/wsshub.err"
+  hub=$last_pid
+  page=$(sed -n 's|^status page: \(https://127\.0\.0\.1:[0-9]*/\)$|\1|p' "$work/wsshub.out")
+  [ -n "$page" ] && curl -sf --cacert "$work/certs/cert.pem" "$page" | grep -qi '<html' &&
+    ok "--wss with --cert/--key: the status page is served over https" || bad "wss status page" "$work/wsshub.out"
+  kill -TERM "$hub"
+  expect "--wss without --cert/--key is refused" 1 "" "$bxd" --wss 127.0.0.1:0
+fi
+
 # ---- --help says all of it
 "$bxd" --help >"$work/help"
 grep -q -- '--token-file FILE' "$work/help" && grep -q 'BXD_TOKEN' "$work/help" &&

@@ -269,6 +269,35 @@ if (serverPid) {
   });
 }
 
+/** In page p: opens a WebSocket to url; resolves 'open' or 'refused'. */
+function tryWebSocket(p, url) {
+  return p.evaluate((u) => new Promise((resolve) => {
+    const ws = new WebSocket(u);
+    ws.onopen = () => { ws.close(); resolve('open'); };
+    ws.onerror = () => resolve('refused');
+    setTimeout(() => resolve('no answer'), 5000);
+  }), url);
+}
+
+await check('a page of another origin cannot open a WebSocket to the server; its own page can', async () => {
+  const http = await import('node:http');
+  const wsUrl = `ws://${new URL(pageUrl).host}/`;
+  const other = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<!doctype html><title>another site</title>');
+  });
+  await new Promise((resolve) => other.listen(0, '127.0.0.1', resolve));
+  const otherPage = await context.newPage(); // its console errors are expected: not watched
+  try {
+    await otherPage.goto(`http://127.0.0.1:${other.address().port}/`);
+    expect('a WebSocket from another origin', await tryWebSocket(otherPage, wsUrl), 'refused');
+    expect('a WebSocket from the served page', await tryWebSocket(page, wsUrl), 'open');
+  } finally {
+    await otherPage.close();
+    other.close();
+  }
+});
+
 await check('no page errors and no console errors', async () => {
   if (problems.length) throw new Error(problems.join('\n'));
 });

@@ -48,6 +48,9 @@ typedef struct bxd {
   char token_buf[BXD_MAX_TOKEN + 2];
   unsigned max_connections; /* per listener; 0: the transport default */
   const char *www;          /* files served on WebSocket listeners: the status page */
+  const char *origins[BX_WS_MAX_ORIGINS + 1]; /* --ws-origin, NULL-terminated */
+  int norigins;
+  const char *cert, *key; /* --cert, --key: the wss listeners' */
   uint64_t started_ms;
 } bxd;
 
@@ -67,6 +70,7 @@ static void usage(FILE *out) {
       "                      uids register: see below)\n"
       "  --tcp HOST:PORT     a TCP listener (port 0 picks one; IPv6 as [::1]:PORT)\n"
       "  --ws HOST:PORT      a WebSocket listener\n"
+      "  --wss HOST:PORT     a WebSocket listener over TLS (needs --cert and --key)\n"
       "  --msgbox URL        boxes over msgbox: udp://HOST:PORT, tcp://HOST:PORT or\n"
       "                      unix:///PATH, optionally with ?heartbeat=MS (clients then need\n"
       "                      the same query); clients call msgbox+udp://HOST:PORT ...\n"
@@ -84,6 +88,10 @@ static void usage(FILE *out) {
       "                      /proc/PID/cmdline, prefer --token-file or BXD_TOKEN\n"
       "                      (default: no token, nobody registers over these)\n"
       "Other:\n"
+      "  --ws-origin ORIGIN  web pages of ORIGIN (e.g. https://app.example:8443) may open\n"
+      "                      WebSockets here, besides pages bxd serves itself (same-origin)\n"
+      "                      and programs (no Origin); repeatable; '*' allows every page\n"
+      "  --cert FILE, --key FILE  the PEM certificate chain and key of the wss listeners\n"
       "  --max-connections N connections per listener (default 1024)\n"
       "  --www DIR           files served on the WebSocket listeners (default: the live\n"
       "                      status page; 'none' serves nothing)\n"
@@ -333,6 +341,9 @@ static int bxd_listen_all(bxd *d, bool ws_optional) {
     lo.unix_mode = bxd_unix_mode(d); /* read by the unix listeners only */
     bool ws = strncmp(d->urls[i], "ws:", 3) == 0 || strncmp(d->urls[i], "wss:", 4) == 0;
     wo.www_dir = d->www; /* read by the ws and wss listeners only */
+    wo.allowed_origins = d->origins;
+    wo.tls_cert = d->cert;
+    wo.tls_key = d->key;
     lo.ws = &wo;
     int rc = bx_listen(d->ctx, d->urls[i], &lo, &l);
     if (rc == BX_EINVAL && ws_optional && strncmp(d->urls[i], "ws:", 3) == 0) {
@@ -344,7 +355,9 @@ static int bxd_listen_all(bxd *d, bool ws_optional) {
       return rc;
     }
     printf("listening on %s\n", bx_listener_url(l));
-    if (ws && d->www) printf("status page: http%s\n", strchr(bx_listener_url(l), ':'));
+    if (ws && d->www)
+      printf("status page: http%s%s\n", d->urls[i][2] == 's' ? "s" : "",
+             strchr(bx_listener_url(l), ':'));
   }
   return 0;
 }
@@ -374,6 +387,14 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
       bxd_add_url(d, "tcp://%s", v);
     else if (strcmp(a, "--ws") == 0)
       bxd_add_url(d, "ws://%s/", v);
+    else if (strcmp(a, "--wss") == 0)
+      bxd_add_url(d, "wss://%s/", v);
+    else if (strcmp(a, "--ws-origin") == 0 && d->norigins < BX_WS_MAX_ORIGINS)
+      d->origins[d->norigins++] = v;
+    else if (strcmp(a, "--cert") == 0)
+      d->cert = v;
+    else if (strcmp(a, "--key") == 0)
+      d->key = v;
     else if (strcmp(a, "--msgbox") == 0)
       bxd_add_url(d, "msgbox+%s", v);
     else if (strcmp(a, "--token") == 0)

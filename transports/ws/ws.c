@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -74,7 +75,10 @@ typedef struct ws_listener {
   unsigned bound; /* wsi bound to the vhost, the listen socket included */
   bool closing, reaping;
   struct lws_http_mount mount;
-  char origin[PATH_MAX];
+  char origin[PATH_MAX];                /* the served directory (lws' name for a mount's source) */
+  char allowed[BX_WS_MAX_ORIGINS][128]; /* Origins let in besides same-origin (bx_ws_listen_opts) */
+  unsigned nallowed;
+  bool any_origin;
   char name[32];
   lws_retry_bo_t policy;
   struct ws_listener *next; /* in g_listeners while open */
@@ -401,6 +405,56 @@ static bool ws_version_ok(struct lws *wsi) {
 
 static ws_listener *ws_listener_of(struct lws *wsi);
 
+/* Browsers name the page that opens a WebSocket in Origin; programs send none. Same-origin is
+ * the page served by this very host:port (Origin http(s)://<Host>). */
+static bool ws_origin_ok(struct lws *wsi, ws_listener *wl) {
+  char origin[256] = "", host[200] = "";
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0) return true;
+  if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0) return false;
+  if (wl == NULL) return false;
+  if (wl->any_origin) return true;
+  for (unsigned i = 0; i < wl->nallowed; i++)
+    if (strcasecmp(origin, wl->allowed[i]) == 0) return true;
+  if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0) return false;
+  const char *rest = strncasecmp(origin, "http://", 7) == 0    ? origin + 7
+                     : strncasecmp(origin, "https://", 8) == 0 ? origin + 8
+                                                               : NULL;
+  return rest && strcasecmp(rest, host) == 0;
+}
+
+static int ws_refuse_origin(struct lws *wsi, ws_listener *wl) {
+  char origin[256] = "";
+  lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
+  if (wl)
+    bx_log(wl->l->ctx, BX_LOG_WARN,
+           "%s: refusing an upgrade from a page of another origin: Origin '%s' (allow it with "
+           "allowed_origins / bxd --ws-origin)",
+           wl->l->url, origin);
+  lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+  return 1;
+}
+
+/* Copies the allowed origins of opts into wl. BX_EINVAL when too many or too long. */
+static int ws_set_origins(ws_listener *wl, const bx_ws_listen_opts *opts) {
+  for (const char *const *o = opts ? opts->allowed_origins : NULL; o && *o; o++) {
+    if (strcmp(*o, "*") == 0) {
+      wl->any_origin = true;
+      continue;
+    }
+    size_t n = strlen(*o);
+    while (n > 0 && (*o)[n - 1] == '/')
+      n--; /* browsers send no trailing slash */
+    if (wl->nallowed == BX_WS_MAX_ORIGINS || n >= sizeof wl->allowed[0]) {
+      bx_log(wl->l->ctx, BX_LOG_ERROR, "%s: allowed_origins: at most %d of under %zu bytes",
+             wl->l->url, BX_WS_MAX_ORIGINS, sizeof wl->allowed[0]);
+      return BX_EINVAL;
+    }
+    memcpy(wl->allowed[wl->nallowed], *o, n);
+    wl->allowed[wl->nallowed++][n] = '\0';
+  }
+  return 0;
+}
+
 /* Does the file a request for uri would serve stay inside the listener's www_dir? libwebsockets
  * refuses ".." but follows symbolic links: a link pointing out of the directory would serve
  * any file of the machine. A path that does not exist is left to the mount (404), as are
@@ -527,6 +581,8 @@ static int ws_listen_common(bx_listener *l, const char *addr, const bx_listen_op
     bx_log(l->ctx, BX_LOG_ERROR, "%s: needs readable tls_cert and tls_key files", l->url);
     return BX_EINVAL;
   }
+  wl->l = l;
+  if (ws_set_origins(wl, opts) != 0) return BX_EINVAL;
   if (opts && opts->www_dir && realpath(opts->www_dir, wl->origin) == NULL) {
     bx_log(l->ctx, BX_LOG_ERROR, "%s: www_dir %s: not found", l->url, opts->www_dir);
     return BX_EINVAL;
@@ -712,7 +768,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
   case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: /* any path; no subprotocol */
     wl = ws_listener_of(wsi);
     if (wl && wl->closing) return 1;
-    return ws_version_ok(wsi) ? 0 : ws_refuse_upgrade(wsi, wl);
+    if (!ws_version_ok(wsi)) return ws_refuse_upgrade(wsi, wl);
+    return ws_origin_ok(wsi, wl) ? 0 : ws_refuse_origin(wsi, wl);
   case LWS_CALLBACK_ESTABLISHED:
     return pss ? ws_accept(wsi, pss) : -1;
   case LWS_CALLBACK_CLIENT_ESTABLISHED:
