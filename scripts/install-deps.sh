@@ -18,6 +18,7 @@ packages=(
   libsodium-dev                             # telehash crypto
   libsqlite3-dev                            # durable stores: box host, DAOs
   libclang-14-dev                           # bxgen
+  libsystemd-dev                            # bxd: sd_notify, socket activation
 )
 $build_only || packages+=(
   clang-14 llvm-14                          # libFuzzer targets

@@ -11,7 +11,10 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/un.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "registry_internal.h"
@@ -455,6 +458,76 @@ static void test_tcp_hostname(void **state) {
   st_env_free(e);
 }
 
+/* Socket activation: listeners take over sockets already bound and listening (as systemd passes
+ * them), name themselves after the socket, serve calls, and leave a Unix socket's file to its
+ * maker. Transports that cannot adopt a socket say so. */
+static int add_over(st_env *e, const char *url) {
+  bx_box *conn, *calc;
+  assert_int_equal(bx_connect(e->ctx, url, NULL, &conn), 0);
+  bx_sub_box_new(e->ctx, "calc", conn, &calc);
+  cJSON *args = cJSON_CreateArray();
+  cJSON_AddItemToArray(args, cJSON_CreateNumber(20));
+  cJSON_AddItemToArray(args, cJSON_CreateNumber(22));
+  st_res r = {0};
+  assert_int_equal(bx_call_json(calc, "add", args, false, NULL, st_done, &r, NULL), 0);
+  while (r.calls == 0)
+    assert_true(uv_run(&e->loop, UV_RUN_ONCE));
+  bx_box_unref(calc);
+  bx_box_unref(conn);
+  return r.status == 0 ? (int)r.num : -1;
+}
+
+static void test_inherited_sockets(void **state) {
+  (void)state;
+  st_env *e = calloc(1, sizeof *e);
+  assert_int_equal(uv_loop_init(&e->loop), 0);
+  assert_int_equal(bx_ctx_new(&e->loop, NULL, &e->ctx), 0);
+  assert_int_equal(bxt_calc_register(e->ctx, "calc", &e->calc), 0);
+  bx_listen_opts lo;
+  memset(&lo, 0, sizeof lo);
+  bx_transport_limits_init(&lo.limits);
+
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/bx-inherit-%d.sock", (int)getpid());
+  unlink(path);
+  int ufd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+  assert_int_equal(bind(ufd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(ufd, 16), 0);
+  lo.inherited_fd = ufd;
+  bx_listener *ul, *tl, *none = NULL;
+  char want[96];
+  assert_int_equal(bx_listen(e->ctx, "unix:///not/bound/here", &lo, &ul), 0);
+  snprintf(want, sizeof want, "unix://%s", path);
+  assert_string_equal(bx_listener_url(ul), want);
+  assert_int_equal(add_over(e, want), 42);
+
+  int tfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof in;
+  assert_int_equal(bind(tfd, (struct sockaddr *)&in, sizeof in), 0);
+  assert_int_equal(listen(tfd, 16), 0);
+  assert_int_equal(getsockname(tfd, (struct sockaddr *)&in, &len), 0);
+  lo.inherited_fd = tfd;
+  assert_int_equal(bx_listen(e->ctx, "tcp://0.0.0.0:0", &lo, &tl), 0);
+  snprintf(want, sizeof want, "tcp://127.0.0.1:%d", ntohs(in.sin_port));
+  assert_string_equal(bx_listener_url(tl), want);
+  assert_int_equal(add_over(e, want), 42);
+
+  lo.inherited_fd = 99; /* no such transport support */
+  assert_int_equal(bx_listen(e->ctx, "inproc://x", &lo, &none), BX_ENOTSUP);
+  assert_null(none);
+
+  assert_int_equal(bx_listener_close(ul, NULL, NULL), 0);
+  assert_int_equal(bx_listener_close(tl, NULL, NULL), 0);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0); /* the maker's file: left alone */
+  unlink(path);
+  st_env_free(e);
+}
+
 /* Closing a context while a host name is being resolved and calls are queued. */
 static void test_close_while_resolving(void **state) {
   (void)state;
@@ -494,6 +567,7 @@ int main(void) {
       cmocka_unit_test_prestate(test_exact_max_frame, (void *)&tcp_tran),
       cmocka_unit_test_prestate(test_register_self_rules, (void *)&tcp_tran),
       cmocka_unit_test(test_tcp_hostname),
+      cmocka_unit_test(test_inherited_sockets),
       cmocka_unit_test(test_close_while_resolving),
   };
   int failed = cmocka_run_group_tests_name("unix", unix_tests, NULL, NULL);

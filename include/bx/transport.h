@@ -91,6 +91,13 @@ typedef struct bx_listen_opts {
   unsigned unix_mode; /* unix: the socket file's permission bits, e.g. 0666 to let every local
                          user connect (who may do what is then the application's to check,
                          bx_msg_peer); 0: 0600, only the owner (and root) */
+  /* unix and tcp: a socket already bound and listening to accept on instead of binding one
+   * (socket activation: systemd passes them from fd 3 on); the URL must still be a valid one
+   * of the transport ("tcp://0.0.0.0:0") but nothing is bound for it: the listener's URL is
+   * the socket's own address. The listener owns the fd
+   * (closes it) but leaves a Unix socket's file alone: whoever made it removes it. 0: none.
+   * Other transports return BX_ENOTSUP. */
+  int inherited_fd;
 } bx_listen_opts;
 
 /* Listens on url. opts may be NULL. Binds what the URL says (use 127.0.0.1 / ::1 for

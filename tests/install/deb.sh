@@ -32,7 +32,9 @@ lacks libbx-dev 'bin/bx(d|ctl)$'
 has bx-tools 'bin/bxd$'
 has bx-tools 'bin/bxctl$'
 has bx-tools 'share/bx/bxd-www/index\.html$'
-lacks bx-tools 'include/|\.so'
+has bx-tools 'lib/systemd/system/bxd\.service$'
+has bx-tools 'lib/systemd/system/bxd\.socket$'
+lacks bx-tools 'include/|\.so(\.[0-9]|$)'
 for p in libbx-dev bx-tools; do
   dpkg-deb -f "$work"/${p}_*.deb Depends | grep -q 'libbx (= ' || fail "$p does not depend on libbx"
 done

@@ -28,6 +28,7 @@
 #include <bx.h>
 
 #include "hub.h"
+#include "sd.h"
 
 #define BXD_MAX_LISTENERS 16
 #define BXD_MAX_UIDS 16
@@ -38,6 +39,7 @@ typedef struct bxd {
   bx_ctx *ctx;
   uv_signal_t sigint, sigterm;
   const char *urls[BXD_MAX_LISTENERS];
+  int fds[BXD_MAX_LISTENERS]; /* an inherited listening socket for urls[i] (systemd), or 0 */
   char owned_urls[BXD_MAX_LISTENERS][600];
   int nurls;
   bool unix_any_uid;
@@ -310,6 +312,17 @@ static int bxd_add_url(bxd *d, const char *fmt, const char *arg) {
   return 0;
 }
 
+/* Sockets systemd passed (bxd.socket): served as they are, besides any listener flag. */
+static int bxd_inherited_listeners(bxd *d) {
+  bxd_sd_socket s[BXD_MAX_LISTENERS];
+  int n = bxd_sd_sockets(s, BXD_MAX_LISTENERS - d->nurls);
+  for (int i = 0; i < n; i++) {
+    bxd_add_url(d, "%s", s[i].url);
+    d->fds[d->nurls - 1] = s[i].fd;
+  }
+  return n < 0 ? -1 : 0;
+}
+
 /* The default Unix socket's directory is created 0700 so that only its owner reaches it; one
  * that is already there must be the same (someone else may have made it first). */
 static int bxd_default_listeners(bxd *d, bool *ws_optional) {
@@ -339,6 +352,7 @@ static int bxd_listen_all(bxd *d, bool ws_optional) {
     bx_transport_limits_init(&lo.limits);
     if (d->max_connections) lo.limits.max_connections = d->max_connections;
     lo.unix_mode = bxd_unix_mode(d); /* read by the unix listeners only */
+    lo.inherited_fd = d->fds[i];
     bool ws = strncmp(d->urls[i], "ws:", 3) == 0 || strncmp(d->urls[i], "wss:", 4) == 0;
     wo.www_dir = d->www; /* read by the ws and wss listeners only */
     wo.allowed_origins = d->origins;
@@ -366,7 +380,8 @@ static int bxd_listen_all(bxd *d, bool ws_optional) {
 
 static void bxd_on_signal(uv_signal_t *s, int signum) {
   bxd *d = s->data;
-  bx_log(d->ctx, BX_LOG_WARN, "%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  bx_log(d->ctx, BX_LOG_INFO, "%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  bxd_sd_notify("STOPPING=1");
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   bx_ctx_close(d->ctx, NULL, NULL);
@@ -454,6 +469,7 @@ int main(int argc, char **argv) {
   if (d.nuids == 0) d.unix_uids[d.nuids++] = getuid();
   if (bxd_resolve_token(&d) != 0) return 2;
   bool ws_optional = false;
+  if (bxd_inherited_listeners(&d) != 0) return 1;
   if (d.nurls == 0 && bxd_default_listeners(&d, &ws_optional) != 0) return 1;
   uv_loop_init(&d.loop);
   d.started_ms = uv_now(&d.loop);
@@ -478,6 +494,7 @@ int main(int argc, char **argv) {
   }
   printf("ready\n");
   fflush(stdout);
+  bxd_sd_notify("READY=1");
   uv_signal_init(&d.loop, &d.sigint);
   uv_signal_init(&d.loop, &d.sigterm);
   d.sigint.data = d.sigterm.data = &d;

@@ -101,6 +101,7 @@ extern const bx__framer bx__framer_whole;
 
 /* bx__tran.flags */
 #define BX__TRAN_NO_HANDSHAKE 0x1u /* the dialling side sends no RegisterSelfMessage */
+#define BX__TRAN_ADOPTS_FD 0x2u    /* listen() takes bx_listen_opts.inherited_fd */
 
 typedef struct bx__tran {
   unsigned version;         /* BX__TRAN_VERSION */

@@ -69,6 +69,7 @@ int bx_listen(bx_ctx *ctx, const char *url, const bx_listen_opts *opts, bx_liste
   const char *addr;
   const bx__tran *tran = bx__tran_find(url, &addr);
   if (ctx == NULL || out == NULL || tran == NULL) return BX_EINVAL;
+  if (opts && opts->inherited_fd != 0 && !(tran->flags & BX__TRAN_ADOPTS_FD)) return BX_ENOTSUP;
   bx__tstate *ts = bx__tstate_get(ctx);
   if (ts == NULL) return bx_ctx_is_closing(ctx) ? BX_ECLOSING : BX_ENOMEM;
   bx_listener *l = calloc(1, sizeof *l + tran->listener_size);

@@ -98,19 +98,28 @@ static int tc_set_url(bx_listener *l, uv_tcp_t *h) {
   return bx__listener_set_url(l, url);
 }
 
-static int tc_listen(bx_listener *l, const char *addr, const bx_listen_opts *opts) {
-  (void)opts;
-  bx__st_listener *sl = bx__listener_priv(l);
-  uv_loop_t *loop = bx_ctx_loop(l->ctx);
+/* Binds addr, or takes over an inherited listening socket (socket activation). */
+static int tc_bind_or_adopt(uv_loop_t *loop, const char *addr, int fd, uv_tcp_t *h) {
+  uv_tcp_init(loop, h);
+  if (fd > 0) return uv_tcp_open(h, fd);
   tc_addr a;
   struct sockaddr_storage ss;
   int rc = tc_parse(addr, &a);
   if (rc) return rc;
   if (tc_numeric(&a, &ss) != 0 && (rc = tc_resolve_now(loop, &a, &ss)) != 0) return rc;
+  return uv_tcp_bind(h, (struct sockaddr *)&ss, 0);
+}
+
+static int tc_listen(bx_listener *l, const char *addr, const bx_listen_opts *opts) {
+  bx__st_listener *sl = bx__listener_priv(l);
+  if (opts == NULL || opts->inherited_fd == 0) {
+    tc_addr a;
+    int rc = tc_parse(addr, &a);
+    if (rc) return rc;
+  }
   bx__st_handle *h = calloc(1, sizeof *h);
   if (h == NULL) return BX_ENOMEM;
-  uv_tcp_init(loop, &h->tcp);
-  rc = uv_tcp_bind(&h->tcp, (struct sockaddr *)&ss, 0);
+  int rc = tc_bind_or_adopt(bx_ctx_loop(l->ctx), addr, opts ? opts->inherited_fd : 0, &h->tcp);
   if (rc) {
     bx__st_discard(h);
     return rc;
@@ -170,6 +179,7 @@ const bx__tran bx__tcp_tran = {
     .listener_size = sizeof(bx__st_listener),
     .link_size = sizeof(bx__st_conn),
     .check = tc_check,
+    .flags = BX__TRAN_ADOPTS_FD,
     .listen = tc_listen,
     .listen_close = bx__st_listen_close,
     .dial = tc_dial,

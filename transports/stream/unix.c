@@ -88,7 +88,32 @@ static void un_listener_closed(bx_listener *l) {
   ul->path = NULL;
 }
 
+/* Socket activation: accepts on an inherited listening socket; its file is not ours. */
+static int un_adopt(bx_listener *l, int fd) {
+  un_listener *ul = bx__listener_priv(l);
+  bx__st_handle *h = calloc(1, sizeof *h);
+  if (h == NULL) return BX_ENOMEM;
+  uv_pipe_init(bx_ctx_loop(l->ctx), &h->pipe, 0);
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1], url[sizeof path + 16];
+  size_t len = sizeof path;
+  int rc = uv_pipe_open(&h->pipe, fd);
+  if (rc == 0) rc = uv_pipe_getsockname(&h->pipe, path, &len);
+  if (rc == 0 && (len == 0 || path[0] == '\0')) rc = BX_ENOTSUP; /* abstract or unnamed */
+  if (rc) {
+    bx__st_discard(h);
+    return rc;
+  }
+  snprintf(url, sizeof url, "unix://%s", path);
+  ul->st.h = h;
+  ul->st.init_conn = un_init_conn;
+  ul->st.fill_peer = un_fill_peer;
+  ul->st.on_closed = un_listener_closed; /* ul->path stays NULL: the file is left alone */
+  rc = bx__listener_set_url(l, url);
+  return rc ? rc : bx__st_listen(l);
+}
+
 static int un_listen(bx_listener *l, const char *path, const bx_listen_opts *opts) {
+  if (opts && opts->inherited_fd > 0) return un_adopt(l, opts->inherited_fd);
   mode_t mode = opts && opts->unix_mode ? (mode_t)(opts->unix_mode & 0777) : 0600;
   un_listener *ul = bx__listener_priv(l);
   bx__st_handle *h = calloc(1, sizeof *h);
@@ -135,6 +160,7 @@ const bx__tran bx__unix_tran = {
     .version = BX__TRAN_VERSION,
     .scheme = "unix",
     .framer = &bx__framer_prefix,
+    .flags = BX__TRAN_ADOPTS_FD,
     .listener_size = sizeof(un_listener),
     .link_size = sizeof(bx__st_conn),
     .check = un_check,
