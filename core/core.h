@@ -72,6 +72,8 @@ uint64_t bx__ctx_next_id(bx_ctx *ctx);
  * error). A context that failed before it started is freed with bx__ctx_free(), which also
  * runs the free hooks of the tenants installed so far. */
 int bx__ctx_create(bx_ctx **out, uv_loop_t *loop, const bx_ctx_options *opts);
+/* The options ctx was made with (owned by ctx): the log reads its sink and level here. */
+const bx_ctx_options *bx__ctx_options(const bx_ctx *ctx);
 int bx__ctx_start(bx_ctx *ctx);
 void bx__ctx_free(bx_ctx *ctx);
 

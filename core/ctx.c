@@ -58,38 +58,8 @@ struct bx_ctx {
 
 /* ---- logging ------------------------------------------------------------------------------ */
 
-static const char *const cx_level_names[] = {"error", "warn", "info", "debug"};
-
-const char *bx_log_level_name(int level) {
-  return level >= 0 && level <= BX_LOG_DEBUG ? cx_level_names[level] : "?";
-}
-
-int bx_log_level_from_name(const char *name) {
-  for (int i = 0; name && i <= BX_LOG_DEBUG; i++)
-    if (strcmp(name, cx_level_names[i]) == 0) return i;
-  return -1;
-}
-
-static void cx_stderr_log(void *data, int level, const char *line) {
-  bx_ctx *ctx = data;
-  fprintf(stderr, "bx %s %s: %s\n", bx_log_level_name(level), ctx->name, line);
-}
-
-void bx__vlog(bx_ctx *ctx, int level, const char *fmt, va_list ap) {
-  if (ctx == NULL || level > ctx->opts.log_level) return;
-  char line[1024];
-  vsnprintf(line, sizeof line, fmt, ap);
-  if (ctx->opts.log)
-    ctx->opts.log(ctx->opts.log_data, level, line);
-  else
-    cx_stderr_log(ctx, level, line);
-}
-
-void bx_log(bx_ctx *ctx, int level, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  bx__vlog(ctx, level, fmt, ap);
-  va_end(ap);
+const bx_ctx_options *bx__ctx_options(const bx_ctx *ctx) {
+  return &ctx->opts;
 }
 
 /* ---- options and accessors ---------------------------------------------------------------- */

@@ -285,6 +285,103 @@ static void test_ctx_options(void **state) {
   bxt_env_free(e);
 }
 
+/* ---- the log: records with fields, text and JSON lines ----------------------------------- */
+
+typedef struct rec_capture {
+  int n, level;
+  char msg[256], fields[512];
+} rec_capture;
+
+static void capture_record(void *data, const bx_log_record *rec) {
+  rec_capture *c = data;
+  c->n++;
+  c->level = rec->level;
+  snprintf(c->msg, sizeof c->msg, "%s", rec->msg);
+  c->fields[0] = '\0';
+  for (size_t i = 0; i < rec->nfields; i++) {
+    size_t l = strlen(c->fields);
+    snprintf(c->fields + l, sizeof c->fields - l, "%s:%s;", rec->fields[i].key,
+             rec->fields[i].value);
+  }
+}
+
+static void test_log_records(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  rec_capture c = {0};
+  bx_ctx_options o;
+  bx_ctx_options_init(&o);
+  o.name = "/logt";
+  o.log_level = BX_LOG_INFO;
+  o.log_record = capture_record;
+  o.log_record_data = &c;
+  bx_ctx *ctx;
+  assert_int_equal(bx_ctx_new(&loop, &o, &ctx), 0);
+  bx_log_field f[] = {{"event", "register"}, {"name", "calc"}, {"peer", "uid 1000"}};
+  bx_log_fields(ctx, BX_LOG_INFO, f, 3, "registered %s", "calc");
+  assert_int_equal(c.n, 1);
+  assert_int_equal(c.level, BX_LOG_INFO);
+  assert_string_equal(c.msg, "registered calc");
+  assert_string_equal(c.fields, "event:register;name:calc;peer:uid 1000;");
+  bx_log_fields(ctx, BX_LOG_DEBUG, f, 3, "below the level");
+  bx_log(ctx, BX_LOG_WARN, "plain %d", 7);
+  assert_int_equal(c.n, 2); /* the debug record was filtered */
+  assert_string_equal(c.msg, "plain 7");
+  assert_string_equal(c.fields, "");
+  bx_ctx_close(ctx, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+
+  /* A line sink gets the message and its fields as key=value (quoted when needed). */
+  log_capture lc = {0};
+  bx_ctx_options_init(&o);
+  o.log = capture_log;
+  o.log_data = &lc;
+  assert_int_equal(bx_ctx_new(&loop, &o, &ctx), 0);
+  bx_log_fields(ctx, BX_LOG_WARN, f, 3, "registered");
+  assert_int_equal(lc.n, 1);
+  assert_string_equal(lc.lines[0], "registered event=register name=calc peer=\"uid 1000\"");
+  bx_ctx_close(ctx, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+}
+
+static void test_log_format(void **state) {
+  (void)state;
+  bx_log_field f[] = {{"name", "a \"q\"\n"}, {"empty", ""}};
+  bx_log_record rec = {BX_LOG_WARN, "/bxd", "refused", f, 2};
+  char buf[512];
+  bx_log_format(&rec, BX_LOG_TEXT, buf, sizeof buf);
+  assert_string_equal(buf, "bx warn /bxd: refused name=\"a \\\"q\\\"\\n\" empty=\"\"");
+  size_t n = bx_log_format(&rec, BX_LOG_JSON, buf, sizeof buf);
+  assert_int_equal(n, strlen(buf));
+  cJSON *j = cJSON_Parse(buf);
+  assert_non_null(j);
+  assert_string_equal(cJSON_GetObjectItem(j, "level")->valuestring, "warn");
+  assert_string_equal(cJSON_GetObjectItem(j, "ctx")->valuestring, "/bxd");
+  assert_string_equal(cJSON_GetObjectItem(j, "msg")->valuestring, "refused");
+  assert_string_equal(cJSON_GetObjectItem(j, "name")->valuestring, "a \"q\"\n");
+  const char *t = cJSON_GetObjectItem(j, "time")->valuestring;
+  assert_int_equal(strlen(t), 24); /* 2026-12-07T21:55:24.123Z */
+  assert_int_equal(t[23], 'Z');
+  cJSON_Delete(j);
+  /* A message too long for the buffer is cut, and the line stays one JSON object. */
+  char big[600];
+  memset(big, '\\', sizeof big - 1); /* backslashes: each one escaped, cut anywhere */
+  big[sizeof big - 1] = '\0';
+  rec.msg = big;
+  for (size_t cap = 100; cap < 400; cap += 7) {
+    bx_log_format(&rec, BX_LOG_JSON, buf, cap);
+    assert_true(strlen(buf) < cap);
+    j = cJSON_Parse(buf);
+    if (j == NULL) fail_msg("cut at %zu: not JSON: %s", cap, buf);
+    cJSON_Delete(j);
+  }
+  assert_int_equal(bx_log_format_from_name("json"), BX_LOG_JSON);
+  assert_int_equal(bx_log_format_from_name("text"), BX_LOG_TEXT);
+  assert_int_equal(bx_log_format_from_name("xml"), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errors),
@@ -295,6 +392,8 @@ int main(void) {
       cmocka_unit_test(test_run_queue_order),
       cmocka_unit_test(test_close_cancels_tracked),
       cmocka_unit_test(test_ctx_options),
+      cmocka_unit_test(test_log_records),
+      cmocka_unit_test(test_log_format),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

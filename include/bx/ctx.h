@@ -29,8 +29,11 @@ typedef struct bx_ctx_options {
   size_t max_frame; /* default BX_DEFAULT_MAX_FRAME */
   int max_depth;    /* default BX_DEFAULT_MAX_DEPTH */
   int log_level;    /* default BX_LOG_WARN */
-  bx_log_fn log;    /* default: a line on stderr */
+  bx_log_fn log;    /* a line sink (text lines); default: a line on stderr */
   void *log_data;
+  bx_log_record_fn log_record; /* a structured sink: used instead of log when set */
+  void *log_record_data;
+  int log_format; /* the default stderr sink's format: BX_LOG_TEXT (default) or BX_LOG_JSON */
 } bx_ctx_options;
 
 /* Fills opts with the defaults. */

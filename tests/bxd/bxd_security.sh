@@ -66,6 +66,29 @@ expect "an empty token file is refused" 2 "" "$bxd" --tcp 127.0.0.1:0 --token-fi
 expect "--token and --token-file together are refused" 2 "" \
   "$bxd" --tcp 127.0.0.1:0 --token-file "$work/token" --token s3cret
 
+# ---- structured logs: register lines carry the name, the peer and the reason of a refusal
+start jsonhub '^ready' "$bxd" --tcp 127.0.0.1:0 --token-file "$work/token" --log-format json \
+  --log-level info || bad "--log-format json hub" "$work/jsonhub.err"
+hub=$last_pid
+tcp=$(sed -n 's/^listening on \(tcp:.*\)/\1/p' "$work/jsonhub.out")
+expect "json logs: a wrong token is refused" 1 "ready" timeout 10 "$server" --connect "$tcp" --token nope
+start jsoncalc '^registered as calc' "$server" --connect "$tcp" --token s3cret ||
+  bad "json logs: register" "$work/jsoncalc.err"
+kill -TERM "$last_pid" "$hub"
+wait "$hub" 2>/dev/null
+grep -q '"level":"warn","ctx":"/bxd","event":"register","name":"calc","peer":"tcp 127.0.0.1:[0-9]*","reason":"wrong token","msg":"register refused"}' \
+  "$work/jsonhub.err" && ok "json logs: the refusal names the service, the peer and the reason" ||
+  bad "json logs: refusal line" "$work/jsonhub.err"
+grep -q '"level":"info","ctx":"/bxd","event":"register","name":"calc","peer":"tcp 127.0.0.1:[0-9]*","msg":"register allowed"}' \
+  "$work/jsonhub.err" && ok "json logs: the registration is logged with its fields" ||
+  bad "json logs: register line" "$work/jsonhub.err"
+if command -v node >/dev/null; then
+  node -e 'for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n"))
+             if (l) { const o = JSON.parse(l); if (!o.time || !o.level || !o.msg) process.exit(1); }' \
+    "$work/jsonhub.err" && ok "json logs: every line is one JSON object" || bad "json logs: not JSON" "$work/jsonhub.err"
+fi
+expect "an unknown --log-format is a usage error" 2 "" "$bxd" --log-format xml
+
 # ---- the token from the environment
 BXD_TOKEN=envtok start envhub '^ready' "$bxd" --tcp 127.0.0.1:0 || bad "BXD_TOKEN hub" "$work/envhub.err"
 hub=$last_pid

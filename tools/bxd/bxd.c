@@ -53,6 +53,7 @@ typedef struct bxd {
   const char *origins[BX_WS_MAX_ORIGINS + 1]; /* --ws-origin, NULL-terminated */
   int norigins;
   const char *cert, *key; /* --cert, --key: the wss listeners' */
+  int log_format;         /* --log-format: BX_LOG_TEXT or BX_LOG_JSON */
   uint64_t started_ms;
 } bxd;
 
@@ -99,6 +100,8 @@ static void usage(FILE *out) {
       "                      status page; 'none' serves nothing)\n"
       "  --name PATH         the hub's context path (default: /bxd)\n"
       "  --log-level LEVEL   error, warn (default), info or debug\n"
+      "  --log-format F      text (default: bx LEVEL /bxd: message key=value ...) or json\n"
+      "                      (one object per line: time, level, ctx, msg and the fields)\n"
       "  --help              this text\n"
       "\n"
       "Environment:\n"
@@ -188,25 +191,58 @@ static int bxd_resolve_token(bxd *d) {
   return 0;
 }
 
+/* "unix uid=1000 pid=42", "tcp 127.0.0.1:5123" */
+static void bxd_describe_peer(const bx_peer_info *peer, char *buf, size_t len) {
+  if (peer->has_cred)
+    snprintf(buf, len, "%s uid=%ld pid=%ld", peer->scheme, (long)peer->uid, (long)peer->pid);
+  else
+    snprintf(buf, len, "%s%s%s", peer->scheme, peer->address[0] ? " " : "", peer->address);
+}
+
 static bool bxd_token_ok(const bxd *d, const bx_msg *msg) {
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(bx_msg_attrs(msg), "token");
   return d->token != NULL && cJSON_IsString(t) && strcmp(t->valuestring, d->token) == 0;
 }
 
+/* Why a peer may not register: NULL when it may. */
+static const char *bxd_refusal(const bxd *d, const bx_msg *msg, const bx_peer_info *peer) {
+  if (strcmp(peer->scheme, "unix") == 0 || strcmp(peer->scheme, "msgbox+unix") == 0) {
+    if (d->unix_any_uid || (peer->has_cred && bxd_uid_listed(d, peer->uid))) return NULL;
+    return peer->has_cred ? "uid not allowed (--unix-uid)" : "no peer credentials";
+  }
+  if (strcmp(peer->scheme, "inproc") == 0 || bxd_token_ok(d, msg)) return NULL;
+  if (d->token == NULL) return "this listener needs --token (bxd has none: nobody registers)";
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(bx_msg_attrs(msg), "token");
+  return cJSON_IsString(t) ? "wrong token" : "no token";
+}
+
+/* Who may register and unregister: logged with the name, the peer and the reason. */
 static int bxd_authorize(void *data, const bx_msg *msg, const char *method) {
   bxd *d = data;
   bx_peer_info peer;
   if (bx_msg_peer(msg, &peer) != 0) return BX_EPERM;
-  bool ok;
-  if (strcmp(peer.scheme, "unix") == 0 || strcmp(peer.scheme, "msgbox+unix") == 0)
-    ok = d->unix_any_uid || (peer.has_cred && bxd_uid_listed(d, peer.uid));
-  else if (strcmp(peer.scheme, "inproc") == 0)
-    ok = true;
-  else
-    ok = bxd_token_ok(d, msg);
-  bx_log(d->ctx, ok ? BX_LOG_INFO : BX_LOG_WARN, "%s %s from %s%s%s", ok ? "allowed" : "refused",
-         method, peer.scheme, peer.address[0] ? " " : "", peer.address);
-  return ok ? 0 : BX_EPERM;
+  const char *why = bxd_refusal(d, msg, &peer);
+  const cJSON *args = cJSON_GetObjectItemCaseSensitive(bx_msg_object(msg), "args");
+  const cJSON *name = cJSON_GetArrayItem(args, 0);
+  char who[128], uid[24] = "", pid[24] = "";
+  bxd_describe_peer(&peer, who, sizeof who);
+  if (peer.has_cred) {
+    snprintf(uid, sizeof uid, "%ld", (long)peer.uid);
+    snprintf(pid, sizeof pid, "%ld", (long)peer.pid);
+  }
+  bx_log_field f[7];
+  size_t n = 0;
+  f[n++] = (bx_log_field){"event", method};
+  f[n++] = (bx_log_field){"name", cJSON_IsString(name) ? name->valuestring : ""};
+  f[n++] = (bx_log_field){"peer", who};
+  if (peer.has_cred) {
+    f[n++] = (bx_log_field){"uid", uid};
+    f[n++] = (bx_log_field){"pid", pid};
+  }
+  if (why) f[n++] = (bx_log_field){"reason", why};
+  bx_log_fields(d->ctx, why ? BX_LOG_WARN : BX_LOG_INFO, f, n, "%s %s", method,
+                why ? "refused" : "allowed");
+  return why ? BX_EPERM : 0;
 }
 
 /* ---- registry extensions ------------------------------------------------------------------ */
@@ -219,13 +255,10 @@ static void bxd_reply(bx_msg *msg, cJSON *data) {
 
 static void bxd_describe_owner(bx_box *owner, char *buf, size_t len) {
   bx_peer_info peer;
-  if (owner == NULL || bx_connection_peer(owner, &peer) != 0) {
+  if (owner == NULL || bx_connection_peer(owner, &peer) != 0)
     snprintf(buf, len, "local");
-  } else if (peer.has_cred) {
-    snprintf(buf, len, "%s uid=%ld pid=%ld", peer.scheme, (long)peer.uid, (long)peer.pid);
-  } else {
-    snprintf(buf, len, "%s %s", peer.scheme, peer.address);
-  }
+  else
+    bxd_describe_peer(&peer, buf, len);
 }
 
 typedef struct bxd_list {
@@ -426,6 +459,8 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
       d->unix_any_uid = true;
     else if (strcmp(a, "--unix-uid") == 0 && bxd_add_uid(d, v) == 0)
       continue;
+    else if (strcmp(a, "--log-format") == 0 && (d->log_format = bx_log_format_from_name(v)) >= 0)
+      continue;
     else if (strcmp(a, "--log-level") == 0 && (*level = bx_log_level_from_name(v)) >= 0)
       continue;
     else
@@ -477,6 +512,7 @@ int main(int argc, char **argv) {
   bx_ctx_options_init(&opts);
   opts.name = name;
   opts.log_level = level;
+  opts.log_format = d.log_format;
   opts.allow_remote_register = true;
   opts.authorize = bxd_authorize;
   opts.authorize_data = &d;
