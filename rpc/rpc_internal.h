@@ -28,6 +28,10 @@ int bx__struct_copy(const bx_type *st, void *dst, const void *src);
 bool bx__type_same(const bx_type *a, const bx_type *b);
 bool bx__method_same(const bx_method *a, const bx_method *b);
 
+/* iface's descriptor as the JSON object a `describe` call answers (describe.c; docs/codegen.md
+ * "describe"). The caller owns it; NULL on allocation failure. */
+cJSON *bx__describe(const bx_interface *iface);
+
 /* ---- RPC messages (messages.c) ---- */
 
 /* RPCMessage{name: method, args} taking args (may be NULL: no "args"). NULL on allocation

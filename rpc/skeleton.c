@@ -143,6 +143,16 @@ static void sk_dispatch(bx_box *self, bx_msg *msg) {
   }
   const char *name = bx__msg_name(msg);
   const bx_method *m = name ? bx_interface_method(p->iface, name) : NULL;
+  if (m == NULL && name && strcmp(name, "describe") == 0) { /* the interface's descriptor */
+    cJSON *d = bx_msg_reply_box(msg) ? bx__describe(p->iface) : NULL;
+    cJSON *ret = d ? bx_json_new_object(BX_CLASS_RPC_RETURN) : NULL;
+    if (ret && cJSON_AddItemToObject(ret, "data", d))
+      bx_reply_json(msg, ret);
+    else if (bx_msg_reply_box(msg))
+      cJSON_Delete(d), cJSON_Delete(ret), sk_reply_error(msg, BX_ENOMEM, NULL);
+    bx_msg_unref(msg);
+    return;
+  }
   if (m == NULL) {
     snprintf(text, sizeof text, "%.40s has no method '%.80s'", p->iface->name, name ? name : "");
     sk_reply_error(msg, BX_ENOMETHOD, text);

@@ -235,8 +235,8 @@ static const bx_method t_methods[] = {
     {"shade", &shade_t, &shade_t, 0, inv_shade},
 };
 static const char *const t_classes[] = {"test.rpc.Point"};
-static const bx_interface t_iface = {"t", t_methods, sizeof t_methods / sizeof t_methods[0],
-                                     t_classes, 1};
+static const bx_interface t_iface = {"t",       t_methods, sizeof t_methods / sizeof t_methods[0],
+                                     t_classes, 1,         "2.1"};
 static const bx_method *M(const char *name) {
   return bx_interface_method(&t_iface, name);
 }
@@ -578,6 +578,47 @@ static void test_malformed_arguments(void **state) {
   fx_free(f);
 }
 
+/* describe: every skeleton answers with its interface's descriptor. */
+static void on_json(bx_call *call, int status, void *result, void *data) {
+  (void)call;
+  char **out = data;
+  *out = status == 0 && result ? cJSON_PrintUnformatted(result) : strdup("failed");
+}
+
+static void test_describe(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  char *d = NULL;
+  assert_int_equal(
+      bx_call_json(f->svc, "describe", cJSON_CreateArray(), false, NULL, on_json, &d, NULL), 0);
+  bxt_run(f->e);
+  assert_non_null(d);
+  static const char *const want[] = {
+      "{\"interface\":\"t\",\"version\":\"2.1\",\"methods\":[{\"name\":\"add\",\"oneway\":false,"
+      "\"params\":[{\"name\":\"a\",\"type\":\"double\"},{\"name\":\"b\",\"type\":\"double\"}],"
+      "\"results\":[{\"name\":\"sum\",\"type\":\"double\"}]}",
+      "{\"name\":\"note\",\"oneway\":true,\"params\":[{\"name\":\"s\",\"type\":\"string\"}],"
+      "\"results\":[]}",
+      "{\"name\":\"sum\",\"oneway\":false,\"params\":[{\"name\":\"xs\",\"type\":\"int32[]\"}]",
+      "{\"name\":\"cb\",\"oneway\":false,\"params\":[{\"name\":\"box\",\"type\":\"box\"}]",
+      "\"structs\":[{\"name\":\"test.rpc.Point\",\"cName\":\"t_point\",\"fields\":[{\"name\":\"x\","
+      "\"type\":\"int32\"},{\"name\":\"big\",\"type\":\"int64\"},{\"name\":\"label\",\"type\":"
+      "\"string\"},{\"name\":\"next\",\"type\":\"test.rpc.Point?\"}]}",
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    if (strstr(d, want[i]) == NULL) fail_msg("describe lacks %s\nin %s", want[i], d);
+  cJSON *j = cJSON_Parse(d);
+  const cJSON *structs = cJSON_GetObjectItem(j, "structs");
+  assert_int_equal(cJSON_GetArraySize(structs), 2); /* the point (once) and the enum */
+  const cJSON *en = cJSON_GetArrayItem(structs, 1);
+  assert_non_null(cJSON_GetObjectItem(en, "values"));
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "methods")),
+                   (int)(sizeof t_methods / sizeof t_methods[0]));
+  cJSON_Delete(j);
+  free(d);
+  fx_free(f);
+}
+
 /* What the implementation and the caller see is the same on both paths: the request message,
  * values only the wire form can carry, values the encoder refuses. */
 static void test_same_on_both_paths(void **state) {
@@ -719,6 +760,7 @@ int main(void) {
       cmocka_unit_test(test_closing_completes_pending),
       cmocka_unit_test(test_oneway_and_box_argument),
       cmocka_unit_test(test_malformed_arguments),
+      cmocka_unit_test(test_describe),
       cmocka_unit_test(test_same_on_both_paths),
       cmocka_unit_test(test_cancel_and_close_before_serving),
       cmocka_unit_test(test_int64_wire_forms),

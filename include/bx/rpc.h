@@ -110,6 +110,7 @@ typedef struct bx_interface {
   size_t nmethods;
   const char *const *classes; /* struct classes the decoder must accept */
   size_t nclasses;
+  const char *version; /* shown by describe (NULL: none) */
 } bx_interface;
 
 /* Adds iface's struct classes to ctx's whitelist. Returns 0 or BX_ENOMEM. */
@@ -118,6 +119,11 @@ BX_EXTERN int bx_interface_allow_classes(bx_ctx *ctx, const bx_interface *iface)
 BX_EXTERN const bx_method *bx_interface_method(const bx_interface *iface, const char *name);
 
 /* ---- serving: skeletons ------------------------------------------------------------------ */
+
+/* Every skeleton also answers `describe()` (unless iface has a method of that name): the
+ * interface's name, version, methods (name, oneway, params and results with names and types)
+ * and the structs and enums they use, as a JSON object (docs/codegen.md). bxctl describe shows
+ * it as signatures. */
 
 /* Creates a skeleton box serving iface: each RPCMessage calls the matching function of `ops`
  * (the generated ops table, borrowed: must outlive the box) with `impl` (borrowed) as its first

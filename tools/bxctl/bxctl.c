@@ -12,6 +12,7 @@
 
 #include <bx.h>
 
+#include "describe.h"
 #include "hub.h"
 #include "th.h"
 
@@ -27,6 +28,8 @@ typedef struct ctl {
   bool done;
   int exit_code;
   const char *command;
+  const char *service; /* describe, ping: the service named */
+  uint64_t start_ns;   /* ping: when the call went out */
 } ctl;
 
 static void usage(FILE *out) {
@@ -39,6 +42,10 @@ static void usage(FILE *out) {
       "  call SERVICE METHOD [ARG ...]  call a method; each ARG is a JSON value (quote strings:\n"
       "                                 '\"text\"'); prints the result as JSON\n"
       "  lookup NAME                    whether NAME is registered (exit 1 when not)\n"
+      "  describe SERVICE               the service's methods and types (from its bxgen\n"
+      "                                 descriptor) as C-like signatures; JSON with --json\n"
+      "  ping [SERVICE]                 the round-trip time to the hub, or through it to\n"
+      "                                 SERVICE (any answer counts: it is alive)\n"
       "  send SERVICE JSON              send JSON as a one-way message to SERVICE\n"
       "  stats                          the hub's counters\n"
       "  th keygen|id|ping ...          telehash identities and a link check (bxctl th --help)\n"
@@ -110,11 +117,40 @@ static void report_list(ctl *c, const cJSON *data) {
   }
 }
 
+/* ping: an answer of any kind (a result, an error from the far end) proves it is alive; only
+ * a connection error or a timeout does not. */
+static void report_ping(ctl *c, int status, bx_call *call) {
+  if (is_connection_error(status) || (c->service && status == BX_ENOSERVICE)) {
+    report_error(c, status, bx_call_error_text(call));
+    return;
+  }
+  double ms = (double)(uv_hrtime() - c->start_ns) / 1e6;
+  const char *who = c->service ? c->service : "the hub";
+  if (c->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddTrueToObject(o, "ok");
+    cJSON_AddStringToObject(o, "target", c->service ? c->service : "");
+    cJSON_AddNumberToObject(o, "rttMs", ms);
+    print_json(o);
+    cJSON_Delete(o);
+  } else {
+    printf("answer from %s: %.3f ms\n", who, ms);
+  }
+}
+
 /* ---- calls -------------------------------------------------------------------------------- */
 
 static void on_done(bx_call *call, int status, void *result, void *data) {
   ctl *c = data;
   c->done = true;
+  if (strcmp(c->command, "ping") == 0) { /* any answer from the far end: it is alive */
+    report_ping(c, status, call);
+    return;
+  }
+  if (strcmp(c->command, "describe") == 0 && status == BX_ENOMETHOD) {
+    report_error(c, status, "the service has no descriptor (it is not a bxgen skeleton)");
+    return;
+  }
   if (strcmp(c->command, "barrier") == 0) { /* only the connection's fate matters */
     if (is_connection_error(status)) report_error(c, status, bx_call_error_text(call));
     return;
@@ -131,6 +167,8 @@ static void on_done(bx_call *call, int status, void *result, void *data) {
       report_result(c, cJSON_IsObject(v) ? NULL : v);
   } else if (strcmp(c->command, "ls") == 0) {
     report_list(c, v);
+  } else if (strcmp(c->command, "describe") == 0 && !c->json) {
+    if (bxctl_describe_print(stdout, v) != 0) report_error(c, BX_EBADMSG, "not a descriptor");
   } else {
     report_result(c, v);
   }
@@ -182,10 +220,33 @@ static int cmd_call(ctl *c, int argc, char **argv) {
   return rc;
 }
 
+/* Calls method() with no arguments on the service named `name`. */
+static int cmd_service(ctl *c, const char *name, const char *method) {
+  bx_box *svc = NULL;
+  c->service = name;
+  bx_sub_box_new(c->ctx, name, c->conn, &svc);
+  int rc = call(c, svc, method, cJSON_CreateArray());
+  bx_box_unref(svc);
+  return rc;
+}
+
 static int cmd_registry(ctl *c, const char *method, const char *name) {
   cJSON *args = cJSON_CreateArray();
   if (name) cJSON_AddItemToArray(args, cJSON_CreateString(name));
   return call(c, c->conn, method, args);
+}
+
+/* ping: one call to connect (a barrier: only its connection errors count), then the timed one;
+ * a service is asked for its descriptor, the hub to look up the empty name. */
+static int cmd_ping(ctl *c, const char *service) {
+  for (int round = 0; round < 2; round++) {
+    c->command = round == 0 ? "barrier" : "ping";
+    c->done = false;
+    c->start_ns = uv_hrtime();
+    int rc = service ? cmd_service(c, service, "describe") : cmd_registry(c, "doLookup", "");
+    if (rc) return rc;
+  }
+  return 0;
 }
 
 /* send: the message, then a lookup on the same connection as a barrier, so that bxctl exits
@@ -225,6 +286,8 @@ static int run(ctl *c, int argc, char **argv) {
   if (strcmp(cmd, "stats") == 0 && argc == 1) return cmd_registry(c, "stats", NULL);
   if (strcmp(cmd, "lookup") == 0 && argc == 2) return cmd_registry(c, "doLookup", argv[1]);
   if (strcmp(cmd, "send") == 0) return cmd_send(c, argc - 1, argv + 1);
+  if (strcmp(cmd, "describe") == 0 && argc == 2) return cmd_service(c, argv[1], "describe");
+  if (strcmp(cmd, "ping") == 0 && argc <= 2) return cmd_ping(c, argc == 2 ? argv[1] : NULL);
   return EXIT_USAGE;
 }
 
