@@ -30,9 +30,8 @@ $build_only || packages+=(
   chromium chromium-driver                  # the browser end-to-end test (tests/web)
   curl                                      # HTTP checks of served pages in tests
 )
-# Node 20+ runs the browser tests (playwright-core); machines of this project's kind ship it.
-# Without any node, Debian's nodejs and npm are installed (the unit test of bx.js runs with
-# them; the end-to-end test then needs a newer node and is reported as failing, not skipped).
+# Node 18+ runs the JavaScript tests (playwright-core is pinned at 1.61.1, which supports it):
+# without any node, Debian 12's own nodejs 18 and npm are installed.
 $build_only || command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()

@@ -19,9 +19,7 @@ chromium=${BX_CHROMIUM:-/usr/bin/chromium}
 [ -x "$chromium" ] || { echo "run.sh: $chromium is missing (apt-get install chromium chromium-driver)"; exit 1; }
 
 # playwright-core from the lock file; nothing to fetch when it is already there.
-if [ ! -f "$here/node_modules/playwright-core/package.json" ]; then
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || { echo "run.sh: npm ci failed"; exit 1; }
-fi
+"$here/npm-setup.sh" || { echo "run.sh: npm ci failed"; exit 1; }
 
 work=$(mktemp -d)
 pid=
