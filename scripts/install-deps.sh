@@ -19,6 +19,7 @@ packages=(
   libsqlite3-dev                            # durable stores: box host, DAOs
   libclang-14-dev                           # bxgen
   libsystemd-dev                            # bxd: sd_notify, socket activation
+  help2man                                  # man pages of bxd, bxctl and bxgen from --help
 )
 $build_only || packages+=(
   clang-14 llvm-14                          # libFuzzer targets

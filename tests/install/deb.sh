@@ -33,6 +33,12 @@ has bx-tools 'bin/bxd$'
 has bx-tools 'bin/bxctl$'
 has bx-tools 'share/bx/bxd-www/index\.html$'
 has bx-tools 'lib/systemd/system/bxd\.service$'
+has bx-tools 'completions/bxctl$'
+if command -v help2man >/dev/null; then
+  has bx-tools 'man1/bxd\.1$'
+  has bx-tools 'man1/bxctl\.1$'
+  has libbx-dev 'man1/bxgen\.1$'
+fi
 has bx-tools 'lib/systemd/system/bxd\.socket$'
 lacks bx-tools 'include/|\.so(\.[0-9]|$)'
 for p in libbx-dev bx-tools; do

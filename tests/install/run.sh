@@ -28,6 +28,14 @@ LD_LIBRARY_PATH="$libdir:${LD_LIBRARY_PATH:-}" "$work/msgbox-consumer"
 # prefix, and bxd finds its status page next to itself; bx.js is installed for applications.
 fail() { echo "install: $*" >&2; cat "$work/bxd.out" >&2 2>/dev/null || true; exit 1; }
 [ -f "$work/prefix/share/bx/js/bx.js" ] || fail "share/bx/js/bx.js is not installed"
+[ -f "$work/prefix/share/bash-completion/completions/bxctl" ] || fail "bxctl's bash completion is not installed"
+if command -v help2man >/dev/null; then
+  for t in bxd bxctl bxgen; do
+    page="$work/prefix/share/man/man1/$t.1"
+    [ -f "$page" ] || fail "man page $t.1 is not installed"
+    grep -q -- '--help' "$page" || fail "man page $t.1 does not list the options"
+  done
+fi
 mv "$work/prefix" "$work/moved"
 for t in bxd bxctl bxgen; do
   env -u LD_LIBRARY_PATH "$work/moved/bin/$t" --help >/dev/null || fail "installed $t does not start"

@@ -56,6 +56,7 @@ static void usage(FILE *out) {
       "  --timeout S    seconds to wait for an answer (default 5)\n"
       "  --json         print results and errors as JSON objects\n"
       "  --help         this text\n"
+      "  --version      the version of bxctl (and of libbx)\n"
       "\n"
       "Exit codes: 0 ok, 1 remote error, 2 usage, 3 connection or timeout.\n");
 }
@@ -301,6 +302,9 @@ int main(int argc, char **argv) {
     bool has_value = i + 1 < argc;
     if (strcmp(argv[i], "--help") == 0) {
       usage(stdout);
+      return EXIT_OK;
+    } else if (strcmp(argv[i], "--version") == 0) {
+      printf("bxctl %s\n", bx_version_string());
       return EXIT_OK;
     } else if (strcmp(argv[i], "--json") == 0) {
       c.json = true;

@@ -103,6 +103,7 @@ static void usage(FILE *out) {
       "  --log-format F      text (default: bx LEVEL /bxd: message key=value ...) or json\n"
       "                      (one object per line: time, level, ctx, msg and the fields)\n"
       "  --help              this text\n"
+      "  --version           the version of bxd (and of libbx)\n"
       "\n"
       "Environment:\n"
       "  BXD_TOKEN           the token, when neither --token-file nor --token is given\n"
@@ -425,6 +426,10 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--help") == 0) {
       usage(stdout);
+      exit(0);
+    }
+    if (strcmp(a, "--version") == 0) {
+      printf("bxd %s\n", bx_version_string());
       exit(0);
     }
     if (v == NULL) return -1;
