@@ -33,7 +33,7 @@ if command -v help2man >/dev/null; then
   for t in bxd bxctl bxgen; do
     page="$work/prefix/share/man/man1/$t.1"
     [ -f "$page" ] || fail "man page $t.1 is not installed"
-    grep -q -- '--help' "$page" || fail "man page $t.1 does not list the options"
+    grep -q -- '\\-\\-help' "$page" || fail "man page $t.1 does not list the options"
   done
 fi
 mv "$work/prefix" "$work/moved"
