@@ -80,7 +80,7 @@ start tcphub '^ready' "$bxd" --tcp 127.0.0.1:0 --unix "$work/other.sock" --unix-
 tcp=$(sed -n 's/^listening on \(tcp:.*\)/\1/p' "$work/tcphub.out")
 expect "TCP registration is off without a token" 1 "ready" timeout 10 "$server" --connect "$tcp"
 expect "a Unix peer with another uid is refused" 1 "ready" timeout 10 "$server" --connect "unix://$work/other.sock"
-grep -q "refused register" "$work/tcphub.err" && ok "refusals are logged" || bad "refusal log" "$work/tcphub.err"
+grep -q "register refused event=register name=calc peer=\"tcp 127.0.0.1:[0-9]*\" reason=" "$work/tcphub.err" && ok "refusals are logged with the name, the peer and the reason" || bad "refusal log" "$work/tcphub.err"
 kill -TERM "$last_pid"
 start tokhub '^ready' "$bxd" --tcp 127.0.0.1:0 --token s3cret || bad "token hub" "$work/tokhub.err"
 tok_pid=$last_pid
