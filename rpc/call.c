@@ -33,6 +33,7 @@ struct bx_call {
   bool result_moved;
   bool direct; /* served by a skeleton in this context without messages (rpc_internal.h) */
   int status;
+  int app_code; /* BX_EREMOTE: the application's code (bx__rpc_error_code) */
   bx_msg *reply;
   char *text;   /* error text (owned) */
   void *result; /* the decoded outputs: owned, in `small` or on the heap */
@@ -89,6 +90,7 @@ static void cl_settle(bx_call *c, int status, bx_msg *reply, const char *text) {
   c->reply = reply;
   c->status = status;
   if (status == 0 && reply) c->status = cl_decode_result(c);
+  if (c->status == BX_EREMOTE) c->app_code = reply ? bx__rpc_error_code(reply) : BX_EREMOTE;
   if (c->status != 0 && c->text == NULL && text) c->text = bx__strdup(text);
   c->refs++; /* the queued delivery's, first: unexporting may free the reply box, and its ref */
   if (c->status != 0 && c->reply_box) bx__unexport(c->ctx, c->reply_box);
@@ -349,6 +351,10 @@ const char *bx_call_error_text(const bx_call *call) {
   return call->text ? call->text : bx_strerror(call->status);
 }
 
+int bx_call_error_code(const bx_call *call) {
+  return call->status == BX_EREMOTE ? call->app_code : call->status;
+}
+
 const bx_msg *bx_call_reply(const bx_call *call) {
   if (call->reply == NULL && call->direct && bx__settled(&call->s) && call->status == 0 && call->m)
     bx__rpc_return_typed(call->m, call->result, &((bx_call *)call)->reply); /* a cache */
@@ -370,6 +376,7 @@ int bx_stub_init(bx_stub *stub, bx_box *service, const bx_interface *iface) {
 void bx_stub_reset(bx_stub *stub) {
   free(stub->last_error);
   stub->last_error = NULL;
+  stub->last_code = 0;
 }
 
 typedef struct cl_sync {
@@ -388,6 +395,7 @@ static void cl_sync_cb(bx_call *call, int status, void *result, void *data) {
     call->result_moved = true; /* the caller owns the outputs now */
   } else if (status != 0) {
     s->stub->last_error = bx__strdup(bx_call_error_text(call));
+    s->stub->last_code = bx_call_error_code(call);
   }
 }
 
@@ -399,6 +407,7 @@ int bx_call_sync(bx_stub *stub, const bx_method *m, const void *args, const bx_c
   int rc = cl_call_start(stub, m, args, opts, cl_sync_cb, &s, NULL, true);
   if (rc) {
     stub->last_error = bx__strdup(bx_strerror(rc));
+    stub->last_code = rc;
     return rc;
   }
   uv_loop_t *loop = bx_ctx_loop(bx_box_ctx(stub->service));

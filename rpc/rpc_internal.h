@@ -40,6 +40,13 @@ int bx__rpc_request_typed(const bx_method *m, const void *args, bx_msg **out);
  * Returns 0 or the encoder's error. */
 int bx__rpc_return_typed(const bx_method *m, const void *result, bx_msg **out);
 
+/* RPCErrorMessage for an application error: data "text" (NULL: bx_strerror(code)), and code
+ * (omitted for BX_EREMOTE, which stands for "no particular code"). NULL when out of memory. */
+bx_msg *bx__rpc_error_new(int code, const char *text);
+/* The application code of an RPCErrorMessage reply: its "code" field, or BX_EREMOTE when it
+ * has none that bx can read (a FOAM2 peer, a name unknown here). */
+int bx__rpc_error_code(const bx_msg *reply);
+
 /* ---- direct calls: a typed call to a skeleton in the same context, without messages ----
  * The client copies the arguments (bx__struct_copy), the skeleton runs the implementation
  * from the run queue as it would for a message, and hands back a copy of the result. Errors,

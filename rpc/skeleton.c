@@ -55,18 +55,6 @@ static void sk_call_free(bx_rpc_call *c) {
   free(c);
 }
 
-/* RPCErrorMessage{data:"text"}: application errors travel as plain strings, as FOAM's do. */
-static bx_msg *sk_error_text(const char *text) {
-  cJSON *o = bx_json_new_object(BX_CLASS_RPC_ERROR);
-  if (o == NULL || !cJSON_AddStringToObject(o, "data", text)) {
-    cJSON_Delete(o);
-    return NULL;
-  }
-  bx_msg *m = NULL;
-  bx_msg_new(o, &m);
-  return m;
-}
-
 static bx_msg *sk_return(bx_rpc_call *c) {
   bx_msg *reply;
   int rc = bx__rpc_return_typed(c->m, c->result, &reply);
@@ -79,13 +67,17 @@ static bx_msg *sk_return(bx_rpc_call *c) {
   return reply;
 }
 
-/* The reply message for a call that finished with status. */
+/* The reply message for a call that finished with status: its outputs, or the
+ * implementation's error as an application error (RPCErrorMessage{data:"text", code}, see
+ * messages.c), its text from bx_rpc_set_error() or else naming the code. */
 static bx_msg *sk_answer(bx_rpc_call *c, int status) {
   if (status == 0) return sk_return(c);
-  if (c->error_text) return sk_error_text(c->error_text);
-  bx_msg *err = NULL;
-  bx_msg_new_error(status, NULL, &err);
-  return err;
+  if (status == BX_ENOMETHOD && c->error_text == NULL) { /* a generated skeleton's NULL op */
+    bx_msg *err = NULL;
+    bx_msg_new_error(status, NULL, &err);
+    return err;
+  }
+  return bx__rpc_error_new(status, c->error_text);
 }
 
 /* Answers a direct call: a copy of the result when it copies, else the reply message. */
@@ -263,10 +255,16 @@ int bx_rpc_return(bx_rpc_call *call) {
 }
 
 int bx_rpc_fail(bx_rpc_call *call, const char *text) {
-  if (call == NULL || call->done) return BX_EINVAL;
-  free(call->error_text);
-  call->error_text = bx__strdup(text ? text : "error");
-  sk_finish(call, BX_EREMOTE);
+  return bx_rpc_fail_code(call, BX_EREMOTE, text ? text : "error");
+}
+
+int bx_rpc_fail_code(bx_rpc_call *call, int code, const char *text) {
+  if (call == NULL || call->done || code >= 0) return BX_EINVAL;
+  if (text) {
+    free(call->error_text);
+    call->error_text = bx__strdup(text);
+  }
+  sk_finish(call, code);
   return 0;
 }
 

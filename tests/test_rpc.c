@@ -216,6 +216,11 @@ static int inv_pair(const void *ops, void *im, bx_rpc_call *call, void *a, void 
   ((pair_result *)r)->r = -1;
   return 0;
 }
+/* missing(s): an application error with a libuv code, as "no such item" would be. */
+static int inv_missing(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  bx_rpc_set_error(call, "no such item: %s", ((str_args *)a)->s);
+  return UV_ENOENT;
+}
 static int inv_unimplemented(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
   return BX_ENOMETHOD;
 }
@@ -233,6 +238,7 @@ static const bx_method t_methods[] = {
     {"nope", &void_t, &void_t, 0, inv_unimplemented},
     {"peek", &str_t, &str_t, 0, inv_peek},
     {"shade", &shade_t, &shade_t, 0, inv_shade},
+    {"missing", &str_t, &void_t, 0, inv_missing},
 };
 static const char *const t_classes[] = {"test.rpc.Point"};
 static const bx_interface t_iface = {"t", t_methods, sizeof t_methods / sizeof t_methods[0],
@@ -381,7 +387,9 @@ static void test_remote_errors(void **state) {
   void_s v = {0};
   assert_int_equal(bx_call_sync(&f->stub, M("fail"), &v, NULL, &v), BX_EREMOTE);
   assert_string_equal(f->stub.last_error, "sync boom");
+  assert_int_equal(f->stub.last_code, BX_EREMOTE); /* a text, no particular code */
   assert_int_equal(bx_call_sync(&f->stub, M("nope"), &v, NULL, &v), BX_ENOMETHOD);
+  assert_int_equal(f->stub.last_code, BX_ENOMETHOD);
 
   /* A service that is not registered answers NoSuchName. */
   bx_box *nosuch = NULL;
@@ -709,6 +717,73 @@ static int message_path(void **state) {
   return 0;
 }
 
+typedef struct app_outcome {
+  int calls, status, code;
+  char text[100], reply[200];
+} app_outcome;
+
+static void on_app(bx_call *call, int status, void *result, void *data) {
+  (void)result;
+  app_outcome *o = data;
+  o->calls++;
+  o->status = status;
+  o->code = bx_call_error_code(call);
+  snprintf(o->text, sizeof o->text, "%s", bx_call_error_text(call));
+  const bx_msg *reply = bx_call_reply(call);
+  char *j = reply ? cJSON_PrintUnformatted(bx_msg_object(reply)) : NULL;
+  snprintf(o->reply, sizeof o->reply, "%s", j ? j : "");
+  free(j);
+}
+
+/* An implementation's error reaches the caller as an application error (BX_EREMOTE) with its
+ * code and its text together, the code by name on the wire beside FOAM's string data; codes of
+ * the application's own travel as numbers. */
+static void test_application_errors(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  str_args in = {.s = "k"};
+  void_s v = {0};
+  assert_int_equal(bx_call_sync(&f->stub, M("missing"), &in, NULL, &v), BX_EREMOTE);
+  assert_int_equal(f->stub.last_code, UV_ENOENT);
+  assert_string_equal(f->stub.last_error, "no such item: k");
+
+  app_outcome o = {0};
+  assert_int_equal(bx_call_start(&f->stub, M("missing"), &in, NULL, on_app, &o, NULL), 0);
+  bxt_run(f->e);
+  assert_int_equal(o.calls, 1);
+  assert_int_equal(o.status, BX_EREMOTE);
+  assert_int_equal(o.code, UV_ENOENT);
+  assert_string_equal(o.text, "no such item: k");
+  assert_string_equal(o.reply, "{\"class\":\"foam.box.RPCErrorMessage\",\"data\":\"no such item: "
+                               "k\",\"code\":\"UV_ENOENT\"}");
+
+  /* Asynchronous, with a code of the application's own and no text of its own. */
+  memset(&o, 0, sizeof o);
+  f->im.pending = NULL;
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, NULL, on_app, &o, NULL), 0);
+  bxt_spin(f->e);
+  assert_int_equal(bx_rpc_fail_code(f->im.pending, 1, "x"), BX_EINVAL);
+  assert_int_equal(bx_rpc_fail_code(f->im.pending, BX_APP_ERROR_BASE - 7, "out of stock"), 0);
+  assert_int_equal(bx_rpc_fail_code(f->im.pending, BX_APP_ERROR_BASE - 7, NULL), BX_EINVAL);
+  bxt_run(f->e);
+  assert_int_equal(o.status, BX_EREMOTE);
+  assert_int_equal(o.code, BX_APP_ERROR_BASE - 7);
+  assert_string_equal(o.text, "out of stock");
+  assert_string_equal(o.reply, "{\"class\":\"foam.box.RPCErrorMessage\",\"data\":\"out of "
+                               "stock\",\"code\":-100007}");
+
+  /* A transport's or the runtime's failure is never BX_EREMOTE: its code is its status. */
+  memset(&o, 0, sizeof o);
+  bx_call_opts opts = {.timeout_ms = 10};
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, &opts, on_app, &o, NULL), 0);
+  bxt_run(f->e);
+  assert_int_equal(o.status, BX_ETIMEDOUT);
+  assert_int_equal(o.code, BX_ETIMEDOUT);
+  bx_rpc_return(f->im.pending);
+  bxt_run(f->e);
+  fx_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_async_result_once),
@@ -722,6 +797,7 @@ int main(void) {
       cmocka_unit_test(test_same_on_both_paths),
       cmocka_unit_test(test_cancel_and_close_before_serving),
       cmocka_unit_test(test_int64_wire_forms),
+      cmocka_unit_test(test_application_errors),
   };
   int failed = cmocka_run_group_tests_name("direct", tests, direct_path, NULL);
   return failed + cmocka_run_group_tests_name("messages", tests, message_path, NULL);

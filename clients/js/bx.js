@@ -34,8 +34,11 @@ const MAX_DEPTH = 64; // the nesting bx's decoder accepts by default
 
 /**
  * Every failure bx.js reports. `code` is one of:
- * - `BX_EREMOTE`: the remote method failed; `message` is its error text, `data` the raw
- *   RPCErrorMessage data (a RemoteException's `id` becomes the code instead, when it has one)
+ * - `BX_EREMOTE`: the remote method failed (an application error); `message` is its error
+ *   text, `data` the raw RPCErrorMessage data, `appCode` the service's own error code when it
+ *   sent one (a name such as 'UV_ENOENT', or a number; undefined from FOAM2 services). A
+ *   RemoteException's `id` (the bx runtime's errors, e.g. BX_ENOMETHOD) becomes the code
+ *   instead, when it has one. Throw appError(code, text) in an export to send a code.
  * - `BX_ENOSERVICE`: no service of that name (NoSuchNameException)
  * - `BX_ETIMEDOUT`: no reply within the timeout
  * - `BX_ECONNLOST`: the connection dropped, or could not be opened, before the reply came
@@ -57,6 +60,27 @@ export class BxError extends Error {
     this.code = code;
     if (data !== undefined) this.data = data;
   }
+}
+
+/**
+ * An application error for an export to throw: the caller gets BX_EREMOTE with `message` text
+ * and `appCode` code (a string name such as 'UV_ENOENT' or a negative integer), as a C
+ * implementation returning that code would send it.
+ * @param {string|number} code
+ * @param {string} message
+ */
+export function appError(code, message) {
+  const e = new BxError('BX_EREMOTE', message);
+  e.appCode = code;
+  return e;
+}
+
+/** The `code` field of an RPCErrorMessage as bx.js reports it, or undefined. */
+function appCodeOf(answer) {
+  const c = answer.code;
+  if (typeof c === 'string' && c !== '') return c;
+  if (Number.isInteger(c) && c < 0) return c;
+  return undefined;
 }
 
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -343,7 +367,12 @@ export class Connection extends EventTarget {
         if (!isObject(answer)) reject(new BxError('BX_EBADMSG', `${what}: malformed reply`));
         else if (answer.class === RPC_RETURN)
           resolve('data' in answer ? this._fromWire(answer.data) : undefined);
-        else if (answer.class === RPC_ERROR) reject(remoteError(answer.data));
+        else if (answer.class === RPC_ERROR) {
+          const e = remoteError(answer.data);
+          const code = e.code === 'BX_EREMOTE' ? appCodeOf(answer) : undefined;
+          if (code !== undefined) e.appCode = code;
+          reject(e);
+        }
         else if (answer.class === NO_SUCH_NAME)
           reject(new BxError('BX_ENOSERVICE', `no such service: ${answer.name}`));
         else reject(new BxError('BX_EBADMSG', `${what}: unexpected reply ${answer.class}`));
@@ -495,7 +524,8 @@ export class Connection extends EventTarget {
     const answer = (result) => {
       if (reply) this._post(reply, result, null);
     };
-    const fail = (text) => answer({ class: RPC_ERROR, data: text });
+    const fail = (text, code) =>
+      answer(code === undefined ? { class: RPC_ERROR, data: text } : { class: RPC_ERROR, data: text, code });
     if (!isObject(payload) || payload.class !== RPC_MESSAGE) {
       if (reply) fail('expected a foam.box.RPCMessage');
       else this.log.warn('bx: an export got a message that is not an RPCMessage');
@@ -521,7 +551,8 @@ export class Connection extends EventTarget {
       answer(ret);
     };
     const failed = (e) => {
-      if (reply) fail(errorText(e));
+      const code = e instanceof BxError ? appCodeOf({ code: e.appCode }) : undefined;
+      if (reply) fail(code === undefined ? errorText(e) : e.message, code);
       else this.log.warn(`bx: one-way call ${method} failed: ${errorText(e)}`);
     };
     let result;

@@ -82,6 +82,24 @@ static bool is_connection_error(int status) {
          (status < 0 && status > -4096);
 }
 
+/* Why the hub refused to register us, in words. */
+static const char *refusal(const hub_link *l, int status, const char *text) {
+  static char buf[300];
+  bool unix_socket =
+      strncmp(l->url, "unix://", 7) == 0 || strncmp(l->url, "msgbox+unix://", 14) == 0;
+  if (status == BX_EPERM && unix_socket)
+    return "register refused: this hub does not let this user register (bxd --unix-uid)";
+  if (status == BX_EPERM && l->attrs == NULL)
+    return "register refused: this listener needs --token";
+  if (status == BX_EPERM) return "register refused: the hub did not accept the token";
+  if (status == BX_EEXIST) {
+    snprintf(buf, sizeof buf, "register refused: the name '%s' is taken", l->name);
+    return buf;
+  }
+  snprintf(buf, sizeof buf, "register refused: %s", text ? text : bx_strerror(status));
+  return buf;
+}
+
 static void on_registered(bx_call *call, int status, void *result, void *data) {
   (void)result;
   server *srv = data;
@@ -93,8 +111,7 @@ static void on_registered(bx_call *call, int status, void *result, void *data) {
     fflush(stdout);
     l->announced = true;
   } else if (!is_connection_error(status)) { /* refused: no point in retrying */
-    fprintf(stderr, "calc_server: the hub refused to register %s: %s\n", l->name,
-            bx_call_error_text(call));
+    fprintf(stderr, "calc_server: %s\n", refusal(l, status, bx_call_error_text(call)));
     srv->exit_code = 1;
     shutdown_server(srv);
   }

@@ -128,8 +128,14 @@ BX_EXTERN int bx_skeleton_new(bx_ctx *ctx, const bx_interface *iface, const void
 
 /* Within an implementation function:
  * - return 0: the outputs it wrote into its out parameters are sent back;
- * - return a negative code: an RPCErrorMessage is sent back, with the text set by
- *   bx_rpc_set_error() (sent as a plain string, as FOAM does), or else naming the code;
+ * - return a negative code: an application error is sent back: RPCErrorMessage whose data is
+ *   the text set by bx_rpc_set_error() (a plain string, as FOAM does), or else naming the code,
+ *   and whose "code" field (FOAM2 ignores it) carries the code. The caller's call fails with
+ *   BX_EREMOTE and bx_call_error_code() gives back the code, bx_call_error_text() the text.
+ *   Application codes are the implementation's own: bx and libuv codes travel by name (the
+ *   same on every system, e.g. UV_ENOENT for "no such item"); codes of an application's own
+ *   should lie at or below BX_APP_ERROR_BASE and travel as numbers. BX_EREMOTE means "no
+ *   particular code";
  * - return BX_RPC_ASYNC: it keeps `call` and later writes its out parameters (the pointers stay
  *   valid) and calls exactly one of bx_rpc_return() or bx_rpc_fail(). Arguments stay valid
  *   until then; box arguments must be referenced (bx_box_ref) to be kept longer.
@@ -141,11 +147,19 @@ BX_EXTERN void bx_rpc_set_error(bx_rpc_call *call, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Application error codes of an application's own: BX_APP_ERROR_BASE - n (n >= 0), clear of
+ * bx's and libuv's. bx_strerror() does not name them: send a text with them. */
+#define BX_APP_ERROR_BASE (-100000)
+
 /* Completes an asynchronous call with its outputs. Returns 0 or BX_EINVAL (already done). */
 BX_EXTERN int bx_rpc_return(bx_rpc_call *call);
 /* Completes an asynchronous call with an error whose text is `text` (a plain string on the
  * wire). Returns 0 or BX_EINVAL (already done). */
 BX_EXTERN int bx_rpc_fail(bx_rpc_call *call, const char *text);
+/* Completes an asynchronous call with the application error `code` (negative) and its `text`
+ * (NULL: the text set by bx_rpc_set_error(), else bx_strerror(code)). Returns 0, or BX_EINVAL
+ * (already done, or code not negative). */
+BX_EXTERN int bx_rpc_fail_code(bx_rpc_call *call, int code, const char *text);
 /* The request being served (borrowed, valid until the call is answered): its origin,
  * attributes. For a call from a stub in the same context, served without a message
  * (docs/codegen.md), it is rebuilt from the arguments on first use and has no reply box;
@@ -178,6 +192,8 @@ typedef struct bx_stub {
                           blocking call or bx_stub_reset()) */
   bx_call *last_call;  /* the last call started through this stub by a generated _async()
                           function (valid until its callback returns): bx_call_cancel() it */
+  int last_code;       /* bx_call_error_code() of the last failed blocking call (0 after a
+                          success): the application's code when it returned BX_EREMOTE */
 } bx_stub;
 
 /* Initialises a stub for service (borrowed) and whitelists iface's classes (iface may be NULL)
@@ -189,7 +205,9 @@ BX_EXTERN void bx_stub_reset(bx_stub *stub);
 /* Completion of a call, exactly once, always from the loop (never inside bx_call_*()):
  *   status 0: `result` points to the decoded outputs (a struct of method->result, borrowed:
  *             valid during the callback; take ownership of pointers in it by clearing them);
- *   BX_EREMOTE: the service answered RPCErrorMessage (bx_call_error_text());
+ *   BX_EREMOTE: the service's implementation failed: an application error, with its code
+ *             (bx_call_error_code()) and text (bx_call_error_text()). No other status is
+ *             an application's: the rest are the RPC runtime's and the transports';
  *   BX_ENOSERVICE, BX_ETIMEDOUT, BX_ECONNLOST, BX_ECANCELED, BX_ECLOSING, BX_EBADMSG (the
  *   reply did not decode), or a bx/libuv code from a remote RemoteException or the send. */
 typedef void (*bx_call_cb)(bx_call *call, int status, void *result, void *data);
@@ -226,6 +244,9 @@ BX_EXTERN int bx_call_cancel(bx_call *call);
  * NULL). Both borrowed, valid during the callback. A call served in the same context without
  * a message gets its RPCReturnMessage rebuilt from the result on first use. */
 BX_EXTERN const char *bx_call_error_text(const bx_call *call);
+/* During the callback: for BX_EREMOTE, the application's error code (BX_EREMOTE when the
+ * service sent none, as FOAM2 services do); for any other status, the status itself. */
+BX_EXTERN int bx_call_error_code(const bx_call *call);
 BX_EXTERN const bx_msg *bx_call_reply(const bx_call *call);
 
 /* Blocking convenience: starts the call and runs the context's loop (UV_RUN_ONCE) until it
