@@ -232,7 +232,9 @@ BX_EXTERN bx_fn bx_call_user_fn(const bx_call *call);
  * or any registry box): the RPC register(name, null, service), as FOAM peers do. The service
  * box is exported over the connection. The callback's result is NULL; status 0 means it is
  * registered (BX_EPERM: the peer refused, BX_EEXIST: the name is taken). opts may carry
- * attributes (a token). Same contract as bx_call_start(). */
+ * attributes (a token). Same contract as bx_call_start(). To stay registered across hub
+ * restarts and dropped connections, use its keep-registered mode, bx_register_remote_keep()
+ * (bx/transport.h). */
 BX_EXTERN int bx_register_remote(bx_box *registry, const char *name, bx_box *service,
                                  const bx_call_opts *opts, bx_call_cb cb, void *data,
                                  bx_call **out);

@@ -76,7 +76,9 @@ struct bx__conn {
   bx__tlink want;        /* in link->wants while it waits for its turn */
   bx_listener *listener; /* accepted through; NULL when dialled */
   void (*gone)(void *data, bx_box *conn_box); /* the client box's, told when it closes */
+  void (*up)(void *data, bx_box *conn_box);   /* the client box's, told when the dial is done */
   void *gone_data;
+  int close_code; /* why it closed (bx__conn_close's code) */
   bx_transport_limits limits;
   bx_peer_info peer;
   char *self_name;    /* the path the peer announced with RegisterSelfMessage */
@@ -775,6 +777,7 @@ int bx__conn_opened(bx__conn *c) {
 /* A dial that failed at once: c never opened and holds nothing but its link, if any. */
 static void cn_abandon(bx__conn *c) {
   c->gone = NULL;
+  c->up = NULL;
   c->state = CN_CLOSING;
   bx__link *k = c->link;
   if (k == NULL) {
@@ -820,6 +823,15 @@ void bx__conn_connected(bx__conn *c, int status) {
   c->state = CN_OPEN;
   cn_count_open(c);
   cn_schedule_flush(c);
+  if (c->up != NULL) c->up(c->gone_data, c->box);
+}
+
+void bx__conn_set_up(bx__conn *c, void (*up)(void *data, bx_box *conn)) {
+  c->up = up;
+}
+
+int bx__conn_close_code(const bx__conn *c) {
+  return c->close_code;
 }
 
 /* ---- down and up -------------------------------------------------------------------------- */
@@ -871,6 +883,7 @@ static void cn_leave_link(bx__conn *c, int code) {
 void bx__conn_close(bx__conn *c, int code) {
   if (c->state >= CN_CLOSING) return;
   c->state = CN_CLOSING;
+  c->close_code = code;
   cn_stop_waiting(c);
   cn_wake_waiters(c); /* nothing more will drain here: the peers feeding it go on */
   if (c->stats_counted) {
@@ -901,6 +914,7 @@ void bx__conn_close(bx__conn *c, int code) {
 
 void bx__conn_forget_client(bx__conn *c) {
   c->gone = NULL;
+  c->up = NULL;
   c->gone_data = NULL;
 }
 
