@@ -152,6 +152,11 @@ static const bx_box_ops rb_ops = {
 
 /* ---- starting calls ----------------------------------------------------------------------- */
 
+/* The loop time a call started now with timeout (0: the default) is due at. */
+static uint64_t cl_due(bx_ctx *ctx, uint64_t timeout) {
+  return uv_now(bx_ctx_loop(ctx)) + (timeout ? timeout : BX_DEFAULT_CALL_TIMEOUT_MS);
+}
+
 /* Puts c under its deadline and watches it. On failure c is settled and will never call
  * back. */
 static int cl_arm(bx_call *c, uint64_t timeout) {
@@ -186,7 +191,8 @@ static int cl_launch(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint
     return BX_ENOMEM;
   }
   bx_msg_set_reply_box(req, rb);
-  bx_box_unref(rb); /* the request holds it now */
+  bx_box_unref(rb);                              /* the request holds it now */
+  bx__msg_set_due(req, cl_due(c->ctx, timeout)); /* the deadline travels with the request */
   int rc = bx_send(service, req);
   if (rc < 0) c->suppress = true; /* rejected outright: the caller hears the error, not cb */
   if (rc < 0) cl_settle(c, rc, NULL, NULL); /* unless the reply came first */
@@ -199,7 +205,9 @@ static const bx__direct_waiter cl_waiter; /* how a skeleton answers a direct cal
  * (nothing was queued), else what bx_call_start returns. */
 static int cl_launch_direct(bx_call *c, bx_box *skeleton, const bx_method *own, const void *args,
                             bool oneway, uint64_t timeout) {
-  if (bx__skeleton_call_direct(skeleton, own, args, &cl_waiter, oneway ? NULL : c) != 0) return 1;
+  uint64_t due = oneway ? 0 : cl_due(c->ctx, timeout);
+  if (bx__skeleton_call_direct(skeleton, own, args, &cl_waiter, oneway ? NULL : c, due) != 0)
+    return 1;
   c->direct = true;
   if (!oneway) return cl_arm(c, timeout);
   cl_settle(c, 0, NULL, NULL); /* done once queued, as a one-way message once sent */

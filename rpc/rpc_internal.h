@@ -69,10 +69,11 @@ typedef struct bx__direct_waiter {
   void (*reply)(void *waiter, bx_msg *reply);
 } bx__direct_waiter;
 /* Queues skeleton to serve its method m with a copy of args, answering waiter through ops (a
- * reference is taken; waiter NULL for a one-way method). Returns 0, or an error with nothing
+ * reference is taken; waiter NULL for a one-way method); due is the caller's deadline in loop
+ * time (0: none), as a request message would carry it. Returns 0, or an error with nothing
  * queued: the caller then takes the message path, which gives the exact behaviour for whatever
  * the copy refused. */
 int bx__skeleton_call_direct(bx_box *skeleton, const bx_method *m, const void *args,
-                             const bx__direct_waiter *ops, void *waiter);
+                             const bx__direct_waiter *ops, void *waiter, uint64_t due);
 
 #endif

@@ -26,6 +26,8 @@ struct bx_rpc_call {
   void *args;   /* decoded arguments: borrowing from msg, or a direct call's own copy */
   void *result; /* outputs written by the implementation (owned by it until sent) */
   char *error_text;
+  uint64_t due;      /* the caller's deadline in loop time (0: none) */
+  int runtime_error; /* an error of the runtime's, not the implementation's (a passed deadline) */
   bool owned_args;
   bool done;
 };
@@ -39,6 +41,7 @@ static bx_rpc_call *sk_call_new(bx_box *self, bx_msg *msg, const bx_method *m) {
   if (c == NULL) return NULL;
   c->skeleton = bx_box_ref(self);
   c->msg = msg;
+  c->due = msg ? bx__msg_due(msg) : 0;
   c->m = m;
   c->args = (char *)c + head;
   c->result = (char *)c + head + asz;
@@ -72,9 +75,10 @@ static bx_msg *sk_return(bx_rpc_call *c) {
  * messages.c), its text from bx_rpc_set_error() or else naming the code. */
 static bx_msg *sk_answer(bx_rpc_call *c, int status) {
   if (status == 0) return sk_return(c);
-  if (status == BX_ENOMETHOD && c->error_text == NULL) { /* a generated skeleton's NULL op */
+  if ((status == BX_ENOMETHOD && c->error_text == NULL) || /* a generated skeleton's NULL op */
+      status == c->runtime_error) {
     bx_msg *err = NULL;
-    bx_msg_new_error(status, NULL, &err);
+    bx_msg_new_error(status, c->error_text, &err);
     return err;
   }
   return bx__rpc_error_new(status, c->error_text);
@@ -107,9 +111,20 @@ static void sk_finish(bx_rpc_call *c, int status) {
   sk_call_free(c);
 }
 
-/* Runs the implementation on decoded arguments and answers unless it went asynchronous. */
+static uint64_t sk_now(const bx_rpc_call *c) {
+  return uv_now(bx_ctx_loop(bx_box_ctx(c->skeleton)));
+}
+
+/* Runs the implementation on decoded arguments and answers unless it went asynchronous. A
+ * request whose deadline has passed is not started: the caller has given up on it. */
 static void sk_invoke(bx_rpc_call *c) {
   sk_priv *p = bx_box_priv(c->skeleton);
+  if (c->due != 0 && c->due <= sk_now(c)) {
+    c->runtime_error = BX_ETIMEDOUT;
+    c->error_text = bx__strdup("the deadline passed before the call started");
+    sk_finish(c, BX_ETIMEDOUT);
+    return;
+  }
   int rc = c->m->invoke(p->ops, p->impl, c, c->args, c->result);
   if (rc == BX_RPC_ASYNC) return; /* the implementation completes it later */
   if (rc > 0) rc = BX_EINVAL;
@@ -204,9 +219,10 @@ static void sk_run_direct(void *a, void *b) {
 }
 
 int bx__skeleton_call_direct(bx_box *skeleton, const bx_method *m, const void *args,
-                             const bx__direct_waiter *ops, void *waiter) {
+                             const bx__direct_waiter *ops, void *waiter, uint64_t due) {
   bx_rpc_call *c = sk_call_new(skeleton, NULL, m);
   if (c == NULL) return BX_ENOMEM;
+  c->due = due;
   int rc = bx__struct_copy(m->args, c->args, args);
   c->owned_args = true;
   if (rc == 0) rc = bx__defer(bx_box_ctx(skeleton), sk_run_direct, c, NULL);
@@ -278,4 +294,14 @@ bx_ctx *bx_rpc_call_ctx(const bx_rpc_call *call) {
 }
 const bx_method *bx_rpc_call_method(const bx_rpc_call *call) {
   return call->m;
+}
+
+int64_t bx_rpc_call_deadline(const bx_rpc_call *call) {
+  if (call->due == 0) return -1;
+  uint64_t now = sk_now(call);
+  return call->due > now ? (int64_t)(call->due - now) : 0;
+}
+
+bool bx_rpc_call_wanted(const bx_rpc_call *call) {
+  return !call->done && (call->due == 0 || call->due > sk_now(call));
 }

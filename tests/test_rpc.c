@@ -147,6 +147,8 @@ typedef struct impl {
   double *pending_out;
   bx_box *callback;
   bool saw_reply_box; /* peek(): did the request carry a reply box (the message path)? */
+  int dl_calls;       /* dl() calls started */
+  bool dl_wanted;     /* what bx_rpc_call_wanted() said in the last */
 } impl;
 
 static int inv_add(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
@@ -221,6 +223,13 @@ static int inv_missing(const void *ops, void *im, bx_rpc_call *call, void *a, vo
   bx_rpc_set_error(call, "no such item: %s", ((str_args *)a)->s);
   return UV_ENOENT;
 }
+/* dl() -> the milliseconds left of the caller's deadline, as the implementation sees them. */
+static int inv_dl(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  ((impl *)im)->dl_calls++;
+  ((impl *)im)->dl_wanted = bx_rpc_call_wanted(call);
+  ((add_result *)r)->sum = (double)bx_rpc_call_deadline(call);
+  return 0;
+}
 static int inv_unimplemented(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
   return BX_ENOMETHOD;
 }
@@ -239,6 +248,7 @@ static const bx_method t_methods[] = {
     {"peek", &str_t, &str_t, 0, inv_peek},
     {"shade", &shade_t, &shade_t, 0, inv_shade},
     {"missing", &str_t, &void_t, 0, inv_missing},
+    {"dl", &void_t, &add_result_t, 0, inv_dl},
 };
 static const char *const t_classes[] = {"test.rpc.Point"};
 static const bx_interface t_iface = {"t", t_methods, sizeof t_methods / sizeof t_methods[0],
@@ -784,6 +794,64 @@ static void test_application_errors(void **state) {
   fx_free(f);
 }
 
+/* The caller's deadline reaches the implementation; a request whose deadline has passed is
+ * answered BX_ETIMEDOUT without starting; an asynchronous implementation can tell that its
+ * caller gave up. */
+static void test_deadlines(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  void_s v = {0};
+  add_result r = {0};
+  bx_call_opts opts = {.timeout_ms = 5000};
+  assert_int_equal(bx_call_sync(&f->stub, M("dl"), &v, &opts, &r), 0);
+  assert_true(r.sum > 0 && r.sum <= 5000);
+  assert_true(f->im.dl_wanted);
+
+  /* A request that arrives with its deadline passed (deadlineMs 0 on the wire). */
+  bxt_sink sink;
+  bxt_sink_init(&sink, f->e->ctx);
+  bx_msg *req = bx__rpc_request_new("dl", cJSON_CreateArray());
+  bx_msg_set_reply_box(req, sink.box);
+  bx__msg_set_due(req, 1); /* long past */
+  assert_int_equal(bx_send(f->skel, req), 0);
+  bxt_run(f->e);
+  assert_int_equal(f->im.dl_calls, 1); /* not started */
+  assert_int_equal(sink.n, 1);
+  const char *text = NULL;
+  assert_int_equal(bx_msg_error(sink.msgs[0], &text), BX_ETIMEDOUT);
+  assert_string_equal(text, "the deadline passed before the call started");
+  bxt_sink_free(&sink);
+
+  /* A request without a deadline (a FOAM2 caller's): -1. */
+  bxt_sink_init(&sink, f->e->ctx);
+  req = bx__rpc_request_new("dl", cJSON_CreateArray());
+  bx_msg_set_reply_box(req, sink.box);
+  assert_int_equal(bx_send(f->skel, req), 0);
+  bxt_run(f->e);
+  assert_int_equal(sink.n, 1);
+  const cJSON *data = cJSON_GetObjectItemCaseSensitive(bx_msg_object(sink.msgs[0]), "data");
+  assert_true(cJSON_IsNumber(data) && data->valuedouble == -1);
+  bxt_sink_free(&sink);
+
+  /* Asynchronous: wanted while the caller waits, not once its deadline has passed. */
+  outcome o = {0};
+  f->im.pending = NULL;
+  opts.timeout_ms = 20;
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, &opts, on_done, &o, NULL), 0);
+  bxt_spin(f->e);
+  assert_non_null(f->im.pending);
+  assert_true(bx_rpc_call_wanted(f->im.pending));
+  int64_t left = bx_rpc_call_deadline(f->im.pending);
+  assert_true(left > 0 && left <= 20);
+  bxt_run(f->e); /* the deadline passes */
+  assert_int_equal(o.status, BX_ETIMEDOUT);
+  assert_false(bx_rpc_call_wanted(f->im.pending));
+  assert_int_equal(bx_rpc_call_deadline(f->im.pending), 0);
+  assert_int_equal(bx_rpc_return(f->im.pending), 0);
+  bxt_run(f->e);
+  fx_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_async_result_once),
@@ -798,6 +866,7 @@ int main(void) {
       cmocka_unit_test(test_cancel_and_close_before_serving),
       cmocka_unit_test(test_int64_wire_forms),
       cmocka_unit_test(test_application_errors),
+      cmocka_unit_test(test_deadlines),
   };
   int failed = cmocka_run_group_tests_name("direct", tests, direct_path, NULL);
   return failed + cmocka_run_group_tests_name("messages", tests, message_path, NULL);

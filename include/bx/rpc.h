@@ -167,6 +167,16 @@ BX_EXTERN int bx_rpc_fail_code(bx_rpc_call *call, int code, const char *text);
 BX_EXTERN const bx_msg *bx_rpc_call_msg(const bx_rpc_call *call);
 BX_EXTERN bx_ctx *bx_rpc_call_ctx(const bx_rpc_call *call);
 BX_EXTERN const bx_method *bx_rpc_call_method(const bx_rpc_call *call);
+/* Deadlines (docs/codegen.md): a call's remaining time travels with the request (the
+ * attribute "deadlineMs", which FOAM2 ignores), reduced by the time relays held it. The
+ * milliseconds left until the caller gives up: 0 when that has passed, -1 when the request
+ * carried no deadline (a FOAM2 caller, a one-way message). The skeleton does not start a request
+ * whose deadline has passed; it answers BX_ETIMEDOUT (a runtime error) instead. */
+BX_EXTERN int64_t bx_rpc_call_deadline(const bx_rpc_call *call);
+/* Whether the caller still waits for this call: false once its deadline passed (or the call
+ * was answered). An asynchronous implementation asks before expensive work; it must still
+ * complete the call (bx_rpc_return or bx_rpc_fail), which then sends nothing anybody reads. */
+BX_EXTERN bool bx_rpc_call_wanted(const bx_rpc_call *call);
 
 /* ---- calling ------------------------------------------------------------------------------ */
 

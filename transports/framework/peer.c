@@ -404,8 +404,24 @@ static void cn_count_error(bx__conn *c) {
   if (c->ts) bx__tstate_stats(c->ts)->errors++;
 }
 
+/* A request whose deadline passed before it could be sent (a relay held it, or it arrived
+ * expired): nobody waits for its answer any more, so it is answered here (BX_ETIMEDOUT) instead
+ * of being forwarded. True when msg was answered (msg is then the caller's to release). */
+static bool cn_expired(bx__conn *c, const bx_msg *msg) {
+  uint64_t due = bx__msg_due(msg);
+  if (due == 0 || due > uv_now(bx_ctx_loop(c->ctx)) || bx_msg_reply_box(msg) == NULL) return false;
+  bx_log(c->ctx, BX_LOG_INFO, "%s connection: answering a request whose deadline passed",
+         c->tran->scheme);
+  bx_reply_error(msg, BX_ETIMEDOUT, "the deadline passed before the request could be forwarded");
+  return true;
+}
+
 static int cn_send(bx_box *self, bx_msg *msg) {
   bx__conn *c = cn(self);
+  if (c->state < CN_CLOSING && cn_expired(c, msg)) {
+    bx_msg_unref(msg);
+    return 0;
+  }
   int rc = cn_admit(c, msg);
   if (rc == 0) rc = cn_encode(c, msg);
   bx_msg_unref(msg);

