@@ -75,6 +75,11 @@ struct bx_msg {
  * frame was written (FOAM2 ignores it); the decoder turns it back into loop time, so a relay
  * forwards what is left of it. */
 #define BX__ATTR_DEADLINE "deadlineMs"
+/* Cancellation (docs/codegen.md): a request's "callId" attribute names it; a cancel is a
+ * one-way HelloMessage (FOAM2 accepts and ignores it) to the same service whose "cancel"
+ * attribute holds that id. */
+#define BX__ATTR_CALL_ID "callId"
+#define BX__ATTR_CANCEL "cancel"
 static inline uint64_t bx__msg_due(const bx_msg *msg) {
   return msg->due;
 }

@@ -502,6 +502,14 @@ static int cd_fast(cd_dec *d, const char *buf, size_t len) {
   if (rc) return cd_fail(d->err, rc, "out of memory");
   rc = cd_fast_reply(d, &env);
   if (rc == 0 && env.has_deadline) cd_set_deadline(d, (double)env.deadline_ms);
+  if (rc == 0 && env.has_call_id) {
+    char idbuf[64];
+    char *v = bx__copy_text(idbuf, sizeof idbuf, env.call_id.p, env.call_id.n);
+    cJSON *id = v ? cJSON_CreateString(v) : NULL;
+    if (v != idbuf) free(v);
+    rc = id ? bx_msg_set_attr(d->msg, BX__ATTR_CALL_ID, id) : BX_ENOMEM;
+    if (rc) return cd_fail(d->err, rc, "out of memory");
+  }
   if (rc == CD_GENERAL) {
     bx_msg_unref(d->msg);
     d->msg = NULL;

@@ -11,11 +11,17 @@
  * - Deadlines are the context's deadline service (one timer per context); a call's deadline
  *   and its tracking (closing the context settles it with BX_ECLOSING) live in its settle
  *   record, so a call costs no handle and no allocation beyond itself.
+ * - Cancellation reaches the server: a message-path request carries a "callId" attribute, and
+ *   bx_call_cancel() sends a one-way cancel naming it to the same service (through any relay);
+ *   a direct call's skeleton call is told from the loop. The caller's own completion is still
+ *   the one settle point: BX_ECANCELED, once, unless the answer came first.
  * - The call holds a weak pointer to its reply box (the box holds the call): when a call
  *   expires, its reply box's one-shot export is removed so the registry does not grow.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rpc_internal.h"
 
@@ -27,9 +33,12 @@ struct bx_call {
   bx_call_cb cb;
   void *data;
   bx_fn user_fn;
-  bx_box *reply_box; /* weak */
-  bool suppress;     /* the start failed: never call back */
-  bool owned_result; /* decode copies (blocking calls move them out) */
+  bx_box *reply_box;   /* weak */
+  bx_box *service;     /* where a message-path request went (a reference): its cancel goes there */
+  bx_rpc_call *served; /* a direct call's skeleton call while it lives (borrowed) */
+  char id[40];         /* the request's callId (message path) */
+  bool suppress;       /* the start failed: never call back */
+  bool owned_result;   /* decode copies (blocking calls move them out) */
   bool result_moved;
   bool direct; /* served by a skeleton in this context without messages (rpc_internal.h) */
   int status;
@@ -52,6 +61,7 @@ static void cl_unref(bx_call *c) {
     if (c->result != c->small.bytes) free(c->result);
   }
   bx_msg_unref(c->reply);
+  bx_box_unref(c->service);
   free(c->text);
   free(c);
 }
@@ -152,6 +162,34 @@ static const bx_box_ops rb_ops = {
 
 /* ---- starting calls ----------------------------------------------------------------------- */
 
+/* A name for c's request, unique enough among the calls a service serves at once: this
+ * process's seed (time and pid) and a counter. */
+static void cl_name(bx_call *c) {
+  static uint64_t seed, counter;
+  if (seed == 0) seed = (uv_hrtime() ^ ((uint64_t)getpid() << 32)) | 1;
+  snprintf(c->id, sizeof c->id, "%llx.%llx", (unsigned long long)seed,
+           (unsigned long long)++counter);
+}
+
+/* Tells the service that c's caller gave up: a one-way HelloMessage (which FOAM2 accepts and
+ * ignores) whose "cancel" attribute names the request. Best effort: nothing waits for it. */
+static void cl_send_cancel(bx_call *c) {
+  bx_msg *m = NULL;
+  bx_msg_new(bx_json_new_object(BX_CLASS_HELLO), &m);
+  if (m == NULL || bx_msg_set_attr(m, BX__ATTR_CANCEL, cJSON_CreateString(c->id)) != 0) {
+    bx_msg_unref(m);
+    return;
+  }
+  bx_send(c->service, m);
+}
+
+static void cl_cancel_direct(void *a, void *b) {
+  bx_call *c = a;
+  (void)b;
+  if (c->served) bx__skeleton_cancel(c->served);
+  cl_unref(c);
+}
+
 /* The loop time a call started now with timeout (0: the default) is due at. */
 static uint64_t cl_due(bx_ctx *ctx, uint64_t timeout) {
   return uv_now(bx_ctx_loop(ctx)) + (timeout ? timeout : BX_DEFAULT_CALL_TIMEOUT_MS);
@@ -193,6 +231,9 @@ static int cl_launch(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint
   bx_msg_set_reply_box(req, rb);
   bx_box_unref(rb);                              /* the request holds it now */
   bx__msg_set_due(req, cl_due(c->ctx, timeout)); /* the deadline travels with the request */
+  cl_name(c);
+  if (bx_msg_set_attr(req, BX__ATTR_CALL_ID, cJSON_CreateString(c->id)) == 0)
+    c->service = bx_box_ref(service);
   int rc = bx_send(service, req);
   if (rc < 0) c->suppress = true; /* rejected outright: the caller hears the error, not cb */
   if (rc < 0) cl_settle(c, rc, NULL, NULL); /* unless the reply came first */
@@ -245,11 +286,16 @@ static void cl_direct_reply(void *call, bx_msg *reply) {
   cl_on_reply(c, reply);
 }
 
+static void cl_direct_served(void *call, bx_rpc_call *served) {
+  ((bx_call *)call)->served = served;
+}
+
 static const bx__direct_waiter cl_waiter = {
     .ref = cl_waiter_ref,
     .unref = cl_waiter_unref,
     .result = cl_direct_result,
     .reply = cl_direct_reply,
+    .served = cl_direct_served,
 };
 
 static bx_call *cl_new(bx_ctx *ctx, const bx_method *m, bx_call_cb cb, void *data,
@@ -350,6 +396,11 @@ int bx_call_json(bx_box *service, const char *method, cJSON *args, bool oneway,
 
 int bx_call_cancel(bx_call *call) {
   if (call == NULL || bx__settled(&call->s)) return BX_EINVAL;
+  if (call->service) cl_send_cancel(call);
+  if (call->served) { /* the skeleton learns it from the loop, not inside this call */
+    call->refs++;
+    if (bx__defer(call->ctx, cl_cancel_direct, call, NULL) != 0) call->refs--;
+  }
   cl_settle(call, BX_ECANCELED, NULL, NULL);
   return 0;
 }

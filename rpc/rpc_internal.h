@@ -67,7 +67,13 @@ typedef struct bx__direct_waiter {
   void (*unref)(void *waiter);
   void (*result)(void *waiter, void *result);
   void (*reply)(void *waiter, bx_msg *reply);
+  /* The call serving it (borrowed), once queued, and NULL when that call is freed: the waiter
+   * cancels it through bx__skeleton_cancel() meanwhile. */
+  void (*served)(void *waiter, bx_rpc_call *call);
 } bx__direct_waiter;
+/* The caller canceled call: its flag is set and its cancel callback runs (from here: call it
+ * from the loop). */
+void bx__skeleton_cancel(bx_rpc_call *call);
 /* Queues skeleton to serve its method m with a copy of args, answering waiter through ops (a
  * reference is taken; waiter NULL for a one-way method); due is the caller's deadline in loop
  * time (0: none), as a request message would carry it. Returns 0, or an error with nothing

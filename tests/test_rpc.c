@@ -852,6 +852,40 @@ static void test_deadlines(void **state) {
   fx_free(f);
 }
 
+static void count_cancel(bx_rpc_call *call, void *data) {
+  assert_true(bx_rpc_call_canceled(call));
+  (*(int *)data)++;
+}
+
+/* bx_call_cancel() reaches the implementation on both paths (a cancel message, or the direct
+ * call's skeleton call), from the loop; the caller completes once. */
+static void test_cancel_reaches_the_implementation(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  outcome o = {0};
+  void_s v = {0};
+  bx_call *c = NULL;
+  f->im.pending = NULL;
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, NULL, on_done, &o, &c), 0);
+  bxt_spin(f->e);
+  assert_non_null(f->im.pending);
+  int canceled = 0;
+  bx_rpc_call_on_cancel(f->im.pending, count_cancel, &canceled);
+  assert_int_equal(bx_call_cancel(c), 0);
+  assert_int_equal(canceled, 0); /* not inside bx_call_cancel */
+  bxt_spin(f->e);
+  assert_int_equal(canceled, 1);
+  assert_true(bx_rpc_call_canceled(f->im.pending));
+  assert_false(bx_rpc_call_wanted(f->im.pending));
+  assert_int_equal(o.calls, 1);
+  assert_int_equal(o.status, BX_ECANCELED);
+  assert_int_equal(bx_rpc_return(f->im.pending), 0);
+  bxt_run(f->e);
+  assert_int_equal(o.calls, 1);
+  assert_int_equal(canceled, 1);
+  fx_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_async_result_once),
@@ -867,6 +901,7 @@ int main(void) {
       cmocka_unit_test(test_int64_wire_forms),
       cmocka_unit_test(test_application_errors),
       cmocka_unit_test(test_deadlines),
+      cmocka_unit_test(test_cancel_reaches_the_implementation),
   };
   int failed = cmocka_run_group_tests_name("direct", tests, direct_path, NULL);
   return failed + cmocka_run_group_tests_name("messages", tests, message_path, NULL);

@@ -159,6 +159,42 @@ static void test_deadline_through_the_hub(void **state) {
   world_free(w);
 }
 
+static void on_cancel(bx_rpc_call *call, void *data) {
+  svc *s = data;
+  assert_ptr_equal(call, s->held);
+  assert_true(bx_rpc_call_canceled(call));
+  s->canceled++;
+}
+
+/* bx_call_cancel() on a call in flight: the caller completes once with BX_ECANCELED, and the
+ * service's call, reached through the hub, learns it (flag and callback). */
+static void test_cancel_through_the_hub(void **state) {
+  (void)state;
+  world *w = world_new();
+  outcome o = {0};
+  no_args none = {0};
+  bx_call *call = NULL;
+  assert_int_equal(bx_call_start(&w->stub, &w_methods[1], &none, NULL, on_done, &o, &call), 0);
+  RUN_UNTIL(&w->loop, w->impl.held != NULL);
+  bx_rpc_call_on_cancel(w->impl.held, on_cancel, &w->impl);
+  assert_false(bx_rpc_call_canceled(w->impl.held));
+  assert_true(bx_rpc_call_wanted(w->impl.held));
+  assert_int_equal(bx_call_cancel(call), 0);
+  assert_int_equal(o.calls, 0); /* never inside bx_call_cancel */
+  RUN_UNTIL(&w->loop, o.calls == 1 && w->impl.canceled == 1);
+  assert_int_equal(o.status, BX_ECANCELED);
+  assert_true(bx_rpc_call_canceled(w->impl.held));
+  assert_false(bx_rpc_call_wanted(w->impl.held));
+  /* The service still completes it; its answer finds nobody: one completion, one cancel. */
+  assert_int_equal(bx_rpc_return(w->impl.held), 0);
+  outcome p = {0};
+  assert_int_equal(bx_call_start(&w->stub, &w_methods[0], &none, NULL, on_done, &p, NULL), 0);
+  RUN_UNTIL(&w->loop, p.calls == 1); /* a later call goes through: the answer has come back */
+  assert_int_equal(o.calls, 1);
+  assert_int_equal(w->impl.canceled, 1);
+  world_free(w);
+}
+
 /* A request that reaches the hub with its deadline passed: the hub answers it; the service
  * never sees it. */
 static void test_expired_answered_by_the_hub(void **state) {
@@ -223,6 +259,7 @@ int main(void) {
       cmocka_unit_test(test_deadline_through_the_hub),
       cmocka_unit_test(test_expired_answered_by_the_hub),
       cmocka_unit_test(test_deadline_attribute_round_trip),
+      cmocka_unit_test(test_cancel_through_the_hub),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

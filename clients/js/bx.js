@@ -41,6 +41,7 @@ const MAX_DEPTH = 64; // the nesting bx's decoder accepts by default
  *   instead, when it has one. Throw appError(code, text) in an export to send a code.
  * - `BX_ENOSERVICE`: no service of that name (NoSuchNameException)
  * - `BX_ETIMEDOUT`: no reply within the timeout
+ * - `BX_ECANCELED`: the call's AbortSignal was aborted
  * - `BX_ECONNLOST`: the connection dropped, or could not be opened, before the reply came
  * - `BX_ECLOSED`: the connection was closed with close()
  * - `BX_EINVAL`: a bad argument (a value that cannot travel, a bad name ...)
@@ -191,6 +192,7 @@ export class Connection extends EventTarget {
     super();
     this.url = url;
     this.timeout = opts.timeout ?? 10000;
+    this._idSeed = Math.floor(Math.random() * 2 ** 32).toString(16);
     this.reconnect = opts.reconnect ?? true;
     this.backoff = { min: opts.backoff?.min ?? 250, max: opts.backoff?.max ?? 5000 };
     this.log = opts.logger ?? console;
@@ -239,7 +241,10 @@ export class Connection extends EventTarget {
   /**
    * Calls `method` of the service registered as `service` on the server.
    * @param {string} service  @param {string} method  @param {Array} [args]
-   * @param {{timeout?: number}} [opts] timeout in ms (0: none); default: the connection's
+   * @param {{timeout?: number, signal?: AbortSignal}} [opts] timeout in ms (0: none; default:
+   *   the connection's); signal: aborting it rejects the call with BX_ECANCELED and tells the
+   *   server (a cancel naming the request, which a bx skeleton turns into
+   *   bx_rpc_call_canceled())
    * @returns {Promise<*>} the result (undefined for a void method); rejects with a BxError
    */
   call(service, method, args = [], opts = {}) {
@@ -347,8 +352,25 @@ export class Connection extends EventTarget {
     return new Promise((resolve, reject) => {
       const name = `r${++this._seq}`;
       const timeout = opts.timeout ?? this.timeout;
+      const signal = opts.signal;
+      if (signal?.aborted) {
+        reject(new BxError('BX_ECANCELED', `${what}: canceled`));
+        return;
+      }
+      // With a signal the request carries a callId, and aborting sends a cancel naming it (a
+      // one-way HelloMessage with attributes.cancel, as bx_call_cancel() does).
+      const callId = signal ? `js.${this._idSeed}.${this._seq}` : undefined;
+      const onAbort = () => {
+        try {
+          this._post(target, { class: HELLO }, null, { cancel: callId });
+        } catch {
+          /* the connection is gone: nobody to tell */
+        }
+        entry.reject(new BxError('BX_ECANCELED', `${what}: canceled`));
+      };
       const done = () => {
         clearTimeout(entry.timer);
+        signal?.removeEventListener('abort', onAbort);
         this._calls.delete(name);
         this._boxes.delete(name);
       };
@@ -378,7 +400,8 @@ export class Connection extends EventTarget {
         else reject(new BxError('BX_EBADMSG', `${what}: unexpected reply ${answer.class}`));
       });
       try {
-        this._post(target, payload, returnBoxRef(name));
+        this._post(target, payload, returnBoxRef(name), callId ? { callId } : undefined);
+        signal?.addEventListener('abort', onAbort, { once: true });
       } catch (e) {
         entry.reject(e);
       }
@@ -386,14 +409,14 @@ export class Connection extends EventTarget {
   }
 
   /** Wraps payload for target (SubBox over ReturnBox ...) and sends it in a Message. */
-  _post(target, payload, replyBox) {
+  _post(target, payload, replyBox, extra) {
     let object = payload;
     for (let ref = target.ref; ref.class !== RETURN_BOX; ref = ref.delegate) {
       if (ref.class !== SUB_BOX || !isObject(ref.delegate))
         throw new BxError('BX_EINVAL', `cannot send to a ${ref.class} from here`);
       object = { class: SUB_BOX_MESSAGE, name: ref.name, object };
     }
-    const attributes = replyBox ? { replyBox } : {};
+    const attributes = replyBox ? { replyBox, ...extra } : { ...extra };
     this._sendFrame(foamStringify({ class: MESSAGE, attributes, object }));
   }
 

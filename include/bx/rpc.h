@@ -177,6 +177,15 @@ BX_EXTERN int64_t bx_rpc_call_deadline(const bx_rpc_call *call);
  * was answered). An asynchronous implementation asks before expensive work; it must still
  * complete the call (bx_rpc_return or bx_rpc_fail), which then sends nothing anybody reads. */
 BX_EXTERN bool bx_rpc_call_wanted(const bx_rpc_call *call);
+/* Cancellation: the caller called bx_call_cancel() while this call was being served (the
+ * cancel travels through relays as a one-way message, docs/codegen.md). The implementation
+ * still completes the call (its answer is dropped). A call canceled is no longer wanted. */
+BX_EXTERN bool bx_rpc_call_canceled(const bx_rpc_call *call);
+/* cb(call, data) runs from the loop when the cancel arrives, at most once, never after the
+ * call was completed; NULL removes it. For asynchronous implementations (set it before
+ * returning BX_RPC_ASYNC). */
+BX_EXTERN void bx_rpc_call_on_cancel(bx_rpc_call *call, void (*cb)(bx_rpc_call *call, void *data),
+                                     void *data);
 
 /* ---- calling ------------------------------------------------------------------------------ */
 
@@ -249,8 +258,9 @@ BX_EXTERN int bx_register_remote(bx_box *registry, const char *name, bx_box *ser
                                  const bx_call_opts *opts, bx_call_cb cb, void *data,
                                  bx_call **out);
 
-/* Cancels a pending call: it completes with BX_ECANCELED (from the loop). Returns 0, or
- * BX_EINVAL when it already completed. */
+/* Cancels a pending call: it completes with BX_ECANCELED (from the loop), exactly once, and the
+ * server is told (bx_rpc_call_canceled(), through any relay). Returns 0, or BX_EINVAL when it
+ * already completed. */
 BX_EXTERN int bx_call_cancel(bx_call *call);
 /* During the callback: the error text of a failed call (or NULL), and the raw reply (or
  * NULL). Both borrowed, valid during the callback. A call served in the same context without

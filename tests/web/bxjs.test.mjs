@@ -284,6 +284,35 @@ test('application errors: code and text together, both ways; data stays the stri
   conn.close();
 });
 
+test('AbortSignal: BX_ECANCELED once, a cancel naming the request goes to the service', async () => {
+  const { conn, ws } = await openConn();
+  const ac = new AbortController();
+  const p = conn.call('calc', 'slow', [1], { signal: ac.signal });
+  const [req] = ws.frames();
+  const id = req.attributes.callId;
+  assert.match(id, /^js\./);
+  assert.deepEqual(Object.keys(req.attributes), ['replyBox', 'callId']);
+  ac.abort();
+  await assert.rejects(p, { code: 'BX_ECANCELED', message: 'calc.slow: canceled' });
+  assert.deepEqual(ws.frames()[1], {
+    class: 'foam.box.Message',
+    attributes: { cancel: id },
+    object: { class: 'foam.box.SubBoxMessage', name: 'calc', object: { class: 'foam.box.HelloMessage' } },
+  });
+  // the late answer is ignored; the reply box is gone
+  ws.deliver(replyFrame(replyName(req), { class: 'foam.box.RPCReturnMessage', data: 1 }));
+  assert.equal(conn._boxes.size, 0);
+  // already aborted: nothing is sent; without a signal, no callId (FOAM2's frames unchanged)
+  const n = ws.sent.length;
+  await assert.rejects(conn.call('calc', 'add', [1, 2], { signal: ac.signal }), { code: 'BX_ECANCELED' });
+  assert.equal(ws.sent.length, n);
+  const q = conn.call('calc', 'add', [1, 2]);
+  assert.deepEqual(Object.keys(ws.frames().at(-1).attributes), ['replyBox']);
+  ws.deliver(replyFrame(replyName(ws.frames().at(-1)), { class: 'foam.box.RPCReturnMessage', data: 3 }));
+  assert.equal(await q, 3);
+  conn.close();
+});
+
 test('an exported object: in args as SubBox{name, ReturnBox}; the server calls it back', async () => {
   const { conn, ws } = await openConn();
   const ticks = [];
