@@ -646,6 +646,10 @@ export class Connection extends EventTarget {
     if (Array.isArray(value)) return value.map((v) => this._fromWire(v));
     if (!isObject(value)) return value;
     if (value.class === TIMESTAMP && typeof value.value === 'number') return new Date(value.value);
+    if (value.class === TIMESTAMP && typeof value.value === 'string') {
+      const ms = Date.parse(value.value); // FOAM2 over TCP writes toISOString()
+      if (!Number.isNaN(ms)) return new Date(ms);
+    }
     if (isBoxRef(value)) return new RemoteBox(this, value);
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this._fromWire(v)]));
   }

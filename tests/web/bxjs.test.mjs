@@ -313,6 +313,23 @@ test('AbortSignal: BX_ECANCELED once, a cancel naming the request goes to the se
   conn.close();
 });
 
+test('__Timestamp__ golden vectors: the ISO-8601 string form and the number form both give the Date', async () => {
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '../data/codec/timestamp-vectors.jsonl');
+  const vectors = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.ok(vectors.length >= 10);
+  const { conn } = await openConn();
+  for (const v of vectors) {
+    const frame = JSON.parse(v.frame);
+    let value = frame.object.object;
+    value = value.class === 'foam.box.RPCReturnMessage' ? value.data : value.args[0];
+    const d = conn._fromWire(value);
+    assert.ok(d instanceof Date, v.name);
+    assert.equal(d.getTime(), v.ms, v.name);
+    assert.deepEqual(conn._toWire(d), JSON.parse(v.encodes_as).object.object.data ?? JSON.parse(v.encodes_as).object.object.args[0], v.name);
+  }
+  conn.close();
+});
+
 test('an exported object: in args as SubBox{name, ReturnBox}; the server calls it back', async () => {
   const { conn, ws } = await openConn();
   const ticks = [];
