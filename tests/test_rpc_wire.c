@@ -33,7 +33,9 @@ static const bx_type none_t = {.kind = BX_KIND_STRUCT, .name = "void", .size = s
 typedef struct svc {
   int probes, holds;
   bx_rpc_call *held;
-  int canceled; /* cancel callbacks seen */
+  int canceled;       /* cancel callbacks seen */
+  bx_rpc_call *asked; /* ask() waiting for its callback */
+  double *ask_out;
 } svc;
 
 static int inv_probe(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
@@ -51,11 +53,45 @@ static int inv_hold(const void *ops, void *im, bx_rpc_call *call, void *a, void 
   return BX_RPC_ASYNC;
 }
 
+/* ask(cb) -> cb.value() + 1: the service calls the caller's box back and answers only when
+ * that callback has answered. */
+typedef struct ask_args {
+  bx_box *cb;
+} ask_args;
+static const bx_field ask_f[] = {{"cb", &bx_type_box, offsetof(ask_args, cb), NULL, 0}};
+static const bx_type ask_t = {.kind = BX_KIND_STRUCT,
+                              .name = "ask_args",
+                              .size = sizeof(ask_args),
+                              .fields = ask_f,
+                              .nfields = 1};
+
+static void ask_answered(bx_call *call, int status, void *result, void *data) {
+  (void)call;
+  svc *s = data;
+  const cJSON *v = result;
+  if (status != 0 || !cJSON_IsNumber(v)) {
+    bx_rpc_fail(s->asked, "the callback failed");
+    return;
+  }
+  *s->ask_out = v->valuedouble + 1;
+  bx_rpc_return(s->asked);
+}
+
+static int inv_ask(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  (void)ops;
+  svc *s = im;
+  s->asked = call;
+  s->ask_out = &((probe_result *)r)->left;
+  int rc = bx_call_json(((ask_args *)a)->cb, "value", NULL, false, NULL, ask_answered, s, NULL);
+  return rc ? rc : BX_RPC_ASYNC;
+}
+
 static const bx_method w_methods[] = {
     {"probe", &none_t, &probe_t, 0, inv_probe},
     {"hold", &none_t, &none_t, 0, inv_hold},
+    {"ask", &ask_t, &probe_t, 0, inv_ask},
 };
-static const bx_interface w_iface = {"w", w_methods, 2, NULL, 0};
+static const bx_interface w_iface = {"w", w_methods, 3, NULL, 0};
 
 /* ---- three contexts --------------------------------------------------------------------- */
 
@@ -195,6 +231,33 @@ static void test_cancel_through_the_hub(void **state) {
   world_free(w);
 }
 
+/* The caller's callback box: value() -> 41. */
+static void answer_41(bx_box *self, bx_msg *msg, void *data) {
+  (void)self;
+  (*(int *)data)++;
+  cJSON *ret = bx_json_new_object(BX_CLASS_RPC_RETURN);
+  cJSON_AddNumberToObject(ret, "data", 41);
+  bx_reply_json(msg, ret);
+}
+
+/* A blocking call keeps serving while it waits: the service calls the caller's box back
+ * (through the hub) and answers only once that callback has answered, so the call could not
+ * complete if the caller's loop stood still. */
+static void test_sync_serves_callbacks(void **state) {
+  (void)state;
+  world *w = world_new();
+  int served = 0;
+  bx_box *cb = NULL;
+  assert_int_equal(bx_function_box_new(w->caller, answer_41, &served, NULL, &cb), 0);
+  ask_args a = {.cb = cb};
+  probe_result r = {0};
+  assert_int_equal(bx_call_sync(&w->stub, &w_methods[2], &a, NULL, &r), 0);
+  assert_int_equal(served, 1);
+  assert_true(r.left == 42);
+  bx_box_unref(cb);
+  world_free(w);
+}
+
 /* A request that reaches the hub with its deadline passed: the hub answers it; the service
  * never sees it. */
 static void test_expired_answered_by_the_hub(void **state) {
@@ -260,6 +323,7 @@ int main(void) {
       cmocka_unit_test(test_expired_answered_by_the_hub),
       cmocka_unit_test(test_deadline_attribute_round_trip),
       cmocka_unit_test(test_cancel_through_the_hub),
+      cmocka_unit_test(test_sync_serves_callbacks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -274,8 +274,11 @@ BX_EXTERN const bx_msg *bx_call_reply(const bx_call *call);
 /* Blocking convenience: starts the call and runs the context's loop (UV_RUN_ONCE) until it
  * completes. On status 0 the outputs are moved into *result (a method->result struct the
  * caller then owns: release with bx_value_free(m->result, result)). On failure the error text
- * is kept in stub->last_error. Must not be used from a callback running on the
- * same loop, nor when other code needs the loop run with UV_RUN_DEFAULT semantics. */
+ * is kept in stub->last_error. While it waits the loop runs, so the context keeps serving:
+ * incoming calls to its services, callbacks to boxes the call passed (a server calling back
+ * before it answers), other calls' completions and timers (test_rpc_wire). Must not be used
+ * from a callback running on the same loop (libuv's uv_run does not nest), nor when other code
+ * needs the loop run with UV_RUN_DEFAULT semantics. */
 BX_EXTERN int bx_call_sync(bx_stub *stub, const bx_method *m, const void *args,
                            const bx_call_opts *opts, void *result);
 
