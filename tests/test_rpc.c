@@ -251,8 +251,8 @@ static const bx_method t_methods[] = {
     {"dl", &void_t, &add_result_t, 0, inv_dl},
 };
 static const char *const t_classes[] = {"test.rpc.Point"};
-static const bx_interface t_iface = {"t", t_methods, sizeof t_methods / sizeof t_methods[0],
-                                     t_classes, 1};
+static const bx_interface t_iface = {"t",       t_methods, sizeof t_methods / sizeof t_methods[0],
+                                     t_classes, 1,         0};
 static const bx_method *M(const char *name) {
   return bx_interface_method(&t_iface, name);
 }

@@ -91,7 +91,7 @@ static const bx_method w_methods[] = {
     {"hold", &none_t, &none_t, 0, inv_hold},
     {"ask", &ask_t, &probe_t, 0, inv_ask},
 };
-static const bx_interface w_iface = {"w", w_methods, 3, NULL, 0};
+static const bx_interface w_iface = {"w", w_methods, 3, NULL, 0, 0};
 
 /* ---- three contexts --------------------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <bx.h>
 
-BX_INTERFACE(calc);
+BX_INTERFACE(calc, 2); /* 2: recall() */
 
 /* A point on the wire as {"class":"calc.Point","x":..,"y":..,"label":".."}. */
 typedef struct calc_point {

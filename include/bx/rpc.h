@@ -110,6 +110,7 @@ typedef struct bx_interface {
   size_t nmethods;
   const char *const *classes; /* struct classes the decoder must accept */
   size_t nclasses;
+  unsigned version; /* BX_INTERFACE(name, version) (0: none given), for tooling to show */
 } bx_interface;
 
 /* Adds iface's struct classes to ctx's whitelist. Returns 0 or BX_ENOMEM. */
