@@ -159,7 +159,7 @@ BX_EXTERN int bx_rpc_return(bx_rpc_call *call);
 BX_EXTERN int bx_rpc_fail(bx_rpc_call *call, const char *text);
 /* Completes an asynchronous call with the application error `code` (negative) and its `text`
  * (NULL: the text set by bx_rpc_set_error(), else bx_strerror(code)). Returns 0, or BX_EINVAL
- * (already done, or code not negative). */
+ * (code not negative: nothing done). Like bx_rpc_return(), once per call: the call is freed. */
 BX_EXTERN int bx_rpc_fail_code(bx_rpc_call *call, int code, const char *text);
 /* The request being served (borrowed, valid until the call is answered): its origin,
  * attributes. For a call from a stub in the same context, served without a message
