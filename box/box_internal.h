@@ -67,7 +67,25 @@ struct bx_msg {
   bx_box **boxes;    /* box table for bx.BoxRef placeholders; each an owned reference */
   size_t nboxes;
   size_t boxes_cap;
+  uint64_t due; /* the request's deadline in its context's loop time (ms); 0: none */
 };
+
+/* The deadline a request carries (docs/codegen.md, deadlines): absolute loop time in ms, 0 for
+ * none. On the wire it is the Message attribute "deadlineMs", the milliseconds left when the
+ * frame was written (FOAM2 ignores it); the decoder turns it back into loop time, so a relay
+ * forwards what is left of it. */
+#define BX__ATTR_DEADLINE "deadlineMs"
+/* Cancellation (docs/codegen.md): a request's "callId" attribute names it; a cancel is a
+ * one-way HelloMessage (FOAM2 accepts and ignores it) to the same service whose "cancel"
+ * attribute holds that id. */
+#define BX__ATTR_CALL_ID "callId"
+#define BX__ATTR_CANCEL "cancel"
+static inline uint64_t bx__msg_due(const bx_msg *msg) {
+  return msg->due;
+}
+static inline void bx__msg_set_due(bx_msg *msg, uint64_t due) {
+  msg->due = due;
+}
 
 /* A message whose payload is lazy: {"class":cls[, "name":name][, key:body]}. cls and key must
  * have static storage duration; name (NULL for none; name_len bytes, or up to a NUL with

@@ -211,6 +211,7 @@ int bx_msg_copy(const bx_msg *msg, bx_msg **out) {
   }
   c->reply_box = bx_box_ref(msg->reply_box);
   c->origin = bx_box_ref(msg->origin);
+  c->due = msg->due;
   *out = c;
   return 0;
 }

@@ -352,8 +352,16 @@ static int cd_reply_box(cd_dec *d, const cJSON *ref) {
   return 0;
 }
 
-/* Moves the attributes, in order, into the message: replyBox as the reply box, the rest as
- * JSON attributes. */
+/* deadlineMs (the milliseconds left, box_internal.h) as loop time; a value that is not a
+ * number is left alone (kept as a plain attribute). Never 0, which means "none". */
+static void cd_set_deadline(cd_dec *d, double left) {
+  uint64_t now = uv_now(bx_ctx_loop(d->ctx));
+  uint64_t ms = left > 0 ? (left < 1e15 ? (uint64_t)left : (uint64_t)1e15) : 0;
+  bx__msg_set_due(d->msg, now + ms > 0 ? now + ms : 1);
+}
+
+/* Moves the attributes, in order, into the message: replyBox as the reply box, deadlineMs as
+ * its deadline, the rest as JSON attributes. */
 static int cd_attrs(cd_dec *d, cJSON *attrs) {
   while (attrs->child != NULL) {
     cJSON *a = cJSON_DetachItemViaPointer(attrs, attrs->child);
@@ -361,6 +369,11 @@ static int cd_attrs(cd_dec *d, cJSON *attrs) {
       int rc = cd_reply_box(d, a);
       cJSON_Delete(a);
       if (rc) return rc;
+      continue;
+    }
+    if (strcmp(a->string, BX__ATTR_DEADLINE) == 0 && cJSON_IsNumber(a)) {
+      cd_set_deadline(d, a->valuedouble);
+      cJSON_Delete(a);
       continue;
     }
     /* Hand over a key the item does not own: replacing a duplicate key would free it first. */
@@ -488,6 +501,15 @@ static int cd_fast(cd_dec *d, const char *buf, size_t len) {
     rc = bx__msg_lazy_layer(d->msg, env.layer[i].p, env.layer[i].n);
   if (rc) return cd_fail(d->err, rc, "out of memory");
   rc = cd_fast_reply(d, &env);
+  if (rc == 0 && env.has_deadline) cd_set_deadline(d, (double)env.deadline_ms);
+  if (rc == 0 && env.has_call_id) {
+    char idbuf[64];
+    char *v = bx__copy_text(idbuf, sizeof idbuf, env.call_id.p, env.call_id.n);
+    cJSON *id = v ? cJSON_CreateString(v) : NULL;
+    if (v != idbuf) free(v);
+    rc = id ? bx_msg_set_attr(d->msg, BX__ATTR_CALL_ID, id) : BX_ENOMEM;
+    if (rc) return cd_fail(d->err, rc, "out of memory");
+  }
   if (rc == CD_GENERAL) {
     bx_msg_unref(d->msg);
     d->msg = NULL;
@@ -714,9 +736,19 @@ static int cd_write_attrs(cd_enc *e, bx_buf *out) {
     if (rc == 0) rc = cd_write_box(e, out, reply, true);
     first = false;
   }
+  uint64_t due = bx__msg_due(e->msg);
+  if (rc == 0 && due != 0) { /* what is left of the deadline, now */
+    uint64_t now = uv_now(bx_ctx_loop(e->ctx));
+    char num[40];
+    snprintf(num, sizeof num, "%s\"" BX__ATTR_DEADLINE "\":%llu", first ? "" : ",",
+             (unsigned long long)(due > now ? due - now : 0));
+    rc = cd_put(e, out, num);
+    first = false;
+  }
   const cJSON *attrs = bx_msg_attrs(e->msg);
   for (const cJSON *a = attrs ? attrs->child : NULL; rc == 0 && a != NULL; a = a->next) {
     if (a->string == NULL || strcmp(a->string, "replyBox") == 0) continue;
+    if (due != 0 && strcmp(a->string, BX__ATTR_DEADLINE) == 0) continue;
     rc = first ? 0 : cd_put(e, out, ",");
     if (rc == 0) rc = bx__json_write_string(out, a->string);
     if (rc == 0) rc = cd_put(e, out, ":");

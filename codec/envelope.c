@@ -247,10 +247,32 @@ static bool ev_reply_box(ev *e, bx__envelope *env) {
   return cls.p != NULL && has_name && has_delegate;
 }
 
-/* Message.attributes: {} or {"replyBox": ...}. */
+/* [,"deadlineMs":digits (at most 15: within a double's exact integers)][,"callId":"s"], then
+ * '}': what bx's calls write after the reply box. */
+static bool ev_deadline_end(ev *e, bx__envelope *env) {
+  if (ev_char(e, '}')) return true;
+  if (EV_LIT(e, ",\"deadlineMs\":")) {
+    unsigned long long v = 0;
+    size_t n = 0;
+    while (e->i < e->len && e->p[e->i] >= '0' && e->p[e->i] <= '9' && n < 15) {
+      v = v * 10 + (unsigned long long)(e->p[e->i++] - '0');
+      n++;
+    }
+    if (n == 0 || (n > 1 && e->p[e->i - n] == '0')) return false; /* JSON: no leading zeros */
+    env->has_deadline = true;
+    env->deadline_ms = v;
+  }
+  if (EV_LIT(e, ",\"callId\":")) {
+    if (!ev_string(e, &env->call_id)) return false;
+    env->has_call_id = true;
+  }
+  return ev_char(e, '}');
+}
+
+/* Message.attributes: {}, or {"replyBox": ...} with bx's deadlineMs and callId after it. */
 static bool ev_attributes(ev *e, bx__envelope *env) {
   if (EV_LIT(e, "{}")) return true;
-  if (EV_LIT(e, "{\"replyBox\":")) return ev_reply_box(e, env) && ev_char(e, '}');
+  if (EV_LIT(e, "{\"replyBox\":")) return ev_reply_box(e, env) && ev_deadline_end(e, env);
   if (!ev_char(e, '{')) return false;
   if (ev_peek(e) == '}') {
     e->i++;

@@ -15,7 +15,8 @@ enum { BX__ENVELOPE_LAYERS = 2 };
 
 /* What an RPC frame says, in the shapes the envelope reader knows:
  *   Message{class, attributes: {[replyBox: SubBox{class, name, delegate: ReturnBox{class} |
- *           NamedBox{class, name}}]}, object: P}   (members in any order)
+ *           NamedBox{class, name}}[, deadlineMs: digits][, callId: string]]}, object: P}
+ *                                                   (members in any order)
  *   P = SubBoxMessage{class, name, object: P}        (at most BX__ENVELOPE_LAYERS of them)
  *     | RPCMessage{class, name[, args: [...]]}
  *     | RPCReturnMessage{class[, data: any]}        (members of P in this order)
@@ -26,7 +27,11 @@ typedef struct bx__envelope {
   bx__text reply_name; /* its SubBox name */
   bool reply_named;    /* its delegate is a NamedBox (else a ReturnBox) */
   bx__text reply_path; /* the NamedBox's name */
-  unsigned nlayers;    /* SubBoxMessage layers, outermost first */
+  bool has_deadline;   /* attributes.deadlineMs follows the reply box (a non-negative integer) */
+  unsigned long long deadline_ms;
+  bool has_call_id; /* attributes.callId follows (a string without escapes) */
+  bx__text call_id;
+  unsigned nlayers; /* SubBoxMessage layers, outermost first */
   bx__text layer[BX__ENVELOPE_LAYERS];
   const char *cls; /* BX_CLASS_RPC_MESSAGE or BX_CLASS_RPC_RETURN (static) */
   const char *key; /* "args" or "data" (static) */

@@ -290,5 +290,6 @@ void bxg_emit_interface(bxg_buf *b, const bxg_model *m, bool invoke, const char 
     bxg_buf_printf(b, "  .classes = %s_classes,\n  .nclasses = %zu,\n", m->iface, nclasses);
   else
     bxg_buf_puts(b, "  .classes = NULL,\n  .nclasses = 0,\n");
+  if (m->version > 0) bxg_buf_printf(b, "  .version = %u,\n", m->version);
   bxg_buf_puts(b, "};\n");
 }

@@ -101,8 +101,9 @@ typedef struct bxg_derived {
 } bxg_derived;
 
 typedef struct bxg_model {
-  char *iface;  /* interface name */
-  char *header; /* file name the generated code includes */
+  char *iface;      /* interface name */
+  unsigned version; /* BX_INTERFACE(name, version); 0: none given */
+  char *header;     /* file name the generated code includes */
   bxg_loc iface_loc;
   bxg_method *methods;
   size_t nmethods;

@@ -155,13 +155,22 @@ static void parse_iface_decl(bxg_parser *p, CXCursor c) {
   bxg_annots a = {0};
   bxg_loc loc = bxg_cursor_loc(p, c);
 
-  bxg_annots_read(p, c, BXG_A_IFACE, &loc, "declaration", &a);
+  bxg_annots_read(p, c, BXG_A_IFACE | BXG_A_VERSION, &loc, "declaration", &a);
   if (a.iface != NULL && p->m->iface != NULL) {
     bxg_error(&loc, "a second BX_INTERFACE(%s) (the first, BX_INTERFACE(%s), is at line %u)",
               a.iface, p->m->iface, p->m->iface_loc.line);
   } else if (a.iface != NULL) {
     p->m->iface = bxg_xstrdup(a.iface);
     p->m->iface_loc = loc;
+    if (a.version != NULL) {
+      char *end;
+      unsigned long v = strtoul(a.version, &end, 10);
+      if (*end != '\0' || v == 0 || v > 65535 || a.version[0] < '1' || a.version[0] > '9')
+        bxg_error(&loc, "BX_INTERFACE(%s, %s): the version must be an integer from 1 to 65535",
+                  a.iface, a.version);
+      else
+        p->m->version = (unsigned)v;
+    }
   }
   bxg_annots_free(&a);
 }

@@ -15,7 +15,8 @@ enum {
   BXG_A_COUNT = 1u << 3,
   BXG_A_ONEWAY = 1u << 4,
   BXG_A_CLASS = 1u << 5,
-  BXG_A_IFACE = 1u << 6
+  BXG_A_IFACE = 1u << 6,
+  BXG_A_VERSION = 1u << 7
 };
 
 typedef struct bxg_annots {
@@ -23,6 +24,7 @@ typedef struct bxg_annots {
   char *count;      /* BX_COUNT(n): n */
   char *class_name; /* BX_CLASS("x.Y") */
   char *iface;      /* BX_INTERFACE(name) */
+  char *version;    /* BX_INTERFACE(name, version): version */
 } bxg_annots;
 
 /* Where a type is used: decides which hint a diagnostic gives. */

@@ -104,7 +104,7 @@ static const struct {
 } types_annot_names[] = {{BXG_A_OUT, "BX_OUT"},           {BXG_A_INOUT, "BX_INOUT"},
                          {BXG_A_NULLABLE, "BX_NULLABLE"}, {BXG_A_COUNT, "BX_COUNT"},
                          {BXG_A_ONEWAY, "BX_ONEWAY"},     {BXG_A_CLASS, "BX_CLASS"},
-                         {BXG_A_IFACE, "BX_INTERFACE"}};
+                         {BXG_A_IFACE, "BX_INTERFACE"},   {BXG_A_VERSION, "BX_INTERFACE"}};
 
 typedef struct types_annot_ctx {
   bxg_parser *p;
@@ -145,6 +145,9 @@ static void types_annot_one(types_annot_ctx *x, const char *s) {
   } else if (bxg_starts_with(s, "bx:interface=")) {
     a->set |= BXG_A_IFACE;
     types_set_value(x, &a->iface, s + 13, "BX_INTERFACE");
+  } else if (bxg_starts_with(s, "bx:version=")) {
+    a->set |= BXG_A_VERSION;
+    types_set_value(x, &a->version, s + 11, "BX_INTERFACE");
   } else if (bxg_starts_with(s, "bx:")) {
     bxg_error(x->loc, "%s: unknown bx annotation \"%s\"", x->what, s);
     x->ok = false;
@@ -184,6 +187,7 @@ void bxg_annots_free(bxg_annots *a) {
   free(a->count);
   free(a->class_name);
   free(a->iface);
+  free(a->version);
   memset(a, 0, sizeof *a);
 }
 

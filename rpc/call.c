@@ -11,11 +11,17 @@
  * - Deadlines are the context's deadline service (one timer per context); a call's deadline
  *   and its tracking (closing the context settles it with BX_ECLOSING) live in its settle
  *   record, so a call costs no handle and no allocation beyond itself.
+ * - Cancellation reaches the server: a message-path request carries a "callId" attribute, and
+ *   bx_call_cancel() sends a one-way cancel naming it to the same service (through any relay);
+ *   a direct call's skeleton call is told from the loop. The caller's own completion is still
+ *   the one settle point: BX_ECANCELED, once, unless the answer came first.
  * - The call holds a weak pointer to its reply box (the box holds the call): when a call
  *   expires, its reply box's one-shot export is removed so the registry does not grow.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rpc_internal.h"
 
@@ -27,12 +33,16 @@ struct bx_call {
   bx_call_cb cb;
   void *data;
   bx_fn user_fn;
-  bx_box *reply_box; /* weak */
-  bool suppress;     /* the start failed: never call back */
-  bool owned_result; /* decode copies (blocking calls move them out) */
+  bx_box *reply_box;   /* weak */
+  bx_box *service;     /* where a message-path request went (a reference): its cancel goes there */
+  bx_rpc_call *served; /* a direct call's skeleton call while it lives (borrowed) */
+  char id[40];         /* the request's callId (message path) */
+  bool suppress;       /* the start failed: never call back */
+  bool owned_result;   /* decode copies (blocking calls move them out) */
   bool result_moved;
   bool direct; /* served by a skeleton in this context without messages (rpc_internal.h) */
   int status;
+  int app_code; /* BX_EREMOTE: the application's code (bx__rpc_error_code) */
   bx_msg *reply;
   char *text;   /* error text (owned) */
   void *result; /* the decoded outputs: owned, in `small` or on the heap */
@@ -51,6 +61,7 @@ static void cl_unref(bx_call *c) {
     if (c->result != c->small.bytes) free(c->result);
   }
   bx_msg_unref(c->reply);
+  bx_box_unref(c->service);
   free(c->text);
   free(c);
 }
@@ -89,6 +100,7 @@ static void cl_settle(bx_call *c, int status, bx_msg *reply, const char *text) {
   c->reply = reply;
   c->status = status;
   if (status == 0 && reply) c->status = cl_decode_result(c);
+  if (c->status == BX_EREMOTE) c->app_code = reply ? bx__rpc_error_code(reply) : BX_EREMOTE;
   if (c->status != 0 && c->text == NULL && text) c->text = bx__strdup(text);
   c->refs++; /* the queued delivery's, first: unexporting may free the reply box, and its ref */
   if (c->status != 0 && c->reply_box) bx__unexport(c->ctx, c->reply_box);
@@ -150,6 +162,39 @@ static const bx_box_ops rb_ops = {
 
 /* ---- starting calls ----------------------------------------------------------------------- */
 
+/* A name for c's request, unique enough among the calls a service serves at once: this
+ * process's seed (time and pid) and a counter. */
+static void cl_name(bx_call *c) {
+  static uint64_t seed, counter;
+  if (seed == 0) seed = (uv_hrtime() ^ ((uint64_t)getpid() << 32)) | 1;
+  snprintf(c->id, sizeof c->id, "%llx.%llx", (unsigned long long)seed,
+           (unsigned long long)++counter);
+}
+
+/* Tells the service that c's caller gave up: a one-way HelloMessage (which FOAM2 accepts and
+ * ignores) whose "cancel" attribute names the request. Best effort: nothing waits for it. */
+static void cl_send_cancel(bx_call *c) {
+  bx_msg *m = NULL;
+  bx_msg_new(bx_json_new_object(BX_CLASS_HELLO), &m);
+  if (m == NULL || bx_msg_set_attr(m, BX__ATTR_CANCEL, cJSON_CreateString(c->id)) != 0) {
+    bx_msg_unref(m);
+    return;
+  }
+  bx_send(c->service, m);
+}
+
+static void cl_cancel_direct(void *a, void *b) {
+  bx_call *c = a;
+  (void)b;
+  if (c->served) bx__skeleton_cancel(c->served);
+  cl_unref(c);
+}
+
+/* The loop time a call started now with timeout (0: the default) is due at. */
+static uint64_t cl_due(bx_ctx *ctx, uint64_t timeout) {
+  return uv_now(bx_ctx_loop(ctx)) + (timeout ? timeout : BX_DEFAULT_CALL_TIMEOUT_MS);
+}
+
 /* Puts c under its deadline and watches it. On failure c is settled and will never call
  * back. */
 static int cl_arm(bx_call *c, uint64_t timeout) {
@@ -184,7 +229,11 @@ static int cl_launch(bx_call *c, bx_box *service, bx_msg *req, bool oneway, uint
     return BX_ENOMEM;
   }
   bx_msg_set_reply_box(req, rb);
-  bx_box_unref(rb); /* the request holds it now */
+  bx_box_unref(rb);                              /* the request holds it now */
+  bx__msg_set_due(req, cl_due(c->ctx, timeout)); /* the deadline travels with the request */
+  cl_name(c);
+  if (bx_msg_set_attr(req, BX__ATTR_CALL_ID, cJSON_CreateString(c->id)) == 0)
+    c->service = bx_box_ref(service);
   int rc = bx_send(service, req);
   if (rc < 0) c->suppress = true; /* rejected outright: the caller hears the error, not cb */
   if (rc < 0) cl_settle(c, rc, NULL, NULL); /* unless the reply came first */
@@ -197,7 +246,9 @@ static const bx__direct_waiter cl_waiter; /* how a skeleton answers a direct cal
  * (nothing was queued), else what bx_call_start returns. */
 static int cl_launch_direct(bx_call *c, bx_box *skeleton, const bx_method *own, const void *args,
                             bool oneway, uint64_t timeout) {
-  if (bx__skeleton_call_direct(skeleton, own, args, &cl_waiter, oneway ? NULL : c) != 0) return 1;
+  uint64_t due = oneway ? 0 : cl_due(c->ctx, timeout);
+  if (bx__skeleton_call_direct(skeleton, own, args, &cl_waiter, oneway ? NULL : c, due) != 0)
+    return 1;
   c->direct = true;
   if (!oneway) return cl_arm(c, timeout);
   cl_settle(c, 0, NULL, NULL); /* done once queued, as a one-way message once sent */
@@ -235,11 +286,16 @@ static void cl_direct_reply(void *call, bx_msg *reply) {
   cl_on_reply(c, reply);
 }
 
+static void cl_direct_served(void *call, bx_rpc_call *served) {
+  ((bx_call *)call)->served = served;
+}
+
 static const bx__direct_waiter cl_waiter = {
     .ref = cl_waiter_ref,
     .unref = cl_waiter_unref,
     .result = cl_direct_result,
     .reply = cl_direct_reply,
+    .served = cl_direct_served,
 };
 
 static bx_call *cl_new(bx_ctx *ctx, const bx_method *m, bx_call_cb cb, void *data,
@@ -340,6 +396,11 @@ int bx_call_json(bx_box *service, const char *method, cJSON *args, bool oneway,
 
 int bx_call_cancel(bx_call *call) {
   if (call == NULL || bx__settled(&call->s)) return BX_EINVAL;
+  if (call->service) cl_send_cancel(call);
+  if (call->served) { /* the skeleton learns it from the loop, not inside this call */
+    call->refs++;
+    if (bx__defer(call->ctx, cl_cancel_direct, call, NULL) != 0) call->refs--;
+  }
   cl_settle(call, BX_ECANCELED, NULL, NULL);
   return 0;
 }
@@ -347,6 +408,10 @@ int bx_call_cancel(bx_call *call) {
 const char *bx_call_error_text(const bx_call *call) {
   if (call->status == 0) return NULL;
   return call->text ? call->text : bx_strerror(call->status);
+}
+
+int bx_call_error_code(const bx_call *call) {
+  return call->status == BX_EREMOTE ? call->app_code : call->status;
 }
 
 const bx_msg *bx_call_reply(const bx_call *call) {
@@ -370,6 +435,7 @@ int bx_stub_init(bx_stub *stub, bx_box *service, const bx_interface *iface) {
 void bx_stub_reset(bx_stub *stub) {
   free(stub->last_error);
   stub->last_error = NULL;
+  stub->last_code = 0;
 }
 
 typedef struct cl_sync {
@@ -388,6 +454,7 @@ static void cl_sync_cb(bx_call *call, int status, void *result, void *data) {
     call->result_moved = true; /* the caller owns the outputs now */
   } else if (status != 0) {
     s->stub->last_error = bx__strdup(bx_call_error_text(call));
+    s->stub->last_code = bx_call_error_code(call);
   }
 }
 
@@ -399,6 +466,7 @@ int bx_call_sync(bx_stub *stub, const bx_method *m, const void *args, const bx_c
   int rc = cl_call_start(stub, m, args, opts, cl_sync_cb, &s, NULL, true);
   if (rc) {
     stub->last_error = bx__strdup(bx_strerror(rc));
+    stub->last_code = rc;
     return rc;
   }
   uv_loop_t *loop = bx_ctx_loop(bx_box_ctx(stub->service));

@@ -98,7 +98,7 @@ cJSON *bx__describe(const bx_interface *iface) {
   cJSON *d = cJSON_CreateObject();
   if (d == NULL) return NULL;
   cJSON_AddStringToObject(d, "interface", iface->name);
-  if (iface->version) cJSON_AddStringToObject(d, "version", iface->version);
+  if (iface->version) cJSON_AddNumberToObject(d, "version", iface->version);
   cJSON *methods = cJSON_AddArrayToObject(d, "methods");
   cJSON *structs = cJSON_AddArrayToObject(d, "structs");
   for (size_t i = 0; methods && structs && i < iface->nmethods; i++) {

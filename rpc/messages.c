@@ -2,6 +2,9 @@
  * Clients build requests here, skeletons build replies, and calls served directly in the same
  * context rebuild either on demand when someone asks to see the message. They are lazy
  * messages (box/internal.h): the encoder writes them without building their envelope. */
+#include <limits.h>
+#include <string.h>
+
 #include "rpc_internal.h"
 
 bx_msg *bx__rpc_request_new(const char *method, cJSON *args) {
@@ -42,4 +45,43 @@ int bx__rpc_return_typed(const bx_method *m, const void *result, bx_msg **out) {
   bx__msg_lazy_body(reply, data);
   *out = reply;
   return 0;
+}
+
+/* ---- application errors ----------------------------------------------------------------------
+ * RPCErrorMessage{data:"text", code:C}: `data` stays the plain string FOAM2 reads as the
+ * message; `code` (a field FOAM2 ignores) is the implementation's code, by name when bx or
+ * libuv names it (names are the same on every system, numbers are not), else as a number. */
+
+bx_msg *bx__rpc_error_new(int code, const char *text) {
+  cJSON *o = bx_json_new_object(BX_CLASS_RPC_ERROR);
+  if (o == NULL || !cJSON_AddStringToObject(o, "data", text ? text : bx_strerror(code))) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  const char *name = bx_err_name(code);
+  bool ok = true;
+  if (code != BX_EREMOTE && code < 0 && strcmp(name, "BX_UNKNOWN") != 0)
+    ok = cJSON_AddStringToObject(o, "code", name) != NULL;
+  else if (code != BX_EREMOTE && code < 0)
+    ok = cJSON_AddNumberToObject(o, "code", code) != NULL;
+  if (!ok) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  bx_msg *m = NULL;
+  bx_msg_new(o, &m);
+  return m;
+}
+
+int bx__rpc_error_code(const bx_msg *reply) {
+  if (!bx_msg_is(reply, BX_CLASS_RPC_ERROR)) return BX_EREMOTE;
+  const cJSON *c = bx__msg_member(reply, "code");
+  if (cJSON_IsString(c) && c->valuestring) {
+    int code = bx_err_from_name(c->valuestring);
+    return code < 0 ? code : BX_EREMOTE;
+  }
+  if (cJSON_IsNumber(c) && c->valuedouble < 0 && c->valuedouble >= (double)INT_MIN &&
+      c->valuedouble == (double)(int)c->valuedouble)
+    return (int)c->valuedouble;
+  return BX_EREMOTE;
 }

@@ -44,6 +44,13 @@ int bx__rpc_request_typed(const bx_method *m, const void *args, bx_msg **out);
  * Returns 0 or the encoder's error. */
 int bx__rpc_return_typed(const bx_method *m, const void *result, bx_msg **out);
 
+/* RPCErrorMessage for an application error: data "text" (NULL: bx_strerror(code)), and code
+ * (omitted for BX_EREMOTE, which stands for "no particular code"). NULL when out of memory. */
+bx_msg *bx__rpc_error_new(int code, const char *text);
+/* The application code of an RPCErrorMessage reply: its "code" field, or BX_EREMOTE when it
+ * has none that bx can read (a FOAM2 peer, a name unknown here). */
+int bx__rpc_error_code(const bx_msg *reply);
+
 /* ---- direct calls: a typed call to a skeleton in the same context, without messages ----
  * The client copies the arguments (bx__struct_copy), the skeleton runs the implementation
  * from the run queue as it would for a message, and hands back a copy of the result. Errors,
@@ -64,12 +71,19 @@ typedef struct bx__direct_waiter {
   void (*unref)(void *waiter);
   void (*result)(void *waiter, void *result);
   void (*reply)(void *waiter, bx_msg *reply);
+  /* The call serving it (borrowed), once queued, and NULL when that call is freed: the waiter
+   * cancels it through bx__skeleton_cancel() meanwhile. */
+  void (*served)(void *waiter, bx_rpc_call *call);
 } bx__direct_waiter;
+/* The caller canceled call: its flag is set and its cancel callback runs (from here: call it
+ * from the loop). */
+void bx__skeleton_cancel(bx_rpc_call *call);
 /* Queues skeleton to serve its method m with a copy of args, answering waiter through ops (a
- * reference is taken; waiter NULL for a one-way method). Returns 0, or an error with nothing
+ * reference is taken; waiter NULL for a one-way method); due is the caller's deadline in loop
+ * time (0: none), as a request message would carry it. Returns 0, or an error with nothing
  * queued: the caller then takes the message path, which gives the exact behaviour for whatever
  * the copy refused. */
 int bx__skeleton_call_direct(bx_box *skeleton, const bx_method *m, const void *args,
-                             const bx__direct_waiter *ops, void *waiter);
+                             const bx__direct_waiter *ops, void *waiter, uint64_t due);
 
 #endif

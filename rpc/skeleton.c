@@ -3,7 +3,13 @@
  * Each RPCMessage is handled from the run queue (implementations never run inside the bx_send
  * that delivered the request): look the method up, decode the arguments (borrowing strings
  * from the request), call the implementation, and answer RPCReturnMessage / RPCErrorMessage —
- * at once, or later when the implementation returned BX_RPC_ASYNC and completes the call. */
+ * at once, or later when the implementation returned BX_RPC_ASYNC and completes the call.
+ *
+ * Deadlines and cancellation: a request's deadline (its message's, or a direct call's) is
+ * checked before the implementation starts (a passed one is answered BX_ETIMEDOUT). Requests
+ * with a "callId" attribute are kept on the skeleton's active list while served; a cancel (a
+ * HelloMessage whose "cancel" attribute names one) sets that call's flag and runs its cancel
+ * callback, from the run queue like every dispatch. The implementation still completes it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +21,7 @@ typedef struct sk_priv {
   const bx_interface *iface;
   const void *ops;
   void *impl;
+  bx_rpc_call *active; /* calls with a callId, being served (a cancel may name one) */
 } sk_priv;
 
 struct bx_rpc_call {
@@ -26,6 +33,13 @@ struct bx_rpc_call {
   void *args;   /* decoded arguments: borrowing from msg, or a direct call's own copy */
   void *result; /* outputs written by the implementation (owned by it until sent) */
   char *error_text;
+  uint64_t due;             /* the caller's deadline in loop time (0: none) */
+  char *call_id;            /* the request's callId (owned), or NULL */
+  bx_rpc_call *prev, *next; /* in sk_priv.active while it has a callId */
+  void (*on_cancel)(bx_rpc_call *call, void *data);
+  void *cancel_data;
+  bool canceled;
+  int runtime_error; /* an error of the runtime's, not the implementation's (a passed deadline) */
   bool owned_args;
   bool done;
 };
@@ -39,13 +53,39 @@ static bx_rpc_call *sk_call_new(bx_box *self, bx_msg *msg, const bx_method *m) {
   if (c == NULL) return NULL;
   c->skeleton = bx_box_ref(self);
   c->msg = msg;
+  c->due = msg ? bx__msg_due(msg) : 0;
   c->m = m;
   c->args = (char *)c + head;
   c->result = (char *)c + head + asz;
   return c;
 }
 
+static void sk_active_remove(bx_rpc_call *c) {
+  if (c->call_id == NULL) return;
+  sk_priv *p = bx_box_priv(c->skeleton);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    p->active = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  free(c->call_id);
+  c->call_id = NULL;
+}
+
+/* Names the request's call by its callId, so that a cancel can find it. */
+static void sk_active_add(bx_rpc_call *c) {
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(bx_msg_attrs(c->msg), BX__ATTR_CALL_ID);
+  if (!cJSON_IsString(id) || (c->call_id = bx__strdup(id->valuestring)) == NULL) return;
+  sk_priv *p = bx_box_priv(c->skeleton);
+  c->next = p->active;
+  if (p->active) p->active->prev = c;
+  p->active = c;
+}
+
 static void sk_call_free(bx_rpc_call *c) {
+  sk_active_remove(c);
+  if (c->direct && c->waiter->served) c->waiter->served(c->direct, NULL);
   bx__struct_release(c->m->args, c->args, !c->owned_args);
   if (c->m->result) bx__struct_release(c->m->result, c->result, false);
   bx_msg_unref(c->msg);
@@ -53,18 +93,6 @@ static void sk_call_free(bx_rpc_call *c) {
   bx_box_unref(c->skeleton);
   free(c->error_text);
   free(c);
-}
-
-/* RPCErrorMessage{data:"text"}: application errors travel as plain strings, as FOAM's do. */
-static bx_msg *sk_error_text(const char *text) {
-  cJSON *o = bx_json_new_object(BX_CLASS_RPC_ERROR);
-  if (o == NULL || !cJSON_AddStringToObject(o, "data", text)) {
-    cJSON_Delete(o);
-    return NULL;
-  }
-  bx_msg *m = NULL;
-  bx_msg_new(o, &m);
-  return m;
 }
 
 static bx_msg *sk_return(bx_rpc_call *c) {
@@ -79,13 +107,18 @@ static bx_msg *sk_return(bx_rpc_call *c) {
   return reply;
 }
 
-/* The reply message for a call that finished with status. */
+/* The reply message for a call that finished with status: its outputs, or the
+ * implementation's error as an application error (RPCErrorMessage{data:"text", code}, see
+ * messages.c), its text from bx_rpc_set_error() or else naming the code. */
 static bx_msg *sk_answer(bx_rpc_call *c, int status) {
   if (status == 0) return sk_return(c);
-  if (c->error_text) return sk_error_text(c->error_text);
-  bx_msg *err = NULL;
-  bx_msg_new_error(status, NULL, &err);
-  return err;
+  if ((status == BX_ENOMETHOD && c->error_text == NULL) || /* a generated skeleton's NULL op */
+      status == c->runtime_error) {
+    bx_msg *err = NULL;
+    bx_msg_new_error(status, c->error_text, &err);
+    return err;
+  }
+  return bx__rpc_error_new(status, c->error_text);
 }
 
 /* Answers a direct call: a copy of the result when it copies, else the reply message. */
@@ -115,9 +148,20 @@ static void sk_finish(bx_rpc_call *c, int status) {
   sk_call_free(c);
 }
 
-/* Runs the implementation on decoded arguments and answers unless it went asynchronous. */
+static uint64_t sk_now(const bx_rpc_call *c) {
+  return uv_now(bx_ctx_loop(bx_box_ctx(c->skeleton)));
+}
+
+/* Runs the implementation on decoded arguments and answers unless it went asynchronous. A
+ * request whose deadline has passed is not started: the caller has given up on it. */
 static void sk_invoke(bx_rpc_call *c) {
   sk_priv *p = bx_box_priv(c->skeleton);
+  if (c->due != 0 && c->due <= sk_now(c)) {
+    c->runtime_error = BX_ETIMEDOUT;
+    c->error_text = bx__strdup("the deadline passed before the call started");
+    sk_finish(c, BX_ETIMEDOUT);
+    return;
+  }
   int rc = c->m->invoke(p->ops, p->impl, c, c->args, c->result);
   if (rc == BX_RPC_ASYNC) return; /* the implementation completes it later */
   if (rc > 0) rc = BX_EINVAL;
@@ -128,10 +172,32 @@ static void sk_reply_error(const bx_msg *msg, int code, const char *text) {
   if (bx_msg_reply_box(msg) != NULL) bx_reply_error(msg, code, text);
 }
 
+void bx__skeleton_cancel(bx_rpc_call *c) {
+  if (c->canceled || c->done) return;
+  c->canceled = true;
+  if (c->on_cancel) c->on_cancel(c, c->cancel_data);
+}
+
+/* A cancel: the call it names (if it is still being served here) learns it. */
+static void sk_cancel(bx_box *self, const char *id) {
+  sk_priv *p = bx_box_priv(self);
+  for (bx_rpc_call *c = p->active; c != NULL; c = c->next) {
+    if (strcmp(c->call_id, id) != 0) continue;
+    bx__skeleton_cancel(c);
+    return;
+  }
+}
+
 static void sk_dispatch(bx_box *self, bx_msg *msg) {
   sk_priv *p = bx_box_priv(self);
   bx_ctx *ctx = bx_box_ctx(self);
   char text[200];
+  const cJSON *cancel = cJSON_GetObjectItemCaseSensitive(bx_msg_attrs(msg), BX__ATTR_CANCEL);
+  if (cJSON_IsString(cancel) && bx_msg_is(msg, BX_CLASS_HELLO)) {
+    sk_cancel(self, cancel->valuestring);
+    bx_msg_unref(msg);
+    return;
+  }
   if (!bx_msg_is(msg, BX_CLASS_RPC_MESSAGE)) {
     const char *cls = bx_msg_class(msg);
     snprintf(text, sizeof text, "%.40s accepts RPCMessage, not %.80s", p->iface->name,
@@ -172,6 +238,7 @@ static void sk_dispatch(bx_box *self, bx_msg *msg) {
     sk_call_free(c); /* the decoder released what it had decoded; the rest is zero */
     return;
   }
+  if (bx_msg_reply_box(msg) != NULL) sk_active_add(c);
   sk_invoke(c);
 }
 
@@ -222,9 +289,10 @@ static void sk_run_direct(void *a, void *b) {
 }
 
 int bx__skeleton_call_direct(bx_box *skeleton, const bx_method *m, const void *args,
-                             const bx__direct_waiter *ops, void *waiter) {
+                             const bx__direct_waiter *ops, void *waiter, uint64_t due) {
   bx_rpc_call *c = sk_call_new(skeleton, NULL, m);
   if (c == NULL) return BX_ENOMEM;
+  c->due = due;
   int rc = bx__struct_copy(m->args, c->args, args);
   c->owned_args = true;
   if (rc == 0) rc = bx__defer(bx_box_ctx(skeleton), sk_run_direct, c, NULL);
@@ -235,6 +303,7 @@ int bx__skeleton_call_direct(bx_box *skeleton, const bx_method *m, const void *a
   if (waiter) ops->ref(waiter);
   c->direct = waiter;
   c->waiter = ops;
+  if (waiter && ops->served) ops->served(waiter, c);
   return 0;
 }
 
@@ -273,10 +342,16 @@ int bx_rpc_return(bx_rpc_call *call) {
 }
 
 int bx_rpc_fail(bx_rpc_call *call, const char *text) {
-  if (call == NULL || call->done) return BX_EINVAL;
-  free(call->error_text);
-  call->error_text = bx__strdup(text ? text : "error");
-  sk_finish(call, BX_EREMOTE);
+  return bx_rpc_fail_code(call, BX_EREMOTE, text ? text : "error");
+}
+
+int bx_rpc_fail_code(bx_rpc_call *call, int code, const char *text) {
+  if (call == NULL || call->done || code >= 0) return BX_EINVAL;
+  if (text) {
+    free(call->error_text);
+    call->error_text = bx__strdup(text);
+  }
+  sk_finish(call, code);
   return 0;
 }
 
@@ -290,4 +365,24 @@ bx_ctx *bx_rpc_call_ctx(const bx_rpc_call *call) {
 }
 const bx_method *bx_rpc_call_method(const bx_rpc_call *call) {
   return call->m;
+}
+
+int64_t bx_rpc_call_deadline(const bx_rpc_call *call) {
+  if (call->due == 0) return -1;
+  uint64_t now = sk_now(call);
+  return call->due > now ? (int64_t)(call->due - now) : 0;
+}
+
+bool bx_rpc_call_wanted(const bx_rpc_call *call) {
+  return !call->done && !call->canceled && (call->due == 0 || call->due > sk_now(call));
+}
+
+bool bx_rpc_call_canceled(const bx_rpc_call *call) {
+  return call->canceled;
+}
+
+void bx_rpc_call_on_cancel(bx_rpc_call *call, void (*cb)(bx_rpc_call *call, void *data),
+                           void *data) {
+  call->on_cancel = cb;
+  call->cancel_data = data;
 }

@@ -166,6 +166,43 @@ static void test_golden_reencode_head(void **state) {
   bxt_env_free(e);
 }
 
+/* tests/data/codec/timestamp-vectors.jsonl: __Timestamp__ values as FOAM2 writes them over TCP
+ * (ISO-8601 strings) and as numbers, each decoded on both roads and written back as the number
+ * bx writes (byte for byte). */
+static void test_golden_timestamp_strings(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  char *text = read_file(BX_TEST_DATA_DIR "/codec/timestamp-vectors.jsonl");
+  int n = 0;
+  for (char *s = text, *nl; s && *s; s = nl ? nl + 1 : NULL) {
+    nl = strchr(s, '\n');
+    if (nl) *nl = '\0';
+    if (*s == '\0') continue;
+    cJSON *rec = cJSON_Parse(s);
+    assert_non_null(rec);
+    const char *name = cJSON_GetObjectItemCaseSensitive(rec, "name")->valuestring;
+    const char *frame = cJSON_GetObjectItemCaseSensitive(rec, "frame")->valuestring;
+    const char *want = cJSON_GetObjectItemCaseSensitive(rec, "encodes_as")->valuestring;
+    for (int road = 0; road < 2; road++) {
+      bx_msg *m = NULL;
+      bx_codec_error err;
+      int rc = road ? bx__decode_general(e->ctx, frame, strlen(frame), NULL, &m, &err)
+                    : bx_decode(e->ctx, frame, strlen(frame), NULL, &m, &err);
+      if (rc != 0) fail_msg("%s (road %d): %s", name, road, err.text);
+      char *out = encode_text(e->ctx, m);
+      if (strcmp(out, want) != 0)
+        fail_msg("%s (road %d)\n  want %s\n  got  %s", name, road, want, out);
+      free(out);
+      bx_msg_unref(m);
+    }
+    cJSON_Delete(rec);
+    n++;
+  }
+  assert_true(n >= 10);
+  free(text);
+  bxt_env_free(e);
+}
+
 /* The 2018 tree writes "attributes":{} on nested objects: they stay in the payload as data. */
 static void test_golden_2018_structure(void **state) {
   (void)state;
@@ -1477,6 +1514,7 @@ int main(void) {
       cmocka_unit_test(test_golden_decode_all),
       cmocka_unit_test(test_golden_reencode_head),
       cmocka_unit_test(test_golden_2018_structure),
+      cmocka_unit_test(test_golden_timestamp_strings),
       cmocka_unit_test(test_shape_reply_box),
       cmocka_unit_test(test_shape_register_arg),
       cmocka_unit_test(test_shape_named_delegate),

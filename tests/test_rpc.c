@@ -147,6 +147,8 @@ typedef struct impl {
   double *pending_out;
   bx_box *callback;
   bool saw_reply_box; /* peek(): did the request carry a reply box (the message path)? */
+  int dl_calls;       /* dl() calls started */
+  bool dl_wanted;     /* what bx_rpc_call_wanted() said in the last */
 } impl;
 
 static int inv_add(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
@@ -216,6 +218,18 @@ static int inv_pair(const void *ops, void *im, bx_rpc_call *call, void *a, void 
   ((pair_result *)r)->r = -1;
   return 0;
 }
+/* missing(s): an application error with a libuv code, as "no such item" would be. */
+static int inv_missing(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  bx_rpc_set_error(call, "no such item: %s", ((str_args *)a)->s);
+  return UV_ENOENT;
+}
+/* dl() -> the milliseconds left of the caller's deadline, as the implementation sees them. */
+static int inv_dl(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
+  ((impl *)im)->dl_calls++;
+  ((impl *)im)->dl_wanted = bx_rpc_call_wanted(call);
+  ((add_result *)r)->sum = (double)bx_rpc_call_deadline(call);
+  return 0;
+}
 static int inv_unimplemented(const void *ops, void *im, bx_rpc_call *call, void *a, void *r) {
   return BX_ENOMETHOD;
 }
@@ -233,10 +247,12 @@ static const bx_method t_methods[] = {
     {"nope", &void_t, &void_t, 0, inv_unimplemented},
     {"peek", &str_t, &str_t, 0, inv_peek},
     {"shade", &shade_t, &shade_t, 0, inv_shade},
+    {"missing", &str_t, &void_t, 0, inv_missing},
+    {"dl", &void_t, &add_result_t, 0, inv_dl},
 };
 static const char *const t_classes[] = {"test.rpc.Point"};
 static const bx_interface t_iface = {"t",       t_methods, sizeof t_methods / sizeof t_methods[0],
-                                     t_classes, 1,         "2.1"};
+                                     t_classes, 1,         2};
 static const bx_method *M(const char *name) {
   return bx_interface_method(&t_iface, name);
 }
@@ -381,7 +397,9 @@ static void test_remote_errors(void **state) {
   void_s v = {0};
   assert_int_equal(bx_call_sync(&f->stub, M("fail"), &v, NULL, &v), BX_EREMOTE);
   assert_string_equal(f->stub.last_error, "sync boom");
+  assert_int_equal(f->stub.last_code, BX_EREMOTE); /* a text, no particular code */
   assert_int_equal(bx_call_sync(&f->stub, M("nope"), &v, NULL, &v), BX_ENOMETHOD);
+  assert_int_equal(f->stub.last_code, BX_ENOMETHOD);
 
   /* A service that is not registered answers NoSuchName. */
   bx_box *nosuch = NULL;
@@ -594,7 +612,7 @@ static void test_describe(void **state) {
   bxt_run(f->e);
   assert_non_null(d);
   static const char *const want[] = {
-      "{\"interface\":\"t\",\"version\":\"2.1\",\"methods\":[{\"name\":\"add\",\"oneway\":false,"
+      "{\"interface\":\"t\",\"version\":2,\"methods\":[{\"name\":\"add\",\"oneway\":false,"
       "\"params\":[{\"name\":\"a\",\"type\":\"double\"},{\"name\":\"b\",\"type\":\"double\"}],"
       "\"results\":[{\"name\":\"sum\",\"type\":\"double\"}]}",
       "{\"name\":\"note\",\"oneway\":true,\"params\":[{\"name\":\"s\",\"type\":\"string\"}],"
@@ -750,6 +768,164 @@ static int message_path(void **state) {
   return 0;
 }
 
+typedef struct app_outcome {
+  int calls, status, code;
+  char text[100], reply[200];
+} app_outcome;
+
+static void on_app(bx_call *call, int status, void *result, void *data) {
+  (void)result;
+  app_outcome *o = data;
+  o->calls++;
+  o->status = status;
+  o->code = bx_call_error_code(call);
+  snprintf(o->text, sizeof o->text, "%s", bx_call_error_text(call));
+  const bx_msg *reply = bx_call_reply(call);
+  char *j = reply ? cJSON_PrintUnformatted(bx_msg_object(reply)) : NULL;
+  snprintf(o->reply, sizeof o->reply, "%s", j ? j : "");
+  free(j);
+}
+
+/* An implementation's error reaches the caller as an application error (BX_EREMOTE) with its
+ * code and its text together, the code by name on the wire beside FOAM's string data; codes of
+ * the application's own travel as numbers. */
+static void test_application_errors(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  str_args in = {.s = "k"};
+  void_s v = {0};
+  assert_int_equal(bx_call_sync(&f->stub, M("missing"), &in, NULL, &v), BX_EREMOTE);
+  assert_int_equal(f->stub.last_code, UV_ENOENT);
+  assert_string_equal(f->stub.last_error, "no such item: k");
+
+  app_outcome o = {0};
+  assert_int_equal(bx_call_start(&f->stub, M("missing"), &in, NULL, on_app, &o, NULL), 0);
+  bxt_run(f->e);
+  assert_int_equal(o.calls, 1);
+  assert_int_equal(o.status, BX_EREMOTE);
+  assert_int_equal(o.code, UV_ENOENT);
+  assert_string_equal(o.text, "no such item: k");
+  assert_string_equal(o.reply, "{\"class\":\"foam.box.RPCErrorMessage\",\"data\":\"no such item: "
+                               "k\",\"code\":\"UV_ENOENT\"}");
+
+  /* Asynchronous, with a code of the application's own and no text of its own. */
+  memset(&o, 0, sizeof o);
+  f->im.pending = NULL;
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, NULL, on_app, &o, NULL), 0);
+  bxt_spin(f->e);
+  assert_int_equal(bx_rpc_fail_code(f->im.pending, 1, "x"), BX_EINVAL);
+  assert_int_equal(bx_rpc_fail_code(f->im.pending, BX_APP_ERROR_BASE - 7, "out of stock"), 0);
+  bxt_run(f->e);
+  assert_int_equal(o.status, BX_EREMOTE);
+  assert_int_equal(o.code, BX_APP_ERROR_BASE - 7);
+  assert_string_equal(o.text, "out of stock");
+  assert_string_equal(o.reply, "{\"class\":\"foam.box.RPCErrorMessage\",\"data\":\"out of "
+                               "stock\",\"code\":-100007}");
+
+  /* A transport's or the runtime's failure is never BX_EREMOTE: its code is its status. */
+  memset(&o, 0, sizeof o);
+  bx_call_opts opts = {.timeout_ms = 10};
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, &opts, on_app, &o, NULL), 0);
+  bxt_run(f->e);
+  assert_int_equal(o.status, BX_ETIMEDOUT);
+  assert_int_equal(o.code, BX_ETIMEDOUT);
+  bx_rpc_return(f->im.pending);
+  bxt_run(f->e);
+  fx_free(f);
+}
+
+/* The caller's deadline reaches the implementation; a request whose deadline has passed is
+ * answered BX_ETIMEDOUT without starting; an asynchronous implementation can tell that its
+ * caller gave up. */
+static void test_deadlines(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  void_s v = {0};
+  add_result r = {0};
+  bx_call_opts opts = {.timeout_ms = 5000};
+  assert_int_equal(bx_call_sync(&f->stub, M("dl"), &v, &opts, &r), 0);
+  assert_true(r.sum > 0 && r.sum <= 5000);
+  assert_true(f->im.dl_wanted);
+
+  /* A request that arrives with its deadline passed (deadlineMs 0 on the wire). */
+  bxt_sink sink;
+  bxt_sink_init(&sink, f->e->ctx);
+  bx_msg *req = bx__rpc_request_new("dl", cJSON_CreateArray());
+  bx_msg_set_reply_box(req, sink.box);
+  bx__msg_set_due(req, 1); /* long past */
+  assert_int_equal(bx_send(f->skel, req), 0);
+  bxt_run(f->e);
+  assert_int_equal(f->im.dl_calls, 1); /* not started */
+  assert_int_equal(sink.n, 1);
+  const char *text = NULL;
+  assert_int_equal(bx_msg_error(sink.msgs[0], &text), BX_ETIMEDOUT);
+  assert_string_equal(text, "the deadline passed before the call started");
+  bxt_sink_free(&sink);
+
+  /* A request without a deadline (a FOAM2 caller's): -1. */
+  bxt_sink_init(&sink, f->e->ctx);
+  req = bx__rpc_request_new("dl", cJSON_CreateArray());
+  bx_msg_set_reply_box(req, sink.box);
+  assert_int_equal(bx_send(f->skel, req), 0);
+  bxt_run(f->e);
+  assert_int_equal(sink.n, 1);
+  const cJSON *data = cJSON_GetObjectItemCaseSensitive(bx_msg_object(sink.msgs[0]), "data");
+  assert_true(cJSON_IsNumber(data) && data->valuedouble == -1);
+  bxt_sink_free(&sink);
+
+  /* Asynchronous: wanted while the caller waits, not once its deadline has passed. */
+  outcome o = {0};
+  f->im.pending = NULL;
+  opts.timeout_ms = 20;
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, &opts, on_done, &o, NULL), 0);
+  bxt_spin(f->e);
+  assert_non_null(f->im.pending);
+  assert_true(bx_rpc_call_wanted(f->im.pending));
+  int64_t left = bx_rpc_call_deadline(f->im.pending);
+  assert_true(left > 0 && left <= 20);
+  bxt_run(f->e); /* the deadline passes */
+  assert_int_equal(o.status, BX_ETIMEDOUT);
+  assert_false(bx_rpc_call_wanted(f->im.pending));
+  assert_int_equal(bx_rpc_call_deadline(f->im.pending), 0);
+  assert_int_equal(bx_rpc_return(f->im.pending), 0);
+  bxt_run(f->e);
+  fx_free(f);
+}
+
+static void count_cancel(bx_rpc_call *call, void *data) {
+  assert_true(bx_rpc_call_canceled(call));
+  (*(int *)data)++;
+}
+
+/* bx_call_cancel() reaches the implementation on both paths (a cancel message, or the direct
+ * call's skeleton call), from the loop; the caller completes once. */
+static void test_cancel_reaches_the_implementation(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  outcome o = {0};
+  void_s v = {0};
+  bx_call *c = NULL;
+  f->im.pending = NULL;
+  assert_int_equal(bx_call_start(&f->stub, M("later"), &v, NULL, on_done, &o, &c), 0);
+  bxt_spin(f->e);
+  assert_non_null(f->im.pending);
+  int canceled = 0;
+  bx_rpc_call_on_cancel(f->im.pending, count_cancel, &canceled);
+  assert_int_equal(bx_call_cancel(c), 0);
+  assert_int_equal(canceled, 0); /* not inside bx_call_cancel */
+  bxt_spin(f->e);
+  assert_int_equal(canceled, 1);
+  assert_true(bx_rpc_call_canceled(f->im.pending));
+  assert_false(bx_rpc_call_wanted(f->im.pending));
+  assert_int_equal(o.calls, 1);
+  assert_int_equal(o.status, BX_ECANCELED);
+  assert_int_equal(bx_rpc_return(f->im.pending), 0);
+  bxt_run(f->e);
+  assert_int_equal(o.calls, 1);
+  assert_int_equal(canceled, 1);
+  fx_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_async_result_once),
@@ -764,6 +940,9 @@ int main(void) {
       cmocka_unit_test(test_same_on_both_paths),
       cmocka_unit_test(test_cancel_and_close_before_serving),
       cmocka_unit_test(test_int64_wire_forms),
+      cmocka_unit_test(test_application_errors),
+      cmocka_unit_test(test_deadlines),
+      cmocka_unit_test(test_cancel_reaches_the_implementation),
   };
   int failed = cmocka_run_group_tests_name("direct", tests, direct_path, NULL);
   return failed + cmocka_run_group_tests_name("messages", tests, message_path, NULL);

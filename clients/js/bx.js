@@ -34,10 +34,14 @@ const MAX_DEPTH = 64; // the nesting bx's decoder accepts by default
 
 /**
  * Every failure bx.js reports. `code` is one of:
- * - `BX_EREMOTE`: the remote method failed; `message` is its error text, `data` the raw
- *   RPCErrorMessage data (a RemoteException's `id` becomes the code instead, when it has one)
+ * - `BX_EREMOTE`: the remote method failed (an application error); `message` is its error
+ *   text, `data` the raw RPCErrorMessage data, `appCode` the service's own error code when it
+ *   sent one (a name such as 'UV_ENOENT', or a number; undefined from FOAM2 services). A
+ *   RemoteException's `id` (the bx runtime's errors, e.g. BX_ENOMETHOD) becomes the code
+ *   instead, when it has one. Throw appError(code, text) in an export to send a code.
  * - `BX_ENOSERVICE`: no service of that name (NoSuchNameException)
  * - `BX_ETIMEDOUT`: no reply within the timeout
+ * - `BX_ECANCELED`: the call's AbortSignal was aborted
  * - `BX_ECONNLOST`: the connection dropped, or could not be opened, before the reply came
  * - `BX_ECLOSED`: the connection was closed with close()
  * - `BX_EINVAL`: a bad argument (a value that cannot travel, a bad name ...)
@@ -57,6 +61,27 @@ export class BxError extends Error {
     this.code = code;
     if (data !== undefined) this.data = data;
   }
+}
+
+/**
+ * An application error for an export to throw: the caller gets BX_EREMOTE with `message` text
+ * and `appCode` code (a string name such as 'UV_ENOENT' or a negative integer), as a C
+ * implementation returning that code would send it.
+ * @param {string|number} code
+ * @param {string} message
+ */
+export function appError(code, message) {
+  const e = new BxError('BX_EREMOTE', message);
+  e.appCode = code;
+  return e;
+}
+
+/** The `code` field of an RPCErrorMessage as bx.js reports it, or undefined. */
+function appCodeOf(answer) {
+  const c = answer.code;
+  if (typeof c === 'string' && c !== '') return c;
+  if (Number.isInteger(c) && c < 0) return c;
+  return undefined;
 }
 
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -167,6 +192,7 @@ export class Connection extends EventTarget {
     super();
     this.url = url;
     this.timeout = opts.timeout ?? 10000;
+    this._idSeed = Math.floor(Math.random() * 2 ** 32).toString(16);
     this.reconnect = opts.reconnect ?? true;
     this.backoff = { min: opts.backoff?.min ?? 250, max: opts.backoff?.max ?? 5000 };
     this.log = opts.logger ?? console;
@@ -215,7 +241,10 @@ export class Connection extends EventTarget {
   /**
    * Calls `method` of the service registered as `service` on the server.
    * @param {string} service  @param {string} method  @param {Array} [args]
-   * @param {{timeout?: number}} [opts] timeout in ms (0: none); default: the connection's
+   * @param {{timeout?: number, signal?: AbortSignal}} [opts] timeout in ms (0: none; default:
+   *   the connection's); signal: aborting it rejects the call with BX_ECANCELED and tells the
+   *   server (a cancel naming the request, which a bx skeleton turns into
+   *   bx_rpc_call_canceled())
    * @returns {Promise<*>} the result (undefined for a void method); rejects with a BxError
    */
   call(service, method, args = [], opts = {}) {
@@ -323,8 +352,25 @@ export class Connection extends EventTarget {
     return new Promise((resolve, reject) => {
       const name = `r${++this._seq}`;
       const timeout = opts.timeout ?? this.timeout;
+      const signal = opts.signal;
+      if (signal?.aborted) {
+        reject(new BxError('BX_ECANCELED', `${what}: canceled`));
+        return;
+      }
+      // With a signal the request carries a callId, and aborting sends a cancel naming it (a
+      // one-way HelloMessage with attributes.cancel, as bx_call_cancel() does).
+      const callId = signal ? `js.${this._idSeed}.${this._seq}` : undefined;
+      const onAbort = () => {
+        try {
+          this._post(target, { class: HELLO }, null, { cancel: callId });
+        } catch {
+          /* the connection is gone: nobody to tell */
+        }
+        entry.reject(new BxError('BX_ECANCELED', `${what}: canceled`));
+      };
       const done = () => {
         clearTimeout(entry.timer);
+        signal?.removeEventListener('abort', onAbort);
         this._calls.delete(name);
         this._boxes.delete(name);
       };
@@ -343,13 +389,19 @@ export class Connection extends EventTarget {
         if (!isObject(answer)) reject(new BxError('BX_EBADMSG', `${what}: malformed reply`));
         else if (answer.class === RPC_RETURN)
           resolve('data' in answer ? this._fromWire(answer.data) : undefined);
-        else if (answer.class === RPC_ERROR) reject(remoteError(answer.data));
+        else if (answer.class === RPC_ERROR) {
+          const e = remoteError(answer.data);
+          const code = e.code === 'BX_EREMOTE' ? appCodeOf(answer) : undefined;
+          if (code !== undefined) e.appCode = code;
+          reject(e);
+        }
         else if (answer.class === NO_SUCH_NAME)
           reject(new BxError('BX_ENOSERVICE', `no such service: ${answer.name}`));
         else reject(new BxError('BX_EBADMSG', `${what}: unexpected reply ${answer.class}`));
       });
       try {
-        this._post(target, payload, returnBoxRef(name));
+        this._post(target, payload, returnBoxRef(name), callId ? { callId } : undefined);
+        signal?.addEventListener('abort', onAbort, { once: true });
       } catch (e) {
         entry.reject(e);
       }
@@ -357,14 +409,14 @@ export class Connection extends EventTarget {
   }
 
   /** Wraps payload for target (SubBox over ReturnBox ...) and sends it in a Message. */
-  _post(target, payload, replyBox) {
+  _post(target, payload, replyBox, extra) {
     let object = payload;
     for (let ref = target.ref; ref.class !== RETURN_BOX; ref = ref.delegate) {
       if (ref.class !== SUB_BOX || !isObject(ref.delegate))
         throw new BxError('BX_EINVAL', `cannot send to a ${ref.class} from here`);
       object = { class: SUB_BOX_MESSAGE, name: ref.name, object };
     }
-    const attributes = replyBox ? { replyBox } : {};
+    const attributes = replyBox ? { replyBox, ...extra } : { ...extra };
     this._sendFrame(foamStringify({ class: MESSAGE, attributes, object }));
   }
 
@@ -495,7 +547,8 @@ export class Connection extends EventTarget {
     const answer = (result) => {
       if (reply) this._post(reply, result, null);
     };
-    const fail = (text) => answer({ class: RPC_ERROR, data: text });
+    const fail = (text, code) =>
+      answer(code === undefined ? { class: RPC_ERROR, data: text } : { class: RPC_ERROR, data: text, code });
     if (!isObject(payload) || payload.class !== RPC_MESSAGE) {
       if (reply) fail('expected a foam.box.RPCMessage');
       else this.log.warn('bx: an export got a message that is not an RPCMessage');
@@ -521,7 +574,8 @@ export class Connection extends EventTarget {
       answer(ret);
     };
     const failed = (e) => {
-      if (reply) fail(errorText(e));
+      const code = e instanceof BxError ? appCodeOf({ code: e.appCode }) : undefined;
+      if (reply) fail(code === undefined ? errorText(e) : e.message, code);
       else this.log.warn(`bx: one-way call ${method} failed: ${errorText(e)}`);
     };
     let result;
@@ -592,6 +646,10 @@ export class Connection extends EventTarget {
     if (Array.isArray(value)) return value.map((v) => this._fromWire(v));
     if (!isObject(value)) return value;
     if (value.class === TIMESTAMP && typeof value.value === 'number') return new Date(value.value);
+    if (value.class === TIMESTAMP && typeof value.value === 'string') {
+      const ms = Date.parse(value.value); // FOAM2 over TCP writes toISOString()
+      if (!Number.isNaN(ms)) return new Date(ms);
+    }
     if (isBoxRef(value)) return new RemoteBox(this, value);
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this._fromWire(v)]));
   }

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <bx.h>
 
-BX_INTERFACE(calc);
+BX_INTERFACE(calc, 2); /* 2: recall() */
 
 /* A point on the wire as {"class":"calc.Point","x":..,"y":..,"label":".."}. */
 typedef struct calc_point {
@@ -32,6 +32,9 @@ int calc_throwSync(void);
 BX_ONEWAY int calc_notify(const char *note);
 /* The point scaled by k, labelled "<label>*k". */
 int calc_scale(const calc_point *p, double k, BX_OUT calc_point *scaled);
+/* The value in the calculator's memory under name ("answer" holds 42). Any other name is an
+ * application error: code UV_ENOENT, text "no such item: NAME" (docs/codegen.md, errors). */
+int calc_recall(const char *name, BX_OUT double *value);
 /* Calls listener back `from` times with RPCMessage tick(n), n = from .. 1, then answers the
  * number of ticks sent. */
 int calc_countdown(bx_box *listener, int32_t from, BX_OUT int32_t *ticks);

@@ -69,6 +69,16 @@ static int impl_scale(void *self, bx_rpc_call *call, const calc_point *p, double
   return scaled->label ? 0 : BX_ENOMEM;
 }
 
+static int impl_recall(void *self, bx_rpc_call *call, const char *name, double *value) {
+  (void)self;
+  if (strcmp(name, "answer") == 0) {
+    *value = 42;
+    return 0;
+  }
+  bx_rpc_set_error(call, "no such item: %.100s", name);
+  return UV_ENOENT; /* an application error: the caller gets this code and the text */
+}
+
 /* Sends tick(n) to the listener box, a one-way RPC with no reply box. */
 static int send_tick(bx_box *listener, int32_t n) {
   cJSON *rpc = bx_json_new_object(BX_CLASS_RPC_MESSAGE);
@@ -98,6 +108,7 @@ const calc_ops calc_impl_ops = {
     .throwSync = impl_throw_sync,
     .notify = impl_notify,
     .scale = impl_scale,
+    .recall = impl_recall,
     .countdown = impl_countdown,
 };
 

@@ -4,8 +4,10 @@
  *   calc_server --connect unix:///run/user/1000/bx/bxd.sock [--token T]
  *
  * Prints one line per listener ("listening on URL"), "registered as NAME at URL" once the hub
- * accepted it, and "ready"; runs until SIGINT or SIGTERM. Registered in a hub, it checks every
- * half second that the hub still knows it and registers again when not (a restarted hub). */
+ * accepted it, and "ready"; runs until SIGINT or SIGTERM. Registered in a hub, it stays
+ * registered (bx_register_remote_keep): after the hub restarts or the connection drops it
+ * registers again ("registered again as NAME at URL"), logging "hub unreachable, retrying in
+ * Ns" while the hub cannot be reached. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,15 +17,13 @@
 
 #define MAX_LISTENERS 8
 
-/* The registration in a hub. */
+/* The registration in a hub (bx_register_remote_keep does the work). */
 typedef struct hub_link {
   const char *url;
   const char *name;
   bx_box *hub;  /* the hub's registry over the connection */
-  bx_box *skel; /* the service */
   cJSON *attrs; /* {"token": ...} or NULL */
-  uv_timer_t timer;
-  bool registered, pending, announced;
+  bx_registration *reg;
 } hub_link;
 
 typedef struct server {
@@ -32,7 +32,6 @@ typedef struct server {
   calc_impl impl;
   uv_signal_t sigint, sigterm;
   hub_link link;
-  bool linked;
   int exit_code;
 } server;
 
@@ -64,8 +63,8 @@ static void shutdown_server(server *srv) {
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
   }
-  if (srv->linked && !uv_is_closing((uv_handle_t *)&srv->link.timer))
-    uv_close((uv_handle_t *)&srv->link.timer, NULL);
+  bx_registration_stop(srv->link.reg);
+  srv->link.reg = NULL;
   if (!bx_ctx_is_closing(srv->ctx)) bx_ctx_close(srv->ctx, NULL, NULL);
 }
 
@@ -77,50 +76,50 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 /* ---- staying registered in a hub ---------------------------------------------------------- */
 
-static bool is_connection_error(int status) {
-  return status == BX_ECONNLOST || status == BX_ETIMEDOUT || status == BX_ENOREPLY ||
-         (status < 0 && status > -4096);
+/* Why the hub refused to register us, in words. */
+static const char *refusal(const hub_link *l, int status) {
+  static char buf[300];
+  bool unix_socket =
+      strncmp(l->url, "unix://", 7) == 0 || strncmp(l->url, "msgbox+unix://", 14) == 0;
+  if (status == BX_EPERM && unix_socket)
+    return "register refused: this hub does not let this user register (bxd --unix-uid)";
+  if (status == BX_EPERM && l->attrs == NULL)
+    return "register refused: this listener needs --token";
+  if (status == BX_EPERM) return "register refused: the hub did not accept the token";
+  if (status == BX_EEXIST) {
+    snprintf(buf, sizeof buf, "register refused: the name '%s' is taken", l->name);
+    return buf;
+  }
+  snprintf(buf, sizeof buf, "register refused: %s", bx_strerror(status));
+  return buf;
 }
 
-static void on_registered(bx_call *call, int status, void *result, void *data) {
-  (void)result;
+static void on_registration(bx_registration *reg, bx_reg_event ev, int status, uint64_t retry_ms,
+                            void *data) {
+  (void)reg;
   server *srv = data;
   hub_link *l = &srv->link;
-  l->pending = false;
-  if (status == 0) {
-    l->registered = true;
-    printf("%s as %s at %s\n", l->announced ? "registered again" : "registered", l->name, l->url);
+  switch (ev) {
+  case BX_REG_REGISTERED:
+  case BX_REG_REREGISTERED:
+    printf("%s as %s at %s\n", ev == BX_REG_REGISTERED ? "registered" : "registered again", l->name,
+           l->url);
     fflush(stdout);
-    l->announced = true;
-  } else if (!is_connection_error(status)) { /* refused: no point in retrying */
-    fprintf(stderr, "calc_server: the hub refused to register %s: %s\n", l->name,
-            bx_call_error_text(call));
+    break;
+  case BX_REG_LOST:
+    fprintf(stderr, "calc_server: lost the hub at %s (%s), registering again\n", l->url,
+            bx_strerror(status));
+    break;
+  case BX_REG_RETRYING:
+    fprintf(stderr, "calc_server: hub unreachable, retrying in %gs (%s)\n",
+            (double)retry_ms / 1000.0, bx_strerror(status));
+    break;
+  case BX_REG_REFUSED: /* a service that cannot have its name has nothing to serve */
+    fprintf(stderr, "calc_server: %s\n", refusal(l, status));
     srv->exit_code = 1;
     shutdown_server(srv);
+    break;
   }
-}
-
-static void on_checked(bx_call *call, int status, void *result, void *data) {
-  (void)call, (void)result;
-  hub_link *l = &((server *)data)->link;
-  l->pending = false;
-  if (status != 0) l->registered = false; /* forgotten (BX_ENOSERVICE) or unreachable */
-}
-
-static void link_tick(uv_timer_t *t) {
-  server *srv = t->data;
-  hub_link *l = &srv->link;
-  if (l->pending || bx_ctx_is_closing(srv->ctx)) return;
-  bx_call_opts opts = {.timeout_ms = 2000, .attributes = l->attrs};
-  int rc;
-  if (!l->registered) {
-    rc = bx_register_remote(l->hub, l->name, l->skel, &opts, on_registered, srv, NULL);
-  } else {
-    cJSON *args = cJSON_CreateArray();
-    cJSON_AddItemToArray(args, cJSON_CreateString(l->name));
-    rc = bx_call_json(l->hub, "doLookup", args, false, &opts, on_checked, srv, NULL);
-  }
-  l->pending = rc == 0;
 }
 
 static int link_start(server *srv, const char *url, const char *name, const char *token,
@@ -128,18 +127,14 @@ static int link_start(server *srv, const char *url, const char *name, const char
   hub_link *l = &srv->link;
   l->url = url;
   l->name = name;
-  l->skel = skel;
   if (token) {
     l->attrs = cJSON_CreateObject();
     cJSON_AddStringToObject(l->attrs, "token", token);
   }
   int rc = bx_connect(srv->ctx, url, NULL, &l->hub);
-  if (rc) return rc;
-  uv_timer_init(&srv->loop, &l->timer);
-  l->timer.data = srv;
-  srv->linked = true;
-  uv_timer_start(&l->timer, link_tick, 0, 500);
-  return 0;
+  bx_keep_opts ko = {.attributes = l->attrs, .timeout_ms = 2000};
+  if (rc == 0) rc = bx_register_remote_keep(l->hub, name, skel, &ko, on_registration, srv, &l->reg);
+  return rc;
 }
 
 int main(int argc, char **argv) {
@@ -212,7 +207,7 @@ int main(int argc, char **argv) {
   }
   if (rc != 0) {
     if (hub && rc) fprintf(stderr, "calc_server: %s: %s\n", hub, bx_strerror(rc));
-    if (srv.linked) uv_close((uv_handle_t *)&srv.link.timer, NULL);
+    bx_registration_stop(srv.link.reg);
     bx_box_unref(skel);
     bx_box_unref(srv.link.hub);
     cJSON_Delete(srv.link.attrs);

@@ -11,13 +11,22 @@
 #ifndef BX_IDL_H
 #define BX_IDL_H
 
+/* BX_INTERFACE(name) or BX_INTERFACE(name, version): the version (a positive integer, bumped
+ * when the interface grows) is the generated bx_interface's `version`, for tooling to show. */
+#define BX__IFACE_PICK(a, b, m, ...) m
+#define BX_INTERFACE(...) \
+  BX__IFACE_PICK(__VA_ARGS__, BX__INTERFACE_V, BX__INTERFACE_1, unused)(__VA_ARGS__)
 #ifdef BX_CODEGEN
 #define BX__ANNOTATE(s) __attribute__((annotate(s)))
-/* A declaration that carries the interface name for the generator. */
-#define BX_INTERFACE(name) extern int bx__interface_##name BX__ANNOTATE("bx:interface=" #name)
+/* A declaration that carries the interface name (and version) for the generator. */
+#define BX__INTERFACE_1(name) extern int bx__interface_##name BX__ANNOTATE("bx:interface=" #name)
+#define BX__INTERFACE_V(name, v)                                                         \
+  extern int bx__interface_##name BX__ANNOTATE("bx:interface=" #name) BX__ANNOTATE("bx:" \
+                                                                                   "version=" #v)
 #else
 #define BX__ANNOTATE(s)
-#define BX_INTERFACE(name) struct bx__interface_##name##_unused
+#define BX__INTERFACE_1(name) struct bx__interface_##name##_unused
+#define BX__INTERFACE_V(name, v) struct bx__interface_##name##_unused
 #endif
 
 /* Parameter annotations. */

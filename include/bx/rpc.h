@@ -110,7 +110,7 @@ typedef struct bx_interface {
   size_t nmethods;
   const char *const *classes; /* struct classes the decoder must accept */
   size_t nclasses;
-  const char *version; /* shown by describe (NULL: none) */
+  unsigned version; /* BX_INTERFACE(name, version) (0: none given); describe shows it */
 } bx_interface;
 
 /* Adds iface's struct classes to ctx's whitelist. Returns 0 or BX_ENOMEM. */
@@ -134,8 +134,14 @@ BX_EXTERN int bx_skeleton_new(bx_ctx *ctx, const bx_interface *iface, const void
 
 /* Within an implementation function:
  * - return 0: the outputs it wrote into its out parameters are sent back;
- * - return a negative code: an RPCErrorMessage is sent back, with the text set by
- *   bx_rpc_set_error() (sent as a plain string, as FOAM does), or else naming the code;
+ * - return a negative code: an application error is sent back: RPCErrorMessage whose data is
+ *   the text set by bx_rpc_set_error() (a plain string, as FOAM does), or else naming the code,
+ *   and whose "code" field (FOAM2 ignores it) carries the code. The caller's call fails with
+ *   BX_EREMOTE and bx_call_error_code() gives back the code, bx_call_error_text() the text.
+ *   Application codes are the implementation's own: bx and libuv codes travel by name (the
+ *   same on every system, e.g. UV_ENOENT for "no such item"); codes of an application's own
+ *   should lie at or below BX_APP_ERROR_BASE and travel as numbers. BX_EREMOTE means "no
+ *   particular code";
  * - return BX_RPC_ASYNC: it keeps `call` and later writes its out parameters (the pointers stay
  *   valid) and calls exactly one of bx_rpc_return() or bx_rpc_fail(). Arguments stay valid
  *   until then; box arguments must be referenced (bx_box_ref) to be kept longer.
@@ -147,11 +153,19 @@ BX_EXTERN void bx_rpc_set_error(bx_rpc_call *call, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Application error codes of an application's own: BX_APP_ERROR_BASE - n (n >= 0), clear of
+ * bx's and libuv's. bx_strerror() does not name them: send a text with them. */
+#define BX_APP_ERROR_BASE (-100000)
+
 /* Completes an asynchronous call with its outputs. Returns 0 or BX_EINVAL (already done). */
 BX_EXTERN int bx_rpc_return(bx_rpc_call *call);
 /* Completes an asynchronous call with an error whose text is `text` (a plain string on the
  * wire). Returns 0 or BX_EINVAL (already done). */
 BX_EXTERN int bx_rpc_fail(bx_rpc_call *call, const char *text);
+/* Completes an asynchronous call with the application error `code` (negative) and its `text`
+ * (NULL: the text set by bx_rpc_set_error(), else bx_strerror(code)). Returns 0, or BX_EINVAL
+ * (code not negative: nothing done). Like bx_rpc_return(), once per call: the call is freed. */
+BX_EXTERN int bx_rpc_fail_code(bx_rpc_call *call, int code, const char *text);
 /* The request being served (borrowed, valid until the call is answered): its origin,
  * attributes. For a call from a stub in the same context, served without a message
  * (docs/codegen.md), it is rebuilt from the arguments on first use and has no reply box;
@@ -159,6 +173,25 @@ BX_EXTERN int bx_rpc_fail(bx_rpc_call *call, const char *text);
 BX_EXTERN const bx_msg *bx_rpc_call_msg(const bx_rpc_call *call);
 BX_EXTERN bx_ctx *bx_rpc_call_ctx(const bx_rpc_call *call);
 BX_EXTERN const bx_method *bx_rpc_call_method(const bx_rpc_call *call);
+/* Deadlines (docs/codegen.md): a call's remaining time travels with the request (the
+ * attribute "deadlineMs", which FOAM2 ignores), reduced by the time relays held it. The
+ * milliseconds left until the caller gives up: 0 when that has passed, -1 when the request
+ * carried no deadline (a FOAM2 caller, a one-way message). The skeleton does not start a request
+ * whose deadline has passed; it answers BX_ETIMEDOUT (a runtime error) instead. */
+BX_EXTERN int64_t bx_rpc_call_deadline(const bx_rpc_call *call);
+/* Whether the caller still waits for this call: false once its deadline passed (or the call
+ * was answered). An asynchronous implementation asks before expensive work; it must still
+ * complete the call (bx_rpc_return or bx_rpc_fail), which then sends nothing anybody reads. */
+BX_EXTERN bool bx_rpc_call_wanted(const bx_rpc_call *call);
+/* Cancellation: the caller called bx_call_cancel() while this call was being served (the
+ * cancel travels through relays as a one-way message, docs/codegen.md). The implementation
+ * still completes the call (its answer is dropped). A call canceled is no longer wanted. */
+BX_EXTERN bool bx_rpc_call_canceled(const bx_rpc_call *call);
+/* cb(call, data) runs from the loop when the cancel arrives, at most once, never after the
+ * call was completed; NULL removes it. For asynchronous implementations (set it before
+ * returning BX_RPC_ASYNC). */
+BX_EXTERN void bx_rpc_call_on_cancel(bx_rpc_call *call, void (*cb)(bx_rpc_call *call, void *data),
+                                     void *data);
 
 /* ---- calling ------------------------------------------------------------------------------ */
 
@@ -184,6 +217,8 @@ typedef struct bx_stub {
                           blocking call or bx_stub_reset()) */
   bx_call *last_call;  /* the last call started through this stub by a generated _async()
                           function (valid until its callback returns): bx_call_cancel() it */
+  int last_code;       /* bx_call_error_code() of the last failed blocking call (0 after a
+                          success): the application's code when it returned BX_EREMOTE */
 } bx_stub;
 
 /* Initialises a stub for service (borrowed) and whitelists iface's classes (iface may be NULL)
@@ -195,7 +230,9 @@ BX_EXTERN void bx_stub_reset(bx_stub *stub);
 /* Completion of a call, exactly once, always from the loop (never inside bx_call_*()):
  *   status 0: `result` points to the decoded outputs (a struct of method->result, borrowed:
  *             valid during the callback; take ownership of pointers in it by clearing them);
- *   BX_EREMOTE: the service answered RPCErrorMessage (bx_call_error_text());
+ *   BX_EREMOTE: the service's implementation failed: an application error, with its code
+ *             (bx_call_error_code()) and text (bx_call_error_text()). No other status is
+ *             an application's: the rest are the RPC runtime's and the transports';
  *   BX_ENOSERVICE, BX_ETIMEDOUT, BX_ECONNLOST, BX_ECANCELED, BX_ECLOSING, BX_EBADMSG (the
  *   reply did not decode), or a bx/libuv code from a remote RemoteException or the send. */
 typedef void (*bx_call_cb)(bx_call *call, int status, void *result, void *data);
@@ -220,25 +257,34 @@ BX_EXTERN bx_fn bx_call_user_fn(const bx_call *call);
  * or any registry box): the RPC register(name, null, service), as FOAM peers do. The service
  * box is exported over the connection. The callback's result is NULL; status 0 means it is
  * registered (BX_EPERM: the peer refused, BX_EEXIST: the name is taken). opts may carry
- * attributes (a token). Same contract as bx_call_start(). */
+ * attributes (a token). Same contract as bx_call_start(). To stay registered across hub
+ * restarts and dropped connections, use its keep-registered mode, bx_register_remote_keep()
+ * (bx/transport.h). */
 BX_EXTERN int bx_register_remote(bx_box *registry, const char *name, bx_box *service,
                                  const bx_call_opts *opts, bx_call_cb cb, void *data,
                                  bx_call **out);
 
-/* Cancels a pending call: it completes with BX_ECANCELED (from the loop). Returns 0, or
- * BX_EINVAL when it already completed. */
+/* Cancels a pending call: it completes with BX_ECANCELED (from the loop), exactly once, and the
+ * server is told (bx_rpc_call_canceled(), through any relay). Returns 0, or BX_EINVAL when it
+ * already completed. */
 BX_EXTERN int bx_call_cancel(bx_call *call);
 /* During the callback: the error text of a failed call (or NULL), and the raw reply (or
  * NULL). Both borrowed, valid during the callback. A call served in the same context without
  * a message gets its RPCReturnMessage rebuilt from the result on first use. */
 BX_EXTERN const char *bx_call_error_text(const bx_call *call);
+/* During the callback: for BX_EREMOTE, the application's error code (BX_EREMOTE when the
+ * service sent none, as FOAM2 services do); for any other status, the status itself. */
+BX_EXTERN int bx_call_error_code(const bx_call *call);
 BX_EXTERN const bx_msg *bx_call_reply(const bx_call *call);
 
 /* Blocking convenience: starts the call and runs the context's loop (UV_RUN_ONCE) until it
  * completes. On status 0 the outputs are moved into *result (a method->result struct the
  * caller then owns: release with bx_value_free(m->result, result)). On failure the error text
- * is kept in stub->last_error. Must not be used from a callback running on the
- * same loop, nor when other code needs the loop run with UV_RUN_DEFAULT semantics. */
+ * is kept in stub->last_error. While it waits the loop runs, so the context keeps serving:
+ * incoming calls to its services, callbacks to boxes the call passed (a server calling back
+ * before it answers), other calls' completions and timers (test_rpc_wire). Must not be used
+ * from a callback running on the same loop (libuv's uv_run does not nest), nor when other code
+ * needs the loop run with UV_RUN_DEFAULT semantics. */
 BX_EXTERN int bx_call_sync(bx_stub *stub, const bx_method *m, const void *args,
                            const bx_call_opts *opts, void *result);
 

@@ -26,6 +26,7 @@
 #define BX_TRANSPORT_H
 
 #include <sys/types.h>
+#include <cjson/cJSON.h>
 #include "common.h"
 
 #ifdef __cplusplus
@@ -122,6 +123,76 @@ BX_EXTERN int bx_listener_close(bx_listener *l, bx_listener_close_cb cb, void *d
  * Returns 0 or BX_EINVAL (malformed or unknown URL). Nothing is connected until a send. */
 BX_EXTERN int bx_connect(bx_ctx *ctx, const char *url, const bx_transport_limits *limits,
                          bx_box **out);
+
+/* Connection states of a client box (a box bx_connect() returned): IDLE until its first send,
+ * CONNECTING while it dials, UP once connected, DOWN when the dial failed or the connection
+ * closed, with the reason (UV_ECONNREFUSED, UV_ENOENT, BX_ECONNLOST, BX_ECLOSING ...). After
+ * DOWN the next send dials again (CONNECTING). */
+typedef enum bx_conn_state {
+  BX_CONN_IDLE = 0,
+  BX_CONN_CONNECTING,
+  BX_CONN_UP,
+  BX_CONN_DOWN
+} bx_conn_state;
+/* conn is borrowed (valid during the callback); reason is 0 but for DOWN. */
+typedef void (*bx_conn_state_cb)(bx_box *conn, bx_conn_state state, int reason, void *data);
+/* Adds a watcher of conn's states: cb(conn, state, reason, data) runs from the loop after each
+ * change, in order, never inside the call that caused it (a send that dials). Several watchers
+ * may watch one box; each is removed with bx_connection_off_state(), or goes with the box.
+ * Returns 0, BX_EINVAL (not a client box, cb NULL) or BX_ENOMEM. */
+BX_EXTERN int bx_connection_on_state(bx_box *conn, bx_conn_state_cb cb, void *data);
+/* Removes the watcher added with the same cb and data (also during a callback). Returns 0 or
+ * BX_EINVAL (no such watcher). */
+BX_EXTERN int bx_connection_off_state(bx_box *conn, bx_conn_state_cb cb, void *data);
+/* The current state (IDLE for a box that is not a client box); *reason (optional) receives
+ * the reason of the last DOWN. */
+BX_EXTERN bx_conn_state bx_connection_state(bx_box *conn, int *reason);
+
+/* ---- registration that lasts ------------------------------------------------------------
+ * bx_register_remote_keep() is the keep-registered mode of bx_register_remote(): it registers
+ * service as name in the hub behind a client box (from bx_connect()), and registers it again
+ * whenever the hub forgets it (the connection dropped, the hub restarted), retrying with
+ * backoff until the hub answers. What happens is reported to cb, from the loop:
+ *   REGISTERED    the hub holds the name (the first time)            status 0
+ *   LOST          the connection went down, the hub dropped the name status: why (e.g.
+ *                 BX_ECONNLOST); retry_ms: when it tries again
+ *   REREGISTERED  the hub holds the name again                       status 0
+ *   REFUSED       the hub said no: status BX_EPERM (its policy, e.g. a token is needed: no
+ *                 more attempts), BX_EEXIST (the name is held; tried again in retry_ms) ...
+ *   RETRYING      the hub could not be reached or did not answer     status: why (e.g.
+ *                 UV_ECONNREFUSED, UV_ENOENT, BX_ETIMEDOUT); retry_ms: when it tries again
+ * The application may call bx_registration_stop() from cb. */
+typedef struct bx_registration bx_registration;
+typedef enum bx_reg_event {
+  BX_REG_REGISTERED = 1,
+  BX_REG_LOST,
+  BX_REG_REREGISTERED,
+  BX_REG_REFUSED,
+  BX_REG_RETRYING
+} bx_reg_event;
+typedef void (*bx_reg_cb)(bx_registration *reg, bx_reg_event ev, int status, uint64_t retry_ms,
+                          void *data);
+typedef struct bx_keep_opts {
+  const cJSON *attributes; /* extra attributes of each register request (copied): a "token" */
+  uint64_t timeout_ms;     /* per attempt; 0: 5000 */
+  uint64_t min_retry_ms;   /* the first retry's delay, doubling up to max; 0: 250 */
+  uint64_t max_retry_ms;   /* 0: 10000 */
+} bx_keep_opts;
+/* hub: a client box (borrowed; the registration keeps a reference); service: the box to
+ * register (likewise); name is copied; opts may be NULL. The first attempt starts from the
+ * loop. Returns 0 and the handle in *out (valid until bx_registration_stop() or the context
+ * closes, which stops it too), or BX_EINVAL (hub not a client box, a NULL argument),
+ * BX_ECLOSING, BX_ENOMEM; then cb never runs. */
+BX_EXTERN int bx_register_remote_keep(bx_box *hub, const char *name, bx_box *service,
+                                      const bx_keep_opts *opts, bx_reg_cb cb, void *data,
+                                      bx_registration **out);
+/* Stops re-registering and frees the handle: no event runs after it. The hub keeps the name
+ * until the connection closes (or an unregister). NULL is a no-op. */
+BX_EXTERN void bx_registration_stop(bx_registration *reg);
+/* Whether the hub holds the name now (as far as this side knows). */
+BX_EXTERN bool bx_registration_active(const bx_registration *reg);
+/* "registered", "lost", "re-registered", "refused", "retrying" (static). */
+BX_EXTERN const char *bx_reg_event_name(bx_reg_event ev);
 
 /* TLS settings of the context's wss:// client connections (made after the call): ca_file
  * (PEM, NULL: the system's CAs) is trusted; allow_self_signed also accepts a self-signed

@@ -34,7 +34,7 @@ start hub '^ready' "$bxd" --unix "$work/hub.sock" || bad "bxd start" "$work/hub.
 start calc '^registered as calc' "$server" --connect "$url" || bad "calc_server start" "$work/calc.err"
 check "service names from the hub" "calc" bxctl --url "$url" call ca
 check "methods from the service's descriptor" "add" bxctl --url "$url" call calc ad
-check "every method" "add countdown echo fail notify scale throwSync" bxctl --url "$url" call calc ""
+check "every method" "add countdown echo fail notify recall scale throwSync" bxctl --url "$url" call calc ""
 check "nothing from a hub that is not there" "" bxctl --url "unix://$work/none.sock" call ca
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]

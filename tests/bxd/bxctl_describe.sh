@@ -13,7 +13,7 @@ start calc '^registered as calc' "$server" --connect "$url" || bad "calc_server 
 
 "$bxctl" --url "$url" describe calc >"$work/describe.out" 2>"$work/err"
 cat >"$work/want" <<'TXT'
-interface calc
+interface calc (version 2)
   struct calc.Point { double x; double y; string label; };
   double add(double a, double b);
   json echo(json value);
@@ -28,7 +28,7 @@ missing=$(grep -vxFf "$work/describe.out" "$work/want")
 [ -z "$missing" ] && ok "describe calc prints its signatures" ||
   bad "describe calc lacks: $missing" "$work/describe.out"
 "$bxctl" --url "$url" --json describe calc >"$work/describe.json"
-grep -q '^{"ok":true,"result":{"interface":"calc","methods":\[{"name":"add","oneway":false,"params":\[{"name":"a","type":"double"},{"name":"b","type":"double"}\],"results":\[{"name":"sum","type":"double"}\]}' \
+grep -q '^{"ok":true,"result":{"interface":"calc","version":2,"methods":\[{"name":"add","oneway":false,"params":\[{"name":"a","type":"double"},{"name":"b","type":"double"}\],"results":\[{"name":"sum","type":"double"}\]}' \
   "$work/describe.json" && ok "describe --json gives the raw descriptor" || bad "describe --json" "$work/describe.json"
 expect "describe of a missing service fails (exit 1)" 1 "" "$bxctl" --url "$url" describe nosuch
 

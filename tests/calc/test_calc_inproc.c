@@ -24,6 +24,7 @@ static fx *fx_new(void) {
   assert_int_equal(calc_impl_register(f->e->ctx, &f->impl, "calc", NULL), 0);
   bx_sub_box_new(f->e->ctx, "calc", bx_ctx_registry(f->e->ctx), &f->svc);
   assert_int_equal(calc_stub_init(&f->stub, f->svc), 0);
+  assert_int_equal(calc_stub_interface.version, 2); /* BX_INTERFACE(calc, 2) */
   return f;
 }
 
@@ -67,6 +68,19 @@ static void test_every_method_sync(void **state) {
   assert_true(scaled.x == 3 && scaled.y == -4);
   assert_string_equal(scaled.label, "p*2");
   free((char *)scaled.label);
+  fx_free(f);
+}
+
+/* recall(): an application error with its code (UV_ENOENT) and text. */
+static void test_recall_application_error(void **state) {
+  (void)state;
+  fx *f = fx_new();
+  double v = 0;
+  assert_int_equal(calc_recall_sync(&f->stub, "answer", &v), 0);
+  assert_true(v == 42);
+  assert_int_equal(calc_recall_sync(&f->stub, "x", &v), BX_EREMOTE);
+  assert_int_equal(f->stub.last_code, UV_ENOENT);
+  assert_string_equal(f->stub.last_error, "no such item: x");
   fx_free(f);
 }
 
@@ -142,6 +156,7 @@ static void test_async_stub(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_method_sync),
+      cmocka_unit_test(test_recall_application_error),
       cmocka_unit_test(test_box_callback),
       cmocka_unit_test(test_async_stub),
   };

@@ -125,7 +125,7 @@ static const bx_method bxt_calc_methods[] = {
     {"pid", &bxt_calc_void_t, &bxt_calc_int_t, 0, bxt_calc_pid},
 };
 static const bx_interface bxt_calc_iface = {
-    "calc", bxt_calc_methods, sizeof bxt_calc_methods / sizeof bxt_calc_methods[0], NULL, 0, NULL};
+    "calc", bxt_calc_methods, sizeof bxt_calc_methods / sizeof bxt_calc_methods[0], NULL, 0, 0};
 
 /* Registers a calc skeleton over impl as `name` in ctx's root registry. Returns 0 or an error. */
 static inline int bxt_calc_register(bx_ctx *ctx, const char *name, bxt_calc *impl) {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { connect, BxError, RemoteBox, LocalBox, foamStringify } from '../../clients/js/bx.js';
+import { connect, BxError, RemoteBox, LocalBox, foamStringify, appError } from '../../clients/js/bx.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const captures = path.join(here, '..', 'data', 'spec', 'foam', 'captures');
@@ -248,6 +248,85 @@ test('errors: string data, RemoteException, NoSuchName, unexpected reply', async
   ]);
   assert.equal(errs[0].data, 'Error: boom');
   assert.equal(errs[1].data.id, 'E_DENIED');
+  conn.close();
+});
+
+test('application errors: code and text together, both ways; data stays the string FOAM2 reads', async () => {
+  const { conn, ws } = await openConn();
+  const calls = [0, 1, 2].map(() => conn.call('calc', 'recall', ['x']));
+  const names = ws.frames().map(replyName);
+  ws.deliver(replyFrame(names[0], { class: 'foam.box.RPCErrorMessage', data: 'no such item: x', code: 'UV_ENOENT' }));
+  ws.deliver(replyFrame(names[1], { class: 'foam.box.RPCErrorMessage', data: 'out of stock', code: -100007 }));
+  ws.deliver(replyFrame(names[2], { class: 'foam.box.RPCErrorMessage', data: 'Error: boom' }));
+  const errs = await Promise.all(calls.map((p) => p.catch((e) => e)));
+  assert.deepEqual(errs.map((e) => [e.code, e.appCode, e.message]), [
+    ['BX_EREMOTE', 'UV_ENOENT', 'no such item: x'],
+    ['BX_EREMOTE', -100007, 'out of stock'],
+    ['BX_EREMOTE', undefined, 'Error: boom'],
+  ]);
+  // an export throwing appError() answers with the code beside the text
+  const svc = conn.export({
+    find(k) { throw appError('UV_ENOENT', `no such item: ${k}`); },
+    async later() { throw appError(-100007, 'out of stock'); },
+  });
+  const n = ws.sent.length;
+  for (const [box, method] of [['a1', 'find'], ['a2', 'later']])
+    ws.deliver(JSON.stringify({
+      class: 'foam.box.Message',
+      attributes: { replyBox: { class: 'foam.box.SubBox', name: box, delegate: { class: 'foam.box.ReturnBox' } } },
+      object: { class: 'foam.box.SubBoxMessage', name: svc.name, object: { class: 'foam.box.RPCMessage', name: method, args: ['k'] } },
+    }));
+  await sleep(10);
+  assert.deepEqual(ws.frames().slice(n - ws.sent.length).map((f) => f.object), [
+    { class: 'foam.box.SubBoxMessage', name: 'a1', object: { class: 'foam.box.RPCErrorMessage', data: 'no such item: k', code: 'UV_ENOENT' } },
+    { class: 'foam.box.SubBoxMessage', name: 'a2', object: { class: 'foam.box.RPCErrorMessage', data: 'out of stock', code: -100007 } },
+  ]);
+  conn.close();
+});
+
+test('AbortSignal: BX_ECANCELED once, a cancel naming the request goes to the service', async () => {
+  const { conn, ws } = await openConn();
+  const ac = new AbortController();
+  const p = conn.call('calc', 'slow', [1], { signal: ac.signal });
+  const [req] = ws.frames();
+  const id = req.attributes.callId;
+  assert.match(id, /^js\./);
+  assert.deepEqual(Object.keys(req.attributes), ['replyBox', 'callId']);
+  ac.abort();
+  await assert.rejects(p, { code: 'BX_ECANCELED', message: 'calc.slow: canceled' });
+  assert.deepEqual(ws.frames()[1], {
+    class: 'foam.box.Message',
+    attributes: { cancel: id },
+    object: { class: 'foam.box.SubBoxMessage', name: 'calc', object: { class: 'foam.box.HelloMessage' } },
+  });
+  // the late answer is ignored; the reply box is gone
+  ws.deliver(replyFrame(replyName(req), { class: 'foam.box.RPCReturnMessage', data: 1 }));
+  assert.equal(conn._boxes.size, 0);
+  // already aborted: nothing is sent; without a signal, no callId (FOAM2's frames unchanged)
+  const n = ws.sent.length;
+  await assert.rejects(conn.call('calc', 'add', [1, 2], { signal: ac.signal }), { code: 'BX_ECANCELED' });
+  assert.equal(ws.sent.length, n);
+  const q = conn.call('calc', 'add', [1, 2]);
+  assert.deepEqual(Object.keys(ws.frames().at(-1).attributes), ['replyBox']);
+  ws.deliver(replyFrame(replyName(ws.frames().at(-1)), { class: 'foam.box.RPCReturnMessage', data: 3 }));
+  assert.equal(await q, 3);
+  conn.close();
+});
+
+test('__Timestamp__ golden vectors: the ISO-8601 string form and the number form both give the Date', async () => {
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), '../data/codec/timestamp-vectors.jsonl');
+  const vectors = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.ok(vectors.length >= 10);
+  const { conn } = await openConn();
+  for (const v of vectors) {
+    const frame = JSON.parse(v.frame);
+    let value = frame.object.object;
+    value = value.class === 'foam.box.RPCReturnMessage' ? value.data : value.args[0];
+    const d = conn._fromWire(value);
+    assert.ok(d instanceof Date, v.name);
+    assert.equal(d.getTime(), v.ms, v.name);
+    assert.deepEqual(conn._toWire(d), JSON.parse(v.encodes_as).object.object.data ?? JSON.parse(v.encodes_as).object.object.args[0], v.name);
+  }
   conn.close();
 });
 

@@ -4,11 +4,14 @@
  *
  * It speaks plain FOAM box protocol, so it works against any box peer (bxd, a bx service, a
  * FOAM2 node server); `bxctl th ...` (th.c) works with telehash identities instead. Exit
- * codes: 0 ok, 1 remote error, 2 usage, 3 connection or timeout. */
+ * codes: 0 ok, 1 remote error (an application error is always one: its code is the
+ * service's, never this machine's), 2 usage, 3 connection or timeout. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <bx.h>
 
@@ -58,7 +61,74 @@ static void usage(FILE *out) {
       "  --help         this text\n"
       "  --version      the version of bxctl (and of libbx)\n"
       "\n"
-      "Exit codes: 0 ok, 1 remote error, 2 usage, 3 connection or timeout.\n");
+      "Exit codes: 0 ok, 1 remote error (with --json, a service's own error code is\n"
+      "app_code), 2 usage, 3 connection or timeout.\n");
+}
+
+/* ---- what went wrong, in words ----------------------------------------------------------- */
+
+#define BXCTL_SCHEMES "unix://, tcp://, ws://, wss://"
+#define BXCTL_MAX_UNIX_PATH 107 /* sizeof sun_path - 1 on Linux */
+
+static bool known_scheme(const char *s, size_t n) {
+  static const char *const schemes[] = {"unix",       "tcp",        "ws",         "wss",
+                                        "msgbox+tcp", "msgbox+udp", "msgbox+unix"};
+  for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+    if (strlen(schemes[i]) == n && memcmp(schemes[i], s, n) == 0) return true;
+  return false;
+}
+
+/* The Unix socket path of a unix:// or msgbox+unix:// URL, or NULL. */
+static const char *unix_path(const char *url) {
+  if (strncmp(url, "unix://", 7) == 0) return url + 7;
+  if (strncmp(url, "msgbox+unix://", 14) == 0) return url + 14;
+  return NULL;
+}
+
+/* Checks what can be told before connecting: the scheme, a Unix socket path's length and its
+ * directory. Prints the reason and returns an exit code, or 0. */
+static int check_url(const char *url) {
+  const char *sep = strstr(url, "://");
+  if (sep == NULL || !known_scheme(url, (size_t)(sep - url))) {
+    if (sep == NULL)
+      fprintf(stderr, "bxctl: '%s' is not a URL (" BXCTL_SCHEMES ")\n", url);
+    else
+      fprintf(stderr, "bxctl: unknown scheme '%.*s' (" BXCTL_SCHEMES ")\n", (int)(sep - url), url);
+    return EXIT_USAGE;
+  }
+  const char *path = unix_path(url);
+  if (path == NULL) return 0;
+  if (strlen(path) > BXCTL_MAX_UNIX_PATH) {
+    fprintf(stderr, "bxctl: socket path longer than %d bytes: %s\n", BXCTL_MAX_UNIX_PATH, path);
+    return EXIT_USAGE;
+  }
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL || slash == path) return 0;
+  char dir[BXCTL_MAX_UNIX_PATH + 1];
+  snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  struct stat st;
+  if (stat(dir, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+    fprintf(stderr, "bxctl: directory %s does not exist\n", dir);
+    return EXIT_CONN;
+  }
+  return 0;
+}
+
+/* The words for a failure bxctl understands better than its code, or NULL. */
+static const char *explain(const char *url, const char *command, int status, const char *text,
+                           char *buf, size_t len) {
+  if (status == BX_ENOSERVICE) {
+    snprintf(buf, len, "no such service '%s'", text ? text : "");
+    return buf;
+  }
+  if (status == BX_ENOMETHOD && (strcmp(command, "ls") == 0 || strcmp(command, "stats") == 0))
+    return "not a bxd hub: ls and stats need bxd";
+  const char *path = unix_path(url);
+  if (path && (status == UV_ENOENT || status == UV_ECONNREFUSED)) {
+    snprintf(buf, len, "no socket at %s (is bxd running?)", path);
+    return buf;
+  }
+  return NULL;
 }
 
 /* ---- output ------------------------------------------------------------------------------- */
@@ -74,21 +144,41 @@ static bool is_connection_error(int status) {
          status == BX_ECLOSING || (status < 0 && status > -4096); /* libuv: refused, no file */
 }
 
-static void report_error(ctl *c, int status, const char *text) {
+/* An application's error code as JSON: its name when bx or libuv names it, else the number. */
+static cJSON *app_code_json(int code) {
+  const char *name = bx_err_name(code);
+  return strcmp(name, "BX_UNKNOWN") ? cJSON_CreateString(name) : cJSON_CreateNumber(code);
+}
+
+/* status: the call's; app_code: bx_call_error_code() (for BX_EREMOTE, the service's code). */
+static void report_error(ctl *c, int status, const char *text, int app_code) {
   c->exit_code = is_connection_error(status) ? EXIT_CONN : EXIT_REMOTE;
   if (text == NULL) text = bx_strerror(status);
+  char words[300];
+  const char *why = explain(c->url, c->command, status, text, words, sizeof words);
+  if (why) text = why;
+  bool app = status == BX_EREMOTE && app_code != BX_EREMOTE && app_code < 0;
   if (c->json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddFalseToObject(o, "ok");
     cJSON_AddStringToObject(o, "error", text);
     cJSON_AddStringToObject(o, "code", bx_err_name(status));
+    if (app) cJSON_AddItemToObject(o, "app_code", app_code_json(app_code));
     print_json(o);
     cJSON_Delete(o);
   }
-  if (is_connection_error(status))
+  if (is_connection_error(status) && why == NULL) {
     fprintf(stderr, "bxctl: %s: %s\n", c->url, text);
-  else
+  } else if (app) {
+    cJSON *code = app_code_json(app_code);
+    if (cJSON_IsString(code))
+      fprintf(stderr, "bxctl: %s (%s)\n", text, code->valuestring);
+    else
+      fprintf(stderr, "bxctl: %s (%d)\n", text, app_code);
+    cJSON_Delete(code);
+  } else {
     fprintf(stderr, "bxctl: %s\n", text);
+  }
 }
 
 static void report_result(ctl *c, const cJSON *data) {
@@ -122,7 +212,7 @@ static void report_list(ctl *c, const cJSON *data) {
  * a connection error or a timeout does not. */
 static void report_ping(ctl *c, int status, bx_call *call) {
   if (is_connection_error(status) || (c->service && status == BX_ENOSERVICE)) {
-    report_error(c, status, bx_call_error_text(call));
+    report_error(c, status, bx_call_error_text(call), bx_call_error_code(call));
     return;
   }
   double ms = (double)(uv_hrtime() - c->start_ns) / 1e6;
@@ -149,15 +239,16 @@ static void on_done(bx_call *call, int status, void *result, void *data) {
     return;
   }
   if (strcmp(c->command, "describe") == 0 && status == BX_ENOMETHOD) {
-    report_error(c, status, "the service has no descriptor (it is not a bxgen skeleton)");
+    report_error(c, status, "the service has no descriptor (it is not a bxgen skeleton)", status);
     return;
   }
   if (strcmp(c->command, "barrier") == 0) { /* only the connection's fate matters */
-    if (is_connection_error(status)) report_error(c, status, bx_call_error_text(call));
+    if (is_connection_error(status))
+      report_error(c, status, bx_call_error_text(call), bx_call_error_code(call));
     return;
   }
   if (status != 0) {
-    report_error(c, status, bx_call_error_text(call));
+    report_error(c, status, bx_call_error_text(call), bx_call_error_code(call));
     return;
   }
   const cJSON *v = result;
@@ -169,7 +260,8 @@ static void on_done(bx_call *call, int status, void *result, void *data) {
   } else if (strcmp(c->command, "ls") == 0) {
     report_list(c, v);
   } else if (strcmp(c->command, "describe") == 0 && !c->json) {
-    if (bxctl_describe_print(stdout, v) != 0) report_error(c, BX_EBADMSG, "not a descriptor");
+    if (bxctl_describe_print(stdout, v) != 0)
+      report_error(c, BX_EBADMSG, "not a descriptor", BX_EBADMSG);
   } else {
     report_result(c, v);
   }
@@ -186,7 +278,7 @@ static int call(ctl *c, bx_box *box, const char *method, cJSON *args) {
   bx_call_opts opts = {.timeout_ms = c->timeout_ms};
   int rc = bx_call_json(box, method, args, false, &opts, on_done, c, NULL);
   if (rc) {
-    report_error(c, rc, NULL);
+    report_error(c, rc, NULL, rc);
     return c->exit_code;
   }
   return wait_done(c);
@@ -264,7 +356,7 @@ static int cmd_send(ctl *c, int argc, char **argv) {
   int rc = bx_send_json(svc, payload);
   bx_box_unref(svc);
   if (rc) {
-    report_error(c, rc, NULL);
+    report_error(c, rc, NULL, rc);
     return c->exit_code;
   }
   c->command = "barrier";
@@ -273,7 +365,7 @@ static int cmd_send(ctl *c, int argc, char **argv) {
   cJSON_AddItemToArray(args, cJSON_CreateString(argv[0]));
   rc = bx_call_json(c->conn, "doLookup", args, false, &opts, on_done, c, NULL);
   if (rc) {
-    report_error(c, rc, NULL);
+    report_error(c, rc, NULL, rc);
     return c->exit_code;
   }
   return wait_done(c);
@@ -297,7 +389,7 @@ int main(int argc, char **argv) {
   memset(&c, 0, sizeof c);
   c.timeout_ms = 5000;
   char def[600];
-  int i = 1;
+  int rc, i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
     bool has_value = i + 1 < argc;
     if (strcmp(argv[i], "--help") == 0) {
@@ -340,12 +432,14 @@ int main(int argc, char **argv) {
     }
     c.url = def;
   }
+  rc = check_url(c.url);
+  if (rc) return rc;
   uv_loop_init(&c.loop);
   bx_ctx_options opts;
   bx_ctx_options_init(&opts);
   opts.name = "/bxctl";
   opts.log_level = BX_LOG_ERROR;
-  int rc = bx_ctx_new(&c.loop, &opts, &c.ctx);
+  rc = bx_ctx_new(&c.loop, &opts, &c.ctx);
   /* bxctl prints what it receives and never interprets it: any application class may pass. */
   if (rc == 0) rc = bx_ctx_allow_class(c.ctx, "*");
   if (rc == 0) rc = bx_connect(c.ctx, c.url, NULL, &c.conn);

@@ -58,6 +58,7 @@ int bxctl_describe_print(FILE *out, const cJSON *d) {
     return -1;
   const cJSON *version = cJSON_GetObjectItemCaseSensitive(d, "version");
   fprintf(out, "interface %s", ds_str(d, "interface"));
+  if (cJSON_IsNumber(version)) fprintf(out, " (version %g)", version->valuedouble);
   if (cJSON_IsString(version)) fprintf(out, " (version %s)", version->valuestring);
   fprintf(out, "\n");
   const cJSON *e;

@@ -312,6 +312,13 @@ bx_box *bx__conn_dial(bx__tstate *ts, const bx__tran *tran, const char *addr,
                       const bx_transport_limits *limits, void (*gone)(void *data, bx_box *conn),
                       void *gone_data, int *err);
 void bx__conn_forget_client(bx__conn *c);
+/* The client box's other news of a dialled peer (connection states, bx_connection_on_state):
+ * up(gone_data, its box) runs when the dial completed (not when bx__conn_dial() returns an
+ * open peer), and bx__conn_close_code() says why a closed peer closed (0 while open). */
+/* The client boxes' ops (client.c): tells a client box from other boxes. */
+extern const bx_box_ops bx__client_box_ops;
+void bx__conn_set_up(bx__conn *c, void (*up)(void *data, bx_box *conn));
+int bx__conn_close_code(const bx__conn *c);
 /* The dial finished (status 0: connected; the transport then starts reading). */
 void bx__conn_connected(bx__conn *c, int status);
 

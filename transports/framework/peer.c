@@ -76,7 +76,9 @@ struct bx__conn {
   bx__tlink want;        /* in link->wants while it waits for its turn */
   bx_listener *listener; /* accepted through; NULL when dialled */
   void (*gone)(void *data, bx_box *conn_box); /* the client box's, told when it closes */
+  void (*up)(void *data, bx_box *conn_box);   /* the client box's, told when the dial is done */
   void *gone_data;
+  int close_code; /* why it closed (bx__conn_close's code) */
   bx_transport_limits limits;
   bx_peer_info peer;
   char *self_name;    /* the path the peer announced with RegisterSelfMessage */
@@ -402,8 +404,24 @@ static void cn_count_error(bx__conn *c) {
   if (c->ts) bx__tstate_stats(c->ts)->errors++;
 }
 
+/* A request whose deadline passed before it could be sent (a relay held it, or it arrived
+ * expired): nobody waits for its answer any more, so it is answered here (BX_ETIMEDOUT) instead
+ * of being forwarded. True when msg was answered (msg is then the caller's to release). */
+static bool cn_expired(bx__conn *c, const bx_msg *msg) {
+  uint64_t due = bx__msg_due(msg);
+  if (due == 0 || due > uv_now(bx_ctx_loop(c->ctx)) || bx_msg_reply_box(msg) == NULL) return false;
+  bx_log(c->ctx, BX_LOG_INFO, "%s connection: answering a request whose deadline passed",
+         c->tran->scheme);
+  bx_reply_error(msg, BX_ETIMEDOUT, "the deadline passed before the request could be forwarded");
+  return true;
+}
+
 static int cn_send(bx_box *self, bx_msg *msg) {
   bx__conn *c = cn(self);
+  if (c->state < CN_CLOSING && cn_expired(c, msg)) {
+    bx_msg_unref(msg);
+    return 0;
+  }
   int rc = cn_admit(c, msg);
   if (rc == 0) rc = cn_encode(c, msg);
   bx_msg_unref(msg);
@@ -775,6 +793,7 @@ int bx__conn_opened(bx__conn *c) {
 /* A dial that failed at once: c never opened and holds nothing but its link, if any. */
 static void cn_abandon(bx__conn *c) {
   c->gone = NULL;
+  c->up = NULL;
   c->state = CN_CLOSING;
   bx__link *k = c->link;
   if (k == NULL) {
@@ -820,6 +839,15 @@ void bx__conn_connected(bx__conn *c, int status) {
   c->state = CN_OPEN;
   cn_count_open(c);
   cn_schedule_flush(c);
+  if (c->up != NULL) c->up(c->gone_data, c->box);
+}
+
+void bx__conn_set_up(bx__conn *c, void (*up)(void *data, bx_box *conn)) {
+  c->up = up;
+}
+
+int bx__conn_close_code(const bx__conn *c) {
+  return c->close_code;
 }
 
 /* ---- down and up -------------------------------------------------------------------------- */
@@ -871,6 +899,7 @@ static void cn_leave_link(bx__conn *c, int code) {
 void bx__conn_close(bx__conn *c, int code) {
   if (c->state >= CN_CLOSING) return;
   c->state = CN_CLOSING;
+  c->close_code = code;
   cn_stop_waiting(c);
   cn_wake_waiters(c); /* nothing more will drain here: the peers feeding it go on */
   if (c->stats_counted) {
@@ -901,6 +930,7 @@ void bx__conn_close(bx__conn *c, int code) {
 
 void bx__conn_forget_client(bx__conn *c) {
   c->gone = NULL;
+  c->up = NULL;
   c->gone_data = NULL;
 }
 

@@ -10,7 +10,7 @@
 #include <bx/common.h>
 #include <bx/idl.h>
 
-BX_INTERFACE(kitchen);
+BX_INTERFACE(kitchen, 3);
 
 typedef enum kitchen_color { KITCHEN_RED = 1, KITCHEN_GREEN = 2, KITCHEN_BLUE = -4 } kitchen_color;
 
