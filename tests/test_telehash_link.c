@@ -609,6 +609,111 @@ static void test_malformed(void **state) {
   bx_th_identity_free(ic);
 }
 
+/* ---- a flood of handshakes from fresh keys ------------------------------------------------- */
+
+static int tl_links(bx_th_endpoint *ep) {
+  int n = 0;
+  for (bx__tlink *l = ep->links.next; l != &ep->links; l = l->next)
+    n++;
+  return n;
+}
+
+typedef struct tl_wait_in {
+  bx_th_endpoint *ep;
+  uint64_t want;
+} tl_wait_in;
+
+static bool tl_packets_in(void *arg) {
+  tl_wait_in *w = arg;
+  bx_th_endpoint_stats st;
+  bx_th_endpoint_stats_get(w->ep, &st);
+  return st.packets_in >= w->want;
+}
+
+/* One handshake from a fresh identity, sent raw to `to` with at; waits until it is read. */
+static void tl_stranger(bxt_env *e, tl_raw *raw, tl_peer *to, uint32_t at) {
+  bx_th_identity *s = tl_identity();
+  uint8_t pkt[512];
+  size_t hl = tl_handshake(s, to->id, at, pkt, sizeof pkt);
+  bx_th_endpoint_stats st;
+  bx_th_endpoint_stats_get(to->ep, &st);
+  tl_raw_send(raw, pkt, hl);
+  tl_wait_in w = {to->ep, st.packets_in + 1};
+  assert_true(tl_run_until(e, tl_packets_in, &w, 3000));
+  bx_th_identity_free(s);
+}
+
+static void test_link_cap(void **state) {
+  (void)state;
+  enum { CAP = 4 };
+  bxt_env *e = bxt_env_new(NULL);
+  bx_th_identity *ia = tl_identity(), *ib = tl_identity(), *ic = tl_identity();
+  tl_peer a, b, c;
+  memset(&a, 0, sizeof a);
+  a.id = ia;
+  bx_th_endpoint_opts o;
+  tl_opts(&o, &a, "udp://127.0.0.1:0", NULL);
+  o.max_links = CAP;
+  assert_int_equal(bx_th_endpoint_new(e->ctx, ia, &o, &a.ep), 0);
+  assert_int_equal(bx_th_endpoint_handle(a.ep, "echo", tl_echo_open, &a), 0);
+  assert_int_equal(tl_peer_start(e, &b, ib, "udp://127.0.0.1:0", NULL), 0);
+  assert_int_equal(tl_peer_start(e, &c, ic, "udp://127.0.0.1:0", NULL), 0);
+
+  /* C (a stranger to A) links first: its link came UP, so it stays through the flood */
+  char *aj = bx_th_endpoint_json(a.ep);
+  tl_pair pc = {.a = &c, .b = &a};
+  assert_int_equal(bx_th_link_new(c.ep, aj, &pc.ab), 0);
+  free(aj);
+  assert_true(tl_run_until(e, tl_both_up, &pc, 5000));
+  bx_th_link *ac = pc.ba;
+
+  tl_raw raw;
+  assert_int_equal(uv_udp_init(&e->loop, &raw.u), 0);
+  uv_ip4_addr("127.0.0.1", bx_th_endpoint_port(a.ep, 0), &raw.to);
+
+  /* CAP + 3 strangers whose handshakes carry an old `at` (A keeps its own, higher one, so the
+   * links wait for an answer that never comes: never UP): the oldest are evicted */
+  for (int i = 0; i < CAP + 3; i++)
+    tl_stranger(e, &raw, &a, 3);
+  bx_th_endpoint_stats st;
+  bx_th_endpoint_stats_get(a.ep, &st);
+  assert_int_equal(tl_links(a.ep), CAP);
+  assert_int_equal(st.links_evicted, 4); /* C's link and 3 never-UP ones fill the 4 slots */
+  assert_int_equal(st.links_refused, 0);
+  assert_ptr_equal(bx_th_endpoint_link(a.ep, bx_th_identity_hashname(ic)), ac);
+
+  /* strangers whose `at` is higher than A's: A adopts it and the link is UP at once, so it may
+   * not be evicted; once the slots hold only those, further strangers are refused */
+  uint32_t high = 0xfffffff0u;
+  for (int i = 0; i < CAP + 2; i++)
+    tl_stranger(e, &raw, &a, high + (uint32_t)i);
+  bx_th_endpoint_stats_get(a.ep, &st);
+  assert_int_equal(tl_links(a.ep), CAP);
+  assert_int_equal(st.links_evicted, 4 + 3);
+  assert_int_equal(st.links_refused, 3);
+  assert_true(st.dropped >= st.links_refused);
+
+  /* a known peer still links: A dials B (links A makes are not capped), and C's link works */
+  char *bj = bx_th_endpoint_json(b.ep);
+  tl_pair pb = {.a = &a, .b = &b};
+  assert_int_equal(bx_th_link_new(a.ep, bj, &pb.ab), 0);
+  free(bj);
+  assert_true(tl_run_until(e, tl_both_up, &pb, 5000));
+  assert_int_equal(tl_links(a.ep), CAP + 1);
+  tl_reliable_echo(e, pb.ab);
+  assert_true(bx_th_link_is_up(pc.ab));
+  tl_reliable_echo(e, pc.ab);
+
+  uv_close((uv_handle_t *)&raw.u, NULL);
+  tl_peer_stop(e, &a);
+  tl_peer_stop(e, &b);
+  tl_peer_stop(e, &c);
+  bxt_env_free(e);
+  bx_th_identity_free(ia);
+  bx_th_identity_free(ib);
+  bx_th_identity_free(ic);
+}
+
 /* ---- API edges ------------------------------------------------------------------------------- */
 
 static void test_api(void **state) {
@@ -649,6 +754,7 @@ int main(void) {
       cmocka_unit_test(test_tcp4),        cmocka_unit_test(test_ipv6),
       cmocka_unit_test(test_lossy_relay), cmocka_unit_test(test_restart),
       cmocka_unit_test(test_give_up),     cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_link_cap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -298,6 +298,7 @@ struct bx_th_endpoint {
   bx__map *by_hn;  /* hashname -> link (borrowed keys) */
   bx__map *by_tok; /* hex of the token a link expects -> link */
   bx__th_handler *handlers;
+  uint32_t stranger_links; /* links made by unknown peers' handshakes (not dialed) */
   bx_th_endpoint_stats stats;
   uint8_t *rbuf; /* a packet's plain bytes (BX__TH_MAX_PACKET) */
   uint8_t *wbuf; /* a packet being sealed */
@@ -325,6 +326,9 @@ struct bx_th_link {
   uint8_t token_in[BX__TH_TOKEN], token_out[BX__TH_TOKEN];
   uint32_t out_at, in_at;
   bool up, synced, awaiting, gave_up;
+  bool dialed;   /* made or claimed by bx_th_link_new(): never evicted, not in max_links */
+  bool ever_up;  /* came UP once (a callback saw it): never evicted */
+  bool had_chan; /* a channel packet was accepted on it: never evicted */
   uint64_t unsynced_since, last_hs_out;
   unsigned resends;
   bx__deadline hs_timer; /* resend, give-up, keep-alive */
@@ -371,6 +375,11 @@ void bx__th_drop(bx_th_endpoint *ep, bx_th_link *link, uint64_t *reason);
 void bx__th_ep_defer(bx_th_endpoint *ep, bx__task_fn fn, void *a, void *b);
 void bx__th_ep_task_done(bx_th_endpoint *ep);
 uint64_t bx__th_now(bx_th_endpoint *ep);
+
+/* Makes room for one more link made by an unknown peer's handshake: 0 when there is room
+ * (after freeing the oldest evictable link if the endpoint is at max_links), BX_EQUEUEFULL
+ * when every slot holds a link that must stay. */
+int bx__th_ep_admit(bx_th_endpoint *ep);
 
 /* th_link.c */
 int bx__th_link_make(bx_th_endpoint *ep, const uint8_t key[BX__TH_KEY], bx_th_link **out);
