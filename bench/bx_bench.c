@@ -25,8 +25,9 @@
  *   raw-udp     the UDP floor: one datagram of the same bytes (msgbox's 8-byte header and the
  *               payload) ping-ponged between two processes with blocking sockets
  *   box-msgbox-udp   calc.add over msgbox+udp:// (boxes over msgbox), next to raw-udp
- *   th-seal+open   bx's telehash CS3a message of 230 bytes sealed, opened and its sender
- *               verified (fresh ephemeral key), next to seal+open
+ *   th-seal+open, th-seal+open-1x   bx's telehash CS3a message of 230 bytes sealed, opened
+ *               and its sender verified, with the keys a link keeps per peer / as a one-off
+ *               (fresh ephemeral key, nothing kept), next to seal+open
  *   th-chan     a telehash channel packet of 230 bytes sealed and opened, next to secretbox:
  *               crypto_secretbox_easy + open_easy with a precomputed key (bench/th.c, sodium.c)
  *   th-rtt      a round trip of 230 bytes on a reliable telehash channel between two bx
@@ -409,7 +410,7 @@ static void bench_sodium(const char *scenario, bool precomputed, size_t size, co
 
 /* The floor of a telehash row (in the same process, or raw-udp), or NULL for other rows. */
 static const char *th_floor(const char *scenario) {
-  if (strcmp(scenario, "th-seal+open") == 0) return "seal+open";
+  if (strncmp(scenario, "th-seal+open", 12) == 0) return "seal+open";
   if (strcmp(scenario, "th-chan") == 0) return "secretbox";
   if (strcmp(scenario, "th-rtt") == 0) return "raw-udp";
   return NULL;
@@ -655,6 +656,7 @@ int main(int argc, char **argv) {
     for (current_round = 0; current_round < o.rounds; current_round++) {
       bench_sodium("seal+open", false, 230, &o);
       bench_local("th-seal+open", "bx", peer_th_seal, 230, &o);
+      bench_local("th-seal+open-1x", "bx", peer_th_seal_1x, 230, &o);
       bench_local("secretbox", "sodium", peer_secretbox, 230, &o);
       bench_local("th-chan", "bx", peer_th_chan, 230, &o);
       bench_peer("raw-udp", "raw", peer_raw_udp, NULL, 230, &o);
@@ -742,6 +744,7 @@ int main(int argc, char **argv) {
     bench_sodium("seal+open", false, 230, &o);
     bench_sodium("seal+open-nm", true, 230, &o);
     bench_local("th-seal+open", "bx", peer_th_seal, 230, &o);
+    bench_local("th-seal+open-1x", "bx", peer_th_seal_1x, 230, &o);
     bench_local("secretbox", "sodium", peer_secretbox, 230, &o);
     bench_local("th-chan", "bx", peer_th_chan, 230, &o);
     bench_th_rtt(230, &o);

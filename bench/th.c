@@ -1,9 +1,14 @@
 /* telehash rows of bx-bench, each next to its floor in the same run:
  *
- * - th-seal+open: bx's CS3a message (transports/telehash/th_cs3a.c) of `size` bytes sealed by A
- *   to B with a fresh ephemeral key, opened by B and its sender verified, as a one-off message
- *   is; next to libsodium's crypto_box_easy + crypto_box_open_easy (seal+open, sodium.c), which
+ * - th-seal+open: bx's CS3a message of `size` bytes sealed by A to B, opened by B and its
+ *   sender verified, with the keys a link keeps per peer (th_cs3a_remote.c; e3x's Remote keeps
+ *   one ephemeral key per peer likewise): A seals with no X25519, B opens with one (the KEY
+ *   in the message) and verifies with the static secret it keeps for A. Next to libsodium's
+ *   crypto_box_easy + crypto_box_open_easy (seal+open, sodium.c), one X25519 each side, which
  *   authenticates its sender too.
+ * - th-seal+open-1x: the same message as a one-off (th_cs3a.c): a fresh ephemeral key and
+ *   nothing kept, so 4 X25519 and a key generation (CS3a keys its secretbox and its AUTH from
+ *   two agreements each side); next to seal+open as well.
  * - th-chan: a channel packet (th_channel.c) sealed with the link's key and opened; next to
  *   crypto_secretbox_easy + crypto_secretbox_open_easy with a precomputed key (secretbox).
  * - th-rtt: a reliable-channel round trip between two bx endpoints in two processes over UDP
@@ -26,11 +31,15 @@
 
 /* ---- th-seal+open and th-chan ---------------------------------------------------------------- */
 
-int peer_th_seal(size_t size, int warmup, int ops, double *lat, double *total_us) {
+static int th_seal(bool kept, size_t size, int warmup, int ops, double *lat, double *total_us) {
   if (bx__th_sodium() != 0) return -1;
-  uint8_t apk[32], ask[32], bpk[32], bsk[32];
+  uint8_t apk[32], ask[32], bpk[32], bsk[32], k_static[32];
   crypto_box_keypair(apk, ask);
   crypto_box_keypair(bpk, bsk);
+  bx__th_cs3a_remote to_b; /* A's keys for B, as a link to B holds them */
+  if (bx__th_cs3a_remote_init(bpk, ask, NULL, &to_b) != 0 ||
+      bx__th_cs3a_static(apk, bsk, k_static) != 0) /* B's for A */
+    return -1;
   uint8_t *msg = malloc(size + 1), *sealed = malloc(size + BX__TH_MSG_OVERHEAD),
           *opened = malloc(size + 1);
   int rc = msg && sealed && opened ? 0 : -1;
@@ -41,10 +50,13 @@ int peer_th_seal(size_t size, int warmup, int ops, double *lat, double *total_us
       if (i == 0) t0 = peer_now_us();
       double s = peer_now_us();
       size_t len = 0, n = 0;
-      rc = bx__th_cs3a_seal(msg, size, bpk, ask, NULL, NULL, sealed, size + BX__TH_MSG_OVERHEAD,
-                            &len);
+      size_t cap = size + BX__TH_MSG_OVERHEAD;
+      rc = kept ? bx__th_cs3a_seal_to(&to_b, msg, size, NULL, sealed, cap, &len)
+                : bx__th_cs3a_seal(msg, size, bpk, ask, NULL, NULL, sealed, cap, &len);
       if (rc == 0) rc = bx__th_cs3a_open(sealed, len, bsk, opened, size, &n);
-      if (rc == 0) rc = bx__th_cs3a_verify(sealed, len, bsk, apk);
+      if (rc == 0)
+        rc = kept ? bx__th_cs3a_verify_static(sealed, len, k_static)
+                  : bx__th_cs3a_verify(sealed, len, bsk, apk);
       if (i >= 0) lat[i] = peer_now_us() - s;
     }
     *total_us = peer_now_us() - t0;
@@ -53,7 +65,16 @@ int peer_th_seal(size_t size, int warmup, int ops, double *lat, double *total_us
   free(msg);
   free(sealed);
   free(opened);
+  bx__th_cs3a_remote_clear(&to_b);
   return rc ? -1 : 0;
+}
+
+int peer_th_seal(size_t size, int warmup, int ops, double *lat, double *total_us) {
+  return th_seal(true, size, warmup, ops, lat, total_us);
+}
+
+int peer_th_seal_1x(size_t size, int warmup, int ops, double *lat, double *total_us) {
+  return th_seal(false, size, warmup, ops, lat, total_us);
 }
 
 int peer_th_chan(size_t size, int warmup, int ops, double *lat, double *total_us) {

@@ -155,6 +155,35 @@ int bx__th_cs3a_verify(const uint8_t *msg, size_t len, const uint8_t my_sk[BX__T
  * into key. Returns 0, BX_EINVAL, BX_EBADMSG or BX_ENOTSUP. */
 int bx__th_cs3a_key(const uint8_t *msg, size_t len, uint8_t key[BX__TH_KEY]);
 
+/* A sender's keys for messages to one recipient (th_cs3a_remote.c), kept as a link keeps
+ * them: the ephemeral public key every message carries, beforenm(to_pk, eph_sk) (the
+ * secretbox key) and beforenm(to_pk, from_sk) (the AUTH's static secret). Sealing with them
+ * makes the same bytes as bx__th_cs3a_seal() with that ephemeral key, without any X25519. */
+typedef struct bx__th_cs3a_remote {
+  uint8_t eph_pk[BX__TH_KEY];
+  uint8_t k_eph[BX__TH_KEY];
+  uint8_t k_static[BX__TH_KEY];
+} bx__th_cs3a_remote;
+/* The static secret of my_sk and peer_pk: beforenm(peer_pk, my_sk), the same on both sides
+ * (what a message's AUTH is keyed from). Returns 0, BX_EINVAL or BX_EAUTH (a key no shared
+ * secret can be made with). */
+int bx__th_cs3a_static(const uint8_t peer_pk[BX__TH_KEY], const uint8_t my_sk[BX__TH_KEY],
+                       uint8_t out[BX__TH_KEY]);
+/* Fills *out for messages from the key pair of from_sk to to_pk, with the ephemeral secret key
+ * eph_sk (NULL: a fresh key pair). Returns 0, BX_EINVAL, BX_EAUTH or BX_ENOTSUP; on error *out
+ * is wiped. */
+int bx__th_cs3a_remote_init(const uint8_t to_pk[BX__TH_KEY], const uint8_t from_sk[BX__TH_KEY],
+                            const uint8_t *eph_sk, bx__th_cs3a_remote *out);
+/* Wipes r's secrets (NULL is allowed). */
+void bx__th_cs3a_remote_clear(bx__th_cs3a_remote *r);
+/* bx__th_cs3a_seal() with r's keys (borrowed): inner[0..n) into out[0..cap), nonce NULL for a
+ * random one. Returns 0, BX_EINVAL, BX_EMSGSIZE or BX_ENOTSUP. */
+int bx__th_cs3a_seal_to(const bx__th_cs3a_remote *r, const uint8_t *inner, size_t n,
+                        const uint8_t *nonce, uint8_t *out, size_t cap, size_t *len);
+/* bx__th_cs3a_verify() with the static secret of the recipient's key and the sender's
+ * (bx__th_cs3a_static()) kept. Returns 0, BX_EINVAL, BX_EBADMSG, BX_ENOTSUP or BX_EAUTH. */
+int bx__th_cs3a_verify_static(const uint8_t *msg, size_t len, const uint8_t k_static[BX__TH_KEY]);
+
 /* ---- section 4: order, handshakes, channels (th_handshake.c, th_channel.c) -------------- */
 
 typedef enum { BX__TH_ODD = 1, BX__TH_EVEN = 2 } bx__th_order;
