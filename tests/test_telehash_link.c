@@ -609,14 +609,97 @@ static void test_malformed(void **state) {
   bx_th_identity_free(ic);
 }
 
-/* ---- a flood of handshakes from fresh keys ------------------------------------------------- */
-
 static int tl_links(bx_th_endpoint *ep) {
   int n = 0;
   for (bx__tlink *l = ep->links.next; l != &ep->links; l = l->next)
     n++;
   return n;
 }
+
+/* Seals inner[0..n) from `from` to `to` as a handshake's message would be. */
+static size_t tl_sealed(const bx_th_identity *from, const bx_th_identity *to, const void *inner,
+                        size_t n, uint8_t *out, size_t cap) {
+  size_t len = 0;
+  assert_int_equal(bx__th_cs3a_seal(inner, n, bx_th_identity_public_key(to),
+                                    bx__th_identity_secret(from), NULL, NULL, out, cap, &len),
+                   0);
+  return len;
+}
+
+/* Handshake messages that open and verify but whose inner packet is not a handshake we take,
+ * and datagrams that are not even packets: each dropped and counted under its reason, and no
+ * link is made for any of them. */
+static void test_malformed_handshakes(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_th_identity *ia = tl_identity(), *ib = tl_identity();
+  tl_peer a;
+  assert_int_equal(tl_peer_start(e, &a, ia, "udp://127.0.0.1:0", NULL), 0);
+  tl_raw raw;
+  assert_int_equal(uv_udp_init(&e->loop, &raw.u), 0);
+  uv_ip4_addr("127.0.0.1", bx_th_endpoint_port(a.ep, 0), &raw.to);
+
+  uint8_t pkt[1024];
+  /* inner packets B seals to A: not a LOB, a binary head, JSON that is not a link, a link
+   * without at, an attached key of another cipher set only, and B handing over A's own key */
+  const uint8_t not_lob[] = {0xff, 0xff, 1, 2, 3};
+  tl_raw_send(&raw, pkt, tl_sealed(ib, ia, not_lob, sizeof not_lob, pkt, sizeof pkt));
+  const uint8_t binary[] = {0, 1, 0x3a, 9, 9};
+  tl_raw_send(&raw, pkt, tl_sealed(ib, ia, binary, sizeof binary, pkt, sizeof pkt));
+  const char key_type[] = "\0\x17{\"type\":\"key\",\"at\":3}";
+  tl_raw_send(&raw, pkt, tl_sealed(ib, ia, key_type, sizeof key_type - 1, pkt, sizeof pkt));
+  const char no_at[] = "\0\x0f{\"type\":\"link\"}";
+  tl_raw_send(&raw, pkt, tl_sealed(ib, ia, no_at, sizeof no_at - 1, pkt, sizeof pkt));
+  uint8_t att[64], inner[256];
+  size_t alen = 0, ilen = 0;
+  const char *head = "{\"type\":\"link\",\"at\":3}";
+  assert_int_equal(bx__th_lob_write((const uint8_t *)"{\"1a\":true}", 11,
+                                    bx_th_identity_public_key(ib), 32, att, sizeof att, &alen),
+                   0);
+  assert_int_equal(
+      bx__th_lob_write((const uint8_t *)head, strlen(head), att, alen, inner, sizeof inner, &ilen),
+      0);
+  tl_raw_send(&raw, pkt, tl_sealed(ib, ia, inner, ilen, pkt, sizeof pkt));
+  bx_buf own = {0};
+  assert_int_equal(bx__th_handshake_append(&own, 3, bx_th_identity_public_key(ia), NULL), 0);
+  tl_raw_send(&raw, pkt, tl_sealed(ib, ia, own.base, own.len, pkt, sizeof pkt));
+  bx_buf_free(&own);
+  /* a well-formed handshake from B whose AUTH says another sender: B's inner, sealed by A */
+  bx_buf hs = {0};
+  assert_int_equal(bx__th_handshake_append(&hs, 3, bx_th_identity_public_key(ib), NULL), 0);
+  tl_raw_send(&raw, pkt, tl_sealed(ia, ia, hs.base, hs.len, pkt, sizeof pkt));
+  bx_buf_free(&hs);
+  /* datagrams: cloaked but too short to hold a packet; a message's head with a short body */
+  const uint8_t cloaked[9] = {7, 1, 2, 3, 4, 5, 6, 7, 8};
+  tl_raw_send(&raw, cloaked, sizeof cloaked);
+  const uint8_t stub[] = {0, 1, 0x3a, 1, 2, 3};
+  tl_raw_send(&raw, stub, sizeof stub);
+
+  tl_wait_drops w = {a.ep, 9};
+  bool all = tl_run_until(e, tl_drops, &w, 3000);
+  bx_th_endpoint_stats st;
+  bx_th_endpoint_stats_get(a.ep, &st);
+  if (!all)
+    fprintf(stderr, "dropped %d: short %d csid %d json %d auth %d\n", (int)st.dropped,
+            (int)st.short_packets, (int)st.unknown_csid, (int)st.bad_json, (int)st.bad_auth);
+  assert_true(all);
+  assert_int_equal(st.packets_in, 9);
+  assert_int_equal(st.dropped, 9);
+  assert_int_equal(st.bad_json, 4);
+  assert_int_equal(st.unknown_csid, 1);
+  assert_int_equal(st.bad_auth, 2);
+  assert_int_equal(st.short_packets, 2);
+  assert_int_equal(tl_links(a.ep), 0);
+  assert_null(bx_th_endpoint_link(a.ep, bx_th_identity_hashname(ib)));
+
+  uv_close((uv_handle_t *)&raw.u, NULL);
+  tl_peer_stop(e, &a);
+  bxt_env_free(e);
+  bx_th_identity_free(ia);
+  bx_th_identity_free(ib);
+}
+
+/* ---- a flood of handshakes from fresh keys ------------------------------------------------- */
 
 typedef struct tl_wait_in {
   bx_th_endpoint *ep;
@@ -750,10 +833,15 @@ static void test_api(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_api),         cmocka_unit_test(test_udp4),
-      cmocka_unit_test(test_tcp4),        cmocka_unit_test(test_ipv6),
-      cmocka_unit_test(test_lossy_relay), cmocka_unit_test(test_restart),
-      cmocka_unit_test(test_give_up),     cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_api),
+      cmocka_unit_test(test_udp4),
+      cmocka_unit_test(test_tcp4),
+      cmocka_unit_test(test_ipv6),
+      cmocka_unit_test(test_lossy_relay),
+      cmocka_unit_test(test_restart),
+      cmocka_unit_test(test_give_up),
+      cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_malformed_handshakes),
       cmocka_unit_test(test_link_cap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
