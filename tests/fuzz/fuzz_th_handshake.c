@@ -11,8 +11,10 @@
  * endpoint's answers go to sockets this program owns and never reads.
  *
  * Checked besides memory safety: every packet is counted in packets_in, a drop is counted
- * under its reason (dropped never exceeds packets_in), the links stay within max_links, and
- * the endpoint closes and frees everything (LeakSanitizer sees the rest).
+ * under its reason (dropped never exceeds packets_in), the links stay within max_links, no
+ * single allocation while a packet is read is larger than the packet plus a fixed amount
+ * (with a sanitizer's allocation hook: libFuzzer builds), and the endpoint closes and frees
+ * everything (LeakSanitizer sees the rest).
  *
  * Built by tests/fuzz/CMakeLists.txt: a libFuzzer program with `make fuzz` (clang), else a
  * replay of corpus/th_handshake/ as an ordinary test. */
@@ -25,6 +27,23 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The sanitizers' allocation hook, when the program has one (weak: absent in plain builds). */
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *))
+    __attribute__((weak));
+
+/* What one packet may make the endpoint allocate at once: its own size (a copy of it, or of a
+ * part) plus a fixed amount (a link is the largest fixed-size object), never a size read from
+ * the packet. */
+#define FZ_FIXED (sizeof(bx_th_link) + 1024)
+static bool fz_watching;
+static size_t fz_largest; /* the largest allocation while fz_watching */
+
+static void fz_malloc_hook(const volatile void *p, size_t size) {
+  (void)p;
+  if (fz_watching && size > fz_largest) fz_largest = size;
+}
 
 #define FZ_MAX_LINKS 2
 
@@ -61,6 +80,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   }
   fz_pkt = malloc(BX__TH_MAX_PACKET + 1024);
   if (fz_pkt == NULL) abort();
+  if (__sanitizer_install_malloc_and_free_hooks != NULL)
+    __sanitizer_install_malloc_and_free_hooks(fz_malloc_hook, NULL);
   return 0;
 }
 
@@ -95,7 +116,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bx__th_path from = {.kind = BX__TH_UDP, .addr = fz_sink[which]};
     size_t at = 0;
     if (bx__th_uncloak(fz_pkt, n, &at) != 0) continue; /* th_udp.c counts it; not this path */
+    fz_largest = 0;
+    fz_watching = true;
     bx__th_ep_recv(ep, &from, fz_pkt + at, n - at);
+    fz_watching = false;
+    if (fz_largest > n + FZ_FIXED) abort(); /* more than the packet's size */
     packets++;
     fz_check(ep, packets);
     uv_run(&fz_loop, UV_RUN_NOWAIT); /* sends complete, queued tasks run */
