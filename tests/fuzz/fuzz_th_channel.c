@@ -49,6 +49,10 @@ static void fz_malloc_hook(const volatile void *p, size_t size) {
   if (fz_watching && size > fz_largest) fz_largest = size;
 }
 
+static void fz_free_hook(const volatile void *p) { /* required: without one nothing installs */
+  (void)p;
+}
+
 static uv_loop_t fz_loop;
 static bx_ctx *fz_ctx;
 static bx_th_identity *fz_id;
@@ -120,8 +124,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   if (fd < 0 || bind(fd, (const struct sockaddr *)&any, sizeof any) != 0 ||
       getsockname(fd, (struct sockaddr *)&fz_sink, &sl) != 0)
     abort();
-  if (__sanitizer_install_malloc_and_free_hooks != NULL)
-    __sanitizer_install_malloc_and_free_hooks(fz_malloc_hook, NULL);
+  if (__sanitizer_install_malloc_and_free_hooks != NULL &&
+      __sanitizer_install_malloc_and_free_hooks(fz_malloc_hook, fz_free_hook) == 0)
+    abort();
   return 0;
 }
 

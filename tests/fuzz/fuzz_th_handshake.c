@@ -45,6 +45,10 @@ static void fz_malloc_hook(const volatile void *p, size_t size) {
   if (fz_watching && size > fz_largest) fz_largest = size;
 }
 
+static void fz_free_hook(const volatile void *p) { /* required: without one nothing installs */
+  (void)p;
+}
+
 #define FZ_MAX_LINKS 2
 
 /* vectors.json keys.B.secret_hex: the recipient of the vectors' A_to_B handshake */
@@ -80,8 +84,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   }
   fz_pkt = malloc(BX__TH_MAX_PACKET + 1024);
   if (fz_pkt == NULL) abort();
-  if (__sanitizer_install_malloc_and_free_hooks != NULL)
-    __sanitizer_install_malloc_and_free_hooks(fz_malloc_hook, NULL);
+  if (__sanitizer_install_malloc_and_free_hooks != NULL &&
+      __sanitizer_install_malloc_and_free_hooks(fz_malloc_hook, fz_free_hook) == 0)
+    abort();
   return 0;
 }
 
