@@ -21,8 +21,9 @@
  * - Secrets: keys are plain byte arrays owned by the caller; functions here wipe their own
  *   intermediate secrets (shared keys, MAC keys) with sodium_memzero before they return.
  * - Files: th_lob.c (section 1), th_base32.c and th_hashname.c (2), th_identity.c (identity
- *   files; the public bx/telehash.h), th_cs3a.c (3), th_handshake.c and th_channel.c (4),
- *   th_cloak.c and th_chunk.c (5); th_sodium.c libsodium's set-up and a SHA-256 helper.
+ *   files; the public bx/telehash.h), th_cs3a.c and th_cs3a_remote.c (3), th_handshake.c and
+ * th_channel.c (4), th_cloak.c and th_chunk.c (5); th_sodium.c libsodium's set-up and a SHA-256
+ * helper.
  * - The runtime on top (the section at the end): th_endpoint.c (the endpoint, dispatch of what
  *   arrives, drop counters), th_link.c (the handshake state machine, paths), th_channel_rt.c
  *   (channels, reliability), th_udp.c and th_tcp.c (sockets). It does I/O and keeps state; the
