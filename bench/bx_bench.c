@@ -36,7 +36,8 @@
  * connection), and the RSS growth of a context with 100,000 registered names (--no-memory
  * skips it).
  * Instructions per call (valgrind --tool=callgrind, the figure that does not move with the
- * machine's noise) of the in-process and the Unix-socket call, client and server; skipped
+ * machine's noise) of the in-process and the Unix-socket call and of the telehash reliable
+ * round trip (th-rtt), client and server; skipped
  * without valgrind or with --no-instructions.
  * --pinned runs both processes on CPU 0 (stable figures on a small VM); peers run the same way.
  * With --only, BX_BENCH_SERVER_CPU=N pins the server to CPU N instead (one core per side).
@@ -530,7 +531,7 @@ static void print_instructions(const bench_opts *o, const char *self) {
     if (!o->json) printf("\ninstructions: skipped (valgrind is not installed)\n");
     return;
   }
-  instr_result rs[] = {{"inproc", 8000, 0, 0}, {"unix", 2000, 0, 0}};
+  instr_result rs[] = {{"inproc", 8000, 0, 0}, {"unix", 2000, 0, 0}, {"th-rtt", 2000, 0, 0}};
   if (o->json) printf(",\"instructions\":[");
   for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
     instr_result *r = &rs[i];
@@ -640,7 +641,7 @@ int main(int argc, char **argv) {
       printf(
           "usage: bx-bench [--ops N] [--warmup N] [--rounds N] [--pinned] [--json] [--no-memory]\n"
           "                [--no-instructions] [--only "
-          "inproc|unix|ws|pipeline|echo-64k|ws-echo-64k|th]\n"
+          "inproc|unix|ws|pipeline|echo-64k|ws-echo-64k|th|th-rtt]\n"
           "Round trips of bx next to raw sockets, nng, ZeroMQ, libwebsockets and libsodium,\n"
           "bxd memory, and instructions per call under callgrind (docs/performance.md).\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
@@ -652,6 +653,12 @@ int main(int argc, char **argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   pin(&o);
+  if (o.only && strcmp(o.only, "th-rtt") == 0) { /* profiling: the telehash round trip */
+    bench_th_rtt(230, &o);
+    print_results(&o);
+    if (o.json) printf("}\n");
+    return 0;
+  }
   if (o.only && strcmp(o.only, "th") == 0) { /* the telehash rows and their floors */
     for (current_round = 0; current_round < o.rounds; current_round++) {
       bench_sodium("seal+open", false, 230, &o);

@@ -46,6 +46,8 @@ case " $* " in
       fail "no in-process instruction count"
     grep -q '{"scenario":"unix","client":[1-9][0-9]*,"server":[1-9]' "$out" ||
       fail "no Unix-socket instruction counts"
+    grep -q '{"scenario":"th-rtt","client":[1-9][0-9]*,"server":[1-9]' "$out" ||
+      fail "no telehash round-trip instruction counts"
   fi
   ;;
 esac
