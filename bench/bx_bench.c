@@ -25,11 +25,19 @@
  *   raw-udp     the UDP floor: one datagram of the same bytes (msgbox's 8-byte header and the
  *               payload) ping-ponged between two processes with blocking sockets
  *   box-msgbox-udp   calc.add over msgbox+udp:// (boxes over msgbox), next to raw-udp
+ *   th-seal+open, th-seal+open-1x   bx's telehash CS3a message of 230 bytes sealed, opened
+ *               and its sender verified, with the keys a link keeps per peer / as a one-off
+ *               (fresh ephemeral key, nothing kept), next to seal+open
+ *   th-chan     a telehash channel packet of 230 bytes sealed and opened, next to secretbox:
+ *               crypto_secretbox_easy + open_easy with a precomputed key (bench/th.c, sodium.c)
+ *   th-rtt      a round trip of 230 bytes on a reliable telehash channel between two bx
+ *               endpoints in two processes over UDP loopback, next to raw-udp
  * Memory: RSS of bxd idle and with 1,000 and 10,000 idle Unix connections (bytes per
  * connection), and the RSS growth of a context with 100,000 registered names (--no-memory
  * skips it).
  * Instructions per call (valgrind --tool=callgrind, the figure that does not move with the
- * machine's noise) of the in-process and the Unix-socket call, client and server; skipped
+ * machine's noise) of the in-process and the Unix-socket call and of the telehash reliable
+ * round trip (th-rtt), client and server; skipped
  * without valgrind or with --no-instructions.
  * --pinned runs both processes on CPU 0 (stable figures on a small VM); peers run the same way.
  * With --only, BX_BENCH_SERVER_CPU=N pins the server to CPU N instead (one core per side).
@@ -369,6 +377,27 @@ static void bench_peer(const char *scenario, const char *system, peer_fn fn, con
   free(lat);
 }
 
+/* A row measured in this process by fn (the telehash crypto rows and the secretbox floor). */
+static void bench_local(const char *scenario, const char *system,
+                        int (*fn)(size_t, int, int, double *, double *), size_t size,
+                        const bench_opts *o) {
+  double *lat = calloc((size_t)o->ops, sizeof *lat), total = 0;
+  if (fn(size, o->warmup, o->ops, lat, &total) == 0)
+    record(scenario, system, size, lat, o->ops, total);
+  else
+    fprintf(stderr, "bx-bench: %s failed\n", scenario);
+  free(lat);
+}
+
+static void bench_th_rtt(size_t size, const bench_opts *o) {
+  double *lat = calloc((size_t)o->ops, sizeof *lat), total = 0;
+  if (peer_th_rtt(size, o->warmup, o->ops, o->pinned, lat, &total) == 0)
+    record("th-rtt", "bx", size, lat, o->ops, total);
+  else
+    fprintf(stderr, "bx-bench: th-rtt failed\n");
+  free(lat);
+}
+
 static void bench_sodium(const char *scenario, bool precomputed, size_t size, const bench_opts *o) {
   double *lat = calloc((size_t)o->ops, sizeof *lat), total = 0;
   if (peer_sodium(precomputed, size, o->warmup, o->ops, lat, &total) == 0)
@@ -380,9 +409,26 @@ static void bench_sodium(const char *scenario, bool precomputed, size_t size, co
 
 /* ---- output -------------------------------------------------------------------------------- */
 
+/* The floor of a telehash row (in the same process, or raw-udp), or NULL for other rows. */
+static const char *th_floor(const char *scenario) {
+  if (strncmp(scenario, "th-seal+open", 12) == 0) return "seal+open";
+  if (strcmp(scenario, "th-chan") == 0) return "secretbox";
+  if (strcmp(scenario, "th-rtt") == 0) return "raw-udp";
+  return NULL;
+}
+
+static double p50_of(const char *scenario, const result *r) {
+  for (int i = 0; i < nresults; i++)
+    if (strcmp(results[i].scenario, scenario) == 0 && results[i].size == r->size &&
+        results[i].round == r->round)
+      return results[i].p50_us;
+  return 0;
+}
+
 /* The p50 of r's floor measured in the same round as r, or 0 when r has no floor. */
 static double floor_p50(const result *r) {
   if (strcmp(r->system, "raw") == 0) return 0; /* a floor itself */
+  if (th_floor(r->scenario) != NULL) return p50_of(th_floor(r->scenario), r);
   if (strncmp(r->scenario, "pipeline-", 9) == 0 && strcmp(r->scenario, "pipeline-1") != 0)
     return 0; /* several calls in flight: a throughput figure, not a round trip */
   if (strcmp(r->scenario, "inproc") == 0 || strcmp(r->system, "sodium") == 0)
@@ -485,7 +531,7 @@ static void print_instructions(const bench_opts *o, const char *self) {
     if (!o->json) printf("\ninstructions: skipped (valgrind is not installed)\n");
     return;
   }
-  instr_result rs[] = {{"inproc", 8000, 0, 0}, {"unix", 2000, 0, 0}};
+  instr_result rs[] = {{"inproc", 8000, 0, 0}, {"unix", 2000, 0, 0}, {"th-rtt", 2000, 0, 0}};
   if (o->json) printf(",\"instructions\":[");
   for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
     instr_result *r = &rs[i];
@@ -595,7 +641,7 @@ int main(int argc, char **argv) {
       printf(
           "usage: bx-bench [--ops N] [--warmup N] [--rounds N] [--pinned] [--json] [--no-memory]\n"
           "                [--no-instructions] [--only "
-          "inproc|unix|ws|pipeline|echo-64k|ws-echo-64k]\n"
+          "inproc|unix|ws|pipeline|echo-64k|ws-echo-64k|th|th-rtt]\n"
           "Round trips of bx next to raw sockets, nng, ZeroMQ, libwebsockets and libsodium,\n"
           "bxd memory, and instructions per call under callgrind (docs/performance.md).\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
@@ -607,6 +653,28 @@ int main(int argc, char **argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   pin(&o);
+  if (o.only && strcmp(o.only, "th-rtt") == 0) { /* profiling: the telehash round trip */
+    bench_th_rtt(230, &o);
+    print_results(&o);
+    if (o.json) printf("}\n");
+    return 0;
+  }
+  if (o.only && strcmp(o.only, "th") == 0) { /* the telehash rows and their floors */
+    for (current_round = 0; current_round < o.rounds; current_round++) {
+      bench_sodium("seal+open", false, 230, &o);
+      bench_local("th-seal+open", "bx", peer_th_seal, 230, &o);
+      bench_local("th-seal+open-1x", "bx", peer_th_seal_1x, 230, &o);
+      bench_local("secretbox", "sodium", peer_secretbox, 230, &o);
+      bench_local("th-chan", "bx", peer_th_chan, 230, &o);
+      bench_peer("raw-udp", "raw", peer_raw_udp, NULL, 230, &o);
+      bench_th_rtt(230, &o);
+    }
+    set_ratios();
+    merge_rounds();
+    print_results(&o);
+    if (o.json) printf("}\n");
+    return 0;
+  }
   if (o.only && strcmp(o.only, "inproc") == 0) { /* profiling: no server processes */
     bench_adds("inproc", NULL, 1, &o);
     print_results(&o);
@@ -682,6 +750,11 @@ int main(int argc, char **argv) {
     bench_adds("box-msgbox-udp", mb_url, 1, &o);
     bench_sodium("seal+open", false, 230, &o);
     bench_sodium("seal+open-nm", true, 230, &o);
+    bench_local("th-seal+open", "bx", peer_th_seal, 230, &o);
+    bench_local("th-seal+open-1x", "bx", peer_th_seal_1x, 230, &o);
+    bench_local("secretbox", "sodium", peer_secretbox, 230, &o);
+    bench_local("th-chan", "bx", peer_th_chan, 230, &o);
+    bench_th_rtt(230, &o);
     for (size_t size = 1024; size <= 65536; size *= 64) { /* echo of 1 KiB and 64 KiB */
       bench_raw("raw-unix", false, size, &o);
       bench_raw("raw-tcp", true, size, &o);

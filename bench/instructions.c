@@ -41,7 +41,8 @@ static int in_run(const char *self, const char *scenario, int n, double *client,
     /* Only the calls are counted: the client's loop and the server process, not the
      * percentile sort, whose cost per call grows with the count and would not cancel out. */
     execlp("valgrind", "valgrind", "--tool=callgrind", out, "--toggle-collect=run_adds",
-           "--toggle-collect=serve_on", self, "--only", scenario, "--no-memory",
+           "--toggle-collect=serve_on", "--toggle-collect=peer_th_rtt",
+           "--toggle-collect=ths_start", self, "--only", scenario, "--no-memory",
            "--no-instructions", "--ops", ops, "--warmup", "0", (char *)NULL);
     _exit(127);
   }

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 
 typedef struct instr_result {
-  const char *scenario;  /* an --only scenario: inproc, unix */
+  const char *scenario;  /* an --only scenario: inproc, unix, th-rtt */
   int calls;             /* calls in the longer of the two runs */
   double client, server; /* instructions per call; server 0 when in-process */
 } instr_result;

@@ -39,6 +39,19 @@ int peer_raw_udp(const char *url, size_t size, int warmup, int ops, bool pinned,
  * with the X25519 agreement per message, or with the shared key precomputed. */
 int peer_sodium(bool precomputed, size_t size, int warmup, int ops, double *lat, double *total_us);
 
+/* The floor of a telehash channel packet: crypto_secretbox_easy + open_easy of `size` bytes
+ * with a precomputed key (sodium.c). */
+int peer_secretbox(size_t size, int warmup, int ops, double *lat, double *total_us);
+
+/* telehash (bench/th.c): bx's CS3a message seal+open+verify of `size` bytes with the keys a
+ * link keeps (th-seal+open) and as a one-off (th-seal+open-1x), a channel packet's seal+open
+ * (th-chan), and a reliable-channel round trip between two endpoints in two processes over UDP
+ * loopback (th-rtt). */
+int peer_th_seal(size_t size, int warmup, int ops, double *lat, double *total_us);
+int peer_th_seal_1x(size_t size, int warmup, int ops, double *lat, double *total_us);
+int peer_th_chan(size_t size, int warmup, int ops, double *lat, double *total_us);
+int peer_th_rtt(size_t size, int warmup, int ops, bool pinned, double *lat, double *total_us);
+
 /* The server side: bx-bench --peer-serve nng|zmq URL COUNT READY_FD pinned|unpinned. */
 int peer_serve_main(int argc, char **argv);
 

@@ -609,6 +609,194 @@ static void test_malformed(void **state) {
   bx_th_identity_free(ic);
 }
 
+static int tl_links(bx_th_endpoint *ep) {
+  int n = 0;
+  for (bx__tlink *l = ep->links.next; l != &ep->links; l = l->next)
+    n++;
+  return n;
+}
+
+/* Seals inner[0..n) from `from` to `to` as a handshake's message would be. */
+static size_t tl_sealed(const bx_th_identity *from, const bx_th_identity *to, const void *inner,
+                        size_t n, uint8_t *out, size_t cap) {
+  size_t len = 0;
+  assert_int_equal(bx__th_cs3a_seal(inner, n, bx_th_identity_public_key(to),
+                                    bx__th_identity_secret(from), NULL, NULL, out, cap, &len),
+                   0);
+  return len;
+}
+
+/* Handshake messages that open and verify but whose inner packet is not a handshake we take,
+ * and datagrams that are not even packets: each dropped and counted under its reason, and no
+ * link is made for any of them. */
+static void test_malformed_handshakes(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bx_th_identity *ia = tl_identity(), *ib = tl_identity();
+  tl_peer a;
+  assert_int_equal(tl_peer_start(e, &a, ia, "udp://127.0.0.1:0", NULL), 0);
+  tl_raw raw;
+  assert_int_equal(uv_udp_init(&e->loop, &raw.u), 0);
+  uv_ip4_addr("127.0.0.1", bx_th_endpoint_port(a.ep, 0), &raw.to);
+
+  uint8_t pkt[1024];
+  /* inner packets B seals to A: not a LOB, a binary head, JSON that is not a link, a link
+   * without at, an attached key of another cipher set only, and B handing over A's own key */
+  const uint8_t not_lob[] = {0xff, 0xff, 1, 2, 3};
+  tl_raw_send(&raw, pkt, tl_sealed(ib, ia, not_lob, sizeof not_lob, pkt, sizeof pkt));
+  const uint8_t binary[] = {0, 1, 0x3a, 9, 9};
+  tl_raw_send(&raw, pkt, tl_sealed(ib, ia, binary, sizeof binary, pkt, sizeof pkt));
+  const char key_type[] = "\0\x17{\"type\":\"key\",\"at\":3}";
+  tl_raw_send(&raw, pkt, tl_sealed(ib, ia, key_type, sizeof key_type - 1, pkt, sizeof pkt));
+  const char no_at[] = "\0\x0f{\"type\":\"link\"}";
+  tl_raw_send(&raw, pkt, tl_sealed(ib, ia, no_at, sizeof no_at - 1, pkt, sizeof pkt));
+  uint8_t att[64], inner[256];
+  size_t alen = 0, ilen = 0;
+  const char *head = "{\"type\":\"link\",\"at\":3}";
+  assert_int_equal(bx__th_lob_write((const uint8_t *)"{\"1a\":true}", 11,
+                                    bx_th_identity_public_key(ib), 32, att, sizeof att, &alen),
+                   0);
+  assert_int_equal(
+      bx__th_lob_write((const uint8_t *)head, strlen(head), att, alen, inner, sizeof inner, &ilen),
+      0);
+  tl_raw_send(&raw, pkt, tl_sealed(ib, ia, inner, ilen, pkt, sizeof pkt));
+  bx_buf own = {0};
+  assert_int_equal(bx__th_handshake_append(&own, 3, bx_th_identity_public_key(ia), NULL), 0);
+  tl_raw_send(&raw, pkt, tl_sealed(ib, ia, own.base, own.len, pkt, sizeof pkt));
+  bx_buf_free(&own);
+  /* a well-formed handshake from B whose AUTH says another sender: B's inner, sealed by A */
+  bx_buf hs = {0};
+  assert_int_equal(bx__th_handshake_append(&hs, 3, bx_th_identity_public_key(ib), NULL), 0);
+  tl_raw_send(&raw, pkt, tl_sealed(ia, ia, hs.base, hs.len, pkt, sizeof pkt));
+  bx_buf_free(&hs);
+  /* datagrams: cloaked but too short to hold a packet; a message's head with a short body */
+  const uint8_t cloaked[9] = {7, 1, 2, 3, 4, 5, 6, 7, 8};
+  tl_raw_send(&raw, cloaked, sizeof cloaked);
+  const uint8_t stub[] = {0, 1, 0x3a, 1, 2, 3};
+  tl_raw_send(&raw, stub, sizeof stub);
+
+  tl_wait_drops w = {a.ep, 9};
+  bool all = tl_run_until(e, tl_drops, &w, 3000);
+  bx_th_endpoint_stats st;
+  bx_th_endpoint_stats_get(a.ep, &st);
+  if (!all)
+    fprintf(stderr, "dropped %d: short %d csid %d json %d auth %d\n", (int)st.dropped,
+            (int)st.short_packets, (int)st.unknown_csid, (int)st.bad_json, (int)st.bad_auth);
+  assert_true(all);
+  assert_int_equal(st.packets_in, 9);
+  assert_int_equal(st.dropped, 9);
+  assert_int_equal(st.bad_json, 4);
+  assert_int_equal(st.unknown_csid, 1);
+  assert_int_equal(st.bad_auth, 2);
+  assert_int_equal(st.short_packets, 2);
+  assert_int_equal(tl_links(a.ep), 0);
+  assert_null(bx_th_endpoint_link(a.ep, bx_th_identity_hashname(ib)));
+
+  uv_close((uv_handle_t *)&raw.u, NULL);
+  tl_peer_stop(e, &a);
+  bxt_env_free(e);
+  bx_th_identity_free(ia);
+  bx_th_identity_free(ib);
+}
+
+/* ---- a flood of handshakes from fresh keys ------------------------------------------------- */
+
+typedef struct tl_wait_in {
+  bx_th_endpoint *ep;
+  uint64_t want;
+} tl_wait_in;
+
+static bool tl_packets_in(void *arg) {
+  tl_wait_in *w = arg;
+  bx_th_endpoint_stats st;
+  bx_th_endpoint_stats_get(w->ep, &st);
+  return st.packets_in >= w->want;
+}
+
+/* One handshake from a fresh identity, sent raw to `to` with at; waits until it is read. */
+static void tl_stranger(bxt_env *e, tl_raw *raw, tl_peer *to, uint32_t at) {
+  bx_th_identity *s = tl_identity();
+  uint8_t pkt[512];
+  size_t hl = tl_handshake(s, to->id, at, pkt, sizeof pkt);
+  bx_th_endpoint_stats st;
+  bx_th_endpoint_stats_get(to->ep, &st);
+  tl_raw_send(raw, pkt, hl);
+  tl_wait_in w = {to->ep, st.packets_in + 1};
+  assert_true(tl_run_until(e, tl_packets_in, &w, 3000));
+  bx_th_identity_free(s);
+}
+
+static void test_link_cap(void **state) {
+  (void)state;
+  enum { CAP = 4 };
+  bxt_env *e = bxt_env_new(NULL);
+  bx_th_identity *ia = tl_identity(), *ib = tl_identity(), *ic = tl_identity();
+  tl_peer a, b, c;
+  memset(&a, 0, sizeof a);
+  a.id = ia;
+  bx_th_endpoint_opts o;
+  tl_opts(&o, &a, "udp://127.0.0.1:0", NULL);
+  o.max_links = CAP;
+  assert_int_equal(bx_th_endpoint_new(e->ctx, ia, &o, &a.ep), 0);
+  assert_int_equal(bx_th_endpoint_handle(a.ep, "echo", tl_echo_open, &a), 0);
+  assert_int_equal(tl_peer_start(e, &b, ib, "udp://127.0.0.1:0", NULL), 0);
+  assert_int_equal(tl_peer_start(e, &c, ic, "udp://127.0.0.1:0", NULL), 0);
+
+  /* C (a stranger to A) links first: its link came UP, so it stays through the flood */
+  char *aj = bx_th_endpoint_json(a.ep);
+  tl_pair pc = {.a = &c, .b = &a};
+  assert_int_equal(bx_th_link_new(c.ep, aj, &pc.ab), 0);
+  free(aj);
+  assert_true(tl_run_until(e, tl_both_up, &pc, 5000));
+  bx_th_link *ac = pc.ba;
+
+  tl_raw raw;
+  assert_int_equal(uv_udp_init(&e->loop, &raw.u), 0);
+  uv_ip4_addr("127.0.0.1", bx_th_endpoint_port(a.ep, 0), &raw.to);
+
+  /* CAP + 3 strangers whose handshakes carry an old `at` (A keeps its own, higher one, so the
+   * links wait for an answer that never comes: never UP): the oldest are evicted */
+  for (int i = 0; i < CAP + 3; i++)
+    tl_stranger(e, &raw, &a, 3);
+  bx_th_endpoint_stats st;
+  bx_th_endpoint_stats_get(a.ep, &st);
+  assert_int_equal(tl_links(a.ep), CAP);
+  assert_int_equal(st.links_evicted, 4); /* C's link and 3 never-UP ones fill the 4 slots */
+  assert_int_equal(st.links_refused, 0);
+  assert_ptr_equal(bx_th_endpoint_link(a.ep, bx_th_identity_hashname(ic)), ac);
+
+  /* strangers whose `at` is higher than A's: A adopts it and the link is UP at once, so it may
+   * not be evicted; once the slots hold only those, further strangers are refused */
+  uint32_t high = 0xfffffff0u;
+  for (int i = 0; i < CAP + 2; i++)
+    tl_stranger(e, &raw, &a, high + (uint32_t)i);
+  bx_th_endpoint_stats_get(a.ep, &st);
+  assert_int_equal(tl_links(a.ep), CAP);
+  assert_int_equal(st.links_evicted, 4 + 3);
+  assert_int_equal(st.links_refused, 3);
+  assert_true(st.dropped >= st.links_refused);
+
+  /* a known peer still links: A dials B (links A makes are not capped), and C's link works */
+  char *bj = bx_th_endpoint_json(b.ep);
+  tl_pair pb = {.a = &a, .b = &b};
+  assert_int_equal(bx_th_link_new(a.ep, bj, &pb.ab), 0);
+  free(bj);
+  assert_true(tl_run_until(e, tl_both_up, &pb, 5000));
+  assert_int_equal(tl_links(a.ep), CAP + 1);
+  tl_reliable_echo(e, pb.ab);
+  assert_true(bx_th_link_is_up(pc.ab));
+  tl_reliable_echo(e, pc.ab);
+
+  uv_close((uv_handle_t *)&raw.u, NULL);
+  tl_peer_stop(e, &a);
+  tl_peer_stop(e, &b);
+  tl_peer_stop(e, &c);
+  bxt_env_free(e);
+  bx_th_identity_free(ia);
+  bx_th_identity_free(ib);
+  bx_th_identity_free(ic);
+}
+
 /* ---- API edges ------------------------------------------------------------------------------- */
 
 static void test_api(void **state) {
@@ -645,10 +833,16 @@ static void test_api(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_api),         cmocka_unit_test(test_udp4),
-      cmocka_unit_test(test_tcp4),        cmocka_unit_test(test_ipv6),
-      cmocka_unit_test(test_lossy_relay), cmocka_unit_test(test_restart),
-      cmocka_unit_test(test_give_up),     cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_api),
+      cmocka_unit_test(test_udp4),
+      cmocka_unit_test(test_tcp4),
+      cmocka_unit_test(test_ipv6),
+      cmocka_unit_test(test_lossy_relay),
+      cmocka_unit_test(test_restart),
+      cmocka_unit_test(test_give_up),
+      cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_malformed_handshakes),
+      cmocka_unit_test(test_link_cap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

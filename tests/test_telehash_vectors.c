@@ -268,6 +268,35 @@ static void check_sealed(const cJSON *v, const char *from, const char *to) {
   assert_int_equal(bx__th_cs3a_verify(outer.p, outer.len, rsk.p, rpk.p), BX_EAUTH);
   check_message_flips(&outer, rsk.p, spk.p);
 
+  /* the same bytes with the keys kept per peer (th_cs3a_remote.c), and the AUTH checked with
+   * the recipient's kept static secret; a flipped bit in KEY, NONCE, ciphertext or AUTH fails */
+  bx__th_cs3a_remote r;
+  assert_int_equal(bx__th_cs3a_remote_init(rpk.p, ssk.p, esk.p, &r), 0);
+  assert_int_equal(bx__th_cs3a_seal_to(&r, inner.p, inner.len, nonce.p, out, cap, &len), 0);
+  tht_same(out, len, tht_str(v, "outer_hex", NULL));
+  assert_int_equal(bx__th_cs3a_seal_to(&r, inner.p, inner.len, nonce.p, out, cap - 1, &len),
+                   BX_EMSGSIZE);
+  uint8_t k_static[32];
+  assert_int_equal(bx__th_cs3a_static(spk.p, rsk.p, k_static), 0);
+  assert_memory_equal(k_static, r.k_static, 32); /* the same on both sides */
+  assert_int_equal(bx__th_cs3a_verify_static(outer.p, outer.len, k_static), 0);
+  size_t flips[] = {3, 3 + 32, 3 + 56, outer.len - 1};
+  for (size_t i = 0; i < 4; i++) {
+    tht_bytes bad = tht_flip(&outer, flips[i], 3);
+    assert_int_equal(bx__th_cs3a_verify_static(bad.p, bad.len, k_static), BX_EAUTH);
+    tht_free(&bad);
+  }
+  assert_int_equal(bx__th_cs3a_verify_static(outer.p, 90, k_static), BX_EBADMSG);
+  assert_int_equal(bx__th_cs3a_static(rpk.p, rsk.p, k_static), 0); /* another sender's */
+  assert_int_equal(bx__th_cs3a_verify_static(outer.p, outer.len, k_static), BX_EAUTH);
+  uint8_t zero[32] = {0};
+  assert_int_equal(bx__th_cs3a_remote_init(zero, ssk.p, NULL, &r), BX_EAUTH);
+  assert_int_equal(bx__th_cs3a_remote_init(rpk.p, ssk.p, NULL, &r), 0); /* a fresh ephemeral */
+  assert_int_equal(bx__th_cs3a_seal_to(&r, inner.p, inner.len, NULL, out, cap, &len), 0);
+  assert_int_equal(bx__th_cs3a_open(out, len, rsk.p, opened, outer.len, &olen), 0);
+  tht_same(opened, olen, tht_str(v, "inner_hex", NULL));
+  bx__th_cs3a_remote_clear(&r);
+
   free(opened);
   free(out);
   tht_free(&ssk);

@@ -67,11 +67,14 @@ BX_EXTERN int bx_th_hashname_of_key(const uint8_t key[BX_TH_KEY_BYTES],
  * An endpoint is an identity bound to UDP and TCP sockets on a context's loop. It links to peers
  * (the telehash v3 handshake, spec/telehash section 4) and carries channels over those links.
  * - A link is one peer (one hashname). It is made by bx_th_link_new() from the peer's JSON, or
- *   by the peer linking to us (any peer may: the endpoint accepts handshakes from unknown keys).
+ *   by the peer linking to us (any peer may: the endpoint accepts handshakes from unknown keys,
+ *   up to max_links of them: see bx_th_endpoint_opts).
  *   A link is UP while the two sides are in sync and DOWN when the peer stopped answering (no
  *   answer to the handshake resends for link_timeout_ms); a down link comes back UP by itself
  *   when the peer is heard again. Links are never closed one by one: they live as long as the
- *   endpoint, which owns them.
+ *   endpoint, which owns them (the one exception: a link an unknown peer made that never came
+ *   UP and never carried a channel may be freed to make room for another, see max_links; no
+ *   callback ever saw it).
  * - Channels are opened on a link by type, with a JSON head and a body, reliable (ordered,
  *   exactly once, resent) or not. Each channel reports packets, and exactly once CLOSED.
  * - Every callback runs on the context's loop, never inside the bx_th_* call that caused it.
@@ -106,6 +109,14 @@ typedef struct bx_th_endpoint_opts {
   uint32_t chan_timeout_ms; /* default 10000 */
   bx_th_link_cb link_cb;    /* optional: link UP / DOWN */
   void *link_data;          /* given to link_cb */
+  /* Links made by peers' handshakes (peers nobody gave us with bx_th_link_new()) that the
+   * endpoint keeps at most; 0: the default, 1024. When a handshake from a new peer finds them
+   * all taken, the oldest such link that never came UP and never carried a channel is freed to
+   * make room (links_evicted); when there is none, the handshake is dropped (links_refused).
+   * Links made by bx_th_link_new() are not counted and never freed, and a link that came UP
+   * once is never freed either (the application may hold it): it stays, DOWN, until the
+   * endpoint closes. */
+  uint32_t max_links;
 } bx_th_endpoint_opts;
 
 /* Makes an endpoint for id on ctx's loop and binds its sockets. id and opts are borrowed for
@@ -146,6 +157,8 @@ typedef struct bx_th_endpoint_stats {
   uint64_t bad_json;        /* a head that is not the JSON it must be */
   uint64_t stale_handshake; /* a handshake with an older `at` (a replay) */
   uint64_t bad_channel;     /* a channel packet for no channel, or outside its window */
+  uint64_t links_refused;   /* a handshake from a new peer with every link slot taken (max_links) */
+  uint64_t links_evicted;   /* never-UP links of unknown peers freed to make room (not a drop) */
 } bx_th_endpoint_stats;
 /* Copies ep's counters into *out (caller's storage). */
 BX_EXTERN void bx_th_endpoint_stats_get(const bx_th_endpoint *ep, bx_th_endpoint_stats *out);

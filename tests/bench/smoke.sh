@@ -15,7 +15,8 @@ fail() { echo "bench smoke: $*" >&2; cat "$out" >&2; exit 1; }
 
 for s in raw-unix raw-tcp uv-unix inproc unix tcp ws hub-unix nng-ipc nng-tcp zmq-ipc zmq-tcp raw-ws \
          seal+open seal+open-nm unix-echo tcp-echo ws-echo pipeline-1 pipeline-16 pipeline-128 \
-         raw-udp msgbox-tcp msgbox-udp box-msgbox-udp; do
+         raw-udp msgbox-tcp msgbox-udp box-msgbox-udp th-seal+open th-seal+open-1x secretbox \
+         th-chan th-rtt; do
   grep -q "\"scenario\":\"$s\"" "$out" || fail "no row for $s"
 done
 # Two rounds merge into one row per scenario.
@@ -24,7 +25,8 @@ done
 grep -q '"p50":0.00' "$out" && fail "a row with a zero p50"
 grep -q '"ops_s":0,' "$out" && fail "a row with zero operations per second"
 # Round trips are set against the floor of their transport, measured in the same rounds.
-for s in unix tcp ws unix-echo tcp-echo ws-echo msgbox-tcp msgbox-udp box-msgbox-udp; do
+for s in unix tcp ws unix-echo tcp-echo ws-echo msgbox-tcp msgbox-udp box-msgbox-udp \
+         th-seal+open th-seal+open-1x th-chan th-rtt; do
   grep "\"scenario\":\"$s\",\"system\":\"bx\"" "$out" | grep -q '"ratio_to_floor":0.00' &&
     fail "$s has no ratio to its floor"
 done
@@ -44,6 +46,8 @@ case " $* " in
       fail "no in-process instruction count"
     grep -q '{"scenario":"unix","client":[1-9][0-9]*,"server":[1-9]' "$out" ||
       fail "no Unix-socket instruction counts"
+    grep -q '{"scenario":"th-rtt","client":[1-9][0-9]*,"server":[1-9]' "$out" ||
+      fail "no telehash round-trip instruction counts"
   fi
   ;;
 esac

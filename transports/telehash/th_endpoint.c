@@ -16,6 +16,11 @@
  *   queued task) and closes the sockets. The endpoint is freed when its last handle has closed
  *   and its last queued task has run, so no queued task ever sees freed memory. A close from
  *   inside any callback is therefore safe.
+ * - Links from strangers are capped (opts.max_links): a handshake from a new key makes a link
+ *   only while fewer than max_links links made that way exist; at the cap the oldest one that
+ *   no callback ever saw (never UP, never a channel) is freed for it, else the handshake is
+ *   dropped as links_refused. A flood of fresh keys thus costs a bounded amount of memory,
+ *   while links the application made (bx_th_link_new()) and links it may hold stay.
  * - The context closing closes the endpoint the same way (channels end with BX_ECLOSING); the
  *   endpoint leaves the context's tracking only once it is gone.
  */
@@ -31,6 +36,7 @@ static const bx_th_endpoint_opts ep_defaults = {
     .keepalive_ms = 30000,
     .chan_resend_ms = 2000,
     .chan_timeout_ms = 10000,
+    .max_links = 1024,
 };
 
 uint64_t bx__th_now(bx_th_endpoint *ep) {
@@ -175,6 +181,7 @@ static void ep_fill_opts(bx_th_endpoint *ep, const bx_th_endpoint_opts *o) {
   if (o->keepalive_ms) ep->opts.keepalive_ms = o->keepalive_ms;
   if (o->chan_resend_ms) ep->opts.chan_resend_ms = o->chan_resend_ms;
   if (o->chan_timeout_ms) ep->opts.chan_timeout_ms = o->chan_timeout_ms;
+  if (o->max_links) ep->opts.max_links = o->max_links;
 }
 
 static int ep_bind_all(bx_th_endpoint *ep, const bx_th_endpoint_opts *o) {
@@ -318,6 +325,38 @@ int bx_th_endpoint_handle(bx_th_endpoint *ep, const char *type, bx_th_open_cb cb
   h->next = ep->handlers;
   ep->handlers = h;
   return 0;
+}
+
+/* ---- the cap on links made by unknown peers ------------------------------------------------- */
+
+/* May k be freed to make room? Only a link no callback ever saw and nothing refers to: made by
+ * a peer's handshake (not bx_th_link_new()), never UP, no channel ever (a channel's queued
+ * CLOSED task points at its link), so its only other owners are the two maps and its timer. */
+static bool ep_evictable(const bx_th_link *k) {
+  uint32_t first_cid = k->order == BX__TH_ODD ? 1 : 2;
+  return !k->dialed && !k->ever_up && !k->had_chan && k->max_in_cid == 0 &&
+         k->next_cid == first_cid && !bx__tlink_listed(&k->chans);
+}
+
+static void ep_evict(bx_th_endpoint *ep, bx_th_link *k) {
+  bx__th_link_stop(k);
+  bx__map_del(ep->by_hn, k->hashname);
+  bx__map_del(ep->by_tok, k->tokhex);
+  bx__tlink_remove(&k->node);
+  bx__th_link_free(k);
+  ep->stranger_links--;
+  ep->stats.links_evicted++;
+}
+
+int bx__th_ep_admit(bx_th_endpoint *ep) {
+  if (ep->stranger_links < ep->opts.max_links) return 0;
+  for (bx__tlink *n = ep->links.next; n != &ep->links; n = n->next) { /* oldest first */
+    bx_th_link *k = (bx_th_link *)n;
+    if (!ep_evictable(k)) continue;
+    ep_evict(ep, k);
+    return 0;
+  }
+  return BX_EQUEUEFULL;
 }
 
 /* ---- packets in and out --------------------------------------------------------------------- */

@@ -21,8 +21,9 @@
  * - Secrets: keys are plain byte arrays owned by the caller; functions here wipe their own
  *   intermediate secrets (shared keys, MAC keys) with sodium_memzero before they return.
  * - Files: th_lob.c (section 1), th_base32.c and th_hashname.c (2), th_identity.c (identity
- *   files; the public bx/telehash.h), th_cs3a.c (3), th_handshake.c and th_channel.c (4),
- *   th_cloak.c and th_chunk.c (5); th_sodium.c libsodium's set-up and a SHA-256 helper.
+ *   files; the public bx/telehash.h), th_cs3a.c and th_cs3a_remote.c (3), th_handshake.c and
+ * th_channel.c (4), th_cloak.c and th_chunk.c (5); th_sodium.c libsodium's set-up and a SHA-256
+ * helper.
  * - The runtime on top (the section at the end): th_endpoint.c (the endpoint, dispatch of what
  *   arrives, drop counters), th_link.c (the handshake state machine, paths), th_channel_rt.c
  *   (channels, reliability), th_udp.c and th_tcp.c (sockets). It does I/O and keeps state; the
@@ -154,6 +155,35 @@ int bx__th_cs3a_verify(const uint8_t *msg, size_t len, const uint8_t my_sk[BX__T
 /* The ephemeral public key (KEY) of a message, checked to be a CS3a message's shape: copied
  * into key. Returns 0, BX_EINVAL, BX_EBADMSG or BX_ENOTSUP. */
 int bx__th_cs3a_key(const uint8_t *msg, size_t len, uint8_t key[BX__TH_KEY]);
+
+/* A sender's keys for messages to one recipient (th_cs3a_remote.c), kept as a link keeps
+ * them: the ephemeral public key every message carries, beforenm(to_pk, eph_sk) (the
+ * secretbox key) and beforenm(to_pk, from_sk) (the AUTH's static secret). Sealing with them
+ * makes the same bytes as bx__th_cs3a_seal() with that ephemeral key, without any X25519. */
+typedef struct bx__th_cs3a_remote {
+  uint8_t eph_pk[BX__TH_KEY];
+  uint8_t k_eph[BX__TH_KEY];
+  uint8_t k_static[BX__TH_KEY];
+} bx__th_cs3a_remote;
+/* The static secret of my_sk and peer_pk: beforenm(peer_pk, my_sk), the same on both sides
+ * (what a message's AUTH is keyed from). Returns 0, BX_EINVAL or BX_EAUTH (a key no shared
+ * secret can be made with). */
+int bx__th_cs3a_static(const uint8_t peer_pk[BX__TH_KEY], const uint8_t my_sk[BX__TH_KEY],
+                       uint8_t out[BX__TH_KEY]);
+/* Fills *out for messages from the key pair of from_sk to to_pk, with the ephemeral secret key
+ * eph_sk (NULL: a fresh key pair). Returns 0, BX_EINVAL, BX_EAUTH or BX_ENOTSUP; on error *out
+ * is wiped. */
+int bx__th_cs3a_remote_init(const uint8_t to_pk[BX__TH_KEY], const uint8_t from_sk[BX__TH_KEY],
+                            const uint8_t *eph_sk, bx__th_cs3a_remote *out);
+/* Wipes r's secrets (NULL is allowed). */
+void bx__th_cs3a_remote_clear(bx__th_cs3a_remote *r);
+/* bx__th_cs3a_seal() with r's keys (borrowed): inner[0..n) into out[0..cap), nonce NULL for a
+ * random one. Returns 0, BX_EINVAL, BX_EMSGSIZE or BX_ENOTSUP. */
+int bx__th_cs3a_seal_to(const bx__th_cs3a_remote *r, const uint8_t *inner, size_t n,
+                        const uint8_t *nonce, uint8_t *out, size_t cap, size_t *len);
+/* bx__th_cs3a_verify() with the static secret of the recipient's key and the sender's
+ * (bx__th_cs3a_static()) kept. Returns 0, BX_EINVAL, BX_EBADMSG, BX_ENOTSUP or BX_EAUTH. */
+int bx__th_cs3a_verify_static(const uint8_t *msg, size_t len, const uint8_t k_static[BX__TH_KEY]);
 
 /* ---- section 4: order, handshakes, channels (th_handshake.c, th_channel.c) -------------- */
 
@@ -298,6 +328,7 @@ struct bx_th_endpoint {
   bx__map *by_hn;  /* hashname -> link (borrowed keys) */
   bx__map *by_tok; /* hex of the token a link expects -> link */
   bx__th_handler *handlers;
+  uint32_t stranger_links; /* links made by unknown peers' handshakes (not dialed) */
   bx_th_endpoint_stats stats;
   uint8_t *rbuf; /* a packet's plain bytes (BX__TH_MAX_PACKET) */
   uint8_t *wbuf; /* a packet being sealed */
@@ -325,6 +356,9 @@ struct bx_th_link {
   uint8_t token_in[BX__TH_TOKEN], token_out[BX__TH_TOKEN];
   uint32_t out_at, in_at;
   bool up, synced, awaiting, gave_up;
+  bool dialed;   /* made or claimed by bx_th_link_new(): never evicted, not in max_links */
+  bool ever_up;  /* came UP once (a callback saw it): never evicted */
+  bool had_chan; /* a channel packet was accepted on it: never evicted */
   uint64_t unsynced_since, last_hs_out;
   unsigned resends;
   bx__deadline hs_timer; /* resend, give-up, keep-alive */
@@ -371,6 +405,11 @@ void bx__th_drop(bx_th_endpoint *ep, bx_th_link *link, uint64_t *reason);
 void bx__th_ep_defer(bx_th_endpoint *ep, bx__task_fn fn, void *a, void *b);
 void bx__th_ep_task_done(bx_th_endpoint *ep);
 uint64_t bx__th_now(bx_th_endpoint *ep);
+
+/* Makes room for one more link made by an unknown peer's handshake: 0 when there is room
+ * (after freeing the oldest evictable link if the endpoint is at max_links), BX_EQUEUEFULL
+ * when every slot holds a link that must stay. */
+int bx__th_ep_admit(bx_th_endpoint *ep);
 
 /* th_link.c */
 int bx__th_link_make(bx_th_endpoint *ep, const uint8_t key[BX__TH_KEY], bx_th_link **out);

@@ -235,6 +235,7 @@ static void lk_synced(bx_th_link *k) {
   lk_keepalive(k);
   if (k->up) return;
   k->up = true;
+  k->ever_up = true;
   bx__th_chans_flush(k);
   lk_emit(k, BX_TH_LINK_UP, 0);
 }
@@ -357,10 +358,15 @@ void bx__th_link_handshake_in(bx_th_endpoint *ep, const bx__th_path *from, const
   }
   bx_th_hashname_of_key(hs.key, hn);
   bx_th_link *k = bx__map_get(ep->by_hn, hn);
-  if (k == NULL && bx__th_link_make(ep, hs.key, &k) != 0) {
-    bx__th_handshake_clear(&hs);
-    bx__th_drop(ep, NULL, NULL);
-    return;
+  if (k == NULL) { /* a new peer: within max_links (bx__th_ep_admit), it gets a link */
+    rc = bx__th_ep_admit(ep);
+    if (rc == 0) rc = bx__th_link_make(ep, hs.key, &k);
+    if (rc != 0) {
+      bx__th_handshake_clear(&hs);
+      bx__th_drop(ep, NULL, rc == BX_EQUEUEFULL ? &ep->stats.links_refused : NULL);
+      return;
+    }
+    ep->stranger_links++;
   }
   lk_handshake(k, from, &hs, msg, len, eph);
   bx__th_handshake_clear(&hs);
@@ -385,6 +391,7 @@ void bx__th_link_channel_in(bx_th_link *k, const bx__th_path *from, const uint8_
     return;
   }
   k->stats.packets_in++;
+  k->had_chan = true;
   lk_heard(k, from);
   /* A channel packet that opens proves the peer has our handshake: if we were only waiting for
    * its answer, this is as good as one. */
@@ -453,7 +460,11 @@ int bx_th_link_new(bx_th_endpoint *ep, const char *json, bx_th_link **out) {
   char hn[BX_TH_HASHNAME_LEN + 1];
   bx_th_hashname_of_key(key, hn);
   bx_th_link *k = bx__map_get(ep->by_hn, hn);
-  if (k == NULL && (rc = bx__th_link_make(ep, key, &k)) != 0) return rc;
+  if (k != NULL && !k->dialed) /* an unknown peer's link becomes one of ours */
+    ep->stranger_links--;
+  else if (k == NULL && (rc = bx__th_link_make(ep, key, &k)) != 0)
+    return rc;
+  k->dialed = true;
   for (int i = 0; i < n; i++)
     lk_path_put(k, &paths[i]);
   lk_cycle(k, false);

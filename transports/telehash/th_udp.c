@@ -5,8 +5,11 @@
  *   endpoint's buffer (ep->ubuf, the largest datagram), uncloaked in place (any number of
  *   rounds: telehash-js cloaks everything) and handed to the endpoint's dispatch with its
  *   source address as the path. A truncated datagram is counted as oversize.
- * - Sends copy the bytes into their request, so the caller's buffer is free again at once; a
- *   send goes out of the first socket of the destination's address family.
+ * - A send goes out of the first socket of the destination's address family, at once with
+ *   uv_udp_try_send() when the socket takes it (the common case: no allocation, no copy, no
+ *   completion callback); otherwise (UV_EAGAIN with sends already queued, or any error) the
+ *   bytes are copied into a queued request, whose outcome is ignored as a lost datagram's is,
+ *   so the caller's buffer is free again at once either way.
  */
 #include "th_internal.h"
 
@@ -72,6 +75,9 @@ int bx__th_udp_send(bx_th_endpoint *ep, const struct sockaddr *to, const uint8_t
   for (unsigned i = 0; i < BX_TH_MAX_BINDS && h == NULL; i++)
     if (ep->udp[i] != NULL && ep->bound[i].ss_family == to->sa_family) h = ep->udp[i];
   if (h == NULL) return UV_EAFNOSUPPORT;
+  uv_buf_t direct = uv_buf_init((char *)p, (unsigned)n);
+  int sent = uv_udp_try_send(h, &direct, 1, to);
+  if (sent >= 0) return 0; /* else queued, as before: its error, if any, comes to ud_sent */
   ud_req *r = malloc(sizeof *r + n);
   if (r == NULL) return BX_ENOMEM;
   r->len = n;
