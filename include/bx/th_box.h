@@ -1,0 +1,183 @@
+/* telehash boxes: store-and-forward messages between hashnames (spec/telehash section 6).
+ *
+ * A box host keeps CS3a messages for hashnames that are offline; a client opens a reliable
+ * "box" channel on a link to the host to store messages for a recipient, or to collect and
+ * remove the messages waiting for itself. Messages are sealed end to end (the host never
+ * opens them, except those addressed to itself: direct delivery, section 6.7).
+ *
+ * - Messages: bx_th_box_seal() / bx_th_box_unseal(): a CS3a message of at most
+ *   BX_TH_BOX_MAX_MSG bytes with an inner packet {"type":..} + BODY.
+ * - Host: bx_th_box_host_new() on an endpoint answers every "box" channel opened to it, and
+ *   adds "box":[W,C] to the link handshakes it sends.
+ * - Client: bx_th_box_client_open() on a link to a host, then bx_th_box_client_send().
+ * Every callback runs on the context's loop, never inside the call that caused it. */
+#ifndef BX_TH_BOX_H
+#define BX_TH_BOX_H
+
+#include "telehash.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BX_TH_BOX_MAX_MSG 1024  /* a stored message's bytes, sealed */
+#define BX_TH_BOX_MAX_INNER 933 /* its inner packet's bytes */
+#define BX_TH_BOX_ID_LEN 64     /* a message id: lower-case hex of 32 bytes */
+
+/* ---- messages -------------------------------------------------------------------------------
+ */
+
+/* Seals an inner packet {"type":type} + body[0..len) from `from` to the holder of to_pk, with a
+ * fresh ephemeral key, into out[0..cap) (cap >= BX_TH_BOX_MAX_MSG is always enough); *out_len
+ * its size. All arguments are borrowed. Returns 0, BX_EINVAL (a NULL argument, an empty type),
+ * BX_EMSGSIZE (the sealed message would be over BX_TH_BOX_MAX_MSG bytes, or cap too small),
+ * BX_EAUTH (to_pk is not a usable key) or BX_ENOMEM. */
+BX_EXTERN int bx_th_box_seal(const bx_th_identity *from, const uint8_t to_pk[BX_TH_KEY_BYTES],
+                             const char *type, const uint8_t *body, size_t len, uint8_t *out,
+                             size_t cap, size_t *out_len);
+
+/* An opened message. */
+typedef struct bx_th_box_letter {
+  cJSON *head;      /* the inner packet's JSON head (owned by the letter) */
+  const char *type; /* head's "type" (points into head), or NULL */
+  uint8_t *body;    /* the inner packet's BODY (owned by the letter; NULL when empty) */
+  size_t len;
+  bool verified; /* true: AUTH checked against the sender's key; false: no key was given, so
+                    the sender is only claimed (never trust it silently) */
+} bx_th_box_letter;
+
+/* Opens msg[0..len) (borrowed) with me's secret key. from_pk (borrowed, may be NULL) is the
+ * public key of the claimed sender: given, AUTH must verify with it. On success the caller owns
+ * *out (bx_th_box_letter_free()). Returns 0, BX_EINVAL, BX_EBADMSG (not a message, or an inner
+ * packet without a JSON head), BX_ENOTSUP (not CS3a), BX_EAUTH (not sealed to me, altered, or
+ * from_pk given and it is not the sender) or BX_ENOMEM; *out is NULL on error. */
+BX_EXTERN int bx_th_box_unseal(const bx_th_identity *me, const uint8_t *msg, size_t len,
+                               const uint8_t *from_pk, bx_th_box_letter **out);
+BX_EXTERN void bx_th_box_letter_free(bx_th_box_letter *l);
+
+/* The id a host gives a message stored without "key": lower-case hex of SHA-256(msg), written
+ * with a NUL into out. */
+BX_EXTERN void bx_th_box_id(const uint8_t *msg, size_t len, char out[BX_TH_BOX_ID_LEN + 1]);
+
+/* ---- hosts ----------------------------------------------------------------------------------
+ */
+
+typedef struct bx_th_box_host bx_th_box_host;
+
+/* A message sealed to the host itself (a client opened box = the host's hashname): msg is
+ * borrowed for the call, letter (opened and verified with the link's key) as well. Delivered
+ * messages are not stored. */
+typedef void (*bx_th_box_deliver_cb)(bx_th_box_host *h, const char *from, const char *id,
+                                     const bx_th_box_letter *letter, void *data);
+
+typedef struct bx_th_box_host_opts {
+  uint32_t cap;              /* messages per (to, from) box; 0: 10 */
+  uint32_t total;            /* messages on the host; 0: 1000 */
+  uint32_t expire_default_s; /* expiry of a message stored without "expire"; 0: none */
+  uint32_t expire_max_s;     /* the largest "expire" accepted; 0: 2592000 (30 days) */
+  uint32_t batch;            /* message packets sent after a response; 0: 32 (at most 48) */
+  uint32_t max_channels;     /* box channels open at once; 0: 256 ("busy" beyond) */
+  uint32_t max_per_link;     /* box channels open at once per client; 0: 8 */
+  /* The clock expiry reads, in milliseconds (NULL: the wall clock). Tests move it by hand and
+   * call bx_th_box_host_expire(). */
+  uint64_t (*now_ms)(void *data);
+  void *now_data;
+  /* Messages to the host itself (section 6.7). NULL: they are stored like any other. */
+  bx_th_box_deliver_cb deliver;
+  void *deliver_data;
+} bx_th_box_host_opts;
+
+/* Makes ep a box host (opts borrowed; NULL: the defaults). The host registers the "box"
+ * channel type on ep and the handshake advertisement. On success the caller owns *out and must
+ * free it (bx_th_box_host_free()) before closing ep; on error *out is NULL. Returns 0,
+ * BX_EINVAL, BX_EEXIST (ep already has a host) or BX_ENOMEM. */
+BX_EXTERN int bx_th_box_host_new(bx_th_endpoint *ep, const bx_th_box_host_opts *opts,
+                                 bx_th_box_host **out);
+/* Ends every box channel (err "closing"), unregisters and frees h and its messages. NULL is
+ * allowed. */
+BX_EXTERN void bx_th_box_host_free(bx_th_box_host *h);
+/* Removes the messages whose expiry has passed (by opts.now_ms) now. The host also does this
+ * on a timer and before each packet it handles. Returns how many. */
+BX_EXTERN size_t bx_th_box_host_expire(bx_th_box_host *h);
+
+typedef struct bx_th_box_host_stats {
+  uint64_t boxes;     /* (to, from) boxes holding messages now */
+  uint64_t stored;    /* messages held now */
+  uint64_t accepted;  /* messages stored since start */
+  uint64_t duplicate; /* messages not stored again (their id was there) */
+  uint64_t evicted;   /* removed to make room (per-box or total capacity) */
+  uint64_t expired;   /* removed because their expiry passed */
+  uint64_t removed;   /* removed by a client ("key" or "clear") */
+  uint64_t delivered; /* message packets sent to clients, and messages handed to deliver */
+  uint64_t errors;    /* channels ended with an err */
+  uint64_t busy;      /* opens refused over max_channels / max_per_link */
+  uint64_t channels;  /* box channels open now */
+} bx_th_box_host_stats;
+BX_EXTERN void bx_th_box_host_stats_get(const bx_th_box_host *h, bx_th_box_host_stats *out);
+
+/* The box advertisement the peer of link last sent in a handshake ("box":[W,C]): true and *w,
+ * *c set when it sent one. */
+BX_EXTERN bool bx_th_link_box_advert(const bx_th_link *link, uint32_t *w, uint32_t *c);
+
+/* ---- clients --------------------------------------------------------------------------------
+ */
+
+typedef struct bx_th_box_client bx_th_box_client;
+
+typedef enum {
+  BX_TH_BOX_RESPONSE = 1, /* the host's first packet */
+  BX_TH_BOX_MESSAGE = 2,  /* a stored message (waiting or live) */
+  BX_TH_BOX_STATUS = 3,   /* the answer to a later packet */
+  BX_TH_BOX_CLOSED = 4    /* the channel is gone (once, last) */
+} bx_th_box_event_type;
+
+/* An event; it and everything it points to are borrowed for the callback. */
+typedef struct bx_th_box_event {
+  bx_th_box_event_type type;
+  int64_t cap;        /* RESPONSE, STATUS: room left in the box we store to */
+  int64_t waiting;    /* RESPONSE: message packets that follow now */
+  const char *box;    /* RESPONSE: the box the host picked (pick mode), else NULL */
+  const uint8_t *key; /* RESPONSE: the key of the box (or of the picked sender) when the host
+                         sent key info; checked to hash to that hashname. NULL when none. */
+  const char *id;     /* MESSAGE: its id (64 hex) */
+  const char *from;   /* MESSAGE: its sender as the host knows it */
+  const uint8_t *msg; /* MESSAGE: the sealed message */
+  size_t len;
+  bool end;        /* STATUS: the host ended too */
+  int status;      /* CLOSED: 0, BX_EREMOTE (err says the host's text), BX_EAUTH (the host sent
+                      key info that does not match), or the channel's status */
+  const char *err; /* CLOSED with BX_EREMOTE */
+} bx_th_box_event;
+
+typedef void (*bx_th_box_cb)(bx_th_box_client *c, const bx_th_box_event *ev, void *data);
+
+/* Opens a box channel on link (to a box host). box (borrowed) is the hashname to open (ours to
+ * collect, a recipient's to store, a sender's to collect from), or NULL to let the host pick
+ * (section 6.2). with_key false opens without "csid": the host answers with the box's key
+ * (key info). clear true empties the channel's scope first. cb runs for every event, CLOSED
+ * last; the client is freed when that callback returns. On success *out is the client (owned by
+ * the library until CLOSED). Returns 0, BX_EINVAL, or what bx_th_channel_open() returns. */
+BX_EXTERN int bx_th_box_client_open(bx_th_link *link, const char *box, bool with_key, bool clear,
+                                    bx_th_box_cb cb, void *data, bx_th_box_client **out);
+
+/* One packet to the host (section 6.4). */
+typedef struct bx_th_box_op {
+  bool clear;         /* remove every message in scope first */
+  const uint8_t *msg; /* a message to store (borrowed), or NULL */
+  size_t len;         /* its bytes (at most BX_TH_BOX_MAX_MSG) */
+  const char *id;     /* with msg: its id (64 hex; NULL: the host hashes msg); without msg:
+                         the id of a message to remove */
+  uint32_t expire_s;  /* with msg: seconds it may wait (0: the host's default) */
+  bool end;           /* our last packet */
+} bx_th_box_op;
+
+/* Sends op (borrowed; copied) on c. Returns 0, BX_EINVAL (a malformed op), BX_EMSGSIZE (msg
+ * over BX_TH_BOX_MAX_MSG), or what bx_th_channel_send() returns. */
+BX_EXTERN int bx_th_box_client_send(bx_th_box_client *c, const bx_th_box_op *op);
+/* Ends c at once (err "closed"); CLOSED follows. */
+BX_EXTERN void bx_th_box_client_cancel(bx_th_box_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BX_TH_BOX_H */
