@@ -82,15 +82,22 @@ typedef struct bx_th_box_host_opts {
    * call bx_th_box_host_expire(). */
   uint64_t (*now_ms)(void *data);
   void *now_data;
+  /* A file for the messages (SQLite; created when missing): a restarted host serves what it
+   * had acknowledged. NULL: memory only. Borrowed for bx_th_box_host_new(). */
+  const char *store_path;
   /* Messages to the host itself (section 6.7). NULL: they are stored like any other. */
   bx_th_box_deliver_cb deliver;
   void *deliver_data;
 } bx_th_box_host_opts;
 
 /* Makes ep a box host (opts borrowed; NULL: the defaults). The host registers the "box"
- * channel type on ep and the handshake advertisement. On success the caller owns *out and must
- * free it (bx_th_box_host_free()) before closing ep; on error *out is NULL. Returns 0,
- * BX_EINVAL, BX_EEXIST (ep already has a host) or BX_ENOMEM. */
+ * channel type on ep and the handshake advertisement. With opts->store_path it loads what the
+ * file holds. On success the caller owns *out and must free it (bx_th_box_host_free())
+ * before closing ep; on error *out is NULL (and the reason is logged). Returns 0, BX_EINVAL,
+ * BX_EEXIST (ep already has a host), BX_ENOMEM, or for the store file UV_EROFS (read-only),
+ * UV_ENOSPC (disk full), UV_EACCES (cannot be opened), BX_EBADMSG (not a box store, or
+ * corrupt) or UV_EIO. A store that fails later (full disk) refuses the packet with err "store
+ * failed" and keeps serving what it holds; nothing unstored is acknowledged. */
 BX_EXTERN int bx_th_box_host_new(bx_th_endpoint *ep, const bx_th_box_host_opts *opts,
                                  bx_th_box_host **out);
 /* Ends every box channel (err "closing"), unregisters and frees h and its messages. NULL is

@@ -104,6 +104,14 @@ static const uint8_t *hb_key_of(bx_th_box_host *h, const char *hn) {
   return link ? link->key : NULL;
 }
 
+/* A transaction failed: memory goes back to what the file holds. */
+static void hb_reload(bx_th_box_host *h) {
+  int rc = bx__bs_reload(&h->store);
+  if (rc != 0)
+    bx_log(h->ep->ctx, BX_LOG_ERROR, "telehash box host: reloading the store failed (%s)",
+           bx_err_name(rc));
+}
+
 /* ---- the advertisement ---------------------------------------------------------------------- */
 
 static cJSON *hb_hs_extra(bx_th_link *k, void *data) {
@@ -175,7 +183,7 @@ size_t bx_th_box_host_expire(bx_th_box_host *h) {
   if (h == NULL) return 0;
   bx__bs_begin(&h->store);
   size_t n = bx__bs_expire(&h->store, hb_now(h));
-  bx__bs_end(&h->store); /* a failed commit: the rows stay and expire again next time */
+  if (bx__bs_end(&h->store) != 0) hb_reload(h); /* they expire again next time */
   hb_flush_adverts(h);
   hb_arm(h);
   return n;
@@ -366,6 +374,7 @@ static void hb_open(bx_th_channel *ch, const bx_th_chan_event *ev, void *data) {
     bx__bs_begin(&h->store);
     hb_clear(c);
     rc = bx__bs_end(&h->store);
+    if (rc != 0) hb_reload(h);
   }
   if (rc == 0) rc = hb_respond(c, !has_csid || c->picked);
   hb_flush_adverts(h);
@@ -453,6 +462,7 @@ static void hb_packet(hb_chan *c, const bx_th_chan_event *ev) {
            bx_err_name(prc), c->client);
     rc = prc;
     stored = false;
+    hb_reload(h);
   }
   if (rc != 0) {
     hb_fail(c, c->ch, h, rc == BX_ENOMEM ? "out of memory" : "store failed");
@@ -504,6 +514,14 @@ int bx_th_box_host_new(bx_th_endpoint *ep, const bx_th_box_host_opts *opts, bx_t
   bx__tlink_init(&h->chans);
   h->dirty = bx__map_new();
   int rc = h->dirty ? bx__bs_init(&h->store, h->o.cap, h->o.total) : BX_ENOMEM;
+  const char *why = "";
+  if (rc == 0 && h->o.store_path != NULL) {
+    rc = bx__bs_sqlite_open(&h->store, h->o.store_path, &why);
+    if (rc != 0)
+      bx_log(ep->ctx, BX_LOG_ERROR, "telehash box host: store %s: %s (%s)", h->o.store_path, why,
+             bx_err_name(rc));
+  }
+  h->o.store_path = NULL; /* borrowed for the call only */
   if (rc == 0) rc = bx_th_endpoint_handle(ep, "box", hb_open, h);
   if (rc != 0) {
     bx__bs_free(&h->store);
@@ -516,6 +534,7 @@ int bx_th_box_host_new(bx_th_endpoint *ep, const bx_th_box_host_opts *opts, bx_t
   ep->hs_extra = hb_hs_extra;
   ep->hs_extra_data = h;
   ep->box_host = h;
+  hb_arm(h);
   *out = h;
   return 0;
 }
@@ -538,6 +557,10 @@ void bx_th_box_host_free(bx_th_box_host *h) {
   bx__bs_free(&h->store);
   bx__map_free(h->dirty);
   free(h);
+}
+
+bx__bs *bx__th_box_host_store(bx_th_box_host *h) {
+  return h ? &h->store : NULL;
 }
 
 void bx_th_box_host_stats_get(const bx_th_box_host *h, bx_th_box_host_stats *out) {

@@ -94,7 +94,7 @@ int bx__bs_init(bx__bs *s, uint32_t cap, uint32_t total) {
   return 0;
 }
 
-void bx__bs_free(bx__bs *s) {
+static void bs_drop_all(bx__bs *s) {
   while (bx__tlink_listed(&s->all)) {
     bx__bs_msg *m = (bx__bs_msg *)s->all.next;
     bx__tlink_remove(&m->all);
@@ -114,12 +114,37 @@ void bx__bs_free(bx__bs *s) {
   if (s->keys != NULL)
     while (bx__map_next(s->keys, &pos, &k, &v))
       free(v);
+}
+
+void bx__bs_free(bx__bs *s) {
+  bs_drop_all(s);
+  if (s->persist != NULL && s->persist->close != NULL) s->persist->close(s->pdata);
   bx__map_free(s->boxes);
   bx__map_free(s->rcpts);
   bx__map_free(s->ids);
   bx__map_free(s->keys);
   free(s->heap);
   memset(s, 0, sizeof *s);
+}
+
+int bx__bs_reload(bx__bs *s) {
+  if (s->persist == NULL) return 0;
+  bs_drop_all(s);
+  bx__map_free(s->boxes);
+  bx__map_free(s->rcpts);
+  bx__map_free(s->ids);
+  bx__map_free(s->keys);
+  s->n = s->heap_n = 0;
+  s->boxes = bx__map_new();
+  s->rcpts = bx__map_new();
+  s->ids = bx__map_new();
+  s->keys = bx__map_new();
+  if (s->boxes == NULL || s->rcpts == NULL || s->ids == NULL || s->keys == NULL) return BX_ENOMEM;
+  const bx__bs_persist *p = s->persist;
+  s->persist = NULL; /* loading mirrors nothing */
+  int rc = p->load(s->pdata, s);
+  s->persist = p;
+  return rc;
 }
 
 /* ---- lookups -------------------------------------------------------------------------------- */

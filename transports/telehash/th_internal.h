@@ -456,6 +456,7 @@ struct bx__bs_rcpt {
 typedef enum { BX__BS_EVICTED = 1, BX__BS_EXPIRED, BX__BS_REMOVED } bx__bs_why;
 
 /* A mirror of the store (durable storage). Each returns 0 or an error. */
+struct bx__bs;
 typedef struct bx__bs_persist {
   int (*begin)(void *p);
   int (*commit)(void *p);
@@ -463,6 +464,8 @@ typedef struct bx__bs_persist {
   int (*insert)(void *p, const bx__bs_msg *m);
   int (*remove)(void *p, const bx__bs_msg *m);
   int (*key)(void *p, const char *hashname, const uint8_t key[BX__TH_KEY]);
+  int (*load)(void *p, struct bx__bs *s); /* every stored message and key into s */
+  void (*close)(void *p);
 } bx__bs_persist;
 
 typedef struct bx__bs {
@@ -509,6 +512,20 @@ int bx__bs_key_put(bx__bs *s, const char *hashname, const uint8_t key[BX__TH_KEY
 /* Persistence around one packet's changes: begin, then end(ok). end returns 0, or the error
  * that made it roll back (the memory side is then reloaded by the caller's reload). */
 int bx__bs_begin(bx__bs *s);
+/* Drops every message in memory and loads them again from the persistence layer (after a
+ * failed transaction). 0 or an error. */
+int bx__bs_reload(bx__bs *s);
+/* th_box_store_sqlite.c: opens (creating) the SQLite file path as s's persistence and loads
+ * what it holds. Returns 0, or UV_EROFS (read-only), UV_ENOSPC (full), UV_EACCES (cannot open),
+ * BX_EBADMSG (not a store: corrupt or another file), UV_EIO or BX_ENOMEM; *errmsg (optional)
+ * gets SQLite's text (static or owned by the library until the next call). */
+int bx__bs_sqlite_open(bx__bs *s, const char *path, const char **errmsg);
+/* th_box_host.c: the host's store (for tests). */
+bx__bs *bx__th_box_host_store(bx_th_box_host *h);
+/* The SQLite handle of s's persistence (a sqlite3 *), for tests. */
+void *bx__bs_sqlite_db(bx__bs *s);
+/* SQLite's text for the last error of s's persistence. */
+const char *bx__bs_sqlite_errmsg(bx__bs *s);
 /* th_box_msg.c: bx_th_box_unseal() with a bare secret key (the endpoint's). */
 int bx__th_box_unseal(const uint8_t *sk, const uint8_t *msg, size_t len, const uint8_t *from_pk,
                       bx_th_box_letter **out);
