@@ -59,6 +59,12 @@ BX_EXTERN void bx_th_box_letter_free(bx_th_box_letter *l);
  * with a NUL into out. */
 BX_EXTERN void bx_th_box_id(const uint8_t *msg, size_t len, char out[BX_TH_BOX_ID_LEN + 1]);
 
+/* The CS3a key and hashname of a peer or identity JSON text (borrowed; the shape of
+ * bx_th_endpoint_json() or an identity file: "keys" with "3a", and "hashname", checked when
+ * present), written into key and hn (caller's storage). Returns 0, BX_EINVAL or BX_EBADMSG. */
+BX_EXTERN int bx_th_peer_key(const char *json, uint8_t key[BX_TH_KEY_BYTES],
+                             char hn[BX_TH_HASHNAME_LEN + 1]);
+
 /* ---- hosts ----------------------------------------------------------------------------------
  */
 

@@ -89,3 +89,22 @@ void bx_th_box_id(const uint8_t *msg, size_t len, char out[BX_TH_BOX_ID_LEN + 1]
   bx__th_sha256_2(msg, len, NULL, 0, h);
   sodium_bin2hex(out, BX_TH_BOX_ID_LEN + 1, h, sizeof h);
 }
+
+int bx_th_peer_key(const char *json, uint8_t key[BX_TH_KEY_BYTES],
+                   char hn[BX_TH_HASHNAME_LEN + 1]) {
+  if (json == NULL || key == NULL || hn == NULL) return BX_EINVAL;
+  cJSON *root = cJSON_Parse(json);
+  const cJSON *keys = cJSON_GetObjectItemCaseSensitive(root, "keys");
+  const cJSON *k3a = cJSON_GetObjectItemCaseSensitive(keys, "3a");
+  const cJSON *named = cJSON_GetObjectItemCaseSensitive(root, "hashname");
+  size_t n = 0;
+  int rc = cJSON_IsString(k3a) ? 0 : BX_EBADMSG;
+  if (rc == 0)
+    rc = bx__th_b32_decode(k3a->valuestring, strlen(k3a->valuestring), key, BX_TH_KEY_BYTES, &n);
+  if (rc == 0 && n != BX_TH_KEY_BYTES) rc = BX_EBADMSG;
+  if (rc == 0) bx_th_hashname_of_key(key, hn);
+  if (rc == 0 && named != NULL && (!cJSON_IsString(named) || strcmp(named->valuestring, hn) != 0))
+    rc = BX_EBADMSG;
+  cJSON_Delete(root);
+  return rc == 0 ? 0 : BX_EBADMSG;
+}
