@@ -526,6 +526,137 @@ static void test_end(void **state) {
   tb_teardown(&w);
 }
 
+/* ---- hostile input (rejected or bounded, counted; the host keeps serving) ------------------- */
+
+/* A message re-stored by another sender: the recipient's check against that sender's key
+ * fails, and without a key it is only ever unverified. */
+static void test_forged_sender(void **state) {
+  (void)state;
+  tb_world w;
+  bx_th_box_host_opts ho = {.deliver = tb_on_deliver};
+  ho.deliver_data = &w;
+  tb_setup(&w, &ho);
+  uint8_t msg[BX_TH_BOX_MAX_MSG];
+  size_t n = tb_seal(&w, ALICE, BOB, "from alice", msg);
+  tb_col col;
+  tb_open(&w, CAROL, tb_hn(&w, BOB), true, false, &col); /* carol replays alice's message */
+  bx_th_box_op op = {.msg = msg, .len = n};
+  tb_send(&w, &col, &op);
+  tb_end(&w, &col);
+  tb_open(&w, BOB, tb_hn(&w, BOB), true, false, &col);
+  assert_int_equal(col.waiting, 1);
+  assert_string_equal(col.from[0], tb_hn(&w, CAROL));
+  bx_th_box_letter *l = NULL;
+  assert_int_equal(bx_th_box_unseal(w.id[BOB], col.msgs[0], col.lens[0],
+                                    bx_th_identity_public_key(w.id[CAROL]), &l),
+                   BX_EAUTH);
+  assert_int_equal(bx_th_box_unseal(w.id[BOB], col.msgs[0], col.lens[0], NULL, &l), 0);
+  assert_false(l->verified);
+  bx_th_box_letter_free(l);
+  tb_end(&w, &col);
+  /* to the host itself: not delivered, counted */
+  n = tb_seal(&w, ALICE, HOST, "forged", msg);
+  tb_open(&w, CAROL, tb_hn(&w, HOST), true, false, &col);
+  op.msg = msg;
+  op.len = n;
+  tb_send(&w, &col, &op);
+  tb_end(&w, &col);
+  assert_int_equal(w.delivered, 0);
+  assert_int_equal(tb_stats(&w).errors, 1);
+  tb_teardown(&w);
+}
+
+/* Boxes nobody collects: bounded by the host's total, the oldest evicted and counted. */
+static void test_unknown_boxes(void **state) {
+  (void)state;
+  tb_world w;
+  bx_th_box_host_opts ho = {.total = 20};
+  tb_setup(&w, &ho);
+  for (int i = 0; i < 30; i++) {
+    bx_th_identity *nobody = NULL;
+    assert_int_equal(bx_th_identity_new(&nobody), 0);
+    tb_col col;
+    tb_open(&w, ALICE, bx_th_identity_hashname(nobody), true, false, &col);
+    uint8_t msg[BX_TH_BOX_MAX_MSG];
+    size_t n = 0;
+    assert_int_equal(bx_th_box_seal(w.id[ALICE], bx_th_identity_public_key(nobody), "text",
+                                    (const uint8_t *)"x", 1, msg, sizeof msg, &n),
+                     0);
+    bx_th_box_op op = {.msg = msg, .len = n, .end = true};
+    tb_send(&w, &col, &op);
+    assert_true(tb_run_until(w.e, tb_closed, &col, 5000));
+    bx_th_identity_free(nobody);
+  }
+  assert_int_equal(tb_stats(&w).stored, 20);
+  assert_int_equal(tb_stats(&w).boxes, 20);
+  assert_int_equal(tb_stats(&w).evicted, 10);
+  assert_int_equal(tb_store(&w, BOB, ALICE, "still serving", NULL, 0), 9);
+  tb_teardown(&w);
+}
+
+/* A flood of opens from one client: max_per_link at once, the rest "busy", counted. */
+static void test_open_flood(void **state) {
+  (void)state;
+  tb_world w;
+  bx_th_box_host_opts ho = {.max_per_link = 4};
+  tb_setup(&w, &ho);
+  enum { N = 12 };
+  static tb_col cols[N];
+  for (int i = 0; i < N; i++) {
+    memset(&cols[i], 0, sizeof cols[i]);
+    assert_int_equal(bx_th_box_client_open(w.link[ALICE], tb_hn(&w, BOB), true, false, tb_cb,
+                                           &cols[i], &cols[i].c),
+                     0);
+  }
+  for (int i = 0; i < N; i++)
+    assert_true(tb_run_until(w.e, tb_responded, &cols[i], 5000));
+  int busy = 0, open = 0;
+  for (int i = 0; i < N; i++) {
+    if (cols[i].closed) {
+      assert_string_equal(cols[i].err, "busy");
+      busy++;
+    } else {
+      open++;
+    }
+  }
+  assert_int_equal(open, 4);
+  assert_int_equal(busy, N - 4);
+  assert_int_equal(tb_stats(&w).busy, N - 4);
+  /* others are served meanwhile */
+  tb_store(&w, CAROL, BOB, "carol", NULL, 0);
+  for (int i = 0; i < N; i++)
+    if (!cols[i].closed) tb_end(&w, &cols[i]);
+  tb_teardown(&w);
+}
+
+static bool tb_host_idle(void *arg) {
+  return tb_stats(arg).channels == 0;
+}
+
+/* A client that stops acknowledging (gone without a word): its channel times out at the host,
+ * the messages stay stored. */
+static void test_never_acks(void **state) {
+  (void)state;
+  tb_world w;
+  tb_setup(&w, NULL);
+  tb_store(&w, ALICE, BOB, "one", NULL, 0);
+  tb_store(&w, CAROL, BOB, "two", NULL, 0);
+  /* bob's open, then bob's endpoint goes silent (its socket closes) */
+  static tb_col col;
+  memset(&col, 0, sizeof col);
+  assert_int_equal(
+      bx_th_box_client_open(w.link[BOB], tb_hn(&w, BOB), true, false, tb_cb, &col, &col.c), 0);
+  assert_true(tb_run_until(w.e, tb_responded, &col, 5000));
+  assert_int_equal(tb_stats(&w).channels, 1);
+  assert_int_equal(bx_th_endpoint_close(w.ep[BOB], tb_ep_closed, &w), 0);
+  w.ep[BOB] = NULL;
+  /* the host's next packets (a live message) go unacknowledged */
+  tb_store(&w, ALICE, BOB, "three", NULL, 0);
+  assert_true(tb_run_until(w.e, tb_host_idle, &w, 10000));
+  assert_int_equal(tb_stats(&w).stored, 3);
+  tb_teardown(&w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_store_then_collect_self),
@@ -543,6 +674,10 @@ int main(void) {
       cmocka_unit_test(test_advert),
       cmocka_unit_test(test_direct),
       cmocka_unit_test(test_end),
+      cmocka_unit_test(test_forged_sender),
+      cmocka_unit_test(test_unknown_boxes),
+      cmocka_unit_test(test_open_flood),
+      cmocka_unit_test(test_never_acks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
