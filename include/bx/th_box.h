@@ -190,6 +190,47 @@ BX_EXTERN int bx_th_box_client_send(bx_th_box_client *c, const bx_th_box_op *op)
 /* Ends c at once (err "closed"); CLOSED follows. */
 BX_EXTERN void bx_th_box_client_cancel(bx_th_box_client *c);
 
+/* ---- th:// boxes -----------------------------------------------------------------------------
+ *
+ * With an endpoint attached to its context, bx_connect(ctx, "th://<hashname>") gives a box
+ * whose frames travel as box messages: each FOAM frame is sealed to the hashname (inner packet
+ * {"type":"foam"}, the frame as BODY) and delivered directly when a link to it is up (it hosts
+ * its own box, section 6.7), else stored at the box host for it to collect. bx_listen(ctx,
+ * "th://<our hashname>") accepts what others send us: the context collects its box at the host
+ * when attached and at every link-up of the host link (and keeps the channel open for live
+ * ones), opens and verifies each message (the sender's key from a link, else fetched from the
+ * host; a message that does not verify is dropped and logged), dispatches it (to the box we
+ * dialled for that sender, else to the listener's peer for it, whose replies go back the same
+ * way), and only then removes it at the host: at-least-once, with duplicates dropped by id.
+ * A frame that cannot fit a message (over BX_TH_BOX_MAX_INNER - 17 bytes) is BX_EMSGSIZE at
+ * send. Calls keep their own deadlines. */
+
+typedef struct bx_th_boxes_opts {
+  const char *host; /* the box host's JSON (bx_th_endpoint_json()'s shape; copied); NULL:
+                       direct delivery only */
+  uint32_t dedup;   /* message ids remembered to drop duplicates; 0: 4096 */
+} bx_th_boxes_opts;
+
+/* Attaches ep (and its context) to th:// boxes with opts (borrowed). ep gets a box host of its
+ * own for direct deliveries unless it has one (then messages to it are stored there). Detached
+ * when ep closes. Returns 0, BX_EINVAL, BX_EEXIST (ep's context has an endpoint attached
+ * already), BX_EBADMSG (opts->host is not a peer's JSON) or BX_ENOMEM. */
+BX_EXTERN int bx_th_boxes_attach(bx_th_endpoint *ep, const bx_th_boxes_opts *opts);
+
+/* Teaches ep's th:// boxes the key of a peer (json borrowed: a peer's or identity's JSON), for
+ * a recipient the host may not know yet (one that never linked to it). Returns 0, BX_EINVAL
+ * (ep not attached), BX_EBADMSG or BX_ENOMEM. */
+BX_EXTERN int bx_th_boxes_learn(bx_th_endpoint *ep, const char *json);
+
+typedef struct bx_th_boxes_stats {
+  uint64_t sent;      /* frames stored at the host or delivered directly */
+  uint64_t direct;    /* of which directly */
+  uint64_t received;  /* messages dispatched */
+  uint64_t duplicate; /* messages dropped as already dispatched */
+  uint64_t rejected;  /* messages that did not open or verify, or had no box to go to */
+} bx_th_boxes_stats;
+BX_EXTERN void bx_th_boxes_stats_get(const bx_th_endpoint *ep, bx_th_boxes_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -314,6 +314,7 @@ struct bx_th_endpoint {
   cJSON *(*hs_extra)(bx_th_link *k, void *data);
   void *hs_extra_data;
   bx_th_box_host *box_host; /* th_box_host.c: the host on this endpoint, or NULL */
+  struct bx__thb *boxes;    /* th_box_url.c: th:// boxes on this endpoint, or NULL */
 };
 
 struct bx_th_link {
@@ -520,6 +521,9 @@ int bx__bs_reload(bx__bs *s);
  * BX_EBADMSG (not a store: corrupt or another file), UV_EIO or BX_ENOMEM; *errmsg (optional)
  * gets SQLite's text (static or owned by the library until the next call). */
 int bx__bs_sqlite_open(bx__bs *s, const char *path, const char **errmsg);
+/* th_box_url.c: th:// boxes hear of link events and of the endpoint closing. */
+void bx__thb_link_event(bx_th_link *k, bx_th_link_event ev);
+void bx__thb_closing(bx_th_endpoint *ep);
 /* th_box_host.c: the host's store (for tests). */
 bx__bs *bx__th_box_host_store(bx_th_box_host *h);
 /* The SQLite handle of s's persistence (a sqlite3 *), for tests. */

@@ -39,6 +39,7 @@ static bx_th_link *lk_of_timer(bx__deadline *d) {
 
 static void lk_emit(bx_th_link *k, bx_th_link_event ev, int status) {
   bx_th_endpoint *ep = k->ep;
+  if (ep->boxes != NULL && !ep->closing) bx__thb_link_event(k, ev);
   if (ep->opts.link_cb != NULL && !ep->closing) ep->opts.link_cb(k, ev, status, ep->opts.link_data);
 }
 
