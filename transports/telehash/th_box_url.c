@@ -49,13 +49,13 @@ struct bx__thb {
   bx__tlink inq;             /* thb_in, in order */
   bx_th_box_client *fetch;   /* a key fetch for the queue's head, or NULL */
   char fetch_failed[BX_TH_HASHNAME_LEN + 1];
-  bx__map *keys;   /* hashname -> 32 bytes (owned) */
-  bx__map *seen;   /* ids dispatched (keys only) */
+  bx__map *keys; /* hashname -> 32 bytes (owned) */
+  bx__map *seen; /* ids dispatched (keys only) */
   char (*ring)[BX_TH_BOX_ID_LEN + 1];
   size_t dedup, ring_pos;
-  bx__map *peers;  /* hashname -> bx__conn (dialled first, else accepted) */
+  bx__map *peers; /* hashname -> bx__conn (dialled first, else accepted) */
   bx_listener *listener;
-  int chans;       /* box channels of ours not yet CLOSED */
+  int chans; /* box channels of ours not yet CLOSED */
   bool closing;
   bx_th_boxes_stats st;
 };
@@ -240,7 +240,8 @@ static void thb_fetch_cb(bx_th_box_client *c, const bx_th_box_event *ev, void *d
   if (b->closing || ev->type != BX_TH_BOX_RESPONSE) return;
   thb_in *m = bx__tlink_listed(&b->inq) ? (thb_in *)b->inq.next : NULL;
   if (m != NULL && ev->key != NULL) thb_key_put(b, m->from, ev->key);
-  if (m != NULL && ev->key == NULL) snprintf(b->fetch_failed, sizeof b->fetch_failed, "%s", m->from);
+  if (m != NULL && ev->key == NULL)
+    snprintf(b->fetch_failed, sizeof b->fetch_failed, "%s", m->from);
   bx_th_box_op op = {.end = true};
   bx_th_box_client_send(b->fetch, &op);
 }
