@@ -100,7 +100,9 @@ int main(int argc, char **argv) {
   bx_ctx_options co;
   bx_ctx_options_init(&co);
   co.name = serve ? "/th_calc/service" : "/th_calc/caller";
-  bx_th_endpoint_opts eo = {.bind = {"udp://127.0.0.1:0"}};
+  /* a keep-alive handshake every second: a restarted host hears of us (and we of its new
+   * session) at once */
+  bx_th_endpoint_opts eo = {.bind = {"udp://127.0.0.1:0"}, .keepalive_ms = 1000};
   bx_th_boxes_opts bo = {.host = hj};
   int rc = bx_ctx_new(&t.loop, &co, &t.ctx);
   if (rc == 0) rc = bx_th_endpoint_new(t.ctx, t.id, &eo, &t.ep);

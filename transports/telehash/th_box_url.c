@@ -55,7 +55,8 @@ struct bx__thb {
   size_t dedup, ring_pos;
   bx__map *peers; /* hashname -> bx__conn (dialled first, else accepted) */
   bx_listener *listener;
-  int chans; /* box channels of ours not yet CLOSED */
+  int chans;      /* box channels of ours not yet CLOSED */
+  bool recollect; /* the host link came up while the collect channel was still closing */
   bool closing;
   bx_th_boxes_stats st;
 };
@@ -298,7 +299,9 @@ static void thb_collect_cb(bx_th_box_client *c, const bx_th_box_event *ev, void 
   (void)c;
   struct bx__thb *b = data;
   if (ev->type == BX_TH_BOX_CLOSED) {
-    bool again = ev->status == 0 && !b->closing; /* we ended a full batch */
+    /* we ended a full batch, or the host link came back while this one was on its way out */
+    bool again = (ev->status == 0 || b->recollect) && !b->closing;
+    b->recollect = false;
     b->collect = NULL;
     bool closing = b->closing;
     thb_chan_gone(b);
@@ -334,7 +337,11 @@ static void thb_collect(struct bx__thb *b) {
 void bx__thb_link_event(bx_th_link *k, bx_th_link_event ev) {
   struct bx__thb *b = k->ep->boxes;
   if (b == NULL || b->closing || ev != BX_TH_LINK_UP) return;
-  if (k == b->host) thb_collect(b);
+  if (k != b->host) return;
+  if (b->collect != NULL)
+    b->recollect = true; /* a new session: the open one is about to report CLOSED */
+  else
+    thb_collect(b);
 }
 
 /* A message to us delivered directly (our own box host opened and verified it). */
