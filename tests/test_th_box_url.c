@@ -245,12 +245,91 @@ static void test_urls(void **state) {
   assert_int_equal(uv_loop_close(&tu_loop), 0);
 }
 
+typedef struct tu_raw {
+  int statuses;
+  bool closed;
+} tu_raw;
+
+static void tu_raw_cb(bx_th_box_client *c, const bx_th_box_event *ev, void *data) {
+  (void)c;
+  tu_raw *r = data;
+  if (ev->type == BX_TH_BOX_STATUS) r->statuses++;
+  if (ev->type == BX_TH_BOX_CLOSED) r->closed = true;
+}
+
+/* A message handed over twice (here: collected from the host, then the same bytes and id
+ * delivered directly) is dispatched once: the call is served once. */
+static void test_served_once(void **state) {
+  (void)state;
+  assert_int_equal(uv_loop_init(&tu_loop), 0);
+  tu_host host;
+  tu_host_start(&host);
+  tu_node caller, service;
+  tu_ep(&service, "/bxt/service", NULL);
+  tu_ep(&caller, "/bxt/caller", NULL);
+  tu_attach(&caller, host.n.ep);
+  tu_learn(&caller, &service);
+  bx_box *calc = tu_calc_of(&caller, &service);
+  bxc_res r = {0};
+  assert_int_equal(bxc_start(calc, "add", bxc_args2(1, 2), &r), 0);
+  bx__bs *st = bx__th_box_host_store(host.h);
+  bx__bs_box *box = NULL;
+  while ((box = bx__bs_box_get(st, bx_th_identity_hashname(service.id),
+                               bx_th_identity_hashname(caller.id))) == NULL ||
+         box->n < 2)
+    uv_run(&tu_loop, UV_RUN_ONCE);
+  /* copies of what waits for the service (its handshake frame and the request) */
+  enum { N = 2 };
+  char ids[N][BX_TH_BOX_ID_LEN + 1];
+  uint8_t msgs[N][BX_TH_BOX_MAX_MSG];
+  size_t lens[N];
+  int n = 0;
+  for (bx__tlink *it = box->msgs.next; it != &box->msgs && n < N; it = it->next, n++) {
+    bx__bs_msg *m = BX__BS_IN_BOX(it);
+    snprintf(ids[n], sizeof ids[n], "%s", m->id);
+    memcpy(msgs[n], m->data, m->len);
+    lens[n] = m->len;
+  }
+  tu_attach(&service, host.n.ep);
+  tu_serve(&service);
+  bxc_wait_for(&tu_loop, &r.calls, 1);
+  assert_true(r.num == 3);
+  assert_int_equal(service.calc.calls, 1);
+  /* the same messages again, straight to the service's own box */
+  char *sj = bx_th_endpoint_json(service.ep);
+  bx_th_link *k = NULL;
+  assert_int_equal(bx_th_link_new(caller.ep, sj, &k), 0);
+  free(sj);
+  tu_raw raw = {0};
+  bx_th_box_client *c = NULL;
+  assert_int_equal(bx_th_box_client_open(k, bx_th_identity_hashname(service.id), true, false,
+                                         tu_raw_cb, &raw, &c),
+                   0);
+  for (int i = 0; i < N; i++) {
+    bx_th_box_op op = {.msg = msgs[i], .len = lens[i], .id = ids[i], .end = i == N - 1};
+    assert_int_equal(bx_th_box_client_send(c, &op), 0);
+  }
+  while (!raw.closed)
+    uv_run(&tu_loop, UV_RUN_ONCE);
+  assert_int_equal(raw.statuses, N);
+  bx_th_boxes_stats bs;
+  bx_th_boxes_stats_get(service.ep, &bs);
+  assert_int_equal(bs.duplicate, N);
+  tu_run_ms(200);
+  assert_int_equal(service.calc.calls, 1); /* served once */
+  assert_int_equal(r.calls, 1);
+  bx_box_unref(calc);
+  tu_free(&caller);
+  tu_free(&service);
+  tu_host_stop(&host);
+  assert_int_equal(uv_loop_close(&tu_loop), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_urls),
-      cmocka_unit_test(test_direct),
-      cmocka_unit_test(test_offline_call),
-      cmocka_unit_test(test_deadline),
+      cmocka_unit_test(test_urls),         cmocka_unit_test(test_direct),
+      cmocka_unit_test(test_offline_call), cmocka_unit_test(test_deadline),
+      cmocka_unit_test(test_served_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

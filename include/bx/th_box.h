@@ -83,7 +83,7 @@ typedef struct bx_th_box_host_opts {
   uint32_t expire_max_s;     /* the largest "expire" accepted; 0: 2592000 (30 days) */
   uint32_t batch;            /* message packets sent after a response; 0: 32 (at most 48) */
   uint32_t max_channels;     /* box channels open at once; 0: 256 ("busy" beyond) */
-  uint32_t max_per_link;     /* box channels open at once per client; 0: 8 */
+  uint32_t max_per_link;     /* box channels open at once per client; 0: 16 */
   /* The clock expiry reads, in milliseconds (NULL: the wall clock). Tests move it by hand and
    * call bx_th_box_host_expire(). */
   uint64_t (*now_ms)(void *data);

@@ -509,7 +509,7 @@ int bx_th_box_host_new(bx_th_endpoint *ep, const bx_th_box_host_opts *opts, bx_t
   if (h->o.batch == 0) h->o.batch = 32;
   if (h->o.batch > 48) h->o.batch = 48;
   if (h->o.max_channels == 0) h->o.max_channels = 256;
-  if (h->o.max_per_link == 0) h->o.max_per_link = 8;
+  if (h->o.max_per_link == 0) h->o.max_per_link = 16;
   h->ep = ep;
   bx__tlink_init(&h->chans);
   h->dirty = bx__map_new();
