@@ -3,6 +3,7 @@
  *   bxctl th keygen [--force] [FILE]             a new identity file (default id.json), 0600
  *   bxctl th id FILE [--udp IP:PORT] [--tcp IP:PORT]   hashname, keys and peer JSON
  *   bxctl th ping --th-id FILE [--bind URL]... PEER    link to PEER, print the handshake RTT
+ *   bxctl th send|recv ...                       through a box host (th_box.c)
  *
  * PEER is the peer's JSON (telehash-js's shape), as text or @FILE. Exit codes as bxctl's: 0 ok,
  * 2 usage or a local file problem, 3 no answer (ping timed out, or the link went down). */
@@ -18,23 +19,34 @@
 enum { TH_BADARGS = -1, TH_OK = 0, TH_USAGE = 2, TH_CONN = 3 };
 
 static void th_usage(FILE *out) {
-  fprintf(out,
-          "usage: bxctl [--timeout S] [--json] th COMMAND [ARG ...]\n"
-          "\n"
-          "Commands:\n"
-          "  keygen [--force] [FILE]     write a new telehash identity to FILE (default id.json,\n"
-          "                              mode 0600; an existing file needs --force) and print its\n"
-          "                              hashname\n"
-          "  id FILE [--udp IP:PORT] [--tcp IP:PORT]\n"
-          "                              print the identity's hashname, keys and its peer JSON\n"
-          "                              with those paths\n"
-          "  ping --th-id FILE [--bind URL]... PEER\n"
-          "                              link to PEER (its JSON as text, or @FILE) and print the\n"
-          "                              handshake's round-trip time; --bind: the sockets to send\n"
-          "                              from (default udp://0.0.0.0:0; TCP paths need none)\n"
-          "\n"
-          "--timeout S bounds ping (default 5). Exit codes: 0 ok, 2 usage or a file that cannot\n"
-          "be read or written, 3 no answer.\n");
+  fprintf(
+      out,
+      "usage: bxctl [--timeout S] [--json] th COMMAND [ARG ...]\n"
+      "\n"
+      "Commands:\n"
+      "  keygen [--force] [FILE]     write a new telehash identity to FILE (default id.json,\n"
+      "                              mode 0600; an existing file needs --force) and print its\n"
+      "                              hashname\n"
+      "  id FILE [--udp IP:PORT] [--tcp IP:PORT]\n"
+      "                              print the identity's hashname, keys and its peer JSON\n"
+      "                              with those paths\n"
+      "  ping --th-id FILE [--bind URL]... PEER\n"
+      "                              link to PEER (its JSON as text, or @FILE) and print the\n"
+      "                              handshake's round-trip time; --bind: the sockets to send\n"
+      "                              from (default udp://0.0.0.0:0; TCP paths need none)\n"
+      "  send --th-id FILE --host HOST.json (--to HASHNAME | --to-id FILE) --text TEXT\n"
+      "                              store a text message for a recipient at a box host\n"
+      "                              (HOST.json: the host's JSON as bxd printed it, a file or\n"
+      "                              @file; --to-id: the recipient's identity or peer JSON,\n"
+      "                              else its key is fetched from the host)\n"
+      "  recv --th-id FILE --host HOST.json [--from HASHNAME] [--json]\n"
+      "                              collect the messages waiting for us (from one sender\n"
+      "                              with --from): print each one's sender, whether it was\n"
+      "                              verified and its text (--json: one object per message),\n"
+      "                              then remove them at the host\n"
+      "\n"
+      "--timeout S bounds ping, send and recv (default 5). Exit codes: 0 ok, 2 usage or a file\n"
+      "that cannot be read or written, 3 no answer (or the host refused).\n");
 }
 
 /* ---- keygen ------------------------------------------------------------------------------- */
@@ -323,6 +335,8 @@ int bxctl_th(const th_opts *o, int argc, char **argv) {
     rc = th_id(o, argc - 1, argv + 1);
   else if (strcmp(argv[0], "ping") == 0)
     rc = th_ping_cmd(o, argc - 1, argv + 1);
+  else if (strcmp(argv[0], "send") == 0 || strcmp(argv[0], "recv") == 0)
+    rc = bxctl_th_box(o, argv[0], argc - 1, argv + 1);
   if (rc != TH_BADARGS) return rc;
   th_usage(stderr);
   return TH_USAGE;

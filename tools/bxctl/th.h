@@ -1,4 +1,5 @@
-/* bxctl th: the telehash commands (keygen, id, ping) of bxctl, in tools/bxctl/th.c. */
+/* bxctl th: the telehash commands of bxctl: keygen, id, ping (tools/bxctl/th.c), send and recv
+ * through a box host (tools/bxctl/th_box.c). */
 #ifndef BXCTL_TH_H
 #define BXCTL_TH_H
 
@@ -12,5 +13,9 @@ typedef struct th_opts {
 
 /* Runs `bxctl th ARGV...` (argv borrowed, argv[0] the command); returns bxctl's exit code. */
 int bxctl_th(const th_opts *o, int argc, char **argv);
+
+/* Runs `bxctl th send|recv ARGV...` (tools/bxctl/th_box.c; cmd "send" or "recv", argv the
+ * arguments after it); returns bxctl's exit code, or -1 for a usage error. */
+int bxctl_th_box(const th_opts *o, const char *cmd, int argc, char **argv);
 
 #endif

@@ -27,6 +27,7 @@
 
 #include <bx.h>
 
+#include "bxd_th.h"
 #include "hub.h"
 #include "sd.h"
 
@@ -55,6 +56,7 @@ typedef struct bxd {
   const char *cert, *key; /* --cert, --key: the wss listeners' */
   int log_format;         /* --log-format: BX_LOG_TEXT or BX_LOG_JSON */
   uint64_t started_ms;
+  bxd_th th; /* the telehash box host (--telehash ...), when asked for */
 } bxd;
 
 static void usage(FILE *out) {
@@ -90,6 +92,7 @@ static void usage(FILE *out) {
       "  --token TOKEN       the same with the token itself: visible to every local user in\n"
       "                      /proc/PID/cmdline, prefer --token-file or BXD_TOKEN\n"
       "                      (default: no token, nobody registers over these)\n"
+      "%s"
       "Other:\n"
       "  --ws-origin ORIGIN  web pages of ORIGIN (e.g. https://app.example:8443) may open\n"
       "                      WebSockets here, besides pages bxd serves itself (same-origin)\n"
@@ -111,7 +114,8 @@ static void usage(FILE *out) {
       "\n"
       "Registry extensions: list (names and owners), stats (counters).\n"
       "SIGINT or SIGTERM stops it: listeners close, calls in flight fail, the socket file\n"
-      "is removed.\n");
+      "is removed.\n",
+      bxd_th_usage);
 }
 
 /* ---- who may register --------------------------------------------------------------------- */
@@ -325,6 +329,7 @@ static void bxd_stats_fn(bx_box *self, bx_msg *msg, void *data) {
   cJSON_AddNumberToObject(o, "bytesIn", (double)s.bytes_in);
   cJSON_AddNumberToObject(o, "bytesOut", (double)s.bytes_out);
   cJSON_AddNumberToObject(o, "errors", (double)s.errors);
+  bxd_th_stats(&d->th, o);
   bxd_reply(msg, o);
 }
 
@@ -418,6 +423,7 @@ static void bxd_on_signal(uv_signal_t *s, int signum) {
   bxd_sd_notify("STOPPING=1");
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sigterm, NULL);
+  bxd_th_stop(&d->th);
   bx_ctx_close(d->ctx, NULL, NULL);
 }
 
@@ -434,6 +440,9 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
     }
     if (v == NULL) return -1;
     i++;
+    int th = bxd_th_option(&d->th, a, v);
+    if (th < 0) return -1;
+    if (th > 0) continue;
     if (strcmp(a, "--unix") == 0)
       bxd_add_url(d, "unix://%s", v);
     else if (strcmp(a, "--tcp") == 0)
@@ -510,7 +519,9 @@ int main(int argc, char **argv) {
   if (bxd_resolve_token(&d) != 0) return 2;
   bool ws_optional = false;
   if (bxd_inherited_listeners(&d) != 0) return 1;
-  if (d.nurls == 0 && bxd_default_listeners(&d, &ws_optional) != 0) return 1;
+  /* a box host alone needs no hub listener (give --unix ... for bxctl stats) */
+  if (d.nurls == 0 && !bxd_th_wanted(&d.th) && bxd_default_listeners(&d, &ws_optional) != 0)
+    return 1;
   uv_loop_init(&d.loop);
   d.started_ms = uv_now(&d.loop);
   bx_ctx_options opts;
@@ -527,7 +538,9 @@ int main(int argc, char **argv) {
   if (rc == 0) rc = bxd_add_method(&d, "list", bxd_list_fn);
   if (rc == 0) rc = bxd_add_method(&d, "stats", bxd_stats_fn);
   if (rc == 0) rc = bxd_listen_all(&d, ws_optional);
+  if (rc == 0 && bxd_th_wanted(&d.th) && bxd_th_start(&d.th, d.ctx) != 0) rc = -1;
   if (rc != 0) {
+    bxd_th_stop(&d.th);
     bx_ctx_close(d.ctx, NULL, NULL);
     uv_run(&d.loop, UV_RUN_DEFAULT);
     uv_loop_close(&d.loop);

@@ -365,7 +365,10 @@ static void ch_deliver(bx_th_channel *ch, const bx__th_lob *lob) {
 static void ch_ack_task(void *a, void *b) {
   bx_th_channel *ch = a;
   bx_th_endpoint *ep = b;
-  if (!ch->closed && !ep->closing && ch->ack_due) ch_write(ch, NULL, NULL, 0);
+  /* a channel that just ended cleanly still acknowledges the peer's last packet, or the peer
+   * resends its end until it times out */
+  bool ok = !ch->closed || ch->close_status == 0;
+  if (ok && !ep->closing && ch->ack_due) ch_write(ch, NULL, NULL, 0);
   ch->ack_queued = false;
   bx__th_ep_task_done(ep);
 }

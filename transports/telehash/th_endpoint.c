@@ -118,6 +118,7 @@ static void ep_close_task(void *a, void *b) {
 }
 
 static void ep_begin_close(bx_th_endpoint *ep, int status) {
+  if (ep->boxes != NULL) bx__thb_closing(ep); /* th:// boxes let go of it first */
   ep->closing = true;
   ep->close_status = status;
   for (bx__tlink *n = ep->links.next; n != &ep->links; n = n->next)

@@ -340,6 +340,12 @@ struct bx_th_endpoint {
   int close_status; /* BX_ECANCELED, or BX_ECLOSING when the context closes it */
   bx_th_endpoint_close_cb close_cb;
   void *close_data;
+  /* Fields added to the head of every handshake we send (a box host's "box":[W,C]): the
+   * result is owned by the caller (NULL: none). */
+  cJSON *(*hs_extra)(bx_th_link *k, void *data);
+  void *hs_extra_data;
+  bx_th_box_host *box_host; /* th_box_host.c: the host on this endpoint, or NULL */
+  struct bx__thb *boxes;    /* th_box_url.c: th:// boxes on this endpoint, or NULL */
 };
 
 struct bx_th_link {
@@ -366,6 +372,8 @@ struct bx_th_link {
   bx__tlink chans; /* open channels */
   uint32_t next_cid, max_in_cid;
   bx_th_link_stats stats;
+  bool box_adv;          /* the peer advertised boxes ("box":[W,C] in a handshake) */
+  uint32_t box_w, box_c; /* its last advertisement */
 };
 
 struct bx_th_channel {
@@ -417,6 +425,11 @@ int bx__th_link_add_path(bx_th_link *k, const bx__th_path *p);
 void bx__th_link_handshake_in(bx_th_endpoint *ep, const bx__th_path *from, const uint8_t *msg,
                               size_t len);
 void bx__th_link_channel_in(bx_th_link *k, const bx__th_path *from, const uint8_t *pkt, size_t len);
+/* Sends one more handshake with the same `at` (an UP link only): a box host's changed
+ * advertisement. */
+void bx__th_link_rehandshake(bx_th_link *k);
+/* th_box_host.c: keeps a handshake head's "box":[W,C] (borrowed) in k. */
+void bx__th_link_note_advert(bx_th_link *k, const cJSON *head);
 /* Seals inner[0..n) for k and sends it on k's best path. 0, BX_ECONNLOST (no session or no
  * path) or an error. */
 int bx__th_link_send_inner(bx_th_link *k, const uint8_t *inner, size_t n);
@@ -445,5 +458,120 @@ void bx__th_tcp_close_all(bx_th_endpoint *ep);
 void bx__th_handle_closed(uv_handle_t *h);
 void bx__th_ep_handle_gone(bx_th_endpoint *ep);
 bool bx__th_addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* ---- boxes (spec/telehash section 6): the store (th_box_store.c) ---------------------------
+ *
+ * Messages in memory, keyed (to, from, id). Each message sits in four orders at once: the
+ * host's (oldest first: total eviction), its box's (to, from) (per-box eviction, peer-mode
+ * delivery), its recipient's (self mode, pick mode) and a min-heap by expiry (expiry pops the
+ * due ones: no scan). A persistence layer (th_box_store_sqlite.c) mirrors every change. */
+
+typedef struct bx__bs_rcpt bx__bs_rcpt;
+typedef struct bx__bs_box bx__bs_box;
+typedef struct bx__bs_msg {
+  bx__tlink all, in_box, in_to; /* first: the host's order */
+  bx__bs_box *box;
+  uint64_t seq;     /* store order */
+  uint64_t expires; /* clock ms it expires at; 0: never */
+  size_t slot;      /* 1 + its index in the expiry heap; 0: not there */
+  char id[BX_TH_BOX_ID_LEN + 1];
+  size_t len;
+  uint8_t data[];
+} bx__bs_msg;
+struct bx__bs_box {
+  char to[BX_TH_HASHNAME_LEN + 1], from[BX_TH_HASHNAME_LEN + 1];
+  char key[2 * BX_TH_HASHNAME_LEN + 2]; /* "to/from" */
+  bx__tlink msgs;
+  size_t n;
+  bx__bs_rcpt *rcpt;
+};
+struct bx__bs_rcpt {
+  char to[BX_TH_HASHNAME_LEN + 1];
+  bx__tlink msgs; /* every message to `to`, oldest first (bx__bs_msg.in_to) */
+  size_t boxes;   /* boxes with messages */
+};
+#define BX__BS_IN_TO(n) ((bx__bs_msg *)((char *)(n)-offsetof(bx__bs_msg, in_to)))
+#define BX__BS_IN_BOX(n) ((bx__bs_msg *)((char *)(n)-offsetof(bx__bs_msg, in_box)))
+
+typedef enum { BX__BS_EVICTED = 1, BX__BS_EXPIRED, BX__BS_REMOVED } bx__bs_why;
+
+/* A mirror of the store (durable storage). Each returns 0 or an error. */
+struct bx__bs;
+typedef struct bx__bs_persist {
+  int (*begin)(void *p);
+  int (*commit)(void *p);
+  void (*rollback)(void *p);
+  int (*insert)(void *p, const bx__bs_msg *m);
+  int (*remove)(void *p, const bx__bs_msg *m);
+  int (*key)(void *p, const char *hashname, const uint8_t key[BX__TH_KEY]);
+  int (*load)(void *p, struct bx__bs *s); /* every stored message and key into s */
+  void (*close)(void *p);
+} bx__bs_persist;
+
+typedef struct bx__bs {
+  bx__tlink all;
+  size_t n;
+  uint32_t cap, total;
+  bx__map *boxes, *rcpts, *ids, *keys; /* keys: hashname -> 32 bytes (owned) */
+  bx__bs_msg **heap;
+  size_t heap_n, heap_cap;
+  uint64_t seq;
+  uint64_t evicted, expired, removed, accepted, duplicate;
+  /* a recipient's count of boxes changed (the advertisement) */
+  void (*on_boxes)(const char *to, size_t boxes, void *data);
+  void *data;
+  const bx__bs_persist *persist; /* NULL: memory only */
+  void *pdata;
+  int persist_rc; /* the first persistence error since bx__bs_begin() */
+} bx__bs;
+
+int bx__bs_init(bx__bs *s, uint32_t cap, uint32_t total);
+void bx__bs_free(bx__bs *s);
+bx__bs_box *bx__bs_box_get(const bx__bs *s, const char *to, const char *from);
+bx__bs_rcpt *bx__bs_rcpt_get(const bx__bs *s, const char *to);
+/* Stores a copy of data[0..len) to/from with id (64 lower-case hex), evicting the oldest of
+ * the box, then of the host, to make room. Returns 0 (stored), 1 (that id is in the box
+ * already: nothing changed) or BX_ENOMEM. */
+int bx__bs_put(bx__bs *s, const char *to, const char *from, const char *id, const uint8_t *data,
+               size_t len, uint64_t expires);
+/* Loads a message as it was stored (a restart): no eviction, no persistence. */
+int bx__bs_load(bx__bs *s, const char *to, const char *from, const char *id, const uint8_t *data,
+                size_t len, uint64_t expires, uint64_t seq);
+void bx__bs_del(bx__bs *s, bx__bs_msg *m, bx__bs_why why);
+/* Removes the message id of the box to/from (if there); true when one was removed. */
+bool bx__bs_remove(bx__bs *s, const char *to, const char *from, const char *id);
+/* Removes every message of the box to/from, or every message to `to` (from NULL). */
+size_t bx__bs_clear(bx__bs *s, const char *to, const char *from);
+/* Removes the messages whose expiry is <= now; returns how many. */
+size_t bx__bs_expire(bx__bs *s, uint64_t now);
+/* The earliest expiry (0: none). */
+uint64_t bx__bs_next_expiry(const bx__bs *s);
+/* The key of a hashname (NULL: unknown), and learning one. */
+const uint8_t *bx__bs_key_get(const bx__bs *s, const char *hashname);
+int bx__bs_key_put(bx__bs *s, const char *hashname, const uint8_t key[BX__TH_KEY]);
+/* Persistence around one packet's changes: begin, then end(ok). end returns 0, or the error
+ * that made it roll back (the memory side is then reloaded by the caller's reload). */
+int bx__bs_begin(bx__bs *s);
+/* Drops every message in memory and loads them again from the persistence layer (after a
+ * failed transaction). 0 or an error. */
+int bx__bs_reload(bx__bs *s);
+/* th_box_store_sqlite.c: opens (creating) the SQLite file path as s's persistence and loads
+ * what it holds. Returns 0, or UV_EROFS (read-only), UV_ENOSPC (full), UV_EACCES (cannot open),
+ * BX_EBADMSG (not a store: corrupt or another file), UV_EIO or BX_ENOMEM; *errmsg (optional)
+ * gets SQLite's text (static or owned by the library until the next call). */
+int bx__bs_sqlite_open(bx__bs *s, const char *path, const char **errmsg);
+/* th_box_url.c: th:// boxes hear of link events and of the endpoint closing. */
+void bx__thb_link_event(bx_th_link *k, bx_th_link_event ev);
+void bx__thb_closing(bx_th_endpoint *ep);
+/* th_box_host.c: the host's store (for tests). */
+bx__bs *bx__th_box_host_store(bx_th_box_host *h);
+/* The SQLite handle of s's persistence (a sqlite3 *), for tests. */
+void *bx__bs_sqlite_db(bx__bs *s);
+/* SQLite's text for the last error of s's persistence. */
+const char *bx__bs_sqlite_errmsg(bx__bs *s);
+/* th_box_msg.c: bx_th_box_unseal() with a bare secret key (the endpoint's). */
+int bx__th_box_unseal(const uint8_t *sk, const uint8_t *msg, size_t len, const uint8_t *from_pk,
+                      bx_th_box_letter **out);
+int bx__bs_end(bx__bs *s);
 
 #endif /* BX_TRANSPORTS_TH_INTERNAL_H */

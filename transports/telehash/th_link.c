@@ -39,6 +39,7 @@ static bx_th_link *lk_of_timer(bx__deadline *d) {
 
 static void lk_emit(bx_th_link *k, bx_th_link_event ev, int status) {
   bx_th_endpoint *ep = k->ep;
+  if (ep->boxes != NULL && !ep->closing) bx__thb_link_event(k, ev);
   if (ep->opts.link_cb != NULL && !ep->closing) ep->opts.link_cb(k, ev, status, ep->opts.link_data);
 }
 
@@ -171,7 +172,9 @@ static void lk_send_hs(bx_th_link *k, bx__th_path *to) {
   bx_th_endpoint *ep = k->ep;
   bx_buf inner = {0};
   size_t len = 0;
-  int rc = bx__th_handshake_append(&inner, k->out_at, ep->pk, NULL);
+  cJSON *extra = ep->hs_extra != NULL ? ep->hs_extra(k, ep->hs_extra_data) : NULL;
+  int rc = bx__th_handshake_append(&inner, k->out_at, ep->pk, extra);
+  cJSON_Delete(extra);
   if (rc == 0)
     rc = bx__th_cs3a_seal((uint8_t *)inner.base, inner.len, k->key, ep->sk, k->eph_sk, NULL,
                           ep->wbuf, BX__TH_MAX_PACKET, &len);
@@ -188,6 +191,10 @@ static void lk_send_hs(bx_th_link *k, bx__th_path *to) {
     for (int i = 0; i < BX__TH_MAX_PATHS; i++)
       if (k->paths[i].kind != 0) lk_send(k, &k->paths[i], ep->wbuf, len);
   }
+}
+
+void bx__th_link_rehandshake(bx_th_link *k) {
+  if (k->up && !k->ep->closing) lk_send_hs(k, NULL);
 }
 
 int bx__th_link_send_inner(bx_th_link *k, const uint8_t *inner, size_t n) {
@@ -302,6 +309,7 @@ static void lk_handshake(bx_th_link *k, const bx__th_path *from, const bx__th_ha
   }
   k->stats.packets_in++;
   lk_heard(k, from);
+  bx__th_link_note_advert(k, hs->head);
   if (new_eph) {
     bool had = k->session;
     k->keys = keys;

@@ -45,6 +45,15 @@ function showTraffic(s) {
     ['errors', s.errors, rate('errors')],
     ['uptime', `${Math.round(s.uptimeMs / 1000)} s`, ''],
   ];
+  if (s.thStored !== undefined) { // a telehash box host (bxd --telehash)
+    rows.push(
+      ['boxes', s.thBoxes, ''],
+      ['box messages stored', s.thStored, ''],
+      ['box messages evicted', s.thEvicted, rate('thEvicted')],
+      ['box messages expired', s.thExpired, rate('thExpired')],
+      ['box messages delivered', s.thDelivered, rate('thDelivered')],
+    );
+  }
   $('traffic').tBodies[0].replaceChildren(
     ...rows.map(([k, v, r]) => {
       const tr = document.createElement('tr');
