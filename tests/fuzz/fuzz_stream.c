@@ -48,6 +48,10 @@ static bx_listener *fz_listener;
 static bool fz_watching;
 static size_t fz_largest; /* the largest allocation while fz_watching */
 
+static void fz_free_hook(const volatile void *p) {
+  (void)p;
+}
+
 static void fz_malloc_hook(const volatile void *p, size_t size) {
   (void)p;
   if (fz_watching && size > fz_largest) fz_largest = size;
@@ -119,8 +123,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   lo.limits.max_frame = FZ_MAX_FRAME;
   if (bx_listen(fz_ctx, "fuzzstream://fuzz", &lo, &fz_listener) != 0) abort();
   if (fz_listener->limits.max_frame != FZ_MAX_FRAME) abort();
-  if (__sanitizer_install_malloc_and_free_hooks != NULL)
-    __sanitizer_install_malloc_and_free_hooks(fz_malloc_hook, NULL);
+  if (__sanitizer_install_malloc_and_free_hooks != NULL && /* both hooks, or none installs */
+      __sanitizer_install_malloc_and_free_hooks(fz_malloc_hook, fz_free_hook) == 0)
+    abort();
   return 0;
 }
 
