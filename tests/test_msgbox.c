@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -881,6 +882,37 @@ static void test_limits(void **state) {
   world_free();
 }
 
+/* A Unix listener's socket file: 0600 by default, opts.unix_mode when given (set before
+ * listen, so it is the mode the first connect sees); a client still connects. */
+static void unix_mode_is(const bx_mb_opts *o, unsigned want) {
+  world_init();
+  bx_mb_conn *l = start_server("unix", o);
+  struct stat st;
+  assert_int_equal(lstat(unix_path, &st), 0);
+  assert_true(S_ISSOCK(st.st_mode));
+  assert_int_equal(st.st_mode & 0777, want);
+  bx_mb_conn *c = start_client(bx_mb_url(l), NULL, &tag_client);
+  assert_int_equal(bx_mb_send(c, "m", 1), 0);
+  wait_server(BX_MB_MESSAGE);
+  world_free();
+  assert_int_equal(lstat(unix_path, &st), -1); /* removed when the listener ended */
+}
+
+static void test_unix_mode(void **state) {
+  (void)state;
+  bx_mb_opts o;
+  bx_mb_opts_init(&o);
+  mode_t old = umask(0); /* the mode must not depend on the umask */
+  unix_mode_is(&o, 0600);
+  unix_mode_is(NULL, 0600);
+  o.unix_mode = 0666;
+  unix_mode_is(&o, 0666);
+  o.unix_mode = 0640;
+  umask(0077);
+  unix_mode_is(&o, 0640);
+  umask(old);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_echo_tcp),         cmocka_unit_test(test_echo_udp),
@@ -898,6 +930,7 @@ int main(void) {
       cmocka_unit_test(test_udp_icmp),         cmocka_unit_test(test_close_tcp),
       cmocka_unit_test(test_close_udp),        cmocka_unit_test(test_close_unix),
       cmocka_unit_test(test_refusals),         cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_unix_mode),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
