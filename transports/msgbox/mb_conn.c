@@ -283,6 +283,8 @@ void bx__mb_end(bx__mb_conn *c, bx_mb_event_type type, int status, const char *o
   if (c->listener) mb_end_remotes(c, status, now);
   bx__mb_raise(c, type, status, op, now);
   mb_close_handle(c, type == BX_MB_CONNECTION_CLOSED && status != 0);
+  if (c->parent && c->proto == BX_MB_UDP && c->parent->last_remote == c)
+    c->parent->last_remote = NULL;
   if (c->parent && c->proto == BX_MB_UDP && bx__map_del(c->parent->remotes, c->remote))
     bx__mb_unref(c); /* the listener's table's reference */
   mb_settle(c);

@@ -103,6 +103,9 @@ struct bx_mb_conn {
   bx__deadline hb_send, hb_recv;
 
   bx__map *remotes; /* UDP listener: its remotes by address (keys borrowed from remote) */
+  /* UDP listener: the remote the last datagram came from (borrowed: cleared when it leaves
+   * remotes), so a run of datagrams from one remote skips formatting and looking up its key. */
+  bx__mb_conn *last_remote;
   bx__mb_later setup_later, end_later;
 
   /* The boxes-over-msgbox transport's "queue drained" hook (bx__mb_set_drained): after a send

@@ -10,7 +10,9 @@
  * - A listener has one socket for every remote and a table of remotes by address; a remote's
  *   conn is made, and announced with CONNECTION_READY, on its first datagram. A `close`
  *   datagram is received (so consumed) once: it ends its remote in CONNECTION_CLOSED and takes
- *   it out of the table; a `close` from an address the table does not hold is dropped.
+ *   it out of the table; a `close` from an address the table does not hold is dropped. The
+ *   remote of the last datagram is remembered (its address compared as bytes), so the usual
+ *   run of datagrams from one remote neither formats a key nor looks it up.
  * - A datagram's buffer is the receiving socket's, 64 KiB, made once: the header's length is
  *   only compared with the datagram's size and max_message, never used to allocate. A datagram
  *   whose header disagrees with its size is dropped with a log line (a datagram socket has no
@@ -92,6 +94,21 @@ static bx__mb_conn *ud_remote_new(bx__mb_conn *l, const struct sockaddr *addr, c
   return r;
 }
 
+/* Whether a remote's address (as stored) is from's: family, address and port. */
+static bool ud_same_addr(const struct sockaddr_storage *a, const struct sockaddr *from) {
+  if (a->ss_family != from->sa_family) return false;
+  if (from->sa_family == AF_INET) {
+    const struct sockaddr_in *x = (const struct sockaddr_in *)a,
+                             *y = (const struct sockaddr_in *)from;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  if (from->sa_family != AF_INET6) return false;
+  const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a,
+                            *y = (const struct sockaddr_in6 *)from;
+  return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+         memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+}
+
 static void ud_listener_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
                              const struct sockaddr *addr, unsigned flags) {
   bx__mb_conn *l = h->data;
@@ -103,13 +120,17 @@ static void ud_listener_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     return;
   }
   if (!ud_check(l, nread, buf->base, flags, &type, &id, &n)) return;
-  char key[128];
-  bx__mb_format(addr, key, sizeof key);
-  bx__mb_conn *r = bx__map_get(l->remotes, key);
-  if (r == NULL && type == MB_CLOSE) return; /* nothing open to close */
-  if (r == NULL && (r = ud_remote_new(l, addr, key)) == NULL) {
-    bx__mb_log(l, BX_LOG_ERROR, "out of memory: datagram from %s dropped", key);
-    return;
+  bx__mb_conn *r = l->last_remote;
+  if (r == NULL || !ud_same_addr(&r->addr, addr)) {
+    char key[128];
+    bx__mb_format(addr, key, sizeof key);
+    r = bx__map_get(l->remotes, key);
+    if (r == NULL && type == MB_CLOSE) return; /* nothing open to close */
+    if (r == NULL && (r = ud_remote_new(l, addr, key)) == NULL) {
+      bx__mb_log(l, BX_LOG_ERROR, "out of memory: datagram from %s dropped", key);
+      return;
+    }
+    l->last_remote = r;
   }
   bx__mb_ref(r);
   bx__mb_frame(r, type, id, buf->base + MB_HEADER, n);
