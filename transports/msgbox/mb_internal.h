@@ -100,6 +100,10 @@ struct bx_mb_conn {
   size_t queued; /* bytes handed to libuv and not yet written */
   bx__tlink gets;
   uint16_t next_id;
+  /* One spare of each per-message allocation, kept for the next: a steady request/reply
+   * stream allocates nothing (freed with the conn). */
+  bx__mb_get *spare_get;
+  bx_mb_reply *spare_reply;
   bx__deadline hb_send, hb_recv;
 
   bx__map *remotes; /* UDP listener: its remotes by address (keys borrowed from remote) */
