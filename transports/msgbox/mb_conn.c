@@ -64,6 +64,8 @@ bx__mb_conn *bx__mb_conn_new(bx_ctx *ctx, bx_mb_protocol proto, const bx_mb_opts
   mb_resolve_opts(&c->opts, opts);
   c->next_id = 1;
   bx__tlink_init(&c->gets);
+  bx__tlink_init(&c->sendq);
+  c->fd = -1;
   c->h.handle.data = c;
   c->tracked.on_close = mb_on_ctx_close;
   bx__track(ctx, &c->tracked);

@@ -61,7 +61,7 @@ typedef union bx__mb_handle {
   uv_stream_t stream;
   uv_tcp_t tcp;
   uv_pipe_t pipe;
-  uv_udp_t udp;
+  uv_poll_t poll; /* UDP: the socket fd, read and written by mb_udp.c */
 } bx__mb_handle;
 
 struct bx_mb_conn {
@@ -85,6 +85,9 @@ struct bx_mb_conn {
   bx__mb_conn *parent; /* a remote's listener (referenced), else NULL */
 
   bx__mb_handle h; /* own socket; a UDP remote uses its parent's */
+  int fd;          /* UDP: the socket h.poll watches (closed after it), else -1 */
+  int poll_events; /* UDP: what h.poll watches for (UV_READABLE, UV_WRITABLE) */
+  bx__tlink sendq; /* UDP socket owner: datagrams waiting for the socket to be writable */
   uv_getaddrinfo_t gai;
   uv_connect_t connect;
   uv_shutdown_t shutdown;
@@ -201,6 +204,10 @@ int bx__mb_udp_send(bx__mb_conn *c, unsigned type, unsigned id, const void *data
 /* Takes bytes as if read from c's socket, through the same buffer and frame reader as a real
  * read (as many reads as the buffer takes): the fuzz target's way in. c must be open. */
 void bx__mb_stream_input(bx__mb_conn *c, const char *data, size_t len);
+/* Makes c's UDP socket (bound to bind_to and/or connected to connect_to) and starts reading it
+ * (the fuzz target's way to a socket too). 0 or a libuv error (nothing made). */
+int bx__mb_udp_open(bx__mb_conn *c, const struct sockaddr *bind_to,
+                    const struct sockaddr *connect_to);
 /* Takes one datagram as if received on c's socket (a UDP client, or a listener with `from`
  * the sender), through the same checks and dispatch as a real one: the fuzz target's way in. */
 void bx__mb_udp_input(bx__mb_conn *c, const char *data, size_t len, const struct sockaddr *from);
