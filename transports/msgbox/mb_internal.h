@@ -88,6 +88,7 @@ struct bx_mb_conn {
   int fd;          /* UDP: the socket h.poll watches (closed after it), else -1 */
   int poll_events; /* UDP: what h.poll watches for (UV_READABLE, UV_WRITABLE) */
   bx__tlink sendq; /* UDP socket owner: datagrams waiting for the socket to be writable */
+  bool held;       /* UDP socket owner: sends queue as if the kernel pushed back (tests) */
   uv_getaddrinfo_t gai;
   uv_connect_t connect;
   uv_shutdown_t shutdown;
@@ -208,6 +209,10 @@ void bx__mb_stream_input(bx__mb_conn *c, const char *data, size_t len);
  * (the fuzz target's way to a socket too). 0 or a libuv error (nothing made). */
 int bx__mb_udp_open(bx__mb_conn *c, const struct sockaddr *bind_to,
                     const struct sockaddr *connect_to);
+/* Tests' way to the UDP send queue (loopback never pushes back): while c's socket (a client's
+ * or a listener's) is held, every send is queued as if the kernel had said EAGAIN; releasing it
+ * sends the queue in order. */
+void bx__mb_udp_hold(bx__mb_conn *c, bool hold);
 /* Takes one datagram as if received on c's socket (a UDP client, or a listener with `from`
  * the sender), through the same checks and dispatch as a real one: the fuzz target's way in. */
 void bx__mb_udp_input(bx__mb_conn *c, const char *data, size_t len, const struct sockaddr *from);

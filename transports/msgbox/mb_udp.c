@@ -77,7 +77,7 @@ static int ud_errno(void) {
 /* Watches o's socket for reading, and for writing while something is queued. */
 static void ud_poll_update(bx__mb_conn *o) {
   if (!o->handle_inited || o->handle_closing) return;
-  int events = UV_READABLE | (bx__tlink_listed(&o->sendq) ? UV_WRITABLE : 0);
+  int events = UV_READABLE | (bx__tlink_listed(&o->sendq) && !o->held ? UV_WRITABLE : 0);
   if (events == o->poll_events) return;
   int rc = uv_poll_start(&o->h.poll, events, ud_poll_cb);
   if (rc == 0)
@@ -291,7 +291,7 @@ static void ud_send_done(ud_send *s) {
 
 /* The socket is writable: sends what is queued on it, in order. */
 static void ud_flush(bx__mb_conn *o) {
-  while (bx__tlink_listed(&o->sendq) && o->handle_inited && !o->handle_closing) {
+  while (bx__tlink_listed(&o->sendq) && o->handle_inited && !o->handle_closing && !o->held) {
     ud_send *s = (ud_send *)(void *)((char *)o->sendq.next - offsetof(ud_send, node));
     int rc = ud_sendmsg(o->fd, s->has_to ? (const struct sockaddr *)&s->to : NULL, s->data, s->len,
                         NULL, 0);
@@ -300,6 +300,15 @@ static void ud_flush(bx__mb_conn *o) {
     ud_send_done(s);
   }
   ud_poll_update(o);
+}
+
+void bx__mb_udp_hold(bx__mb_conn *c, bool hold) {
+  c->held = hold;
+  if (!hold) {
+    bx__mb_ref(c);
+    ud_flush(c);
+    bx__mb_unref(c);
+  }
 }
 
 static bool ud_can_send(bx__mb_conn *c) {
@@ -315,7 +324,7 @@ int bx__mb_udp_send(bx__mb_conn *c, unsigned type, unsigned id, const void *data
   char hdr[MB_HEADER];
   bx__mb_put_header(hdr, type, id, (uint32_t)len);
   const struct sockaddr *to = c->parent ? (const struct sockaddr *)&c->addr : NULL;
-  if (!bx__tlink_listed(&o->sendq)) { /* nothing ahead of it: straight to the kernel */
+  if (!bx__tlink_listed(&o->sendq) && !o->held) { /* nothing ahead: straight to the kernel */
     int rc = ud_sendmsg(o->fd, to, hdr, MB_HEADER, data, len);
     if (rc != UV_EAGAIN) return rc;
   }
