@@ -29,8 +29,8 @@
  *   remotes), written when the socket is writable again; bounded by max_queued per conn. A
  *   message that does not fit one datagram fails at send time with BX_EMSGSIZE.
  * - libuv reports a socket error (an ICMP refusal on a connected socket: EPOLLERR) by stopping
- *   the poll handle; the error is taken with SO_ERROR (which clears it) and the handle started
- *   again.
+ *   the poll handle; the error is taken with SO_ERROR (which clears it, so epoll stops
+ *   reporting it) and the handle started again.
  */
 #define _GNU_SOURCE /* recvmmsg */
 #include <errno.h>
@@ -354,8 +354,10 @@ static void ud_poll_cb(uv_poll_t *h, int status, int events) {
     c->poll_events = 0;
     int err = 0;
     socklen_t el = sizeof err;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err != 0) {
-      ud_error(c, uv_translate_sys_error(err));
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0) {
+      /* 0: a send in this pass took the error already (and returned it); the socket has no
+       * error left, so epoll does not report it again */
+      if (err) ud_error(c, uv_translate_sys_error(err));
       ud_poll_update(c);
     } else {
       bx__mb_log(c, BX_LOG_ERROR, "poll: %s: the socket is given up", uv_strerror(status));
