@@ -99,7 +99,7 @@ struct bx_mb_conn {
   char *in;
   size_t in_len, in_cap;
   size_t in_need; /* bytes the frame at in[0] takes in all, once its header is known */
-  char *dgram;    /* UDP: one datagram's buffer */
+  char *dgram;    /* UDP: the receive side (mb_udp.c's ud_rx: headers and datagram buffers) */
 
   size_t queued; /* bytes handed to libuv and not yet written */
   bx__tlink gets;

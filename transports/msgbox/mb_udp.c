@@ -214,27 +214,41 @@ static bool ud_reading(const bx__mb_conn *c) {
   return c->state == MB_OPEN && c->handle_inited && !c->handle_closing;
 }
 
-static bool ud_buffers(bx__mb_conn *c) {
-  if (c->dgram == NULL) c->dgram = malloc((size_t)UD_BATCH * UD_DGRAM);
-  if (c->dgram == NULL) bx__mb_log(c, BX_LOG_ERROR, "out of memory: not reading");
-  return c->dgram != NULL;
+/* A socket's receive side, made on its first read and set up once: recvmmsg()'s headers and
+ * UD_BATCH datagram buffers (c->dgram). */
+typedef struct ud_rx {
+  struct mmsghdr m[UD_BATCH];
+  struct iovec iov[UD_BATCH];
+  struct sockaddr_storage from[UD_BATCH];
+  char data[UD_BATCH][UD_DGRAM];
+} ud_rx;
+
+static ud_rx *ud_buffers(bx__mb_conn *c) {
+  if (c->dgram) return (ud_rx *)(void *)c->dgram;
+  ud_rx *rx = malloc(sizeof *rx);
+  if (rx == NULL) {
+    bx__mb_log(c, BX_LOG_ERROR, "out of memory: not reading");
+    return NULL;
+  }
+  memset(rx->m, 0, sizeof rx->m);
+  for (int i = 0; i < UD_BATCH; i++) {
+    rx->iov[i] = (struct iovec){rx->data[i], UD_DGRAM};
+    rx->m[i].msg_hdr.msg_iov = &rx->iov[i];
+    rx->m[i].msg_hdr.msg_iovlen = 1;
+    rx->m[i].msg_hdr.msg_name = &rx->from[i];
+  }
+  c->dgram = (char *)rx;
+  return rx;
 }
 
 /* Reads what waits on c's socket, UD_BATCH datagrams per call, and delivers it. */
 static void ud_read(bx__mb_conn *c) {
-  if (!ud_buffers(c)) return;
-  struct mmsghdr m[UD_BATCH];
-  struct iovec iov[UD_BATCH];
-  struct sockaddr_storage from[UD_BATCH];
+  ud_rx *rx = ud_buffers(c);
+  if (rx == NULL) return;
+  struct mmsghdr *m = rx->m;
   for (int got = 0; got < UD_MAX_READ && ud_reading(c);) {
-    memset(m, 0, sizeof m);
-    for (int i = 0; i < UD_BATCH; i++) {
-      iov[i] = (struct iovec){c->dgram + (size_t)i * UD_DGRAM, UD_DGRAM};
-      m[i].msg_hdr.msg_iov = &iov[i];
-      m[i].msg_hdr.msg_iovlen = 1;
-      m[i].msg_hdr.msg_name = &from[i];
-      m[i].msg_hdr.msg_namelen = sizeof from[i];
-    }
+    for (int i = 0; i < UD_BATCH; i++) /* in and out: the rest only comes out */
+      m[i].msg_hdr.msg_namelen = sizeof rx->from[i];
     int k = recvmmsg(c->fd, m, UD_BATCH, MSG_DONTWAIT, NULL);
     if (k < 0 && errno == EINTR) continue;
     if (k < 0) {
@@ -243,7 +257,7 @@ static void ud_read(bx__mb_conn *c) {
       return;
     }
     for (int i = 0; i < k && ud_reading(c); i++)
-      ud_datagram(c, iov[i].iov_base, m[i].msg_len, (const struct sockaddr *)&from[i],
+      ud_datagram(c, rx->data[i], m[i].msg_len, (const struct sockaddr *)&rx->from[i],
                   (m[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
     if (k < UD_BATCH) return; /* the queue is empty */
     got += k;
@@ -251,11 +265,12 @@ static void ud_read(bx__mb_conn *c) {
 }
 
 void bx__mb_udp_input(bx__mb_conn *c, const char *data, size_t len, const struct sockaddr *from) {
-  if (!ud_buffers(c)) return;
+  ud_rx *rx = ud_buffers(c);
+  if (rx == NULL) return;
   size_t n = len < UD_DGRAM ? len : UD_DGRAM; /* the kernel truncates the same way */
-  if (n) memcpy(c->dgram, data, n);
+  if (n) memcpy(rx->data[0], data, n);
   bx__mb_ref(c);
-  ud_datagram(c, c->dgram, n, from, n < len);
+  ud_datagram(c, rx->data[0], n, from, n < len);
   bx__mb_unref(c);
 }
 
