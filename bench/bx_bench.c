@@ -24,6 +24,7 @@
  *               230-byte payload, next to raw-tcp / raw-udp
  *   raw-udp     the UDP floor: one datagram of the same bytes (msgbox's 8-byte header and the
  *               payload) ping-ponged between two processes with blocking sockets
+ *   uv-udp      the same UDP ping-pong with both sides on libuv loops: the loop's share
  *   box-msgbox-udp   calc.add over msgbox+udp:// (boxes over msgbox), next to raw-udp
  *   th-seal+open, th-seal+open-1x   bx's telehash CS3a message of 230 bytes sealed, opened
  *               and its sender verified, with the keys a link keeps per peer / as a one-off
@@ -617,6 +618,34 @@ static void print_memory(const bench_opts *o, const char *self) {
          names / 100000.0);
 }
 
+/* --only msgbox-tcp|msgbox-udp|raw-udp|uv-udp|box-msgbox-udp (profiling the msgbox rows: under
+ * callgrind, --toggle-collect=peer_msgbox, peer_uv_udp or run_adds and serve_on). false: not one
+ * of these. */
+static bool bench_only_msgbox(const bench_opts *o) {
+  const char *s = o->only;
+  if (strcmp(s, "msgbox-tcp") == 0 || strcmp(s, "msgbox-udp") == 0)
+    bench_peer(s, "bx", peer_msgbox, s[7] == 't' ? "tcp://127.0.0.1:0" : "udp://127.0.0.1:0", 230,
+               o);
+  else if (strcmp(s, "raw-udp") == 0)
+    bench_peer(s, "raw", peer_raw_udp, NULL, 230, o);
+  else if (strcmp(s, "uv-udp") == 0)
+    bench_peer(s, "libuv", peer_uv_udp, NULL, 230, o);
+  else if (strcmp(s, "box-msgbox-udp") == 0) {
+    char url[64];
+    snprintf(url, sizeof url, "msgbox+udp://127.0.0.1:%d", free_port(SOCK_DGRAM));
+    const char *cpu = getenv("BX_BENCH_SERVER_CPU");
+    pid_t srv = serve_on(url, o, cpu ? atoi(cpu) : 0);
+    if (srv < 0) exit(1);
+    bench_adds(s, url, 1, o);
+    kill(srv, SIGTERM);
+    waitpid(srv, NULL, 0);
+  } else
+    return false;
+  print_results(o);
+  if (o->json) printf("}\n");
+  return true;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--peer-serve") == 0) return peer_serve_main(argc, argv);
   bench_opts o = {.ops = 20000, .warmup = 2000, .rounds = 1, .memory = true, .instructions = true};
@@ -641,7 +670,8 @@ int main(int argc, char **argv) {
       printf(
           "usage: bx-bench [--ops N] [--warmup N] [--rounds N] [--pinned] [--json] [--no-memory]\n"
           "                [--no-instructions] [--only "
-          "inproc|unix|ws|pipeline|echo-64k|ws-echo-64k|th|th-rtt]\n"
+          "inproc|unix|ws|pipeline|echo-64k|ws-echo-64k|th|th-rtt|\n"
+          "                msgbox-tcp|msgbox-udp|raw-udp|uv-udp|box-msgbox-udp]\n"
           "Round trips of bx next to raw sockets, nng, ZeroMQ, libwebsockets and libsodium,\n"
           "bxd memory, and instructions per call under callgrind (docs/performance.md).\n");
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
@@ -681,6 +711,7 @@ int main(int argc, char **argv) {
     if (o.json) printf("}\n");
     return 0;
   }
+  if (o.only && bench_only_msgbox(&o)) return 0;
   if (o.only && (strcmp(o.only, "unix") == 0 || strcmp(o.only, "pipeline") == 0 ||
                  strcmp(o.only, "ws") == 0 || strcmp(o.only, "echo-64k") == 0 ||
                  strcmp(o.only, "ws-echo-64k") == 0)) {
@@ -745,6 +776,7 @@ int main(int argc, char **argv) {
     bench_peer("zmq-tcp", "zmq", peer_zmq, zmq_url, 230, &o);
     bench_peer("raw-ws", "lws", peer_lws, lws_port, 230, &o);
     bench_peer("raw-udp", "raw", peer_raw_udp, NULL, 230, &o);
+    bench_peer("uv-udp", "libuv", peer_uv_udp, NULL, 230, &o);
     bench_peer("msgbox-tcp", "bx", peer_msgbox, "tcp://127.0.0.1:0", 230, &o);
     bench_peer("msgbox-udp", "bx", peer_msgbox, "udp://127.0.0.1:0", 230, &o);
     bench_adds("box-msgbox-udp", mb_url, 1, &o);

@@ -1,10 +1,11 @@
-/* msgbox's native API (include/bx/msgbox.h) round trips for bx-bench, and their UDP floor.
+/* msgbox's native API (include/bx/msgbox.h) round trips for bx-bench, and their UDP floors.
  *
  * - peer_msgbox: a server process answering every request with its bytes, and a client here
  *   doing one bx_mb_get at a time, the next from the REPLY callback: the msgbox-tcp and
  *   msgbox-udp rows, next to raw-tcp and raw-udp.
  * - peer_raw_udp: the UDP floor: two processes ping-ponging one datagram of the same bytes as
  *   msgbox puts on the wire (its 8-byte header and the payload) with blocking sockets.
+ * - peer_uv_udp: the same ping-pong on libuv loops (the uv-udp row): the event loop's share.
  * A lost datagram (loopback: rare) is sent again, after 1 s for a get (its timeout) and after
  * 200 ms for the floor; its round trip is then in the figures, as it happened. */
 #define _GNU_SOURCE
@@ -144,7 +145,7 @@ int peer_msgbox(const char *url, size_t size, int warmup, int ops, bool pinned, 
   uv_loop_close(&loop);
   free(c.payload);
   if (c.lost) fprintf(stderr, "bx-bench: %s: %d datagram(s) lost and sent again\n", url, c.lost);
-  kill(pid, SIGKILL);
+  kill(pid, SIGTERM); /* not SIGKILL: under callgrind the server's figures are written */
   waitpid(pid, NULL, 0);
   return c.rc;
 }
@@ -207,4 +208,121 @@ int peer_raw_udp(const char *url, size_t size, int warmup, int ops, bool pinned,
   if (rc) kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   return rc;
+}
+
+/* ---- the UDP floor on libuv loops ------------------------------------------------------------ */
+
+/* uv-udp: the raw-udp ping-pong with both sides on libuv loops (uv_udp_recv_start,
+ * uv_udp_try_send, epoll) and no encoding: the event loop's share of msgbox-udp, as uv-unix is
+ * for Unix sockets. A lost datagram is sent again by a 200 ms timer that saw no progress. */
+typedef struct uvu {
+  uv_loop_t loop;
+  uv_udp_t udp;
+  uv_timer_t retry;
+  char *buf;
+  size_t size;
+  bool client;
+  int warmup, total, done, seen, lost;
+  double start, t0, *lat;
+} uvu;
+
+static void uvu_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
+  (void)suggested;
+  uvu *p = h->data;
+  *b = uv_buf_init(p->buf, (unsigned)p->size);
+}
+
+static void uvu_send(uvu *p, const struct sockaddr *to, size_t len) {
+  uv_buf_t b = uv_buf_init(p->buf, (unsigned)len);
+  if (uv_udp_try_send(&p->udp, &b, 1, to) < 0) p->lost++; /* the retry timer sends again */
+}
+
+static void uvu_end(uvu *p) {
+  uv_close((uv_handle_t *)&p->udp, NULL);
+  if (p->client) uv_close((uv_handle_t *)&p->retry, NULL);
+}
+
+static void uvu_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from,
+                     unsigned flags) {
+  (void)b;
+  (void)flags;
+  uvu *p = h->data;
+  if (n < 0) exit(1);
+  if (from == NULL) return; /* nothing more to read */
+  if (!p->client) {         /* the echo side; an empty datagram ends it */
+    if (n == 0)
+      uvu_end(p);
+    else
+      uvu_send(p, from, (size_t)n);
+    return;
+  }
+  int i = p->done++ - p->warmup;
+  if (i == 0) p->t0 = p->start;
+  if (i >= 0) p->lat[i] = peer_now_us() - p->start;
+  if (p->done == p->total) {
+    uvu_send(p, NULL, 0);
+    uvu_end(p);
+    return;
+  }
+  p->start = peer_now_us();
+  uvu_send(p, NULL, p->size);
+}
+
+static void uvu_retry(uv_timer_t *t) {
+  uvu *p = t->data;
+  if (p->done == p->seen && ++p->lost > 100) {
+    uvu_end(p); /* not a loss: nobody answers */
+    return;
+  }
+  if (p->done == p->seen) uvu_send(p, NULL, p->size);
+  p->seen = p->done;
+}
+
+int peer_uv_udp(const char *url, size_t size, int warmup, int ops, bool pinned, double *lat,
+                double *total_us) {
+  (void)url;
+  size += 8; /* msgbox's header, as raw-udp */
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  int sfd = socket(AF_INET, SOCK_DGRAM, 0);
+  socklen_t al = sizeof addr;
+  if (sfd < 0 || bind(sfd, (struct sockaddr *)&addr, al) != 0 ||
+      getsockname(sfd, (struct sockaddr *)&addr, &al) != 0)
+    return -1;
+  pid_t pid = fork();
+  if (pid == 0) { /* the echo side, on the socket bound above */
+    peer_pin(pinned);
+    uvu s = {.size = size};
+    s.buf = malloc(size);
+    uv_loop_init(&s.loop);
+    uv_udp_init(&s.loop, &s.udp);
+    s.udp.data = &s;
+    if (uv_udp_open(&s.udp, sfd) != 0 || uv_udp_recv_start(&s.udp, uvu_alloc, uvu_recv) != 0)
+      _exit(1);
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    _exit(0);
+  }
+  close(sfd);
+  uvu p = {.size = size, .client = true, .warmup = warmup, .total = warmup + ops, .lat = lat};
+  p.buf = calloc(1, size);
+  uv_loop_init(&p.loop);
+  uv_udp_init(&p.loop, &p.udp);
+  uv_timer_init(&p.loop, &p.retry);
+  p.udp.data = p.retry.data = &p;
+  int rc = uv_udp_connect(&p.udp, (struct sockaddr *)&addr);
+  if (rc == 0) rc = uv_udp_recv_start(&p.udp, uvu_alloc, uvu_recv);
+  if (rc == 0) {
+    uv_timer_start(&p.retry, uvu_retry, 200, 200);
+    p.start = peer_now_us();
+    uvu_send(&p, NULL, p.size);
+  } else {
+    uvu_end(&p);
+  }
+  uv_run(&p.loop, UV_RUN_DEFAULT);
+  *total_us = peer_now_us() - p.t0;
+  uv_loop_close(&p.loop);
+  free(p.buf);
+  if (p.lost) fprintf(stderr, "bx-bench: uv-udp: %d datagram(s) lost and sent again\n", p.lost);
+  if (rc || p.done < p.total) kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  return rc == 0 && p.done == p.total ? 0 : -1;
 }

@@ -35,6 +35,10 @@ int peer_msgbox(const char *url, size_t size, int warmup, int ops, bool pinned, 
 int peer_raw_udp(const char *url, size_t size, int warmup, int ops, bool pinned, double *lat,
                  double *total_us);
 
+/* The same ping-pong with both sides on libuv loops (uv_udp_*): the event loop's share. */
+int peer_uv_udp(const char *url, size_t size, int warmup, int ops, bool pinned, double *lat,
+                double *total_us);
+
 /* libsodium crypto_box seal+open of `size` bytes in this process (the telehash floor):
  * with the X25519 agreement per message, or with the shared key precomputed. */
 int peer_sodium(bool precomputed, size_t size, int warmup, int ops, double *lat, double *total_us);

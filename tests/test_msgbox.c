@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -881,6 +882,88 @@ static void test_limits(void **state) {
   world_free();
 }
 
+/* The UDP send queue, reached through bx__mb_udp_hold (loopback never pushes back): sends
+ * queue in order, max_queued bounds them, releasing sends them in order; a server's replies
+ * queue on its listener's socket, counted against their remote; a conn closed with datagrams
+ * queued drops them (and frees them: the sanitizer build checks). */
+static void test_udp_queue(void **state) {
+  (void)state;
+  world_init();
+  bx_mb_opts o;
+  bx_mb_opts_init(&o);
+  o.max_queued = 3 * (MB_HEADER + 2);
+  bx_mb_conn *l = start_server("udp", NULL);
+  bx_mb_conn *c = start_client(bx_mb_url(l), &o, &tag_client);
+  bx__mb_udp_hold(c, true);
+  assert_int_equal(bx_mb_send(c, "q1", 2), 0);
+  assert_int_equal(bx_mb_send(c, "q2", 2), 0);
+  assert_int_equal(bx_mb_send(c, "q3", 2), 0);
+  assert_int_equal(bx_mb_queued(c), o.max_queued);
+  assert_int_equal(bx_mb_send(c, "q4", 2), BX_EQUEUEFULL);
+  bxt_spin(W.e);
+  assert_int_equal(count('s', BX_MB_MESSAGE), 0);
+  bx__mb_udp_hold(c, false);
+  assert_int_equal(bx_mb_queued(c), 0);
+  want_n = 3;
+  run_until(server_messages);
+  for (int i = 0; i < 3; i++) {
+    char want[3] = {'q', (char)('1' + i), 0};
+    assert_string_equal(nth('s', BX_MB_MESSAGE, i)->data, want);
+  }
+  /* The server's reply waits on its listener's socket. */
+  bx__mb_udp_hold(l, true);
+  int rctx;
+  assert_int_equal(bx_mb_get(c, "g", 1, 0, &rctx), 0);
+  wait_server(BX_MB_REQUEST);
+  bx_mb_conn *remote = nth('s', BX_MB_REQUEST, 0)->conn;
+  assert_int_equal(bx_mb_queued(remote), MB_HEADER + 4);
+  bxt_spin(W.e);
+  assert_int_equal(count('c', BX_MB_REPLY), 0);
+  bx__mb_udp_hold(l, false);
+  wait_client(BX_MB_REPLY);
+  assert_string_equal(nth('c', BX_MB_REPLY, 0)->data, "re:g");
+  assert_ptr_equal(nth('c', BX_MB_REPLY, 0)->reply_context, &rctx);
+  assert_int_equal(bx_mb_queued(remote), 0);
+  /* Closed with datagrams queued: they are dropped with the socket. */
+  bx__mb_udp_hold(c, true);
+  assert_int_equal(bx_mb_send(c, "lost", 4), 0);
+  assert_int_equal(bx_mb_disconnect(c), 0);
+  wait_client(BX_MB_CONNECTION_CLOSED);
+  assert_string_equal(order('c'), "setup reply closed");
+  world_free();
+}
+
+/* A Unix listener's socket file: 0600 by default, opts.unix_mode when given (set before
+ * listen, so it is the mode the first connect sees); a client still connects. */
+static void unix_mode_is(const bx_mb_opts *o, unsigned want) {
+  world_init();
+  bx_mb_conn *l = start_server("unix", o);
+  struct stat st;
+  assert_int_equal(lstat(unix_path, &st), 0);
+  assert_true(S_ISSOCK(st.st_mode));
+  assert_int_equal(st.st_mode & 0777, want);
+  bx_mb_conn *c = start_client(bx_mb_url(l), NULL, &tag_client);
+  assert_int_equal(bx_mb_send(c, "m", 1), 0);
+  wait_server(BX_MB_MESSAGE);
+  world_free();
+  assert_int_equal(lstat(unix_path, &st), -1); /* removed when the listener ended */
+}
+
+static void test_unix_mode(void **state) {
+  (void)state;
+  bx_mb_opts o;
+  bx_mb_opts_init(&o);
+  mode_t old = umask(0); /* the mode must not depend on the umask */
+  unix_mode_is(&o, 0600);
+  unix_mode_is(NULL, 0600);
+  o.unix_mode = 0666;
+  unix_mode_is(&o, 0666);
+  o.unix_mode = 0640;
+  umask(0077);
+  unix_mode_is(&o, 0640);
+  umask(old);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_echo_tcp),         cmocka_unit_test(test_echo_udp),
@@ -898,6 +981,7 @@ int main(void) {
       cmocka_unit_test(test_udp_icmp),         cmocka_unit_test(test_close_tcp),
       cmocka_unit_test(test_close_udp),        cmocka_unit_test(test_close_unix),
       cmocka_unit_test(test_refusals),         cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_unix_mode),        cmocka_unit_test(test_udp_queue),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

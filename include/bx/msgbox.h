@@ -103,6 +103,10 @@ typedef struct bx_mb_opts {
    * and ignored either way). */
   uint32_t heartbeat_ms;
   uint32_t heartbeat_timeout_ms;
+  /* A Unix listener's socket file permission bits, set between bind and listen (so nobody the
+   * mode leaves out can connect in between), e.g. 0666 to let every local user connect. Default
+   * 0: 0600, only the owner (and root), as bx_listen_opts.unix_mode. */
+  unsigned unix_mode;
 } bx_mb_opts;
 
 /* Fills opts with the defaults. */

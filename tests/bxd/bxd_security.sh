@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bxd's security settings do what they say: the Unix socket's mode under each --unix-uid policy,
+# bxd's security settings do what they say: the Unix socket's mode under each --unix-uid policy
+# (for --unix and for --msgbox unix:// listeners, whose peers' uids are checked the same way),
 # and a token taken from --token-file or BXD_TOKEN is required and accepted (a file others may
 # read is refused). A client of another uid needs root to simulate; the mode is what lets one in.
 #   bxd_security.sh BXD CALC_SERVER
@@ -39,6 +40,35 @@ start listcalc '^registered as calc' "$server" --connect "unix://$work/uid-list.
   ok "a uid in the list registers" || bad "uid list register" "$work/listcalc.err"
 kill -TERM "$last_pid" "$hub"
 expect "a malformed uid is a usage error" 2 "" "$bxd" --unix "$work/x.sock" --unix-uid 12a
+
+# ---- a msgbox Unix listener (--msgbox unix://PATH) follows the same policy: its mode, and the
+# uid check (SO_PEERCRED) on what comes through it
+msgbox_mode_of() {
+  local name=$1 want=$2
+  shift 2
+  local sock="$work/$name.sock"
+  if ! start "$name" '^ready' "$bxd" --msgbox "unix://$sock" "$@"; then
+    bad "$name: bxd start" "$work/$name.err"
+    return
+  fi
+  local got
+  got=$(stat -c %a "$sock")
+  [ "$got" = "$want" ] && ok "$name: msgbox socket mode $want" ||
+    bad "$name: msgbox socket mode $got, wanted $want"
+  hub=$last_pid
+}
+msgbox_mode_of mb-default 600
+start mbcalc '^registered as calc' "$server" --connect "msgbox+unix://$work/mb-default.sock" &&
+  ok "msgbox+unix: bxd's own uid registers" || bad "msgbox+unix register" "$work/mbcalc.err"
+kill -TERM "$last_pid" "$hub"
+msgbox_mode_of mb-any 666 --unix-uid any
+kill -TERM "$hub"
+msgbox_mode_of mb-other 666 --unix-uid 12345
+expect "msgbox+unix: a uid not listed is refused" 1 "ready" \
+  timeout 10 "$server" --connect "msgbox+unix://$work/mb-other.sock"
+grep -q "refused register from msgbox+unix" "$work/mb-other.err" &&
+  ok "msgbox+unix: bxd logs the refusal" || bad "msgbox+unix refusal log" "$work/mb-other.err"
+kill -TERM "$hub"
 
 # ---- the token from a file
 printf 's3cret\n' >"$work/token"

@@ -146,9 +146,7 @@ static void fz_datagrams(bx__mb_conn *c, const uint8_t *wire, size_t len) {
 static void fz_udp_client(const uint8_t *wire, size_t len, const bx_mb_opts *opts) {
   bool freed = false;
   bx__mb_conn *c = fz_conn(BX_MB_UDP, opts, &freed);
-  if (uv_udp_init(&fz_loop, &c->h.udp) != 0) abort();
-  c->handle_inited = true;
-  if (uv_udp_connect(&c->h.udp, (const struct sockaddr *)&fz_sink[0]) != 0) abort();
+  if (bx__mb_udp_open(c, NULL, (const struct sockaddr *)&fz_sink[0]) != 0) abort();
   bx__mb_opened(c, true);
   for (int i = 0; i < 3; i++)
     fz_get(c);
@@ -163,9 +161,7 @@ static void fz_udp_listener(const uint8_t *wire, size_t len, const bx_mb_opts *o
   if ((l->remotes = bx__map_new_borrowing()) == NULL) abort();
   struct sockaddr_in any;
   uv_ip4_addr("127.0.0.1", 0, &any);
-  if (uv_udp_init(&fz_loop, &l->h.udp) != 0) abort();
-  l->handle_inited = true;
-  if (uv_udp_bind(&l->h.udp, (const struct sockaddr *)&any, 0) != 0) abort();
+  if (bx__mb_udp_open(l, (const struct sockaddr *)&any, NULL) != 0) abort();
   bx__mb_opened(l, true);
   fz_datagrams(l, wire, len);
   fz_finish(l, BX_MB_LISTENING_ENDED, &freed);

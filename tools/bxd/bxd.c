@@ -12,7 +12,8 @@
  * - A Unix socket's file mode is the first gate: connecting needs write permission on it. The
  *   mode follows --unix-uid: 0600 when only bxd's own uid may register (the default), 0666 when
  *   any uid or another uid may (they must be able to connect; SO_PEERCRED then decides who
- *   registers, and anybody who can connect may look up and call).
+ *   registers, and anybody who can connect may look up and call). --msgbox unix:// listeners
+ *   get the same mode (bx_listen_opts.unix_mode) and the same uid check.
  * - The token comes from --token-file (a file only its owner may read), BXD_TOKEN or --token,
  *   in that order of preference; --token is visible to every local user in /proc/PID/cmdline.
  */
@@ -79,6 +80,7 @@ static void usage(FILE *out) {
       "  --msgbox URL        boxes over msgbox: udp://HOST:PORT, tcp://HOST:PORT or\n"
       "                      unix:///PATH, optionally with ?heartbeat=MS (clients then need\n"
       "                      the same query); clients call msgbox+udp://HOST:PORT ...\n"
+      "                      (a unix:// one's mode and uid check are those of --unix)\n"
       "Who may register services:\n"
       "  --unix-uid UID|any  over Unix sockets (msgbox's too), peers with this uid (checked\n"
       "                      with SO_PEERCRED); may be given several times; 'any': every uid\n"

@@ -26,6 +26,8 @@
  *   is allocated; over UDP a datagram is bounded anyway, so the framework judges it.
  * - Heartbeats: bx_listen_opts.msgbox for listeners, "?heartbeat=MS" in the URL for both ends
  *   (a listener with heartbeats announces its URL with the query, so its clients match it).
+ * - msgbox+unix listeners take bx_listen_opts.unix_mode as unix:// ones do (default 0600); who
+ *   may do what is the application's (bxd checks the peer's uid, SO_PEERCRED via the conn's fd).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -332,6 +334,7 @@ static int mbx_listen(bx_listener *l, const char *addr, const bx_listen_opts *op
   }
   bx_mb_opts o;
   mbx_opts(l->tran, &l->limits, hb, hb_timeout, &o);
+  o.unix_mode = opts ? opts->unix_mode : 0; /* msgbox+unix: as unix:// (0: 0600) */
   mbx_listener *ml = bx__listener_priv(l);
   ml->heartbeat_ms = hb;
   int rc = bx_mb_listen(l->ctx, url, &o, mbx_listener_cb, l, &ml->mb);

@@ -12,6 +12,8 @@
  *   and never name two gets at once.
  * - A reply handle holds a reference to its conn; the conn's memory outlives the context when a
  *   handle does, and an ended conn never touches its context again.
+ * - The per-message allocations (a get, a reply handle) keep one spare each in their conn, so a
+ *   request/reply stream allocates nothing after its first round trip.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +64,8 @@ bx__mb_conn *bx__mb_conn_new(bx_ctx *ctx, bx_mb_protocol proto, const bx_mb_opts
   mb_resolve_opts(&c->opts, opts);
   c->next_id = 1;
   bx__tlink_init(&c->gets);
+  bx__tlink_init(&c->sendq);
+  c->fd = -1;
   c->h.handle.data = c;
   c->tracked.on_close = mb_on_ctx_close;
   bx__track(ctx, &c->tracked);
@@ -77,6 +81,8 @@ void bx__mb_unref(bx__mb_conn *c) {
   if (c->context_free) c->context_free(c->context);
   if (c->parent) bx__mb_unref(c->parent);
   if (c->remotes) bx__map_free(c->remotes);
+  free(c->spare_get);
+  free(c->spare_reply);
   free(c->in);
   free(c->dgram);
   free(c->url);
@@ -169,6 +175,23 @@ static bx__mb_get *mb_get_find(bx__mb_conn *c, unsigned id) {
   return NULL;
 }
 
+/* A get's memory: the conn's spare, or a new one (zeroed either way). */
+static bx__mb_get *mb_get_alloc(bx__mb_conn *c) {
+  bx__mb_get *g = c->spare_get;
+  if (g == NULL) return bx__zalloc(sizeof *g);
+  c->spare_get = NULL;
+  memset(g, 0, sizeof *g);
+  return g;
+}
+
+/* Gives a get's memory back: kept as c's spare when it has none. c must be alive. */
+static void mb_get_free(bx__mb_conn *c, bx__mb_get *g) {
+  if (c->spare_get == NULL)
+    c->spare_get = g;
+  else
+    free(g);
+}
+
 /* The one place a get stops pending. */
 static void mb_get_take(bx__mb_get *g) {
   bx__tlink_remove(&g->node);
@@ -180,7 +203,7 @@ static void mb_get_missing(bx__mb_get *g) {
       .type = BX_MB_REPLY_MISSING, .reply_context = g->reply_context, .status = g->status};
   bx__mb_conn *c = g->conn;
   mb_deliver(c, &ev);
-  free(g);
+  mb_get_free(c, g);
   bx__mb_unref(c);
 }
 
@@ -283,6 +306,8 @@ void bx__mb_end(bx__mb_conn *c, bx_mb_event_type type, int status, const char *o
   if (c->listener) mb_end_remotes(c, status, now);
   bx__mb_raise(c, type, status, op, now);
   mb_close_handle(c, type == BX_MB_CONNECTION_CLOSED && status != 0);
+  if (c->parent && c->proto == BX_MB_UDP && c->parent->last_remote == c)
+    c->parent->last_remote = NULL;
   if (c->parent && c->proto == BX_MB_UDP && bx__map_del(c->parent->remotes, c->remote))
     bx__mb_unref(c); /* the listener's table's reference */
   mb_settle(c);
@@ -323,7 +348,8 @@ static void mb_request_in(bx__mb_conn *c, unsigned id, const char *data, size_t 
     bx__mb_log(c, BX_LOG_WARN, "request without a reply id dropped");
     return;
   }
-  bx_mb_reply *r = malloc(sizeof *r);
+  bx_mb_reply *r = c->spare_reply ? c->spare_reply : malloc(sizeof *r);
+  c->spare_reply = NULL;
   if (r == NULL) {
     bx__mb_log(c, BX_LOG_ERROR, "out of memory: request dropped");
     return;
@@ -344,7 +370,7 @@ static void mb_reply_in(bx__mb_conn *c, unsigned id, const char *data, size_t le
   mb_get_take(g);
   bx_mb_event ev = {
       .type = BX_MB_REPLY, .reply_context = g->reply_context, .data = data, .len = len};
-  free(g);
+  mb_get_free(c, g); /* the callback's next get takes it */
   mb_deliver(c, &ev);
   bx__mb_unref(c); /* the get's */
 }
@@ -550,14 +576,14 @@ int bx_mb_get(bx_mb_conn *c, const void *data, size_t len, uint32_t timeout_ms,
   uint16_t id;
   int rc = mb_next_id(c, &id);
   if (rc) return rc;
-  bx__mb_get *g = bx__zalloc(sizeof *g);
+  bx__mb_get *g = mb_get_alloc(c);
   if (g == NULL) return BX_ENOMEM;
   rc = bx__deadline_start(c->ctx, &g->deadline,
                           timeout_ms ? timeout_ms : BX_MB_DEFAULT_GET_TIMEOUT_MS, mb_get_expired);
   if (rc == 0) rc = mb_send(c, MB_REQUEST, id, data, len);
   if (rc) {
     bx__deadline_stop(c->ctx, &g->deadline);
-    free(g);
+    mb_get_free(c, g);
     return rc;
   }
   g->conn = c;
@@ -578,8 +604,12 @@ int bx_mb_reply_send(bx_mb_reply *r, const void *data, size_t len) {
 
 void bx_mb_reply_release(bx_mb_reply *r) {
   if (r == NULL) return;
-  bx__mb_unref(r->conn);
-  free(r);
+  bx__mb_conn *c = r->conn;
+  if (c->spare_reply == NULL) /* kept for the next request (freed with c) */
+    c->spare_reply = r;
+  else
+    free(r);
+  bx__mb_unref(c);
 }
 
 bx_mb_conn *bx_mb_reply_conn(const bx_mb_reply *r) {

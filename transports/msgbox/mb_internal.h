@@ -61,7 +61,7 @@ typedef union bx__mb_handle {
   uv_stream_t stream;
   uv_tcp_t tcp;
   uv_pipe_t pipe;
-  uv_udp_t udp;
+  uv_poll_t poll; /* UDP: the socket fd, read and written by mb_udp.c */
 } bx__mb_handle;
 
 struct bx_mb_conn {
@@ -85,6 +85,10 @@ struct bx_mb_conn {
   bx__mb_conn *parent; /* a remote's listener (referenced), else NULL */
 
   bx__mb_handle h; /* own socket; a UDP remote uses its parent's */
+  int fd;          /* UDP: the socket h.poll watches (closed after it), else -1 */
+  int poll_events; /* UDP: what h.poll watches for (UV_READABLE, UV_WRITABLE) */
+  bx__tlink sendq; /* UDP socket owner: datagrams waiting for the socket to be writable */
+  bool held;       /* UDP socket owner: sends queue as if the kernel pushed back (tests) */
   uv_getaddrinfo_t gai;
   uv_connect_t connect;
   uv_shutdown_t shutdown;
@@ -95,14 +99,21 @@ struct bx_mb_conn {
   char *in;
   size_t in_len, in_cap;
   size_t in_need; /* bytes the frame at in[0] takes in all, once its header is known */
-  char *dgram;    /* UDP: one datagram's buffer */
+  char *dgram;    /* UDP: the receive side (mb_udp.c's ud_rx: headers and datagram buffers) */
 
   size_t queued; /* bytes handed to libuv and not yet written */
   bx__tlink gets;
   uint16_t next_id;
+  /* One spare of each per-message allocation, kept for the next: a steady request/reply
+   * stream allocates nothing (freed with the conn). */
+  bx__mb_get *spare_get;
+  bx_mb_reply *spare_reply;
   bx__deadline hb_send, hb_recv;
 
   bx__map *remotes; /* UDP listener: its remotes by address (keys borrowed from remote) */
+  /* UDP listener: the remote the last datagram came from (borrowed: cleared when it leaves
+   * remotes), so a run of datagrams from one remote skips formatting and looking up its key. */
+  bx__mb_conn *last_remote;
   bx__mb_later setup_later, end_later;
 
   /* The boxes-over-msgbox transport's "queue drained" hook (bx__mb_set_drained): after a send
@@ -194,6 +205,14 @@ int bx__mb_udp_send(bx__mb_conn *c, unsigned type, unsigned id, const void *data
 /* Takes bytes as if read from c's socket, through the same buffer and frame reader as a real
  * read (as many reads as the buffer takes): the fuzz target's way in. c must be open. */
 void bx__mb_stream_input(bx__mb_conn *c, const char *data, size_t len);
+/* Makes c's UDP socket (bound to bind_to and/or connected to connect_to) and starts reading it
+ * (the fuzz target's way to a socket too). 0 or a libuv error (nothing made). */
+int bx__mb_udp_open(bx__mb_conn *c, const struct sockaddr *bind_to,
+                    const struct sockaddr *connect_to);
+/* Tests' way to the UDP send queue (loopback never pushes back): while c's socket (a client's
+ * or a listener's) is held, every send is queued as if the kernel had said EAGAIN; releasing it
+ * sends the queue in order. */
+void bx__mb_udp_hold(bx__mb_conn *c, bool hold);
 /* Takes one datagram as if received on c's socket (a UDP client, or a listener with `from`
  * the sender), through the same checks and dispatch as a real one: the fuzz target's way in. */
 void bx__mb_udp_input(bx__mb_conn *c, const char *data, size_t len, const struct sockaddr *from);

@@ -14,10 +14,14 @@
  * - Ending: an orderly close writes a `close` frame behind what is queued, shuts the write side
  *   down and closes once the shutdown completes; a lost connection or a closing context closes
  *   at once (a closing context still tries the `close` frame, without waiting).
+ * - A Unix listener's socket file is given its mode (bx_mb_opts.unix_mode, default 0600)
+ *   between bind and listen, as the unix:// box transport does.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mb_internal.h"
@@ -262,6 +266,13 @@ static void st_accept_cb(uv_stream_t *server, int status) {
   bx__mb_opened(c, true);
 }
 
+/* A Unix listener's socket file gets its mode before listen(): until then nobody can connect,
+ * so no user the mode leaves out ever could. 0 or a libuv error. */
+static int st_unix_mode(bx__mb_conn *l) {
+  mode_t mode = l->opts.unix_mode ? (mode_t)(l->opts.unix_mode & 0777) : 0600;
+  return chmod(l->unix_path, mode) == 0 ? 0 : uv_translate_sys_error(errno);
+}
+
 void bx__mb_stream_listen(bx__mb_conn *l, const bx__mb_addr *a) {
   uv_loop_t *loop = bx_ctx_loop(l->ctx);
   struct sockaddr_storage ss;
@@ -272,6 +283,7 @@ void bx__mb_stream_listen(bx__mb_conn *l, const bx__mb_addr *a) {
     l->handle_inited = true;
     rc = uv_pipe_bind(&l->h.pipe, a->path);
     if (rc == 0 && (l->unix_path = bx__strdup(a->path)) == NULL) rc = BX_ENOMEM;
+    if (rc == 0 && (rc = st_unix_mode(l)) != 0) op = "chmod";
   } else if ((rc = bx__mb_resolve_now(l, a, SOCK_STREAM, &ss)) != 0) {
     op = "resolve";
   } else {
