@@ -17,5 +17,6 @@
 #include "bx/transport.h"
 #include "bx/msgbox.h"
 #include "bx/telehash.h"
+#include "bx/dao.h"
 
 #endif /* BX_H */
