@@ -160,6 +160,82 @@ BX_EXTERN size_t bx_dao_service_listeners(bx_box *service);
 /* Whitelists the classes a DAO peer sends (model class, mLang, foam.dao.*) in ctx. */
 BX_EXTERN int bx_dao_allow_classes(bx_ctx *ctx, const bx_dao_model *model);
 
+/* ---- the client: a remote DAO box ----------------------------------------------------- */
+
+/* A client of a DAO service (bx's, or one FOAM2 serves): service is the DAO's box, e.g.
+ * bx_sub_box_new(ctx, "todos", bx_connect(...)). Calls send spec/foam/dao.md section 12's
+ * requests (x null, ArraySink by value). */
+typedef struct bx_dao_client bx_dao_client;
+
+/* Completion of a call, once, on the loop: status 0 with data (the reply's data, borrowed
+ * for the callback; NULL when the reply had none or null), or an error (BX_EREMOTE with the
+ * service's text in `error`, BX_ETIMEDOUT, BX_ECONNLOST ...). */
+typedef void (*bx_dao_cb)(int status, const cJSON *data, const char *error, void *arg);
+
+/* Creates a client (service referenced, model borrowed) in *out: 0, BX_EINVAL or BX_ENOMEM. */
+BX_EXTERN int bx_dao_client_new(bx_box *service, const bx_dao_model *model, bx_dao_client **out);
+/* Frees the client; calls in flight still complete. NULL ok. */
+BX_EXTERN void bx_dao_client_free(bx_dao_client *c);
+/* Per-call timeout (0: BX_DEFAULT_CALL_TIMEOUT_MS). */
+BX_EXTERN void bx_dao_client_set_timeout(bx_dao_client *c, uint64_t ms);
+
+/* put_(obj) (borrowed): data is the stored object. */
+BX_EXTERN int bx_dao_put(bx_dao_client *c, const cJSON *obj, bx_dao_cb cb, void *arg);
+/* find_(id) (borrowed: the bare key): data is the object or NULL. */
+BX_EXTERN int bx_dao_find(bx_dao_client *c, const cJSON *id, bx_dao_cb cb, void *arg);
+/* remove_(obj) (borrowed; only its id matters; a bare key is wrapped). */
+BX_EXTERN int bx_dao_remove(bx_dao_client *c, const cJSON *obj, bx_dao_cb cb, void *arg);
+
+typedef struct bx_dao_select_opts {
+  const cJSON *where; /* predicate (FOAM JSON) or NULL */
+  const cJSON *order; /* comparator or NULL */
+  int64_t skip;
+  int64_t limit;     /* 0: no limit (as FOAM2's RequestResponseClientDAO) */
+  const cJSON *sink; /* a sink by value (Count ...); NULL: an ArraySink */
+} bx_dao_select_opts;
+
+/* select_: data is the filled sink ({"class":"foam.dao.ArraySink","array":[...]}). opts may
+ * be NULL (everything). */
+BX_EXTERN int bx_dao_select(bx_dao_client *c, const bx_dao_select_opts *opts, bx_dao_cb cb,
+                            void *arg);
+/* removeAll_ (opts->sink ignored). */
+BX_EXTERN int bx_dao_remove_all(bx_dao_client *c, const bx_dao_select_opts *opts, bx_dao_cb cb,
+                                void *arg);
+
+/* listen_: exports a local sink box; fn(event, obj, arg) runs on the loop for each
+ * notification ("put", "remove" with the object, "reset" with NULL). done (optional) gets the
+ * listen_ reply. There is no unsubscribe on the wire: bx_dao_unlisten() stops the local
+ * deliveries and drops the box (the service detaches it when its connection closes). */
+typedef void (*bx_dao_event_fn)(const char *event, const cJSON *obj, void *arg);
+typedef struct bx_dao_listener bx_dao_listener;
+BX_EXTERN int bx_dao_listen(bx_dao_client *c, const cJSON *where, bx_dao_event_fn fn, void *arg,
+                            bx_dao_cb done, void *done_arg, bx_dao_listener **out);
+BX_EXTERN void bx_dao_unlisten(bx_dao_listener *l);
+
+/* ---- predicate builders (FOAM JSON; each takes ownership of its cJSON arguments and
+ * returns a new tree, or NULL when one was NULL or memory ran out) --------------------------- */
+
+BX_EXTERN cJSON *bx_dao_prop(const bx_dao_model *model, const char *name);
+BX_EXTERN cJSON *bx_dao_const(cJSON *value);
+/* op: "Eq" "Neq" "Lt" "Lte" "Gt" "Gte" "In" "Contains" "ContainsIC" "StartsWith"
+ * "StartsWithIC" "EndsWith" (arg1, arg2); "Has" "Not" "Keyword" (arg1 only, arg2 NULL). */
+BX_EXTERN cJSON *bx_dao_pred(const char *op, cJSON *arg1, cJSON *arg2);
+BX_EXTERN cJSON *bx_dao_and(cJSON *a, cJSON *b);
+BX_EXTERN cJSON *bx_dao_or(cJSON *a, cJSON *b);
+BX_EXTERN cJSON *bx_dao_desc(cJSON *comparator);
+BX_EXTERN cJSON *bx_dao_then_by(cJSON *head, cJSON *tail);
+
+/* A small text syntax for predicates (bxctl dao --where): comparisons `field OP value` with
+ * OP one of = != < <= > >= ~ (contains, ignoring case) ^ (starts with, ignoring case),
+ * `has field`, `field in (v, ...)`, `not X`, `X and Y`, `X or Y`, parentheses. Values: numbers,
+ * true/false, "quoted" or bare words (typed by the field: a date takes an ISO string or epoch
+ * ms). Returns 0 and the FOAM JSON in *out, or BX_EBADARG with err explaining. */
+BX_EXTERN int bx_dao_where_parse(const bx_dao_model *model, const char *text, cJSON **out,
+                                 char *err, size_t errlen);
+/* "f1,-f2": ThenBy(f1, Desc(f2)). Same contract. */
+BX_EXTERN int bx_dao_order_parse(const bx_dao_model *model, const char *text, cJSON **out,
+                                 char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

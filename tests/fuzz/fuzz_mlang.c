@@ -20,7 +20,8 @@ static const char *const fz_rows[] = {
     "{\"id\":2,\"title\":\"Write spec\",\"done\":true,\"priority\":5,\"due\":1700000000000,"
     "\"tags\":[\"work\",\"docs\"]}",
     "{\"id\":3,\"title\":\"call Bob\",\"priority\":1}",
-    "{\"id\":4,\"title\":\"100% a_b 'x'\",\"done\":true,\"priority\":-3,\"due\":5,\"tags\":[\"%\"]}",
+    "{\"id\":4,\"title\":\"100% a_b "
+    "'x'\",\"done\":true,\"priority\":-3,\"due\":5,\"tags\":[\"%\"]}",
     "{\"id\":5,\"title\":\"\\u00dcn\\u00efc\\u00f6d\\u00e9\",\"priority\":4}",
 };
 
