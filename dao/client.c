@@ -96,7 +96,7 @@ int bx_dao_client_new(bx_box *service, const bx_dao_model *model, bx_dao_client 
   if (service == NULL || model == NULL) return BX_EINVAL;
   bx_dao_client *c = calloc(1, sizeof *c);
   if (c == NULL) return BX_ENOMEM;
-  int rc = bx_dao_allow_classes(bx_box_ctx(service), model);
+  int rc = model->class_name ? bx_dao_allow_classes(bx_box_ctx(service), model) : 0;
   if (rc) {
     free(c);
     return rc;
@@ -156,7 +156,7 @@ int bx_dao_remove(bx_dao_client *c, const cJSON *obj, bx_dao_cb cb, void *arg) {
   if (c == NULL || obj == NULL) return BX_EINVAL;
   cJSON *wrap = NULL;
   if (!cJSON_IsObject(obj)) { /* a bare key: {"class": model, id: key} */
-    wrap = bx_json_new_object(c->model->class_name);
+    wrap = c->model->class_name ? bx_json_new_object(c->model->class_name) : cJSON_CreateObject();
     if (wrap == NULL || !cJSON_AddItemToObject(wrap, c->model->fields[c->model->id_field].name,
                                                cJSON_Duplicate(obj, true))) {
       cJSON_Delete(wrap);

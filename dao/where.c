@@ -85,7 +85,8 @@ cJSON *bx_dao_then_by(cJSON *head, cJSON *tail) {
 /* ---- the text syntax ---------------------------------------------------------------------- */
 
 typedef struct wh_p {
-  const bx_dao_model *model;
+  const bx_dao_model *model; /* NULL: untyped (values typed by how they are written) */
+  char name[128];            /* the last property read */
   const char *s;
   char *err;
   size_t errlen;
@@ -123,6 +124,8 @@ static bool wh_kw(wh_p *p, const char *kw) {
   return false;
 }
 
+static cJSON *wh_untyped(const char *buf, bool quoted);
+
 /* A value for field f, as JSON. */
 static cJSON *wh_value(wh_p *p, int f) {
   wh_ws(p);
@@ -141,6 +144,7 @@ static cJSON *wh_value(wh_p *p, int f) {
   } else if (!wh_word(p, buf, sizeof buf)) {
     return wh_fail(p, "expected a value"), NULL;
   }
+  if (p->model == NULL) return wh_untyped(buf, quoted);
   bx_dao_ftype t = p->model->fields[f].type;
   char *end;
   switch (t) {
@@ -168,11 +172,31 @@ static cJSON *wh_value(wh_p *p, int f) {
 static cJSON *wh_or(wh_p *p);
 
 static int wh_field(wh_p *p) {
-  char name[128];
-  if (!wh_word(p, name, sizeof name)) return wh_fail(p, "expected a property"), -1;
-  int f = bx_dao_field_index(p->model, name);
+  if (!wh_word(p, p->name, sizeof p->name)) return wh_fail(p, "expected a property"), -1;
+  if (p->model == NULL) return 0;
+  int f = bx_dao_field_index(p->model, p->name);
   if (f < 0) wh_fail(p, "unknown property");
   return f;
+}
+
+static cJSON *wh_prop(wh_p *p) {
+  if (p->model != NULL) return bx_dao_prop(p->model, p->name);
+  cJSON *o = bx_json_new_object("__Property__");
+  if (o == NULL || !cJSON_AddStringToObject(o, "name", p->name)) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* Untyped: true/false, numbers, else a string. */
+static cJSON *wh_untyped(const char *buf, bool quoted) {
+  char *end;
+  if (!quoted && strcmp(buf, "true") == 0) return cJSON_CreateTrue();
+  if (!quoted && strcmp(buf, "false") == 0) return cJSON_CreateFalse();
+  double d = strtod(buf, &end);
+  if (!quoted && *buf && *end == '\0') return cJSON_CreateNumber(d);
+  return cJSON_CreateString(buf);
 }
 
 static cJSON *wh_term(wh_p *p) {
@@ -195,11 +219,11 @@ static cJSON *wh_term(wh_p *p) {
     r = bx_dao_pred("Not", wh_term(p), NULL);
   } else if (wh_kw(p, "has")) {
     int f = wh_field(p);
-    r = f < 0 ? NULL : bx_dao_pred("Has", bx_dao_prop(p->model, p->model->fields[f].name), NULL);
+    r = f < 0 ? NULL : bx_dao_pred("Has", wh_prop(p), NULL);
   } else {
     int f = wh_field(p);
     if (f < 0) goto out;
-    cJSON *prop = bx_dao_prop(p->model, p->model->fields[f].name);
+    cJSON *prop = wh_prop(p);
     wh_ws(p);
     static const struct {
       const char *tok, *op;
@@ -238,9 +262,8 @@ static cJSON *wh_term(wh_p *p) {
       wh_fail(p, "expected an operator");
       goto out;
     }
-    bx_dao_ftype t = p->model->fields[f].type;
     int vf = f;
-    if (t == BX_DAO_STRINGS) vf = -1;
+    if (p->model != NULL && p->model->fields[f].type == BX_DAO_STRINGS) vf = -1;
     cJSON *v;
     if (vf < 0) { /* a string-array property: compare with a string */
       char buf[512];
@@ -278,8 +301,8 @@ static cJSON *wh_or(wh_p *p) {
 
 int bx_dao_where_parse(const bx_dao_model *model, const char *text, cJSON **out, char *err,
                        size_t errlen) {
-  if (out == NULL || model == NULL || text == NULL) return BX_EINVAL;
-  wh_p p = {model, text, err, errlen, 0, false};
+  if (out == NULL || text == NULL) return BX_EINVAL;
+  wh_p p = {.model = model, .s = text, .err = err, .errlen = errlen};
   cJSON *r = wh_or(&p);
   wh_ws(&p);
   if (r != NULL && *p.s != '\0') wh_fail(&p, "unexpected text");
@@ -295,9 +318,9 @@ int bx_dao_where_parse(const bx_dao_model *model, const char *text, cJSON **out,
 
 int bx_dao_order_parse(const bx_dao_model *model, const char *text, cJSON **out, char *err,
                        size_t errlen) {
-  if (out == NULL || model == NULL || text == NULL) return BX_EINVAL;
+  if (out == NULL || text == NULL) return BX_EINVAL;
   *out = NULL;
-  wh_p p = {model, text, err, errlen, 0, false};
+  wh_p p = {.model = model, .s = text, .err = err, .errlen = errlen};
   cJSON *keys[16];
   int n = 0;
   while (!p.failed && n < 16) {
@@ -306,7 +329,7 @@ int bx_dao_order_parse(const bx_dao_model *model, const char *text, cJSON **out,
     if (desc) p.s++;
     int f = wh_field(&p);
     if (f < 0) break;
-    cJSON *k = bx_dao_prop(model, model->fields[f].name);
+    cJSON *k = wh_prop(&p);
     keys[n++] = desc ? bx_dao_desc(k) : k;
     wh_ws(&p);
     if (*p.s == '\0') break;

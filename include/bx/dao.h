@@ -172,7 +172,8 @@ typedef struct bx_dao_client bx_dao_client;
  * service's text in `error`, BX_ETIMEDOUT, BX_ECONNLOST ...). */
 typedef void (*bx_dao_cb)(int status, const cJSON *data, const char *error, void *arg);
 
-/* Creates a client (service referenced, model borrowed) in *out: 0, BX_EINVAL or BX_ENOMEM. */
+/* Creates a client (service referenced, model borrowed) in *out: 0, BX_EINVAL or BX_ENOMEM.
+ * A model with a NULL class_name stands for "unknown" (bxctl): only its id field is used. */
 BX_EXTERN int bx_dao_client_new(bx_box *service, const bx_dao_model *model, bx_dao_client **out);
 /* Frees the client; calls in flight still complete. NULL ok. */
 BX_EXTERN void bx_dao_client_free(bx_dao_client *c);
@@ -229,7 +230,9 @@ BX_EXTERN cJSON *bx_dao_then_by(cJSON *head, cJSON *tail);
  * OP one of = != < <= > >= ~ (contains, ignoring case) ^ (starts with, ignoring case),
  * `has field`, `field in (v, ...)`, `not X`, `X and Y`, `X or Y`, parentheses. Values: numbers,
  * true/false, "quoted" or bare words (typed by the field: a date takes an ISO string or epoch
- * ms). Returns 0 and the FOAM JSON in *out, or BX_EBADARG with err explaining. */
+ * ms). model NULL: any property name, values typed by how they are written (numbers,
+ * true/false, else strings). Returns 0 and the FOAM JSON in *out, or BX_EBADARG with err
+ * explaining. */
 BX_EXTERN int bx_dao_where_parse(const bx_dao_model *model, const char *text, cJSON **out,
                                  char *err, size_t errlen);
 /* "f1,-f2": ThenBy(f1, Desc(f2)). Same contract. */
