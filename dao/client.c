@@ -62,6 +62,21 @@ static const bx_type dc_listen_t = {.kind = BX_KIND_STRUCT,
                                     .fields = dc_listen_fields,
                                     .nfields = 3};
 
+typedef struct dc_stream_args {
+  cJSON *x;
+  dc_csink sink;
+  cJSON *skip, *limit, *order, *pred;
+} dc_stream_args;
+
+#define DC_S(n, f) {n, &dc_json, offsetof(dc_stream_args, f), NULL, 0}
+static const bx_field dc_stream_fields[] = {
+    DC_S("x", x),         {"sink", &dc_csink_t, offsetof(dc_stream_args, sink), NULL, 0},
+    DC_S("skip", skip),   DC_S("limit", limit),
+    DC_S("order", order), DC_S("predicate", pred)};
+static const bx_type dc_stream_t = {.kind = BX_KIND_STRUCT, .name = "select_args",
+                                    .size = sizeof(dc_stream_args), .fields = dc_stream_fields,
+                                    .nfields = 6};
+
 static const bx_field dc_result_fields[] = {{"data", &dc_json, 0, NULL, 0}};
 static const bx_type dc_result_t = {.kind = BX_KIND_STRUCT,
                                     .name = "dao_result",
@@ -78,6 +93,7 @@ static const bx_method dc_remove = {"remove_", &dc_args2, &dc_result_t, 0, NULL}
 static const bx_method dc_select = {"select_", &dc_args6, &dc_result_t, 0, NULL};
 static const bx_method dc_remove_all = {"removeAll_", &dc_args5, &dc_void_t, 0, NULL};
 static const bx_method dc_listen = {"listen_", &dc_listen_t, &dc_result_t, 0, NULL};
+static const bx_method dc_select_stream = {"select_", &dc_stream_t, &dc_result_t, 0, NULL};
 
 struct bx_dao_client {
   bx_box *service;
@@ -253,4 +269,79 @@ void bx_dao_unlisten(bx_dao_listener *l) {
   if (l == NULL) return;
   l->fn = NULL;
   bx_box_unref(l->box); /* l itself goes with the box's last reference */
+}
+
+/* ---- select_ into a sink by reference ------------------------------------------------------ */
+
+typedef struct dc_stream {
+  bx_dao_row_fn row;
+  void *row_arg;
+  bx_dao_cb done;
+  void *done_arg;
+  bx_box *box;
+  bool eof, replied;
+  int status;
+  char error[160];
+} dc_stream;
+
+static void dc_stream_finish(dc_stream *st) {
+  if (st->done) st->done(st->status, NULL, st->status ? st->error : NULL, st->done_arg);
+  st->done = NULL;
+  st->row = NULL;
+  bx_box *box = st->box;
+  st->box = NULL;
+  bx_box_unref(box); /* frees st with the box's last reference */
+}
+
+static void dc_stream_event(bx_box *self, bx_msg *msg, void *data) {
+  (void)self;
+  dc_stream *st = data;
+  const cJSON *o = bx_msg_object(msg);
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+  if (st->row == NULL || !cJSON_IsString(name)) return;
+  if (strcmp(name->valuestring, "put") == 0) {
+    const cJSON *obj = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "args"), 0);
+    if (obj != NULL) st->row(obj, st->row_arg);
+  } else if (strcmp(name->valuestring, "eof") == 0) {
+    st->eof = true;
+    if (st->replied) dc_stream_finish(st);
+  }
+}
+
+static void dc_stream_replied(int status, const cJSON *data, const char *error, void *arg) {
+  (void)data;
+  dc_stream *st = arg;
+  st->replied = true;
+  st->status = status;
+  snprintf(st->error, sizeof st->error, "%s", error ? error : "");
+  if (status != 0 || st->eof) dc_stream_finish(st);
+}
+
+int bx_dao_select_stream(bx_dao_client *c, const bx_dao_select_opts *opts, bx_dao_row_fn row,
+                         void *row_arg, bx_dao_cb done, void *done_arg) {
+  if (c == NULL || row == NULL) return BX_EINVAL;
+  bx_dao_select_opts o = {0};
+  if (opts) o = *opts;
+  dc_stream *st = calloc(1, sizeof *st);
+  if (st == NULL) return BX_ENOMEM;
+  st->row = row;
+  st->row_arg = row_arg;
+  st->done = done;
+  st->done_arg = done_arg;
+  int rc = bx_function_box_new(bx_box_ctx(c->service), dc_stream_event, st, free, &st->box);
+  if (rc) {
+    free(st);
+    return rc;
+  }
+  cJSON *skip = cJSON_CreateNumber((double)o.skip);
+  cJSON *limit = cJSON_CreateNumber(o.limit > 0 ? (double)o.limit : (double)BX_DAO_NO_LIMIT);
+  rc = BX_ENOMEM;
+  if (skip && limit) {
+    dc_stream_args a = {NULL, {st->box}, skip, limit, (cJSON *)o.order, (cJSON *)o.where};
+    rc = dc_call(c, &dc_select_stream, &a, dc_stream_replied, st);
+  }
+  cJSON_Delete(skip);
+  cJSON_Delete(limit);
+  if (rc) bx_box_unref(st->box);
+  return rc;
 }

@@ -204,6 +204,44 @@ static void test_sqlite(void **state) {
   ct_all(true);
 }
 
+typedef struct ct_rows {
+  char ids[256];
+  int n;
+} ct_rows;
+
+static int ct_row(const cJSON *obj, void *arg) {
+  ct_rows *r = arg;
+  size_t n = strlen(r->ids);
+  snprintf(r->ids + n, sizeof r->ids - n, "%s%.0f", n ? "," : "",
+           cJSON_GetObjectItem(obj, "id")->valuedouble);
+  r->n++;
+  return 0;
+}
+
+/* A select into a sink by reference: rows streamed, then eof, then the reply. */
+static void test_select_stream(void **state) {
+  (void)state;
+  ct_env *e = ct_new(true);
+  ct_fill(e);
+  ct_rows rows = {"", 0};
+  cJSON *ord = bx_dao_desc(bx_dao_prop(&bxt_todo_model, "priority"));
+  bx_dao_select_opts so = {NULL, ord, 1, 3, NULL};
+  assert_int_equal(bx_dao_select_stream(e->dao, &so, ct_row, &rows, ct_cb, e), 0);
+  ct_wait(e);
+  assert_int_equal(e->status, 0);
+  assert_string_equal(rows.ids, "5,10,11");
+  rows.ids[0] = '\0';
+  cJSON *none = bx_dao_pred("Eq", bx_dao_prop(&bxt_todo_model, "id"), bx_dao_const(cJSON_CreateNumber(99)));
+  bx_dao_select_opts empty = {none, NULL, 0, 0, NULL};
+  assert_int_equal(bx_dao_select_stream(e->dao, &empty, ct_row, &rows, ct_cb, e), 0);
+  ct_wait(e);
+  assert_int_equal(e->status, 0);
+  assert_string_equal(rows.ids, "");
+  cJSON_Delete(none);
+  cJSON_Delete(ord);
+  ct_free(e);
+}
+
 static void ct_event(const char *event, const cJSON *obj, void *arg) {
   ct_env *e = arg;
   size_t n = strlen(e->events);
@@ -282,6 +320,7 @@ int main(void) {
       cmocka_unit_test(test_memory),
       cmocka_unit_test(test_sqlite),
       cmocka_unit_test(test_listen),
+      cmocka_unit_test(test_select_stream),
       cmocka_unit_test(test_notify_before_reply),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -199,6 +199,12 @@ typedef struct bx_dao_select_opts {
  * be NULL (everything). */
 BX_EXTERN int bx_dao_select(bx_dao_client *c, const bx_dao_select_opts *opts, bx_dao_cb cb,
                             void *arg);
+/* select_ into a sink passed by reference (a ClientSink: streaming): the service sends one
+ * one-way put per row, then eof, then its reply; row(obj, row_arg) runs on the loop for each
+ * row (obj borrowed), then done once, after both the eof and the reply (opts->sink ignored). */
+BX_EXTERN int bx_dao_select_stream(bx_dao_client *c, const bx_dao_select_opts *opts,
+                                   bx_dao_row_fn row, void *row_arg, bx_dao_cb done,
+                                   void *done_arg);
 /* removeAll_ (opts->sink ignored). */
 BX_EXTERN int bx_dao_remove_all(bx_dao_client *c, const bx_dao_select_opts *opts, bx_dao_cb cb,
                                 void *arg);
