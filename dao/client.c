@@ -68,13 +68,16 @@ typedef struct dc_stream_args {
   cJSON *skip, *limit, *order, *pred;
 } dc_stream_args;
 
-#define DC_S(n, f) {n, &dc_json, offsetof(dc_stream_args, f), NULL, 0}
+#define DC_S(n, f) \
+  { n, &dc_json, offsetof(dc_stream_args, f), NULL, 0 }
 static const bx_field dc_stream_fields[] = {
     DC_S("x", x),         {"sink", &dc_csink_t, offsetof(dc_stream_args, sink), NULL, 0},
     DC_S("skip", skip),   DC_S("limit", limit),
     DC_S("order", order), DC_S("predicate", pred)};
-static const bx_type dc_stream_t = {.kind = BX_KIND_STRUCT, .name = "select_args",
-                                    .size = sizeof(dc_stream_args), .fields = dc_stream_fields,
+static const bx_type dc_stream_t = {.kind = BX_KIND_STRUCT,
+                                    .name = "select_args",
+                                    .size = sizeof(dc_stream_args),
+                                    .fields = dc_stream_fields,
                                     .nfields = 6};
 
 static const bx_field dc_result_fields[] = {{"data", &dc_json, 0, NULL, 0}};

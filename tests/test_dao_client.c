@@ -231,7 +231,8 @@ static void test_select_stream(void **state) {
   assert_int_equal(e->status, 0);
   assert_string_equal(rows.ids, "5,10,11");
   rows.ids[0] = '\0';
-  cJSON *none = bx_dao_pred("Eq", bx_dao_prop(&bxt_todo_model, "id"), bx_dao_const(cJSON_CreateNumber(99)));
+  cJSON *none =
+      bx_dao_pred("Eq", bx_dao_prop(&bxt_todo_model, "id"), bx_dao_const(cJSON_CreateNumber(99)));
   bx_dao_select_opts empty = {none, NULL, 0, 0, NULL};
   assert_int_equal(bx_dao_select_stream(e->dao, &empty, ct_row, &rows, ct_cb, e), 0);
   ct_wait(e);
