@@ -353,14 +353,14 @@ static void dc_replay(const char *file, bool sqlite) {
 
 #define DC_FILES(X)                                                                                \
   X(clientdao_tcp_2018)                                                                            \
-  X(clientdao_tcp_2018_client_head_server) X(clientdao_tcp_head)                                   \
-      X(clientdao_tcp_head_client_2018_server) X(clientdao_ws_2018)                                \
-          X(clientdao_ws_2018_client_head_server) X(clientdao_ws_head)                             \
-              X(clientdao_ws_head_client_2018_server) X(errors_tcp_2018) X(errors_tcp_head)        \
-                  X(errors_ws_2018) X(errors_ws_head) X(listen_tcp_2018)                           \
-                      X(listen_tcp_2018_client_head_server) X(listen_tcp_head)                     \
-                          X(listen_tcp_head_client_2018_server) X(listen_ws_2018) X(               \
-                              listen_ws_2018_client_head_server) X(listen_ws_head)                 \
+  X(clientdao_tcp_2018_client_head_server)                                                         \
+  X(clientdao_tcp_head) X(clientdao_tcp_head_client_2018_server) X(clientdao_ws_2018)              \
+      X(clientdao_ws_2018_client_head_server) X(clientdao_ws_head)                                 \
+          X(clientdao_ws_head_client_2018_server) X(errors_tcp_2018) X(errors_tcp_head)            \
+              X(errors_ws_2018) X(errors_ws_head) X(listen_tcp_2018)                               \
+                  X(listen_tcp_2018_client_head_server) X(listen_tcp_head)                         \
+                      X(listen_tcp_head_client_2018_server) X(listen_ws_2018)                      \
+                          X(listen_ws_2018_client_head_server) X(listen_ws_head)                   \
                               X(listen_ws_head_client_2018_server) X(notification_tcp_head) X(     \
                                   notification_ws_head) X(polling_tcp_2018) X(polling_tcp_head)    \
                                   X(polling_ws_2018) X(polling_ws_head) X(streaming_tcp_2018) X(   \
