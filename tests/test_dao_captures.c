@@ -351,53 +351,50 @@ static void dc_replay(const char *file, bool sqlite) {
   dc_env_free(e);
 }
 
-#define DC_FILES(X)                                                                                \
-  X(clientdao_tcp_2018)                                                                            \
-  X(clientdao_tcp_2018_client_head_server)                                                         \
-  X(clientdao_tcp_head) X(clientdao_tcp_head_client_2018_server) X(clientdao_ws_2018)              \
-      X(clientdao_ws_2018_client_head_server) X(clientdao_ws_head)                                 \
-          X(clientdao_ws_head_client_2018_server) X(errors_tcp_2018) X(errors_tcp_head)            \
-              X(errors_ws_2018) X(errors_ws_head) X(listen_tcp_2018)                               \
-                  X(listen_tcp_2018_client_head_server) X(listen_tcp_head)                         \
-                      X(listen_tcp_head_client_2018_server) X(listen_ws_2018)                      \
-                          X(listen_ws_2018_client_head_server) X(listen_ws_head)                   \
-                              X(listen_ws_head_client_2018_server) X(notification_tcp_head) X(     \
-                                  notification_ws_head) X(polling_tcp_2018) X(polling_tcp_head)    \
-                                  X(polling_ws_2018) X(polling_ws_head) X(streaming_tcp_2018) X(   \
-                                      streaming_tcp_2018_client_head_server) X(streaming_tcp_head) \
-                                      X(streaming_tcp_head_client_2018_server)                     \
-                                          X(streaming_ws_2018)                                     \
-                                              X(streaming_ws_2018_client_head_server)              \
-                                                  X(streaming_ws_head)                             \
-                                                      X(streaming_ws_head_client_2018_server)
+/* Every capture file, each replayed against both stores (one cmocka test per pair). */
+static const char *const dc_files[] = {
+    "clientdao_tcp_2018",    "clientdao_tcp_2018-client_head-server",
+    "clientdao_tcp_head",    "clientdao_tcp_head-client_2018-server",
+    "clientdao_ws_2018",     "clientdao_ws_2018-client_head-server",
+    "clientdao_ws_head",     "clientdao_ws_head-client_2018-server",
+    "errors_tcp_2018",       "errors_tcp_head",
+    "errors_ws_2018",        "errors_ws_head",
+    "listen_tcp_2018",       "listen_tcp_2018-client_head-server",
+    "listen_tcp_head",       "listen_tcp_head-client_2018-server",
+    "listen_ws_2018",        "listen_ws_2018-client_head-server",
+    "listen_ws_head",        "listen_ws_head-client_2018-server",
+    "notification_tcp_head", "notification_ws_head",
+    "polling_tcp_2018",      "polling_tcp_head",
+    "polling_ws_2018",       "polling_ws_head",
+    "streaming_tcp_2018",    "streaming_tcp_2018-client_head-server",
+    "streaming_tcp_head",    "streaming_tcp_head-client_2018-server",
+    "streaming_ws_2018",     "streaming_ws_2018-client_head-server",
+    "streaming_ws_head",     "streaming_ws_head-client_2018-server",
+};
+#define DC_NFILES (sizeof dc_files / sizeof dc_files[0])
 
-/* The file name: '_' between trees is '-' on disk ("2018-client_head-server"). */
-static void dc_run(const char *id, bool sqlite) {
+typedef struct dc_case {
+  const char *file;
+  bool sqlite;
+  char name[96];
+} dc_case;
+
+static void test_capture(void **state) {
+  const dc_case *c = *state;
   char file[128];
-  snprintf(file, sizeof file, "%s", id);
-  char *p = strstr(file, "_client_");
-  if (p) {
-    p[0] = '-';
-    char *q = strstr(file, "_server");
-    if (q) q[0] = '-';
-  }
-  strcat(file, ".jsonl");
-  dc_replay(file, sqlite);
+  snprintf(file, sizeof file, "%s.jsonl", c->file);
+  dc_replay(file, c->sqlite);
 }
 
-#define DC_TEST(id)                            \
-  static void test_mem_##id(void **state) {    \
-    (void)state;                               \
-    dc_run(#id, false);                        \
-  }                                            \
-  static void test_sqlite_##id(void **state) { \
-    (void)state;                               \
-    dc_run(#id, true);                         \
-  }
-DC_FILES(DC_TEST)
-
 int main(void) {
-#define DC_ENTRY(id) cmocka_unit_test(test_mem_##id), cmocka_unit_test(test_sqlite_##id),
-  const struct CMUnitTest tests[] = {DC_FILES(DC_ENTRY)};
+  static dc_case cases[DC_NFILES * 2];
+  static struct CMUnitTest tests[DC_NFILES * 2];
+  for (size_t i = 0; i < DC_NFILES * 2; i++) {
+    dc_case *c = &cases[i];
+    c->file = dc_files[i / 2];
+    c->sqlite = i % 2 == 1;
+    snprintf(c->name, sizeof c->name, "%s_%s", c->sqlite ? "sqlite" : "memory", c->file);
+    tests[i] = (struct CMUnitTest){c->name, test_capture, NULL, NULL, c};
+  }
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
