@@ -1,14 +1,21 @@
-/* The model test.Todo of the FOAM2 DAO captures (spec/foam/dao.md): id integer primary key,
- * title string, done bool, priority integer, due Date, tags array of strings. */
+/* The model test.Todo of the FOAM2 DAO captures as a C struct read by bxgen: a DAO model
+ * (BX_DAO_ID) gives test_todo_dao_model and test_todo_to_dao / _from_dao / _dao_clear in
+ * todo_stub.h. A DAO model needs no method. */
 #ifndef TODO_H
 #define TODO_H
 
 #include <bx.h>
 
-static const bx_dao_field todo_fields[] = {
-    {"id", BX_DAO_INT},       {"title", BX_DAO_STRING}, {"done", BX_DAO_BOOL},
-    {"priority", BX_DAO_INT}, {"due", BX_DAO_DATE},     {"tags", BX_DAO_STRINGS},
-};
-static const bx_dao_model todo_model = {"test.Todo", todo_fields, 6, 0};
+BX_INTERFACE(todo);
+
+typedef struct test_todo {
+  int64_t id BX_DAO_ID;
+  char *title;
+  bool done;
+  int32_t priority;
+  double due BX_DATE; /* epoch ms; NAN: no due date */
+  char **tags BX_COUNT(ntags);
+  uint32_t ntags;
+} test_todo BX_CLASS("test.Todo");
 
 #endif

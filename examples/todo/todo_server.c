@@ -1,6 +1,6 @@
-/* todo_server: serves a DAO of test.Todo (todo.h) as "todos", in memory or on SQLite, on its
- * own listeners, in a hub, or both. FOAM2's ClientDAOs, bx_dao_client, bx.js's conn.dao() and
- * bxctl dao use it.
+/* todo_server: serves a DAO of test.Todo (the struct in todo.h, read by bxgen) as "todos", in
+ * memory or on SQLite, on its own listeners, in a hub, or both. FOAM2's ClientDAOs, bx_dao_client,
+ * bx.js's conn.dao() and bxctl dao use it.
  *
  *   todo_server [--listen URL]... [--store memory|sqlite:PATH] [--connect HUBURL [--token T]]
  *               [--name todos] [--www DIR] [--log-level LEVEL]
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "todo.h"
+#include "todo_stub.h" /* bxgen: test_todo_dao_model from todo.h */
 
 #define MAX_LISTENERS 8
 
@@ -144,9 +144,9 @@ int main(int argc, char **argv) {
   if (nurls == 0 && s.hub_url == NULL) urls[nurls++] = "tcp://127.0.0.1:0";
   int rc;
   if (strcmp(store, "memory") == 0) {
-    rc = bx_dao_memory_store_new(&todo_model, &s.store);
+    rc = bx_dao_memory_store_new(&test_todo_dao_model, &s.store);
   } else if (strncmp(store, "sqlite:", 7) == 0) {
-    rc = bx_dao_sqlite_store_new(&todo_model, store + 7, &s.store);
+    rc = bx_dao_sqlite_store_new(&test_todo_dao_model, store + 7, &s.store);
   } else {
     fprintf(stderr, "todo_server: --store is memory or sqlite:PATH\n");
     return 2;
@@ -161,7 +161,7 @@ int main(int argc, char **argv) {
   o.log_level = level;
   o.name = "/todo_server";
   rc = bx_ctx_new(&s.loop, &o, &s.ctx);
-  if (rc == 0) rc = bx_dao_service_new(s.ctx, &todo_model, s.store, NULL, &s.service);
+  if (rc == 0) rc = bx_dao_service_new(s.ctx, &test_todo_dao_model, s.store, NULL, &s.service);
   if (rc == 0) rc = bx_register(bx_ctx_registry(s.ctx), s.name, s.service, NULL);
   if (rc == 0 && s.hub_url) {
     if (token) {
