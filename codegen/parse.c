@@ -647,7 +647,8 @@ static void parse_interface(bxg_parser *p, const bxg_options *opt) {
   bxg_dao_models(p); /* appends the others; they only get a DAO block, no descriptor */
   p->m->ndaos = p->m->nusers - reachable;
   p->m->daos = bxg_xcalloc(p->m->ndaos + 1, sizeof *p->m->daos);
-  memcpy(p->m->daos, p->m->users + reachable, p->m->ndaos * sizeof *p->m->daos);
+  if (p->m->ndaos > 0)
+    memcpy(p->m->daos, p->m->users + reachable, p->m->ndaos * sizeof *p->m->daos);
   p->m->nusers = reachable;
   bool daos = p->m->ndaos > 0;
   for (size_t i = 0; i < p->m->nusers; i++)
