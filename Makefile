@@ -49,7 +49,7 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 FUZZ_BUILD         ?= build-fuzz
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 20
-FUZZ_TARGETS       ?= decode args lob msgbox stream th_handshake th_channel th_box
+FUZZ_TARGETS       ?= decode args lob msgbox stream th_handshake th_channel th_box mlang
 FUZZ_RUN = for t in $(FUZZ_TARGETS); do \
 	  ml=4096; [ $$t = stream ] && ml=16384; \
 	  rm -rf $(FUZZ_BUILD)/corpus-$$t && cp -r tests/fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t && \

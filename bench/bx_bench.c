@@ -33,6 +33,9 @@
  *               crypto_secretbox_easy + open_easy with a precomputed key (bench/th.c, sodium.c)
  *   th-rtt      a round trip of 230 bytes on a reliable telehash channel between two bx
  *               endpoints in two processes over UDP loopback, next to raw-udp
+ *   dao-put, dao-find   DAO round trips (bench/dao.c) next to dao-rpc-echo, calc.echo of the
+ *               same size over the same transport; dao-select-10k-memory|sqlite: 10,000 rows
+ *               streamed through a remote sink, figures per row (rows/s)
  * Memory: RSS of bxd idle and with 1,000 and 10,000 idle Unix connections (bytes per
  * connection), and the RSS growth of a context with 100,000 registered names (--no-memory
  * skips it).
@@ -62,6 +65,7 @@
 
 #include "calc_impl.h"
 #include "calc_stub.h"
+#include "dao.h"
 #include "instructions.h"
 #include "memory.h"
 #include "peers.h"
@@ -106,6 +110,10 @@ static void record(const char *scenario, const char *system, size_t size, double
       scenario,      system, size, sum / n, lat[n / 2], lat[(int)(n * 0.99)], n / (total_us / 1e6),
       current_round, 0};
   results[nresults++] = r;
+}
+
+static void record_dao(const char *scenario, size_t size, double *lat, int n, double total_us) {
+  record(scenario, "bx", size, lat, n, total_us);
 }
 
 /* Pinned mode runs every process on CPU 0: on a small VM a wakeup across cores costs tens of
@@ -760,6 +768,7 @@ int main(int argc, char **argv) {
   snprintf(uv_path, sizeof uv_path, "/tmp/bx-bench-uv-%d.sock", (int)getpid());
   snprintf(ipc, sizeof ipc, "ipc:///tmp/bx-bench-peer-%d", (int)getpid());
   pid_t ps = serve_on(pipe_url, &o, 0);
+  bool have_dao = bench_dao_start() == 0;
   for (current_round = 0; current_round < o.rounds; current_round++) {
     /* The request frame for add(i,1) is about 230 bytes: the floor moves the same. */
     bench_raw("raw-unix", false, 230, &o);
@@ -798,7 +807,12 @@ int main(int argc, char **argv) {
     bench_adds("pipeline-1", pipe_url, 1, &o);
     bench_adds("pipeline-16", pipe_url, 16, &o);
     bench_adds("pipeline-128", pipe_url, 128, &o);
+    if (have_dao) {
+      bench_dao_run(o.ops / 10, record_dao);
+      bench_echo("dao-rpc-echo", unix_url, BENCH_DAO_OBJECT_BYTES, &o);
+    }
   }
+  bench_dao_stop();
   set_ratios();
   merge_rounds();
   pid_t all[] = {us, ts, ws, ms, hub_svc, hub, ps};

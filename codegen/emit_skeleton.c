@@ -65,6 +65,7 @@ char *bxg_emit_skeleton_h(const bxg_model *m) {
       "the box in *out,\n * or an error code (*out NULL). */\n"
       "int %s_skeleton_new(bx_ctx *ctx, const %s_ops *ops, void *impl, bx_box **out);\n\n",
       m->iface, m->iface);
+  bxg_emit_dao_models(&b, m);
   bxg_emit_header_close(&b, m, "SKELETON");
   return b.data;
 }

@@ -147,6 +147,7 @@ char *bxg_emit_stub_h(const bxg_model *m) {
   stub_h_intro(&b, m);
   for (size_t i = 0; i < m->nmethods; i++)
     stub_decls(&b, &m->methods[i]);
+  bxg_emit_dao_models(&b, m);
   bxg_emit_header_close(&b, m, "STUB");
   return b.data;
 }

@@ -51,6 +51,8 @@ typedef struct bxg_slot {
   char *count_name; /* ARRAY: the C name of the count field or parameter */
   bxg_vtype count;  /* ARRAY: the count's integer type */
   bxg_loc loc;
+  bool dao_id; /* a DAO model's id field (BX_DAO_ID) */
+  bool date;   /* a DAO model's date field (BX_DATE) */
 } bxg_slot;
 
 /* A struct or enum declared in the interface header. */
@@ -65,7 +67,8 @@ struct bxg_user {
   char **values; /* ENUM: enumerator names */
   size_t nvalues;
   bxg_loc loc;
-  bool owns; /* STRUCT: holds memory to free (strings, arrays, ...) */
+  bool owns;      /* STRUCT: holds memory to free (strings, arrays, ...) */
+  bool dao_model; /* STRUCT: has a BX_DAO_ID field (emit_dao.c) */
 };
 
 typedef enum bxg_dir { BXG_IN, BXG_OUT, BXG_INOUT } bxg_dir;
@@ -109,6 +112,8 @@ typedef struct bxg_model {
   size_t nmethods;
   bxg_user **users; /* reachable structs and enums, in declaration order */
   size_t nusers;
+  bxg_user **daos; /* DAO models no method mentions (emit_dao.c only) */
+  size_t ndaos;
   bxg_derived *derived;
   size_t nderived;
   bxg_strs files; /* string pool for bxg_loc.file */
@@ -162,5 +167,7 @@ char *bxg_emit_skeleton_h(const bxg_model *m);
 char *bxg_emit_skeleton_c(const bxg_model *m);
 char *bxg_emit_stub_h(const bxg_model *m);
 char *bxg_emit_stub_c(const bxg_model *m);
+/* emit_dao.c: the DAO models (structs with BX_DAO_ID) as a guarded block of a header. */
+void bxg_emit_dao_models(bxg_buf *b, const bxg_model *m);
 
 #endif /* BXG_MODEL_H */

@@ -652,7 +652,17 @@ static void parse_interface(bxg_parser *p, const bxg_options *opt) {
     return;
   }
   parse_methods(p);
-  if (bxg_error_count() == 0 && p->m->nmethods == 0)
+  size_t reachable = p->m->nusers;
+  bxg_dao_models(p); /* appends the others; they only get a DAO block, no descriptor */
+  p->m->ndaos = p->m->nusers - reachable;
+  p->m->daos = bxg_xcalloc(p->m->ndaos + 1, sizeof *p->m->daos);
+  if (p->m->ndaos > 0)
+    memcpy(p->m->daos, p->m->users + reachable, p->m->ndaos * sizeof *p->m->daos);
+  p->m->nusers = reachable;
+  bool daos = p->m->ndaos > 0;
+  for (size_t i = 0; i < p->m->nusers; i++)
+    daos = daos || p->m->users[i]->dao_model;
+  if (bxg_error_count() == 0 && p->m->nmethods == 0 && !daos)
     bxg_error(&p->m->iface_loc, "interface '%s' declares no methods (functions named %s_*)",
               p->m->iface, p->m->iface);
 }
@@ -726,6 +736,9 @@ void bxg_model_free(bxg_model *m) {
     parse_method_free(&m->methods[i]);
   for (size_t i = 0; i < m->nusers; i++)
     bxg_user_free(m->users[i]);
+  for (size_t i = 0; i < m->ndaos; i++)
+    bxg_user_free(m->daos[i]);
+  free(m->daos);
   for (size_t i = 0; i < m->nderived; i++)
     free(m->derived[i].name);
   free(m->methods);

@@ -16,7 +16,9 @@ enum {
   BXG_A_ONEWAY = 1u << 4,
   BXG_A_CLASS = 1u << 5,
   BXG_A_IFACE = 1u << 6,
-  BXG_A_VERSION = 1u << 7
+  BXG_A_VERSION = 1u << 7,
+  BXG_A_DAO_ID = 1u << 8, /* a DAO model's id field */
+  BXG_A_DATE = 1u << 9    /* a DAO model's date field (double, epoch ms) */
 };
 
 typedef struct bxg_annots {
@@ -81,5 +83,8 @@ CXType bxg_pointee(CXType t); /* keeps typedef names */
 void bxg_vtype_free(bxg_vtype *t);
 void bxg_slot_free(bxg_slot *s);
 void bxg_user_free(bxg_user *u);
+
+/* types.c: adds the structs with a BX_DAO_ID field (DAO models) that no method mentions. */
+void bxg_dao_models(bxg_parser *p);
 
 #endif /* BXG_PARSE_H */

@@ -104,7 +104,8 @@ static const struct {
 } types_annot_names[] = {{BXG_A_OUT, "BX_OUT"},           {BXG_A_INOUT, "BX_INOUT"},
                          {BXG_A_NULLABLE, "BX_NULLABLE"}, {BXG_A_COUNT, "BX_COUNT"},
                          {BXG_A_ONEWAY, "BX_ONEWAY"},     {BXG_A_CLASS, "BX_CLASS"},
-                         {BXG_A_IFACE, "BX_INTERFACE"},   {BXG_A_VERSION, "BX_INTERFACE"}};
+                         {BXG_A_IFACE, "BX_INTERFACE"},   {BXG_A_VERSION, "BX_INTERFACE"},
+                         {BXG_A_DAO_ID, "BX_DAO_ID"},     {BXG_A_DATE, "BX_DATE"}};
 
 typedef struct types_annot_ctx {
   bxg_parser *p;
@@ -136,6 +137,10 @@ static void types_annot_one(types_annot_ctx *x, const char *s) {
     a->set |= BXG_A_NULLABLE;
   else if (strcmp(s, "bx:oneway") == 0)
     a->set |= BXG_A_ONEWAY;
+  else if (strcmp(s, "bx:dao-id") == 0)
+    a->set |= BXG_A_DAO_ID;
+  else if (strcmp(s, "bx:date") == 0)
+    a->set |= BXG_A_DATE;
   else if (bxg_starts_with(s, "bx:count=")) {
     a->set |= BXG_A_COUNT;
     types_set_value(x, &a->count, s + 9, "BX_COUNT");
@@ -389,7 +394,8 @@ static enum CXChildVisitResult types_field_visit(CXCursor c, CXCursor parent, CX
   f->name = bxg_cursor_name(c);
   f->loc = bxg_cursor_loc(fs->p, c);
   f->what = bxg_strf("field '%s' of '%s'", f->name, fs->u->c_type);
-  f->ok = bxg_annots_read(fs->p, c, BXG_A_NULLABLE | BXG_A_COUNT, &f->loc, f->what, &f->a);
+  f->ok = bxg_annots_read(fs->p, c, BXG_A_NULLABLE | BXG_A_COUNT | BXG_A_DAO_ID | BXG_A_DATE,
+                          &f->loc, f->what, &f->a);
   if (*f->name == '\0') {
     bxg_error(&f->loc, "struct '%s': anonymous members are not supported", fs->u->c_type);
     f->ok = false;
@@ -452,6 +458,8 @@ static bool types_field_slot(bxg_parser *p, types_fields *fs, types_field *f, bx
 
   s->name = bxg_xstrdup(f->name);
   s->loc = f->loc;
+  s->dao_id = (f->a.set & BXG_A_DAO_ID) != 0;
+  s->date = (f->a.set & BXG_A_DATE) != 0;
   if (f->a.count != NULL) return types_array_slot(p, fs, f, s);
   if (f->a.set & BXG_A_NULLABLE) {
     s->shape = BXG_NULLABLE;
@@ -459,6 +467,48 @@ static bool types_field_slot(bxg_parser *p, types_fields *fs, types_field *f, bx
   }
   s->shape = BXG_VALUE;
   return bxg_value_type(p, t, BXG_CTX_FIELD, &f->loc, f->what, &s->type);
+}
+
+/* A DAO model (a BX_DAO_ID field): one id, an integer or string; every field an integer, a
+ * float, a bool, a string, an array of strings or a BX_DATE double. */
+static bool types_dao_check(bxg_user *u) {
+  size_t ids = 0;
+  bool ok = true;
+
+  for (size_t i = 0; i < u->nfields; i++)
+    ids += u->fields[i].dao_id;
+  for (size_t i = 0; i < u->nfields; i++) {
+    const bxg_slot *s = &u->fields[i];
+    bxg_kind k = s->type.kind;
+    bool scalar = s->shape == BXG_VALUE &&
+                  (bxg_kind_is_int(k) || k == BXG_FLOAT || k == BXG_DOUBLE || k == BXG_BOOL);
+    bool text = s->shape == BXG_VALUE && k == BXG_STRING;
+    bool texts = s->shape == BXG_ARRAY && k == BXG_STRING;
+
+    if (s->dao_id && !(text || (s->shape == BXG_VALUE && bxg_kind_is_int(k)))) {
+      bxg_error(&s->loc, "field '%s' of '%s': BX_DAO_ID needs an integer or a string", s->name,
+                u->c_type);
+      ok = false;
+    }
+    if (s->date && !(s->shape == BXG_VALUE && k == BXG_DOUBLE)) {
+      bxg_error(&s->loc, "field '%s' of '%s': BX_DATE needs a double (epoch ms)", s->name,
+                u->c_type);
+      ok = false;
+    }
+    if (ids > 0 && !(scalar || text || texts) && s->dao_id == false) {
+      bxg_error(&s->loc,
+                "field '%s' of '%s': a DAO model holds integers, floats, bools, strings and "
+                "arrays of strings",
+                s->name, u->c_type);
+      ok = false;
+    }
+  }
+  if (ids > 1) {
+    bxg_error(&u->loc, "struct '%s': more than one BX_DAO_ID field", u->c_type);
+    ok = false;
+  }
+  u->dao_model = ok && ids == 1;
+  return ok;
 }
 
 static bool types_struct_fields(bxg_parser *p, bxg_user *u, CXCursor def) {
@@ -475,6 +525,7 @@ static bool types_struct_fields(bxg_parser *p, bxg_user *u, CXCursor def) {
     ok = types_field_slot(p, &fs, &fs.items[i], &u->fields[u->nfields++]);
     u->owns = u->owns || (ok && bxg_slot_owns(&u->fields[u->nfields - 1]));
   }
+  ok = ok && types_dao_check(u);
   for (size_t i = 0; i < fs.n; i++) {
     free(fs.items[i].name);
     free(fs.items[i].what);
@@ -745,4 +796,37 @@ void bxg_user_free(bxg_user *u) {
   free(u->ident);
   free(u->class_name);
   free(u);
+}
+
+/* ---- DAO models that no method mentions ---- */
+
+static enum CXChildVisitResult types_dao_attr(CXCursor c, CXCursor parent, CXClientData d) {
+  (void)parent;
+  if (clang_getCursorKind(c) == CXCursor_AnnotateAttr) {
+    CXString s = clang_getCursorSpelling(c);
+    if (strcmp(clang_getCString(s), "bx:dao-id") == 0) *(bool *)d = true;
+    clang_disposeString(s);
+  }
+  return CXChildVisit_Continue;
+}
+
+static enum CXChildVisitResult types_dao_field(CXCursor c, CXCursor parent, CXClientData d) {
+  (void)parent;
+  if (clang_getCursorKind(c) == CXCursor_FieldDecl) clang_visitChildren(c, types_dao_attr, d);
+  return CXChildVisit_Continue;
+}
+
+void bxg_dao_models(bxg_parser *p) {
+  for (size_t i = 0; i < p->typedef_usrs.n; i++) {
+    CXType u = clang_getCanonicalType(clang_getTypedefDeclUnderlyingType(p->typedefs[i]));
+    CXCursor def = clang_getCursorDefinition(clang_getTypeDeclaration(u));
+    bool dao = false;
+
+    if (u.kind != CXType_Record || clang_Cursor_isNull(def)) continue;
+    clang_visitChildren(def, types_dao_field, &dao);
+    if (dao) {
+      bxg_loc loc = bxg_cursor_loc(p, def);
+      types_user(p, u, &loc, "DAO model");
+    }
+  }
 }

@@ -18,5 +18,6 @@
 #include "bx/msgbox.h"
 #include "bx/telehash.h"
 #include "bx/th_box.h"
+#include "bx/dao.h"
 
 #endif /* BX_H */

@@ -13,6 +13,8 @@
  *   conn.notify('calc', 'notify', ['hi']);                    // one-way
  *   const box = conn.export({ tick(n) { console.log(n); } }); // callable by the server
  *   await conn.call('calc', 'countdown', [box, 3]);           // tick(3), tick(2), tick(1); 3
+ *   const todos = conn.dao('todos');                          // a DAO (docs/dao.md)
+ *   await todos.select({ where: M.eq('done', false), orderBy: '-priority', limit: 10 });
  *   conn.close();
  *
  * @module bx
@@ -254,6 +256,16 @@ export class Connection extends EventTarget {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * A client of the DAO service registered as `service` (FOAM2's ClientDAO wire, docs/dao.md):
+   * `put`, `find`, `remove`, `select`, `removeAll`, `listen`.
+   * @param {string} service  @param {{of?: string}} [opts] the model's class (for remove(id))
+   * @returns {DaoClient}
+   */
+  dao(service, opts = {}) {
+    return new DaoClient(this, service, opts);
   }
 
   /** Calls `method` of `service` one-way (no reply box): fire and forget. */
@@ -652,6 +664,138 @@ export class Connection extends EventTarget {
     }
     if (isBoxRef(value)) return new RemoteBox(this, value);
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this._fromWire(v)]));
+  }
+}
+
+// ---- DAOs ----------------------------------------------------------------------------------
+
+const NO_LIMIT = 9007199254740991; // 2^53-1: FOAM2's "no limit"
+const prop = (p) =>
+  typeof p === 'string' ? { class: '__Property__', name: p } : p; // a name or an mLang value
+const konst = (value) => ({ class: 'foam.mlang.Constant', value });
+const pred = (op, a, b) =>
+  b === undefined
+    ? { class: `foam.mlang.predicate.${op}`, arg1: a }
+    : { class: `foam.mlang.predicate.${op}`, arg1: a, arg2: b };
+
+/**
+ * mLang builders for DAO queries (FOAM JSON): properties by name, values as constants.
+ * @example M.and(M.eq('done', false), M.containsIC('title', 'milk'))
+ */
+export const M = {
+  prop,
+  eq: (p, v) => pred('Eq', prop(p), konst(v)),
+  neq: (p, v) => pred('Neq', prop(p), konst(v)),
+  lt: (p, v) => pred('Lt', prop(p), konst(v)),
+  lte: (p, v) => pred('Lte', prop(p), konst(v)),
+  gt: (p, v) => pred('Gt', prop(p), konst(v)),
+  gte: (p, v) => pred('Gte', prop(p), konst(v)),
+  in: (p, values) => pred('In', prop(p), konst(values)),
+  contains: (p, s) => pred('Contains', prop(p), konst(s)),
+  containsIC: (p, s) => pred('ContainsIC', prop(p), konst(s)),
+  startsWith: (p, s) => pred('StartsWith', prop(p), konst(s)),
+  startsWithIC: (p, s) => pred('StartsWithIC', prop(p), konst(s)),
+  has: (p) => pred('Has', prop(p)),
+  keyword: (s) => pred('Keyword', konst(s)),
+  not: (p) => pred('Not', p),
+  and: (...args) => ({ class: 'foam.mlang.predicate.And', args }),
+  or: (...args) => ({ class: 'foam.mlang.predicate.Or', args }),
+  desc: (p) => ({ class: 'foam.mlang.order.Desc', arg1: prop(p) }),
+  thenBy: (head, tail) => ({ class: 'foam.mlang.order.ThenBy', head, tail }),
+  count: () => ({ class: 'foam.mlang.sink.Count' }),
+};
+
+/** orderBy: 'title', '-priority', ['done', '-title'] or a comparator object. */
+function comparator(order) {
+  if (order === undefined || order === null) return null;
+  if (typeof order === 'string') return order.startsWith('-') ? M.desc(order.slice(1)) : prop(order);
+  if (Array.isArray(order)) {
+    const keys = order.map(comparator).filter(Boolean);
+    if (keys.length === 0) return null;
+    return keys.reduceRight((tail, head) => M.thenBy(head, tail));
+  }
+  return order;
+}
+
+/** A DAO served over boxes (Connection.dao()). Every method returns a Promise. */
+export class DaoClient {
+  constructor(connection, service, opts = {}) {
+    this.connection = connection;
+    this.service = service;
+    this.of = opts.of;
+  }
+
+  _call(method, args) {
+    return this.connection.call(this.service, method, [null, ...args]);
+  }
+
+  /** Inserts or replaces by id; resolves to the stored object. */
+  put(obj) {
+    return this._call('put_', [obj]);
+  }
+
+  /** The object with this id, or null. */
+  async find(id) {
+    return (await this._call('find_', [id])) ?? null;
+  }
+
+  /** Removes by id (an object or a bare id); resolves to the removed object or null. */
+  async remove(objOrId) {
+    const obj =
+      isObject(objOrId) ? objOrId : this.of ? { class: this.of, id: objOrId } : { id: objOrId };
+    return (await this._call('remove_', [obj])) ?? null;
+  }
+
+  /**
+   * Selects: resolves to the array of objects, or to the filled sink when `sink` is given
+   * (e.g. M.count() gives {class, value}).
+   * @param {{where?: object, orderBy?: string|Array|object, skip?: number, limit?: number,
+   *   sink?: object}} [q]
+   */
+  async select(q = {}) {
+    const sink = q.sink ?? { class: 'foam.dao.ArraySink' };
+    const data = await this._call('select_', [
+      sink,
+      q.skip ?? 0,
+      q.limit ?? NO_LIMIT,
+      comparator(q.orderBy),
+      q.where ?? null,
+    ]);
+    if (q.sink) return data;
+    return Array.isArray(data?.array) ? data.array : [];
+  }
+
+  /** Removes what a select with the same query would give. */
+  async removeAll(q = {}) {
+    await this._call('removeAll_', [q.skip ?? 0, q.limit ?? NO_LIMIT, comparator(q.orderBy), q.where ?? null]);
+  }
+
+  /**
+   * Listens for changes: handlers.put(obj), handlers.remove(obj), handlers.reset() (a
+   * listener with a `where` gets reset for every change and re-selects). Resolves to an object
+   * whose detach() stops the deliveries (the wire has no unsubscribe: the service drops the
+   * listener when the connection closes).
+   * @param {{put?: Function, remove?: Function, reset?: Function}} handlers
+   * @param {{where?: object}} [opts]
+   */
+  async listen(handlers, opts = {}) {
+    const conn = this.connection;
+    const call = (name, arg) => {
+      if (typeof handlers[name] === 'function') handlers[name](arg);
+    };
+    const box = conn.export({
+      put: (o) => call('put', o),
+      remove: (o) => call('remove', o),
+      reset: () => call('reset'),
+      eof: () => call('eof'),
+    });
+    try {
+      await this._call('listen_', [{ class: 'foam.dao.ClientSink', delegate: box }, opts.where ?? null]);
+    } catch (e) {
+      conn.unexport(box);
+      throw e;
+    }
+    return { detach: () => conn.unexport(box) };
   }
 }
 

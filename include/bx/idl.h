@@ -42,5 +42,11 @@
  * "<interface>.<TypeName>" with the interface prefix removed and the name in CamelCase
  * (calc_point -> "calc.Point"). */
 #define BX_CLASS(cls) BX__ANNOTATE("bx:class=" cls)
+/* Field annotations of DAO models (docs/dao.md): a struct with a BX_DAO_ID field is a DAO
+ * model; bxgen emits its bx_dao_model table and a typed C API (<type>_to_dao, _from_dao,
+ * _dao_clear) into the generated headers. BX_DATE marks a double field holding a FOAM
+ * DateTime in epoch ms (NAN: absent). */
+#define BX_DAO_ID BX__ANNOTATE("bx:dao-id")
+#define BX_DATE BX__ANNOTATE("bx:date")
 
 #endif /* BX_IDL_H */

@@ -16,7 +16,7 @@ fail() { echo "bench smoke: $*" >&2; cat "$out" >&2; exit 1; }
 for s in raw-unix raw-tcp uv-unix inproc unix tcp ws hub-unix nng-ipc nng-tcp zmq-ipc zmq-tcp raw-ws \
          seal+open seal+open-nm unix-echo tcp-echo ws-echo pipeline-1 pipeline-16 pipeline-128 \
          raw-udp uv-udp msgbox-tcp msgbox-udp box-msgbox-udp th-seal+open th-seal+open-1x secretbox \
-         th-chan th-rtt; do
+         th-chan th-rtt dao-put dao-find dao-rpc-echo dao-select-10k-memory dao-select-10k-sqlite; do
   grep -q "\"scenario\":\"$s\"" "$out" || fail "no row for $s"
 done
 # Two rounds merge into one row per scenario.

@@ -15,6 +15,7 @@
 
 #include <bx.h>
 
+#include "dao.h"
 #include "describe.h"
 #include "hub.h"
 #include "th.h"
@@ -52,6 +53,7 @@ static void usage(FILE *out) {
       "  send SERVICE JSON              send JSON as a one-way message to SERVICE\n"
       "  stats                          the hub's counters\n"
       "  th keygen|id|ping ...          telehash identities and a link check (bxctl th --help)\n"
+      "  dao NAME put|find|remove|select|listen ...  a DAO's data (bxctl dao --help)\n"
       "\n"
       "Options:\n"
       "  --url URL      the peer: unix:///path, tcp://host:port, ws://host:port/ (default: the\n"
@@ -381,6 +383,11 @@ static int run(ctl *c, int argc, char **argv) {
   if (strcmp(cmd, "send") == 0) return cmd_send(c, argc - 1, argv + 1);
   if (strcmp(cmd, "describe") == 0 && argc == 2) return cmd_service(c, argv[1], "describe");
   if (strcmp(cmd, "ping") == 0 && argc <= 2) return cmd_ping(c, argc == 2 ? argv[1] : NULL);
+  if (strcmp(cmd, "dao") == 0) {
+    dao_opts o = {&c->loop, c->ctx, c->conn, c->timeout_ms, c->json};
+    int rc = bxctl_dao(&o, argc - 1, argv + 1);
+    return rc == EXIT_USAGE ? -EXIT_USAGE : rc; /* dao printed its own usage */
+  }
   return EXIT_USAGE;
 }
 
@@ -438,6 +445,11 @@ int main(int argc, char **argv) {
   bx_ctx_options opts;
   bx_ctx_options_init(&opts);
   opts.name = "/bxctl";
+  char uname[64]; /* dao listen exports a sink by NamedBox: its path must be its own */
+  if (strcmp(argv[i], "dao") == 0) {
+    snprintf(uname, sizeof uname, "/bxctl-%ld", (long)getpid());
+    opts.name = uname;
+  }
   opts.log_level = BX_LOG_ERROR;
   rc = bx_ctx_new(&c.loop, &opts, &c.ctx);
   /* bxctl prints what it receives and never interprets it: any application class may pass. */
@@ -449,6 +461,7 @@ int main(int argc, char **argv) {
   } else {
     rc = run(&c, argc - i, argv + i);
     if (rc == EXIT_USAGE) usage(stderr);
+    if (rc == -EXIT_USAGE) rc = EXIT_USAGE;
   }
   bx_box_unref(c.conn);
   bx_ctx_close(c.ctx, NULL, NULL);
