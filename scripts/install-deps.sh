@@ -28,6 +28,7 @@ $build_only || packages+=(
   valgrind                                  # instructions per call in bx-bench (callgrind)
   chromium chromium-driver                  # the browser end-to-end test (tests/web)
   curl                                      # HTTP checks of served pages in tests
+  nats-server                               # NATS cluster tests and bench rows (tests/nats)
 )
 # Node 20+ runs the browser tests (playwright-core); machines of this project's kind ship it.
 # Without any node, Debian's nodejs and npm are installed (the unit test of bx.js runs with
