@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Starts or stops a NATS cluster of N nats-server processes on random loopback ports.
-#   cluster.sh start DIR [N]   N nodes (default 3), routed to each other; waits until every node
+#   cluster.sh start DIR [N [OWNER]]
+#                              N nodes (default 3), routed to each other; waits until every node
 #                              has a route to every other one. Writes DIR/url.I (nats://127.0.0.1:P
 #                              of node I, 1-based), DIR/pid.I, DIR/urls (every client URL, comma
 #                              separated, without nats://) and logs DIR/log.I. Exit 77 when
 #                              nats-server is missing (tests skip), 1 when the cluster did not
-#                              come up within 20 s.
+#                              come up within 20 s. With OWNER (a pid), a watchdog kills the
+#                              nodes once that process is gone (a test that crashed).
 #   cluster.sh stop DIR        kills every node of DIR (those still alive).
 #   cluster.sh kill DIR I      kill -9 node I.
 # Ports are chosen by the servers (-1: random) and read from their ports files.
@@ -66,6 +68,13 @@ start)
     urls=${urls:+$urls,}$u
   done
   echo "$urls" >"$dir/urls"
+  if [ -n "${4:-}" ]; then
+    owner=$4
+    (
+      while kill -0 "$owner" 2>/dev/null; do sleep 1; done
+      for f in "$dir"/pid.*; do kill -9 "$(cat "$f")" 2>/dev/null || true; done
+    ) </dev/null >/dev/null 2>&1 &
+  fi
   # Every node routed to every other one (monitoring /routez).
   for _ in $(seq 1 400); do
     ok=1
