@@ -49,6 +49,19 @@ BX_EXTERN bool bx_nats_connected(const bx_listener *l);
 /* The number of services an attachment serves (subscriptions it keeps). */
 BX_EXTERN size_t bx_nats_services(const bx_listener *l);
 
+/* Federation (bxd --nats): every interval_ms (0: 1000) the attachment asks the cluster who
+ * serves what (`<prefix>.ls`, answered by every attachment with the names it serves) and keeps
+ * a proxy in the root registry for each service the cluster serves that this context has not
+ * got, so local clients call it by name; a proxy goes when nobody announces the name any more
+ * (its calls meanwhile fail with BX_ENOSERVICE: no responders). Proxies are never served back
+ * to the cluster. Returns 0 or BX_EINVAL (not an attachment, or already federating) /
+ * BX_ENOMEM. */
+BX_EXTERN int bx_nats_federate(bx_listener *l, uint64_t interval_ms);
+/* Visits the services of the cluster as last seen: those l serves (local true), then the
+ * others announced in the last complete round. Returns how many were visited. */
+typedef void (*bx_nats_name_fn)(const char *name, bool local, void *data);
+BX_EXTERN size_t bx_nats_cluster_services(const bx_listener *l, bx_nats_name_fn fn, void *data);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,7 @@
 #include <bx.h>
 
 #include "hub.h"
+#include "nats_fed.h"
 
 #define BXD_MAX_LISTENERS 16
 #define BXD_MAX_UIDS 16
@@ -52,6 +53,7 @@ typedef struct bxd {
   int norigins;
   const char *cert, *key; /* --cert, --key: the wss listeners' */
   uint64_t started_ms;
+  const char *nats; /* --nats URL: attach to a NATS cluster (nats_fed.c) */
 } bxd;
 
 static void usage(FILE *out) {
@@ -74,6 +76,9 @@ static void usage(FILE *out) {
       "  --msgbox URL        boxes over msgbox: udp://HOST:PORT, tcp://HOST:PORT or\n"
       "                      unix:///PATH, optionally with ?heartbeat=MS (clients then need\n"
       "                      the same query); clients call msgbox+udp://HOST:PORT ...\n"
+      "  --nats URL          attach to a NATS cluster (nats://HOST:PORT[,HOST:PORT...]):\n"
+      "                      this hub's services are served to it and its services are\n"
+      "                      callable here by name (docs/scale.md)\n"
       "Who may register services:\n"
       "  --unix-uid UID|any  over Unix sockets (msgbox's too), peers with this uid (checked\n"
       "                      with SO_PEERCRED); may be given several times; 'any': every uid\n"
@@ -399,6 +404,8 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
       bxd_add_url(d, "msgbox+%s", v);
     else if (strcmp(a, "--token") == 0)
       d->token = v;
+    else if (strcmp(a, "--nats") == 0)
+      d->nats = v;
     else if (strcmp(a, "--token-file") == 0)
       d->token_file = v;
     else if (strcmp(a, "--name") == 0)
@@ -470,6 +477,7 @@ int main(int argc, char **argv) {
   if (rc == 0) rc = bxd_add_method(&d, "list", bxd_list_fn);
   if (rc == 0) rc = bxd_add_method(&d, "stats", bxd_stats_fn);
   if (rc == 0) rc = bxd_listen_all(&d, ws_optional);
+  if (rc == 0 && d.nats) rc = bxd_nats_start(d.ctx, d.nats);
   if (rc != 0) {
     bx_ctx_close(d.ctx, NULL, NULL);
     uv_run(&d.loop, UV_RUN_DEFAULT);

@@ -63,6 +63,12 @@ struct nt_link {
   bool client_open;
   bool observing;
   bool closing;
+  uint64_t ls_sid;  /* <prefix>.ls: who serves what (serving links) */
+  bx__map *proxies; /* federation: name -> (void *)1, proxies registered for remote services */
+  bx__map *seen;    /* federation: names the cluster announced since the last round */
+  bx__map *known;   /* federation: names announced in the last complete round */
+  uv_timer_t fed;
+  bool fed_open;
   bx__conn *held; /* a write waiting for the client's buffer to drain */
   const char *held_buf;
   size_t held_len;
@@ -245,6 +251,8 @@ static void nt_dispatch(nt_link *nl, bx__conn *c, const bxn_op *m) {
   bx__conn_message(c, m->payload, m->payload_len);
 }
 
+static void nt_ls_answer(nt_link *nl, const bxn_op *m);
+
 static void nt_on_inbox(nt_link *nl, const bxn_op *m, const char *reply) {
   size_t pl = strlen(nl->inbox_prefix);
   char token[24];
@@ -252,6 +260,10 @@ static void nt_on_inbox(nt_link *nl, const bxn_op *m, const char *reply) {
   if (m->subject_len > pl && m->subject_len - pl < sizeof token) {
     memcpy(token, m->subject + pl, m->subject_len - pl);
     token[m->subject_len - pl] = '\0';
+    if (strcmp(token, "ls") == 0) {
+      nt_ls_answer(nl, m);
+      return;
+    }
     own = bx__map_get(nl->by_token, token);
   }
   int status = bxn_header_status(m->hdr, m->hdr_len);
@@ -277,6 +289,34 @@ static void nt_on_inbox(nt_link *nl, const bxn_op *m, const char *reply) {
   nt_dispatch(nl, c, m);
 }
 
+/* <prefix>.ls: answers with the JSON array of the names this link serves. */
+static void nt_ls_reply(nt_link *nl, const char *reply) {
+  if (reply == NULL || nl->cl == NULL) return;
+  cJSON *a = cJSON_CreateArray();
+  size_t pos = 0;
+  const char *name;
+  while (a != NULL && bx__map_next(nl->services, &pos, &name, NULL))
+    cJSON_AddItemToArray(a, cJSON_CreateString(name));
+  char *text = a ? cJSON_PrintUnformatted(a) : NULL;
+  cJSON_Delete(a);
+  int rc = text ? bxn_pub(nl->cl, reply, NULL, text, strlen(text)) : BX_ENOMEM;
+  if (rc) bx_log(nl->ctx, BX_LOG_WARN, "nats: cannot answer a listing: %s", bx_strerror(rc));
+  free(text);
+}
+
+/* A listing from some attached context: its names are part of this round. */
+static void nt_ls_answer(nt_link *nl, const bxn_op *m) {
+  if (nl->seen == NULL) return;
+  cJSON *a = cJSON_ParseWithLength(m->payload, m->payload_len);
+  const cJSON *e;
+  cJSON_ArrayForEach(e, a) {
+    if (cJSON_IsString(e) && nt_subject_token_ok(e->valuestring) &&
+        bx__map_get(nl->seen, e->valuestring) == NULL)
+      bx__map_put(nl->seen, e->valuestring, (void *)1, NULL);
+  }
+  cJSON_Delete(a);
+}
+
 static void nt_on_msg(void *data, const bxn_op *m) {
   nt_link *nl = data;
   if (nl->closing) return;
@@ -293,6 +333,10 @@ static void nt_on_msg(void *data, const bxn_op *m) {
   }
   if (m->sid == nl->inbox_sid) {
     nt_on_inbox(nl, m, r);
+    return;
+  }
+  if (m->sid == nl->ls_sid && nl->ls_sid != 0) {
+    nt_ls_reply(nl, r);
     return;
   }
   /* a service subject: from the peer of its reply subject ("" for a message without one) */
@@ -376,6 +420,7 @@ static void nt_on_event(void *data, int ev, int status) {
 static void nt_observe(void *data, const char *name, bool added) {
   nt_link *nl = data;
   if (nl->closing || nl->cl == NULL) return;
+  if (nl->proxies != NULL && bx__map_get(nl->proxies, name) != NULL) return; /* not ours */
   uint64_t *sid = bx__map_get(nl->services, name);
   if (!added) {
     if (sid == NULL) return;
@@ -435,6 +480,9 @@ static void nt_link_free(nt_link *nl) {
   }
   bx__map_free(nl->by_remote);
   bx__map_free(nl->by_token);
+  bx__map_free(nl->proxies);
+  bx__map_free(nl->seen);
+  bx__map_free(nl->known);
   free(nl->key);
 }
 
@@ -450,7 +498,7 @@ static void nt_unlist(nt_link *nl) {
 }
 
 static void nt_link_check_closed(nt_link *nl) {
-  if (!nl->closing || nl->client_open || nl->sweep_open) return;
+  if (!nl->closing || nl->client_open || nl->sweep_open || nl->fed_open) return;
   nt_link_free(nl);
   bx__link_closed(nl->k);
 }
@@ -458,6 +506,12 @@ static void nt_link_check_closed(nt_link *nl) {
 static void nt_sweep_closed(uv_handle_t *h) {
   nt_link *nl = h->data;
   nl->sweep_open = false;
+  nt_link_check_closed(nl);
+}
+
+static void nt_fed_closed(uv_handle_t *h) {
+  nt_link *nl = h->data;
+  nl->fed_open = false;
   nt_link_check_closed(nl);
 }
 
@@ -469,6 +523,7 @@ static void nt_link_close(bx__link *k) {
   if (nl->observing) bx__registry_unobserve(bx_ctx_registry(nl->ctx), nt_observe, nl);
   nl->observing = false;
   if (nl->sweep_open) uv_close((uv_handle_t *)&nl->sweep, nt_sweep_closed);
+  if (nl->fed_open) uv_close((uv_handle_t *)&nl->fed, nt_fed_closed);
   if (nl->cl) bxn_close(nl->cl);
   nt_link_check_closed(nl);
 }
@@ -534,6 +589,9 @@ static int nt_link_start(nt_link *nl, const nt_url *u) {
   uv_timer_start(&nl->sweep, nt_sweep_cb, every, every);
   uv_unref((uv_handle_t *)&nl->sweep);
   if (nl->serve) {
+    snprintf(sub, sizeof sub, "%s.ls", nl->prefix);
+    rc = bxn_sub(nl->cl, sub, NULL, &nl->ls_sid);
+    if (rc) return rc;
     rc = bx__registry_observe(bx_ctx_registry(nl->ctx), nt_observe, nl);
     if (rc) return rc;
     nl->observing = true;
@@ -690,4 +748,100 @@ size_t bx_nats_services(const bx_listener *l) {
   if (l == NULL || l->tran != &bx__nats_tran) return 0;
   nt_link *nl = ((nt_listener *)bx__listener_priv((bx_listener *)l))->nl;
   return nl && nl->services ? bx__map_size(nl->services) : 0;
+}
+
+/* ---- federation ---------------------------------------------------------------------------- */
+
+static nt_link *nt_of_listener(const bx_listener *l) {
+  if (l == NULL || l->tran != &bx__nats_tran) return NULL;
+  nt_link *nl = ((nt_listener *)bx__listener_priv((bx_listener *)l))->nl;
+  return nl && !nl->closing ? nl : NULL;
+}
+
+/* A proxy for the cluster's `name` in the root registry (none when the name is taken here). */
+static void nt_fed_add(nt_link *nl, const char *name) {
+  bx_box *root = bx_ctx_registry(nl->ctx);
+  if (bx_lookup(root, name) != NULL || bx__map_get(nl->services, name) != NULL) return;
+  char url[NT_MAX_TEXT + 400];
+  int n = snprintf(url, sizeof url, "nats://%s/%s?prefix=%s", nl->key, name, nl->prefix);
+  bx_box *svc = NULL;
+  if (n < 0 || (size_t)n >= sizeof url || bx_nats_service(nl->ctx, url, &svc) != 0) return;
+  if (bx__map_put(nl->proxies, name, (void *)1, NULL) == 0) {
+    if (bx_register(root, name, svc, NULL) != 0)
+      bx__map_del(nl->proxies, name);
+    else
+      bx_log(nl->ctx, BX_LOG_INFO, "nats: %s is served by the cluster", name);
+  }
+  bx_box_unref(svc);
+}
+
+/* Each round: proxies for the names announced last round, none for names gone; then a new
+ * listing request. */
+static void nt_fed_cb(uv_timer_t *t) {
+  nt_link *nl = t->data;
+  if (nl->closing || nl->cl == NULL) return;
+  bx__map *round = nl->seen;
+  bx__map *fresh = bx__map_new();
+  if (fresh == NULL) return;
+  nl->seen = fresh;
+  bx_box *root = bx_ctx_registry(nl->ctx);
+  size_t pos = 0;
+  const char *name;
+  /* proxies whose service nobody announces any more */
+  char **gone = calloc(bx__map_size(nl->proxies) + 1, sizeof *gone);
+  size_t ngone = 0;
+  while (gone && bx__map_next(nl->proxies, &pos, &name, NULL))
+    if (bx__map_get(round, name) == NULL) gone[ngone++] = bx__strdup(name);
+  for (size_t i = 0; i < ngone; i++) {
+    if (gone[i] == NULL) continue;
+    bx_unregister(root, gone[i]);
+    bx__map_del(nl->proxies, gone[i]);
+    bx_log(nl->ctx, BX_LOG_INFO, "nats: %s is no longer served by the cluster", gone[i]);
+    free(gone[i]);
+  }
+  free(gone);
+  pos = 0;
+  while (bx__map_next(round, &pos, &name, NULL))
+    if (bx__map_get(nl->proxies, name) == NULL) nt_fed_add(nl, name);
+  bx__map_free(nl->known);
+  nl->known = round;
+  if (bxn_connected(nl->cl)) {
+    char subject[96], reply[96];
+    snprintf(subject, sizeof subject, "%s.ls", nl->prefix);
+    snprintf(reply, sizeof reply, "%sls", nl->inbox_prefix);
+    bxn_pub(nl->cl, subject, reply, "", 0);
+  }
+}
+
+int bx_nats_federate(bx_listener *l, uint64_t interval_ms) {
+  nt_link *nl = nt_of_listener(l);
+  if (nl == NULL || !nl->serve || nl->fed_open) return BX_EINVAL;
+  nl->proxies = bx__map_new();
+  nl->seen = bx__map_new();
+  nl->known = bx__map_new();
+  if (!nl->proxies || !nl->seen || !nl->known) return BX_ENOMEM;
+  uv_timer_init(bx_ctx_loop(nl->ctx), &nl->fed);
+  nl->fed.data = nl;
+  nl->fed_open = true;
+  uint64_t every = interval_ms ? interval_ms : 1000;
+  uv_timer_start(&nl->fed, nt_fed_cb, 0, every);
+  return 0;
+}
+
+size_t bx_nats_cluster_services(const bx_listener *l, bx_nats_name_fn fn, void *data) {
+  nt_link *nl = nt_of_listener(l);
+  if (nl == NULL || fn == NULL) return 0;
+  size_t n = 0, pos = 0;
+  const char *name;
+  while (bx__map_next(nl->services, &pos, &name, NULL)) {
+    fn(name, true, data);
+    n++;
+  }
+  pos = 0;
+  while (nl->known && bx__map_next(nl->known, &pos, &name, NULL)) {
+    if (bx__map_get(nl->services, name) != NULL) continue;
+    fn(name, false, data);
+    n++;
+  }
+  return n;
 }
