@@ -47,6 +47,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 npm_packages() {
   "$root/tests/telehash-js/npm-setup.sh" ||
     echo "install-deps: npm packages of tests/telehash-js not installed" >&2
+  # nats 2.29.3, the Node.js client of the NATS interop test (tests/nats).
+  "$root/tests/nats/npm-setup.sh" ||
+    echo "install-deps: npm packages of tests/nats not installed" >&2
 }
 $build_only && npm_packages() { :; }
 if [ ${#missing[@]} -eq 0 ]; then
