@@ -218,7 +218,10 @@ static void nt_peer_forget(bx__conn *c) {
   if (bx__map_get(nl->by_token, p->token) == c) bx__map_del(nl->by_token, p->token);
   if (!p->dialled && p->remote && bx__map_get(nl->by_remote, p->remote) == c)
     bx__map_del(nl->by_remote, p->remote);
-  if (nl->held == c) nl->held = NULL;
+  if (nl->held == c) { /* its held write ends with it */
+    nl->held = NULL;
+    bx__link_write_done(nl->k, BX_ECONNLOST);
+  }
   free(p->remote);
   p->remote = NULL;
   p->nl = NULL;
@@ -392,6 +395,10 @@ static void nt_on_event(void *data, int ev, int status) {
     nt_settle_pending(nl, 0);
     break;
   case BXN_EV_DISCONNECTED:
+    if (nl->held != NULL) { /* the held write is lost with the connection */
+      nl->held = NULL;
+      bx__link_write_done(nl->k, BX_ECONNLOST);
+    }
     bx__link_close_peers(nl->k, BX_ECONNLOST);
     break;
   case BXN_EV_ROUND_FAILED:
@@ -399,7 +406,9 @@ static void nt_on_event(void *data, int ev, int status) {
     break;
   case BXN_EV_DRAINED:
     if (nl->held != NULL) {
-      int rc = bxn_pub(nl->cl, nt_p(nl->held)->remote, NULL, nl->held_buf, nl->held_len);
+      char inbox[96];
+      snprintf(inbox, sizeof inbox, "%s%s", nl->inbox_prefix, nt_p(nl->held)->token);
+      int rc = bxn_pub(nl->cl, nt_p(nl->held)->remote, inbox, nl->held_buf, nl->held_len);
       if (rc == BX_EQUEUEFULL) break;
       nl->held = NULL;
       bx__link_write_done(nl->k, rc);
