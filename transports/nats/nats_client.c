@@ -12,10 +12,11 @@
  *   connection tries the next server at once; when every server failed in turn (a round), the
  *   owner hears BXN_EV_ROUND_FAILED and the next round waits, doubling from reconnect_min_ms
  *   up to reconnect_max_ms.
- * - Output: publishing appends to `out` and writes at once when no write is in flight (a
- *   nonblocking try first); otherwise it waits for the write in flight, so a burst goes out in
- *   a few large writes. Above max_out bytes publishing is refused (BX_EQUEUEFULL) and the owner
- *   hears BXN_EV_DRAINED once the buffer is back under half of it.
+ * - Output: publishing appends to `out`; a flush task on the context's run queue (drained in
+ *   the same loop iteration) writes it when no write is in flight (a nonblocking try first), so
+ *   the messages published during one round of callbacks leave in one write; otherwise it waits
+ *   for the write in flight. Above max_out bytes publishing is refused (BX_EQUEUEFULL) and the
+ * owner hears BXN_EV_DRAINED once the buffer is back under half of it.
  * - Input: read into `in`, cut with bxn_parse (control lines up to 64 KiB, payloads up to the
  *   server's max_payload); a protocol error drops the connection with a logged reason.
  */
@@ -69,7 +70,8 @@ struct bxn_client {
   bx_buf in;
   size_t in_off;
   bx_buf out;
-  bool out_full; /* publishing was refused: tell the owner when it drains */
+  bool out_full;     /* publishing was refused: tell the owner when it drains */
+  bool flush_queued; /* a flush task is on the context's run queue */
   size_t max_payload;
   bool server_headers;
   cl_sub *subs;
@@ -633,6 +635,16 @@ void bxn_close(bxn_client *c) {
     uv_close((uv_handle_t *)timers[i], cl_timer_closed);
 }
 
+/* The deferred flush of what was published meanwhile. The client outlives it: it is freed
+ * only after its handles closed, by a task queued later than any flush (publishing stops when
+ * closing starts). */
+static void cl_flush_task(void *a, void *b) {
+  (void)b;
+  bxn_client *c = a;
+  c->flush_queued = false;
+  if (!c->closing) cl_flush(c);
+}
+
 static bool cl_token_ok(const char *s) {
   if (s == NULL || *s == '\0' || strlen(s) > 512) return false;
   for (; *s; s++)
@@ -715,6 +727,12 @@ int bxn_pub(bxn_client *c, const char *subject, const char *reply, const char *p
   *w++ = '\r';
   *w++ = '\n';
   c->out.len = (size_t)(w - c->out.base);
-  cl_flush(c);
+  if (!c->flush_queued) {
+    c->flush_queued = true;
+    if (bx__defer(c->ctx, cl_flush_task, c, NULL) != 0) {
+      c->flush_queued = false;
+      cl_flush(c);
+    }
+  }
   return 0;
 }
