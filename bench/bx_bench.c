@@ -36,6 +36,11 @@
  *   dao-put, dao-find   DAO round trips (bench/dao.c) next to dao-rpc-echo, calc.echo of the
  *               same size over the same transport; dao-select-10k-memory|sqlite: 10,000 rows
  *               streamed through a remote sink, figures per row (rows/s)
+ *   nats        calc.add through one nats-server (nats://.../calc), next to raw-nats: the floor,
+ *               two processes with blocking sockets speaking the NATS text protocol through the
+ *               same server (request/reply of the same payload, no library); pipeline-N-nats
+ *               the same call with N in flight (throughput, next to pipeline-N over unix).
+ *               Skipped with a message when nats-server is not installed.
  * Memory: RSS of bxd idle and with 1,000 and 10,000 idle Unix connections (bytes per
  * connection), and the RSS growth of a context with 100,000 registered names (--no-memory
  * skips it).
@@ -446,6 +451,7 @@ static double floor_p50(const result *r) {
   bool over_udp = strstr(r->scenario, "udp") != NULL;
   bool over_ws = strncmp(r->scenario, "ws", 2) == 0;
   const char *want = over_ws ? "raw-ws" : over_udp ? "raw-udp" : over_tcp ? "raw-tcp" : "raw-unix";
+  if (strcmp(r->scenario, "nats") == 0) want = "raw-nats";
   for (int i = 0; i < nresults; i++)
     if (strcmp(results[i].scenario, want) == 0 && results[i].size == r->size &&
         results[i].round == r->round)
@@ -769,6 +775,23 @@ int main(int argc, char **argv) {
   snprintf(ipc, sizeof ipc, "ipc:///tmp/bx-bench-peer-%d", (int)getpid());
   pid_t ps = serve_on(pipe_url, &o, 0);
   bool have_dao = bench_dao_start() == 0;
+  /* NATS: a server of its own and a calc attached to it. */
+  char nats_hp[64] = "", nats_url[128] = "";
+  int nats_pid = -1;
+  pid_t ns = -1;
+  if (nats_server_start(nats_hp, sizeof nats_hp, &nats_pid) == 0) {
+    char attach[96];
+    snprintf(attach, sizeof attach, "nats://%s", nats_hp);
+    snprintf(nats_url, sizeof nats_url, "nats://%s/calc", nats_hp);
+    ns = serve_on(attach, &o, 0);
+    static const char probe[] =
+        "{\"class\":\"foam.box.Message\",\"attributes\":{\"replyBox\":{\"class\":"
+        "\"foam.box.ReturnBox\"}},\"object\":{\"class\":\"foam.box.SubBoxMessage\",\"name\":"
+        "\"calc\",\"object\":{\"class\":\"foam.box.RPCMessage\",\"name\":\"add\",\"args\":[1,2]}}}";
+    if (ns < 0 || nats_wait_served(nats_hp, "bx.svc.calc", probe) != 0) nats_url[0] = '\0';
+  } else {
+    fprintf(stderr, "bx-bench: nats-server is not installed: the nats rows are skipped\n");
+  }
   for (current_round = 0; current_round < o.rounds; current_round++) {
     /* The request frame for add(i,1) is about 230 bytes: the floor moves the same. */
     bench_raw("raw-unix", false, 230, &o);
@@ -811,11 +834,17 @@ int main(int argc, char **argv) {
       bench_dao_run(o.ops / 10, record_dao);
       bench_echo("dao-rpc-echo", unix_url, BENCH_DAO_OBJECT_BYTES, &o);
     }
+    if (nats_url[0]) {
+      bench_peer("raw-nats", "raw", peer_raw_nats, nats_hp, 230, &o);
+      bench_adds("nats", nats_url, 1, &o);
+      bench_adds("pipeline-16-nats", nats_url, 16, &o);
+      bench_adds("pipeline-128-nats", nats_url, 128, &o);
+    }
   }
   bench_dao_stop();
   set_ratios();
   merge_rounds();
-  pid_t all[] = {us, ts, ws, ms, hub_svc, hub, ps};
+  pid_t all[] = {us, ts, ws, ms, hub_svc, hub, ps, ns, (pid_t)nats_pid};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     if (all[i] > 0) {
       kill(all[i], SIGKILL);

@@ -38,6 +38,15 @@ int peer_raw_udp(const char *url, size_t size, int warmup, int ops, bool pinned,
 /* The same ping-pong with both sides on libuv loops (uv_udp_*): the event loop's share. */
 int peer_uv_udp(const char *url, size_t size, int warmup, int ops, bool pinned, double *lat,
                 double *total_us);
+/* NATS (bench/nats.c): a nats-server process on 127.0.0.1 with a random port (hostport:
+ * "127.0.0.1:P"; -1 when nats-server is not installed), a wait until `subject` answers the FOAM
+ * frame (a bx service subscribed, 0) and the floor: request/reply round trips of `size` bytes
+ * between two processes with blocking sockets speaking the NATS text protocol through the
+ * server, no library. */
+int nats_server_start(char *hostport, size_t cap, int *pid);
+int nats_wait_served(const char *hostport, const char *subject, const char *frame);
+int peer_raw_nats(const char *hostport, size_t size, int warmup, int ops, bool pinned, double *lat,
+                  double *total_us);
 
 /* libsodium crypto_box seal+open of `size` bytes in this process (the telehash floor):
  * with the X25519 agreement per message, or with the shared key precomputed. */

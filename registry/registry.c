@@ -19,25 +19,41 @@
 
 #include "registry_internal.h"
 
+typedef struct rg_priv rg_priv;
+
 typedef struct rg_entry {
   bx_box *service; /* owned reference */
+  rg_priv *reg;    /* the registry it is in, for its observers (named entries only) */
   bx_box *owner;   /* identity of the registering connection, not a reference */
   size_t *owned;   /* the owner's count of its entries (one is this), or NULL */
   bool one_shot;
+  bool named;  /* the registrant chose the name (observers hear of it) */
   char name[]; /* the table's key (its map borrows keys) */
 } rg_entry;
 
-typedef struct rg_priv {
+typedef struct rg_observer {
+  bx__registry_observer_fn fn;
+  void *data;
+} rg_observer;
+
+struct rg_priv {
   bx__map *entries;
   bx__map *methods; /* extension methods: name -> handler box (owned), or NULL */
-} rg_priv;
+  rg_observer observers[BX__REGISTRY_OBSERVERS];
+};
 
 static rg_priv *rg(bx_box *b) {
   return bx_box_priv(b);
 }
 
+static void rg_notify(rg_priv *p, const char *name, bool added) {
+  for (size_t i = 0; i < BX__REGISTRY_OBSERVERS; i++)
+    if (p->observers[i].fn) p->observers[i].fn(p->observers[i].data, name, added);
+}
+
 static void rg_entry_free(rg_entry *e) {
   if (e == NULL) return;
+  if (e->named && e->reg) rg_notify(e->reg, e->name, false);
   if (e->owned) --*e->owned;
   bx_box_unref(e->service);
   free(e);
@@ -179,6 +195,7 @@ int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const 
   if (name != NULL && *name == '\0') return BX_EINVAL;
   bx__map *map = rg(registry)->entries;
   char gen[BX__REGISTRY_NAME_SIZE];
+  bool named = name != NULL;
   if (name == NULL) { /* a fresh name: nothing to replace */
     int rc = bx__registry_fresh_name(registry, &rg_kind, gen);
     if (rc) return rc;
@@ -204,7 +221,14 @@ int bx__registry_add(bx_box *registry, const char *name, bx_box *service, const 
     rg_entry_free(e);
     return BX_ENOMEM;
   }
+  bool was_named = replaced != NULL && ((rg_entry *)replaced)->named;
+  if (replaced != NULL) ((rg_entry *)replaced)->named = false; /* the name stays */
   rg_entry_free(replaced);
+  if (named) {
+    e->named = true;
+    e->reg = rg(registry);
+    if (!was_named) rg_notify(e->reg, e->name, true);
+  }
   if (out_name) *out_name = e->name;
   return 0;
 }
@@ -390,6 +414,29 @@ size_t bx_registry_visit(bx_box *registry, bx_registry_visit_fn fn, void *data) 
     n++;
   }
   return n;
+}
+
+int bx__registry_observe(bx_box *registry, bx__registry_observer_fn fn, void *data) {
+  if (!bx__box_is(registry, &bx__registry_box_ops) || fn == NULL) return BX_EINVAL;
+  rg_priv *p = rg(registry);
+  for (size_t i = 0; i < BX__REGISTRY_OBSERVERS; i++) {
+    if (p->observers[i].fn != NULL) continue;
+    p->observers[i].fn = fn;
+    p->observers[i].data = data;
+    size_t pos = 0;
+    void *value;
+    while (bx__map_next(p->entries, &pos, NULL, &value))
+      if (((rg_entry *)value)->named) fn(data, ((rg_entry *)value)->name, true);
+    return 0;
+  }
+  return BX_EQUEUEFULL;
+}
+
+void bx__registry_unobserve(bx_box *registry, bx__registry_observer_fn fn, void *data) {
+  if (!bx__box_is(registry, &bx__registry_box_ops)) return;
+  rg_priv *p = rg(registry);
+  for (size_t i = 0; i < BX__REGISTRY_OBSERVERS; i++)
+    if (p->observers[i].fn == fn && p->observers[i].data == data) p->observers[i].fn = NULL;
 }
 
 /* ---- dispatch ----------------------------------------------------------------------------- */

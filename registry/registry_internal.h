@@ -90,6 +90,18 @@ size_t bx__registry_drop_routes_via(bx_box *registry, bx_box *conn);
 /* Removes every entry (context close). */
 void bx__registry_clear(bx_box *registry);
 
+/* Observers of a local registry's named entries (those whose name the registrant chose, not
+ * the fresh names of exports): fn(data, name, true) runs after such an entry is added (and,
+ * when the observer is set, for each one already there), fn(data, name, false) after one is
+ * removed (a replacement under the same name is not a removal). At most
+ * BX__REGISTRY_OBSERVERS per registry; fn must not change the registry. Returns 0, BX_EINVAL
+ * (not a local registry) or BX_EQUEUEFULL (no free slot). Unset with
+ * bx__registry_unobserve(registry, fn, data). Used by the NATS transport to serve services. */
+enum { BX__REGISTRY_OBSERVERS = 4 };
+typedef void (*bx__registry_observer_fn)(void *data, const char *name, bool added);
+int bx__registry_observe(bx_box *registry, bx__registry_observer_fn fn, void *data);
+void bx__registry_unobserve(bx_box *registry, bx__registry_observer_fn fn, void *data);
+
 /* Named boxes: the box a path is bound to, borrowed, or NULL. */
 bx_box *bx__named_binding(bx_box *named);
 /* The context's table of named boxes (path -> box), the registry layer's state. */

@@ -30,6 +30,7 @@ $build_only || packages+=(
   valgrind                                  # instructions per call in bx-bench (callgrind)
   chromium chromium-driver                  # the browser end-to-end test (tests/web)
   curl                                      # HTTP checks of served pages in tests
+  nats-server                               # NATS cluster tests and bench rows (tests/nats)
 )
 # Node 18+ runs the JavaScript tests (playwright-core is pinned at 1.61.1, which supports it):
 # without any node, Debian 12's own nodejs 18 and npm are installed.
@@ -47,6 +48,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 npm_packages() {
   "$root/tests/telehash-js/npm-setup.sh" ||
     echo "install-deps: npm packages of tests/telehash-js not installed" >&2
+  # nats 2.29.3, the Node.js client of the NATS interop test (tests/nats).
+  "$root/tests/nats/npm-setup.sh" ||
+    echo "install-deps: npm packages of tests/nats not installed" >&2
 }
 $build_only && npm_packages() { :; }
 if [ ${#missing[@]} -eq 0 ]; then

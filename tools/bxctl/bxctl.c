@@ -43,6 +43,7 @@ static void usage(FILE *out) {
       "\n"
       "Commands:\n"
       "  ls                             the names registered in the hub, with their owners\n"
+      "  ls --cluster                   the services of the hub's NATS cluster (bxd --nats)\n"
       "  call SERVICE METHOD [ARG ...]  call a method; each ARG is a JSON value (quote strings:\n"
       "                                 '\"text\"'); prints the result as JSON\n"
       "  lookup NAME                    whether NAME is registered (exit 1 when not)\n"
@@ -205,8 +206,10 @@ static void report_list(ctl *c, const cJSON *data) {
   cJSON_ArrayForEach(e, data) {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
     const cJSON *owner = cJSON_GetObjectItemCaseSensitive(e, "owner");
-    printf("%-24s %s\n", cJSON_IsString(name) ? name->valuestring : "?",
-           cJSON_IsString(owner) ? owner->valuestring : "");
+    const cJSON *local = cJSON_GetObjectItemCaseSensitive(e, "local"); /* ls --cluster */
+    const char *o = cJSON_IsString(owner) ? owner->valuestring : "";
+    if (cJSON_IsBool(local)) o = cJSON_IsTrue(local) ? "this hub" : "cluster";
+    printf("%-24s %s\n", cJSON_IsString(name) ? name->valuestring : "?", o);
   }
 }
 
@@ -378,6 +381,8 @@ static int run(ctl *c, int argc, char **argv) {
   c->command = cmd;
   if (strcmp(cmd, "call") == 0) return cmd_call(c, argc - 1, argv + 1);
   if (strcmp(cmd, "ls") == 0 && argc == 1) return cmd_registry(c, "list", NULL);
+  if (strcmp(cmd, "ls") == 0 && argc == 2 && strcmp(argv[1], "--cluster") == 0)
+    return cmd_registry(c, "clusterList", NULL);
   if (strcmp(cmd, "stats") == 0 && argc == 1) return cmd_registry(c, "stats", NULL);
   if (strcmp(cmd, "lookup") == 0 && argc == 2) return cmd_registry(c, "doLookup", argv[1]);
   if (strcmp(cmd, "send") == 0) return cmd_send(c, argc - 1, argv + 1);

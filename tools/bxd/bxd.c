@@ -31,6 +31,7 @@
 #include "bxd_th.h"
 #include "hub.h"
 #include "sd.h"
+#include "nats_fed.h"
 
 #define BXD_MAX_LISTENERS 16
 #define BXD_MAX_UIDS 16
@@ -57,7 +58,8 @@ typedef struct bxd {
   const char *cert, *key; /* --cert, --key: the wss listeners' */
   int log_format;         /* --log-format: BX_LOG_TEXT or BX_LOG_JSON */
   uint64_t started_ms;
-  bxd_th th; /* the telehash box host (--telehash ...), when asked for */
+  bxd_th th;        /* the telehash box host (--telehash ...), when asked for */
+  const char *nats; /* --nats URL: attach to a NATS cluster (nats_fed.c) */
 } bxd;
 
 static void usage(FILE *out) {
@@ -81,6 +83,9 @@ static void usage(FILE *out) {
       "                      unix:///PATH, optionally with ?heartbeat=MS (clients then need\n"
       "                      the same query); clients call msgbox+udp://HOST:PORT ...\n"
       "                      (a unix:// one's mode and uid check are those of --unix)\n"
+      "  --nats URL          attach to a NATS cluster (nats://HOST:PORT[,HOST:PORT...]):\n"
+      "                      this hub's services are served to it and its services are\n"
+      "                      callable here by name (docs/scale.md)\n"
       "Who may register services:\n"
       "  --unix-uid UID|any  over Unix sockets (msgbox's too), peers with this uid (checked\n"
       "                      with SO_PEERCRED); may be given several times; 'any': every uid\n"
@@ -463,6 +468,8 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
       bxd_add_url(d, "msgbox+%s", v);
     else if (strcmp(a, "--token") == 0)
       d->token = v;
+    else if (strcmp(a, "--nats") == 0)
+      d->nats = v;
     else if (strcmp(a, "--token-file") == 0)
       d->token_file = v;
     else if (strcmp(a, "--name") == 0)
@@ -541,6 +548,7 @@ int main(int argc, char **argv) {
   if (rc == 0) rc = bxd_add_method(&d, "stats", bxd_stats_fn);
   if (rc == 0) rc = bxd_listen_all(&d, ws_optional);
   if (rc == 0 && bxd_th_wanted(&d.th) && bxd_th_start(&d.th, d.ctx) != 0) rc = -1;
+  if (rc == 0 && d.nats) rc = bxd_nats_start(d.ctx, d.nats);
   if (rc != 0) {
     bxd_th_stop(&d.th);
     bx_ctx_close(d.ctx, NULL, NULL);

@@ -3,13 +3,15 @@
 
 #include "framework.h"
 
+extern const bx__tran bx__nats_tran; /* transports/nats/nats_tran.c */
+
 #define TR_MAX_TRANSPORTS 16
 
 extern const bx__tran bx__th_tran; /* th://HASHNAME: telehash boxes (transports/telehash) */
 
 static const bx__tran *tr_table[TR_MAX_TRANSPORTS] = {
     &bx__tcp_tran,    &bx__unix_tran,    &bx__inproc_tran, &bx__mb_tcp_tran,
-    &bx__mb_udp_tran, &bx__mb_unix_tran, &bx__th_tran,
+    &bx__mb_udp_tran, &bx__mb_unix_tran, &bx__th_tran,     &bx__nats_tran,
 #ifdef BX_HAVE_WS
     &bx__ws_tran,     &bx__wss_tran,
 #endif
