@@ -10,7 +10,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 fail() { echo "bench smoke: $*" >&2; cat "$out" >&2; exit 1; }
 
-"$bench" --help | grep -q "usage: bx-bench" || fail "--help"
+"$bench" --help | grep "usage: bx-bench" >/dev/null || fail "--help"
 "$bench" --ops 200 --warmup 20 --rounds 2 --no-memory --json "$@" >"$out" || fail "exit status $?"
 
 for s in raw-unix raw-tcp uv-unix inproc unix tcp ws hub-unix nng-ipc nng-tcp zmq-ipc zmq-tcp raw-ws \

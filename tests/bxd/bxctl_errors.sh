@@ -40,7 +40,7 @@ expect "a success is unchanged" 0 "42" "$bxctl" --url "$hub" call calc recall '"
 # ---- what went wrong, in words
 said "no such service" 1 "bxctl: no such service 'nosuch'" "$bxctl" --url "$hub" call nosuch add 1 2
 said "lookup of a missing name" 1 "bxctl: no such service 'nosuch'" "$bxctl" --url "$hub" lookup nosuch
-said "unknown scheme" 2 "bxctl: unknown scheme 'http' (unix://, tcp://, ws://, wss://)" \
+said "unknown scheme" 2 "bxctl: unknown scheme 'http' (unix://, tcp://, ws://, wss://, msgbox+udp://, nats:// ...)" \
   "$bxctl" --url http://127.0.0.1:1/ ls
 said "a missing directory" 3 "bxctl: directory $work/nodir does not exist" \
   "$bxctl" --url "unix://$work/nodir/bxd.sock" ls

@@ -9,7 +9,7 @@ bxd=$1 bxctl=$2 server=$3
 work=$(mktemp -d)
 . "$(dirname "$0")/harness.sh"
 
-"$bxd" --help | grep -q -- '--msgbox URL' && ok "bxd --help documents --msgbox" || bad "bxd --help"
+"$bxd" --help | grep -- '--msgbox URL' >/dev/null && ok "bxd --help documents --msgbox" || bad "bxd --help"
 sock="$work/hub.sock"
 start bxd '^ready' "$bxd" --unix "$sock" --msgbox udp://127.0.0.1:0 --msgbox tcp://127.0.0.1:0 \
   --msgbox 'udp://127.0.0.1:0?heartbeat=200' && ok "bxd listens on msgbox" || bad "bxd start" "$work/bxd.err"

@@ -10,8 +10,8 @@ bxd=$1 bxctl=$2
 work=$(mktemp -d)
 . "$(dirname "$0")/harness.sh"
 
-"$bxd" --help | grep -q -- '--th-store PATH' && ok "bxd --help documents --th-store" || bad "bxd --help"
-"$bxctl" th --help | grep -q -- 'recv --th-id FILE --host HOST.json' && ok "bxctl th --help documents recv" ||
+"$bxd" --help | grep -- '--th-store PATH' >/dev/null && ok "bxd --help documents --th-store" || bad "bxd --help"
+"$bxctl" th --help | grep -- 'recv --th-id FILE --host HOST.json' >/dev/null && ok "bxctl th --help documents recv" ||
   bad "bxctl th --help"
 
 for who in host alice bob; do

@@ -19,7 +19,7 @@ rc=$?
 [ $rc -eq 0 ] || { echo "FAILED: the cluster did not start"; exit 1; }
 n1=$(cat "$work/cluster/url.1") n2=$(cat "$work/cluster/url.2")
 
-"$bxd" --help | grep -q -- '--nats URL' && ok "bxd --help documents --nats" || bad "bxd --help"
+"$bxd" --help | grep -- '--nats URL' >/dev/null && ok "bxd --help documents --nats" || bad "bxd --help"
 start hubA '^attached' "$bxd" --unix "$work/a.sock" --nats "$n1" --name /hubA &&
   ok "hub A attaches to node 1" || bad "hub A start" "$work/hubA.err"
 start hubB '^attached' "$bxd" --unix "$work/b.sock" --nats "$n2" --name /hubB &&

@@ -70,12 +70,12 @@ static void usage(FILE *out) {
 
 /* ---- what went wrong, in words ----------------------------------------------------------- */
 
-#define BXCTL_SCHEMES "unix://, tcp://, ws://, wss://"
+#define BXCTL_SCHEMES "unix://, tcp://, ws://, wss://, msgbox+udp://, nats:// ..."
 #define BXCTL_MAX_UNIX_PATH 107 /* sizeof sun_path - 1 on Linux */
 
 static bool known_scheme(const char *s, size_t n) {
-  static const char *const schemes[] = {"unix",       "tcp",        "ws",         "wss",
-                                        "msgbox+tcp", "msgbox+udp", "msgbox+unix"};
+  static const char *const schemes[] = {"unix",       "tcp",         "ws",   "wss", "msgbox+tcp",
+                                        "msgbox+udp", "msgbox+unix", "nats", "th"};
   for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
     if (strlen(schemes[i]) == n && memcmp(schemes[i], s, n) == 0) return true;
   return false;
