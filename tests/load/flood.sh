@@ -2,23 +2,29 @@
 # Fairness under a flood (issue 19, defect 3): one client floods calls over Unix and never
 # reads a reply; ordinary clients beside it must lose nothing, and the flood is paused or
 # dropped with a reason in bxd's log. p99 with and without the flood is printed, not judged.
-#   flood.sh BXD CALC_SERVER BX_LOAD [CLIENTS CALLS]
+# The same clients also run over WebSocket (no flood there), every call checked exactly once.
+#   flood.sh BXD CALC_SERVER BX_LOAD [CLIENTS CALLS]   (make stress: 200 x 5000;
+#   LOAD_LIMIT_S bounds each run, default 120 s)
 set -uo pipefail
 unset BXD_TOKEN
-bxd=$1 server=$2 load=$3 clients=${4:-20} calls=${5:-200}
+bxd=$1 server=$2 load=$3 clients=${4:-20} calls=${5:-200} limit=${LOAD_LIMIT_S:-120}
 work=$(mktemp -d)
 . "$(dirname "$0")/../bxd/harness.sh"
 sock="$work/bxd.sock"
 
-start bxd '^ready' "$bxd" --unix "$sock" --log-level info || bad "bxd start" "$work/bxd.err"
+start bxd '^ready' "$bxd" --unix "$sock" --ws 127.0.0.1:0 --www none --log-level info || bad "bxd start" "$work/bxd.err"
 hub_pid=$last_pid
 start calc '^registered as calc' "$server" --connect "unix://$sock" || bad "calc" "$work/calc.err"
 
-"$load" --url "unix://$sock" --clients "$clients" --calls "$calls" --limit-s 60 >"$work/base" 2>&1 &&
+"$load" --url "unix://$sock" --clients "$clients" --calls "$calls" --limit-s "$limit" >"$work/base" 2>&1 &&
   ok "baseline: $clients x $calls calls, each answered once" || bad "baseline" "$work/base"
 echo "baseline: $(head -1 "$work/base")"
+ws=$(sed -n 's/^listening on \(ws:.*\)/\1/p' "$work/bxd.out")
+"$load" --url "$ws" --clients "$clients" --calls "$calls" --limit-s "$limit" >"$work/ws" 2>&1 &&
+  ok "over WebSocket: $clients x $calls calls, each answered once" || bad "over WebSocket ($ws)" "$work/ws"
+echo "over WebSocket: $(head -1 "$work/ws")"
 
-"$load" --url "unix://$sock" --clients "$clients" --calls "$calls" --limit-s 120 \
+"$load" --url "unix://$sock" --clients "$clients" --calls "$calls" --limit-s "$limit" \
   --flood-unix "$sock" >"$work/flood" 2>&1 &&
   ok "beside a flood: $clients x $calls calls, each answered once" || bad "beside a flood" "$work/flood"
 echo "with a flood: $(head -1 "$work/flood")"
