@@ -67,6 +67,7 @@ FUZZ_TARGETS       += args
 FUZZ_TARGETS       += lob
 FUZZ_TARGETS       += msgbox
 FUZZ_TARGETS       += stream
+FUZZ_TARGETS       += ws
 FUZZ_MAXLEN        ?= 4096
 FUZZ_MAXLEN_stream ?= 16384
 FUZZ_RUN = for t in $(FUZZ_TARGETS); do \
