@@ -464,8 +464,8 @@ static int cd_fast_reply(cd_dec *d, const bx__envelope *env) {
   if (rc == 0) bx_msg_set_reply_box(d->msg, reply);
   bx_box_unref(reply);
   bx_box_unref(delegate);
-  if (name != nbuf) free(name);
-  if (path != pbuf) free(path);
+  if (name != nbuf) bx__free(name);
+  if (path != pbuf) bx__free(path);
   return rc == BX_ENOMEM ? cd_fail(d->err, rc, "out of memory") : rc;
 }
 
@@ -629,10 +629,10 @@ typedef struct cd_enc {
 static int cd_remember(cd_enc *e, bx_box *box, const char *name) {
   if (e->nexports == e->cap) {
     size_t cap = e->cap * 2;
-    cd_export *x = malloc(cap * sizeof *x);
+    cd_export *x = bx__malloc(cap * sizeof *x);
     if (x == NULL) return BX_ENOMEM;
     memcpy(x, e->exports, e->nexports * sizeof *x);
-    if (e->exports != e->local) free(e->exports);
+    if (e->exports != e->local) bx__free(e->exports);
     e->exports = x;
     e->cap = cap;
   }
@@ -647,7 +647,7 @@ static void cd_rollback(cd_enc *e) {
 }
 
 static void cd_enc_free(cd_enc *e) {
-  if (e->exports != e->local) free(e->exports);
+  if (e->exports != e->local) bx__free(e->exports);
 }
 
 /* Bytes the rest of the frame may still take. */

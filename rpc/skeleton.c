@@ -51,8 +51,8 @@ static void sk_call_free(bx_rpc_call *c) {
   bx_msg_unref(c->msg);
   if (c->direct) c->waiter->unref(c->direct);
   bx_box_unref(c->skeleton);
-  free(c->error_text);
-  free(c);
+  bx__free(c->error_text);
+  bx__free(c);
 }
 
 /* RPCErrorMessage{data:"text"}: application errors travel as plain strings, as FOAM's do. */
@@ -101,7 +101,7 @@ static void sk_answer_direct(bx_rpc_call *c, int status) {
       c->waiter->result(c->direct, copy);
       return;
     }
-    free(copy);
+    bx__free(copy);
   }
   c->waiter->reply(c->direct, sk_answer(c, status));
 }
@@ -252,7 +252,7 @@ void bx_rpc_set_error(bx_rpc_call *call, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
-  free(call->error_text);
+  bx__free(call->error_text);
   call->error_text = bx__strdup(text);
 }
 
@@ -264,7 +264,7 @@ int bx_rpc_return(bx_rpc_call *call) {
 
 int bx_rpc_fail(bx_rpc_call *call, const char *text) {
   if (call == NULL || call->done) return BX_EINVAL;
-  free(call->error_text);
+  bx__free(call->error_text);
   call->error_text = bx__strdup(text ? text : "error");
   sk_finish(call, BX_EREMOTE);
   return 0;

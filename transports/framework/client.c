@@ -82,7 +82,7 @@ static void cb_destroy(bx_box *self) {
     if (c != NULL) bx__conn_forget_client(c);
     bx_box_unref(p->conn);
   }
-  free(p->url);
+  bx__free(p->url);
 }
 
 static const bx_box_ops cb_ops = {

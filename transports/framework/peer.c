@@ -468,7 +468,7 @@ static void cn_destroy(bx_box *self) {
   bx_buf_free(&c->in);
   bx_buf_free(&c->out);
   bx_buf_free(&c->wr);
-  free(c->self_name);
+  bx__free(c->self_name);
 }
 
 const bx_box_ops bx__conn_box_ops = {
@@ -533,8 +533,10 @@ static void cn_release_task(void *a, void *b) {
 
 static bx_msg *cn_register_self_msg(bx_ctx *ctx) {
   cJSON *o = bx_json_new_object(BX_CLASS_REGISTER_SELF);
-  if (o == NULL || !cJSON_AddStringToObject(o, "name", bx_ctx_name(ctx)) ||
-      !cJSON_AddItemToObject(o, "attributes", cJSON_CreateObject())) {
+  cJSON *attrs = cJSON_CreateObject();
+  if (o == NULL || attrs == NULL || !cJSON_AddStringToObject(o, "name", bx_ctx_name(ctx)) ||
+      !cJSON_AddItemToObject(o, "attributes", attrs)) {
+    cJSON_Delete(attrs); /* not attached: every failure comes before or at attaching it */
     cJSON_Delete(o);
     return NULL;
   }
@@ -551,7 +553,7 @@ static void cn_unbind_self(bx__conn *c) {
   if (named != NULL && bx__named_binding(named) == c->box)
     bx_named_bind(c->ctx, c->self_name, NULL);
   bx_box_unref(named);
-  free(c->self_name);
+  bx__free(c->self_name);
   c->self_name = NULL;
 }
 
@@ -589,7 +591,7 @@ static void cn_register_self(bx__conn *c, const bx_msg *msg) {
   }
   char *copy = bx__strdup(path);
   if (copy == NULL || bx_named_bind(c->ctx, path, c->box) != 0) {
-    free(copy);
+    bx__free(copy);
     return;
   }
   cn_unbind_self(c);

@@ -183,7 +183,7 @@ int bx__st_listen(bx_listener *l) {
 }
 
 static void st_free_cb(uv_handle_t *h) {
-  free(h);
+  bx__free(h);
 }
 
 void bx__st_discard(bx__st_handle *h) {
@@ -193,7 +193,7 @@ void bx__st_discard(bx__st_handle *h) {
 static void st_listener_closed_cb(uv_handle_t *h) {
   bx_listener *l = h->data;
   bx__st_listener *sl = bx__listener_priv(l);
-  free(h);
+  bx__free(h);
   sl->h = NULL;
   if (sl->on_closed) sl->on_closed(l);
   bx__listener_closed(l);

@@ -107,7 +107,7 @@ static int tc_listen(bx_listener *l, const char *addr, const bx_listen_opts *opt
   int rc = tc_parse(addr, &a);
   if (rc) return rc;
   if (tc_numeric(&a, &ss) != 0 && (rc = tc_resolve_now(loop, &a, &ss)) != 0) return rc;
-  bx__st_handle *h = calloc(1, sizeof *h);
+  bx__st_handle *h = bx__calloc(1, sizeof *h);
   if (h == NULL) return BX_ENOMEM;
   uv_tcp_init(loop, &h->tcp);
   rc = uv_tcp_bind(&h->tcp, (struct sockaddr *)&ss, 0);
