@@ -450,7 +450,15 @@ static int cn_send(bx_box *self, bx_msg *msg) {
   bx__conn *c = cn(self);
   int rc = cn_admit(c, msg);
   if (rc == 0) rc = cn_encode(c, msg);
+  bool told = bx_msg_reply_box(msg) != NULL; /* a request's caller hears the error */
   bx_msg_unref(msg);
+  if (rc == BX_ENOMEM && !told && c->state == CN_OPEN) {
+    /* A reply (or one-way message) lost for memory: nobody else could tell the peer, whose
+     * call would wait for its deadline. Closing tells it (BX_ECONNLOST). */
+    bx_log(c->ctx, BX_LOG_WARN, "%s connection%s%s: closing: out of memory for a message to it",
+           c->tran->scheme, c->peer.address[0] ? " from " : "", c->peer.address);
+    bx__conn_close(c, BX_ECONNLOST);
+  }
   if (rc) {
     bx_log(c->ctx, BX_LOG_DEBUG, "%s connection: send refused: %s", c->tran->scheme,
            bx_strerror(rc));

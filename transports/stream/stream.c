@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "stream.h"
 
@@ -151,8 +152,13 @@ static void st_connection_cb(uv_stream_t *server, int status) {
   }
   bx__link *k = bx__link_new(l->ts, l->tran, l, true);
   bx__conn *c = k ? bx__conn_accept(k) : NULL;
-  if (c == NULL) { /* out of memory: the connection waits in the backlog */
+  if (c == NULL) { /* out of memory: refused (closed at once), so its dialler hears of it */
     if (k) bx__link_close(k, BX_ENOMEM);
+    /* libuv has accepted the socket and waits for uv_accept() (which needs a handle there is
+     * no memory for): closing it here lets the listener go on (libuv's unix stream.c). */
+    if (server->accepted_fd >= 0) close(server->accepted_fd);
+    server->accepted_fd = -1;
+    bx_log(l->ctx, BX_LOG_WARN, "%s: refusing a connection: out of memory", l->url);
     return;
   }
   bx__st_conn *s = st_of(k);
