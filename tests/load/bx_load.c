@@ -15,7 +15,10 @@
  *
  * Prints one line "calls=... ok=... lost=... dup=... wrong=... p50_us=... p99_us=..." and, with
  * a flood, one "flood: ..." line. Exits 0 when every call succeeded exactly once, 1 otherwise,
- * 2 on bad usage. */
+ * 2 on bad usage. With --expect-errors 1 (faults injected meanwhile: services or the hub
+ * killed and restarted) errors are expected: it prints "faults: errors=... err_max_ms=...
+ * ok_after_error=..." and exits 0 when every call was answered exactly once, none wrong, every
+ * error came within the call's timeout, and calls succeeded again after the first error. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -60,6 +63,9 @@ struct load {
   uint32_t *lat_us; /* nclients * ncalls, -1 until answered */
   long ok, lost, dup, wrong;
   bool timed_out;
+  bool expect_errors;  /* faults are being injected: errors are expected, and judged */
+  uint64_t err_max_us; /* the longest a failed call took to hear its error */
+  long ok_after_error; /* calls that succeeded after the first error (recovery) */
 };
 
 static void start_call(client *c);
@@ -79,13 +85,16 @@ static void on_done(bx_call *call, int status, void *result, void *data) {
   const cJSON *r = result;
   if (status != 0) {
     ld->lost++;
-    if (ld->lost <= 5)
+    if (us > ld->err_max_us) ld->err_max_us = us;
+    if (ld->lost <= 5 && !ld->expect_errors)
       fprintf(stderr, "bx_load: client %d call %d: %s\n", c->id, seq, bx_strerror(status));
   } else if (!cJSON_IsNumber(r) || r->valuedouble != (double)(c->id + seq)) {
     ld->wrong++;
   } else {
     ld->ok++;
+    if (ld->lost > 0) ld->ok_after_error++;
   }
+  if (ld->expect_errors && status != 0) usleep(1000); /* a hub restarting: do not spin */
   start_call(c);
 }
 
@@ -205,7 +214,8 @@ static void *flood_run(void *arg) {
 
 static void usage(FILE *out) {
   fprintf(out, "usage: bx_load --url URL [--service NAME] [--clients N] [--calls M]\n"
-               "               [--timeout-ms T] [--flood-unix PATH] [--limit-s S]\n");
+               "               [--timeout-ms T] [--flood-unix PATH] [--limit-s S]\n"
+               "               [--expect-errors 1]\n");
 }
 
 static void on_closed(bx_ctx *ctx, void *data) {
@@ -249,6 +259,8 @@ int main(int argc, char **argv) {
       fl.path = v;
     else if (strcmp(a, "--limit-s") == 0)
       limit_s = atoi(v);
+    else if (strcmp(a, "--expect-errors") == 0)
+      ld.expect_errors = atoi(v) != 0;
     else {
       usage(stderr);
       return 2;
@@ -309,6 +321,9 @@ int main(int argc, char **argv) {
   printf("calls=%zu ok=%ld lost=%ld dup=%ld wrong=%ld p50_us=%u p99_us=%u secs=%.2f "
          "calls_per_s=%.0f\n",
          total, ld.ok, ld.lost, ld.dup, ld.wrong, p50, p99, secs, secs > 0 ? ld.ok / secs : 0);
+  if (ld.expect_errors)
+    printf("faults: errors=%ld err_max_ms=%.1f ok_after_error=%ld\n", ld.lost,
+           (double)ld.err_max_us / 1000.0, ld.ok_after_error);
   if (fl.path != NULL)
     printf("flood: frames=%ld stalls=%ld end=%s\n", fl.frames, fl.stalls,
            fl.fail_errno == 0 ? "paused-or-running" : strerror(fl.fail_errno));
@@ -329,5 +344,10 @@ int main(int argc, char **argv) {
   free(ld.clients);
   free(ld.lat_us);
   fflush(stdout);
+  if (ld.expect_errors) /* every call answered once, errors in time, and calls work again */
+    return !ld.timed_out && ld.dup == 0 && ld.wrong == 0 && ld.ok_after_error > 0 &&
+                   ld.err_max_us <= ld.timeout_ms * 1000
+               ? 0
+               : 1;
   return ld.ok == (long)total && ld.lost == 0 && ld.dup == 0 && ld.wrong == 0 ? 0 : 1;
 }
