@@ -18,7 +18,8 @@
  * 2 on bad usage. With --expect-errors 1 (faults injected meanwhile: services or the hub
  * killed and restarted) errors are expected: it prints "faults: errors=... err_max_ms=...
  * ok_after_error=..." and exits 0 when every call was answered exactly once, none wrong, every
- * error came within the call's timeout, and calls succeeded again after the first error. */
+ * error came within the call's timeout (and a second of slack for a loaded machine), and calls
+ * succeeded again after the first error. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -346,7 +347,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
   if (ld.expect_errors) /* every call answered once, errors in time, and calls work again */
     return !ld.timed_out && ld.dup == 0 && ld.wrong == 0 && ld.ok_after_error > 0 &&
-                   ld.err_max_us <= ld.timeout_ms * 1000
+                   ld.err_max_us <= (ld.timeout_ms + 1000) * 1000
                ? 0
                : 1;
   return ld.ok == (long)total && ld.lost == 0 && ld.dup == 0 && ld.wrong == 0 ? 0 : 1;
