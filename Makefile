@@ -88,10 +88,10 @@ fuzz-build: deps
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 
 fuzz: fuzz-build
-	$(call FUZZ_RUN,$(FUZZ_SECONDS))
+	@$(call FUZZ_RUN,$(FUZZ_SECONDS))
 
 fuzz-smoke: fuzz-build
-	$(call FUZZ_RUN,$(FUZZ_SMOKE_SECONDS))
+	@$(call FUZZ_RUN,$(FUZZ_SMOKE_SECONDS))
 
 # tests/codegen holds generator inputs whose exact layout the golden diagnostics depend on.
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' ':!tests/codegen' 2>/dev/null)
