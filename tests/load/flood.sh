@@ -36,7 +36,7 @@ kill -0 "$hub_pid" 2>/dev/null && ok "bxd is alive" || bad "bxd died" "$work/bxd
 echo "bxd peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$hub_pid/status" 2>/dev/null)"
 b99=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' "$work/base") f99=$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' "$work/flood")
 [ -n "$b99" ] && [ -n "$f99" ] && [ "$b99" -gt 0 ] &&
-  echo "ordinary clients' p99: ${b99} us alone, ${f99} us beside the flood ($((f99 / b99))x; the issue's bar is 3x, reported only)"
+  echo "ordinary clients' p99: ${b99} us alone, ${f99} us beside the flood ($(awk -v f="$f99" -v b="$b99" 'BEGIN { printf "%.1f", f / b }')x; the issue's bar is 3x, reported only)"
 
 echo "passed $passed, failed $failures"
 [ "$failures" -eq 0 ]
