@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test demo bench test-asan fuzz fuzz-build fuzz-smoke format format-check install deb clean
+.PHONY: all deps configure build test demo bench stress test-asan fuzz fuzz-build fuzz-smoke format format-check install deb clean
 
 all: build
 
@@ -35,6 +35,15 @@ bench: deps
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bx-bench bxd calc_server
 	$(BENCH_BUILD)/bin/bx-bench $(BENCH_ARGS)
 
+# Load through bxd, the long form of the bxd_flood test: STRESS_CLIENTS x STRESS_CALLS over Unix
+# and WebSocket, every call checked exactly once, then the same beside a flooding client
+# (figures printed: p50/p99, peak RSS; docs/reliability.md).
+STRESS_CLIENTS ?= 200
+STRESS_CALLS   ?= 5000
+stress: build
+	LOAD_LIMIT_S=900 tests/load/flood.sh $(BUILD)/bin/bxd $(BUILD)/bin/calc_server \
+	  $(BUILD)/bin/bx_load $(STRESS_CLIENTS) $(STRESS_CALLS)
+
 $(ASAN_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBX_SANITIZE=ON $(CMAKE_ARGS)
 
@@ -44,17 +53,37 @@ test-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on a scratch copy of its seed corpus
-# (fuzz_stream takes longer inputs: a stream of several frames). `make fuzz-smoke` is the same
-# for FUZZ_SMOKE_SECONDS each, failing on the first crash, leak or failed check.
+# tests/fuzz/corpus/NAME. `make fuzz-smoke` (run by .ci/run) is the same for FUZZ_SMOKE_SECONDS
+# each, failing on the first crash, leak or failed check. Both print, per target, libFuzzer's
+# final figures: executions, coverage (cov: edges, ft: features) and corpus size.
+# A new target: one line below (its program is tests/fuzz/fuzz_NAME.c, its seeds
+# tests/fuzz/corpus/NAME); a target taking longer inputs sets FUZZ_MAXLEN_NAME.
 FUZZ_BUILD         ?= build-fuzz
 FUZZ_SECONDS       ?= 60
-FUZZ_SMOKE_SECONDS ?= 20
-FUZZ_TARGETS       ?= decode args lob msgbox stream th_handshake th_channel th_box mlang
+FUZZ_SMOKE_SECONDS ?= 12
+FUZZ_TARGETS       ?=
+FUZZ_TARGETS       += decode
+FUZZ_TARGETS       += args
+FUZZ_TARGETS       += lob
+FUZZ_TARGETS       += msgbox
+FUZZ_TARGETS       += stream
+FUZZ_TARGETS       += ws
+FUZZ_TARGETS       += th_handshake
+FUZZ_TARGETS       += th_channel
+FUZZ_TARGETS       += th_box
+FUZZ_TARGETS       += mlang
+FUZZ_MAXLEN        ?= 4096
+FUZZ_MAXLEN_stream ?= 16384
 FUZZ_RUN = for t in $(FUZZ_TARGETS); do \
-	  ml=4096; [ $$t = stream ] && ml=16384; \
+	  ml=$(FUZZ_MAXLEN); $(foreach f,$(FUZZ_TARGETS),$(if $(FUZZ_MAXLEN_$(f)),[ $$t = $(f) ] && ml=$(FUZZ_MAXLEN_$(f));)) \
 	  rm -rf $(FUZZ_BUILD)/corpus-$$t && cp -r tests/fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t && \
-	  $(FUZZ_BUILD)/bin/fuzz_$$t -max_total_time=$(1) -max_len=$$ml \
-	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_BUILD)/corpus-$$t || exit 1; \
+	  $(FUZZ_BUILD)/bin/fuzz_$$t -max_total_time=$(1) -max_len=$$ml -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_BUILD)/corpus-$$t \
+	    >$(FUZZ_BUILD)/fuzz-$$t.log 2>&1 || { tail -40 $(FUZZ_BUILD)/fuzz-$$t.log; exit 1; }; \
+	  printf 'fuzz_%-8s %s execs=%s %s\n' $$t \
+	    "$$(grep -Eo 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[^ ]+' $(FUZZ_BUILD)/fuzz-$$t.log | tail -1)" \
+	    "$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/fuzz-$$t.log)" \
+	    "$$(grep -Eo 'exec/s: [0-9]+' $(FUZZ_BUILD)/fuzz-$$t.log | tail -1)"; \
 	done
 
 fuzz-build: deps
@@ -63,10 +92,10 @@ fuzz-build: deps
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 
 fuzz: fuzz-build
-	$(call FUZZ_RUN,$(FUZZ_SECONDS))
+	@$(call FUZZ_RUN,$(FUZZ_SECONDS))
 
 fuzz-smoke: fuzz-build
-	$(call FUZZ_RUN,$(FUZZ_SMOKE_SECONDS))
+	@$(call FUZZ_RUN,$(FUZZ_SMOKE_SECONDS))
 
 # tests/codegen holds generator inputs whose exact layout the golden diagnostics depend on.
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' ':!tests/codegen' 2>/dev/null)

@@ -37,7 +37,7 @@ bx_box *bx_box_ref(bx_box *box) {
 void bx_box_unref(bx_box *box) {
   if (box == NULL || --box->refs > 0) return;
   if (box->ops->destroy) box->ops->destroy(box);
-  free(box);
+  bx__free(box);
 }
 
 int bx_send(bx_box *box, bx_msg *msg) {
@@ -84,7 +84,7 @@ int bx_send_error(bx_box *box, int code, const char *text) {
 bx_box **bx__boxes_copy(bx_box *const *boxes, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (boxes[i] == NULL) return NULL;
-  bx_box **copy = calloc(n ? n : 1, sizeof *copy);
+  bx_box **copy = bx__calloc(n ? n : 1, sizeof *copy);
   if (copy == NULL) return NULL;
   for (size_t i = 0; i < n; i++)
     copy[i] = bx_box_ref(boxes[i]);
@@ -94,7 +94,7 @@ bx_box **bx__boxes_copy(bx_box *const *boxes, size_t n) {
 void bx__boxes_free(bx_box **boxes, size_t n) {
   for (size_t i = 0; boxes && i < n; i++)
     bx_box_unref(boxes[i]);
-  free(boxes);
+  bx__free(boxes);
 }
 
 bx_box *bx_export_target(const bx_export *ex) {

@@ -38,7 +38,7 @@ static int lg_send(bx_box *self, bx_msg *msg) {
 static void lg_destroy(bx_box *self) {
   lg_state *st = bx_box_priv(self);
   bx_box_unref(st->delegate);
-  free(st->prefix);
+  bx__free(st->prefix);
   st->delegate = NULL;
   st->prefix = NULL;
 }

@@ -40,7 +40,7 @@ bx_msg *bx__msg_new_lazy_n(const char *cls, const char *name, size_t name_len, c
   lz->key = key;
   if (name != NULL &&
       (lz->name = bx__copy_text(lz->name_buf, sizeof lz->name_buf, name, name_len)) == NULL) {
-    free(m);
+    bx__free(m);
     return NULL;
   }
   return m;
@@ -78,7 +78,7 @@ int bx__msg_lazy_layer(bx_msg *msg, const char *name, size_t n) {
 
 static void mg_layer_clear(bx__lazy_layer *l) {
   bx_box_unref(l->box);
-  if (l->name != l->buf) free(l->name);
+  if (l->name != l->buf) bx__free(l->name);
   l->box = NULL;
   l->name = NULL;
 }
@@ -90,7 +90,7 @@ static void mg_lazy_clear(bx_msg *m) {
   cJSON_Delete(lz->body);
   for (unsigned i = 0; i < lz->nsubs; i++)
     mg_layer_clear(&lz->subs[i]);
-  if (lz->name != lz->name_buf) free(lz->name);
+  if (lz->name != lz->name_buf) bx__free(lz->name);
   /* lz lives in m's block */
 }
 
@@ -163,8 +163,8 @@ static void mg_free(bx_msg *m) {
   bx_box_unref(m->origin);
   for (size_t i = 0; i < m->nboxes; i++)
     bx_box_unref(m->boxes[i]);
-  free(m->boxes);
-  free(m);
+  bx__free(m->boxes);
+  bx__free(m);
 }
 
 void bx_msg_unref(bx_msg *msg) {
@@ -200,7 +200,7 @@ int bx_msg_copy(const bx_msg *msg, bx_msg **out) {
   }
   c->attrs = attrs;
   if (msg->nboxes) {
-    c->boxes = malloc(msg->nboxes * sizeof *c->boxes);
+    c->boxes = bx__malloc(msg->nboxes * sizeof *c->boxes);
     if (c->boxes == NULL) {
       mg_free(c);
       return BX_ENOMEM;
@@ -321,7 +321,7 @@ int bx_msg_set_attr(bx_msg *msg, const char *key, cJSON *value) {
   }
   cJSON_DeleteItemFromObjectCaseSensitive(msg->attrs, k);
   bool ok = cJSON_AddItemToObject(msg->attrs, k, value);
-  free(k);
+  bx__free(k);
   if (!ok) {
     cJSON_Delete(value);
     return BX_ENOMEM;
@@ -354,7 +354,7 @@ cJSON *bx_msg_box_ref(bx_msg *msg, bx_box *box) {
   if (box == NULL) return NULL;
   if (msg->nboxes == msg->boxes_cap) {
     size_t cap = msg->boxes_cap ? msg->boxes_cap * 2 : 4;
-    bx_box **b = realloc(msg->boxes, cap * sizeof *b);
+    bx_box **b = bx__realloc(msg->boxes, cap * sizeof *b);
     if (b == NULL) return NULL;
     msg->boxes = b;
     msg->boxes_cap = cap;
@@ -391,7 +391,11 @@ int bx_msg_new_error(int code, const char *text, bx_msg **out) {
     cJSON_Delete(exc);
     return BX_ENOMEM;
   }
-  cJSON_AddItemToObject(err, "data", exc);
+  if (!cJSON_AddItemToObject(err, "data", exc)) { /* out of memory: exc is not attached */
+    cJSON_Delete(err);
+    cJSON_Delete(exc);
+    return BX_ENOMEM;
+  }
   return bx_msg_new(err, out);
 }
 

@@ -33,11 +33,11 @@ static int pm_push(pm_state *st, bx_msg *msg) {
     size_t cap = st->cap ? st->cap * 2 : 8;
     if (cap > st->max) cap = st->max;
     if (cap > SIZE_MAX / sizeof(bx_msg *)) return BX_ENOMEM;
-    bx_msg **q = malloc(cap * sizeof *q);
+    bx_msg **q = bx__malloc(cap * sizeof *q);
     if (q == NULL) return BX_ENOMEM;
     for (size_t i = 0; i < st->count; i++)
       q[i] = st->queue[(st->head + i) % st->cap];
-    free(st->queue);
+    bx__free(st->queue);
     st->queue = q;
     st->cap = cap;
     st->head = 0;
@@ -98,7 +98,7 @@ static void pm_flush(bx_box *self) {
       pm_fail_accepted(m, st->err, st->text);
   }
   st->flushing = false;
-  free(st->queue);
+  bx__free(st->queue);
   st->queue = NULL;
   st->cap = st->head = 0;
   bx_box_unref(self);
@@ -110,8 +110,8 @@ static void pm_destroy(bx_box *self) {
   /* Never settled: the queue can only be dropped (destroy must not reach the context). */
   while ((m = pm_pop(st)) != NULL)
     bx_msg_unref(m);
-  free(st->queue);
-  free(st->text);
+  bx__free(st->queue);
+  bx__free(st->text);
   bx_box_unref(st->delegate);
   st->queue = NULL;
   st->text = NULL;

@@ -71,7 +71,7 @@ static rt_state *rt_opts(rt_call *call) {
 static void rt_call_unref(rt_call *call) {
   if (--call->refs > 0) return;
   bx_box_unref(call->retry);
-  free(call);
+  bx__free(call);
 }
 
 /* Settles the call: returns the original reply box (a new reference the caller owns), or NULL

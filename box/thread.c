@@ -39,8 +39,8 @@ typedef struct th_priv {
 
 static void th_free(th_shared *sh) {
   pthread_mutex_destroy(&sh->lock);
-  free(sh->queue);
-  free(sh);
+  bx__free(sh->queue);
+  bx__free(sh);
 }
 
 /* Takes the queue (the caller frees the array and owns the messages). */
@@ -64,7 +64,7 @@ static void th_async_cb(uv_async_t *a) {
     else
       bx_msg_unref(q[i]);
   }
-  free(q);
+  bx__free(q);
 }
 
 static void th_closed_cb(uv_handle_t *h) {
@@ -85,7 +85,7 @@ static void th_shutdown(th_shared *sh) {
   bx_msg **q = th_take(sh, &n);
   for (size_t i = 0; i < n; i++)
     bx_msg_unref(q[i]); /* their reply boxes, if any, see the request dropped */
-  free(q);
+  bx__free(q);
   bx_box *d = sh->delegate;
   sh->delegate = NULL;
   bx_box_unref(d);
@@ -99,7 +99,7 @@ static void th_on_close(bx__tracked *t) {
 static int th_push(th_shared *sh, bx_msg *msg) {
   if (sh->n == sh->cap) {
     size_t cap = sh->cap ? sh->cap * 2 : 64;
-    bx_msg **q = realloc(sh->queue, cap * sizeof *q);
+    bx_msg **q = bx__realloc(sh->queue, cap * sizeof *q);
     if (q == NULL) return BX_ENOMEM;
     sh->queue = q;
     sh->cap = cap;
@@ -141,19 +141,19 @@ int bx_thread_box_new(bx_ctx *target, bx_box *delegate, bx_box **out) {
   *out = NULL;
   if (target == NULL || delegate == NULL) return BX_EINVAL;
   if (bx_ctx_is_closing(target)) return BX_ECLOSING;
-  th_shared *sh = calloc(1, sizeof *sh);
+  th_shared *sh = bx__calloc(1, sizeof *sh);
   if (sh == NULL) return BX_ENOMEM;
   bx_box *box = NULL;
   if (bx_box_new(target, &th_ops, sizeof(th_priv), &box) != 0 ||
       pthread_mutex_init(&sh->lock, NULL) != 0) {
-    free(box);
-    free(sh);
+    bx__free(box);
+    bx__free(sh);
     return BX_ENOMEM;
   }
   if (uv_async_init(bx_ctx_loop(target), &sh->async, th_async_cb) != 0) {
     pthread_mutex_destroy(&sh->lock);
-    free(box);
-    free(sh);
+    bx__free(box);
+    bx__free(sh);
     return BX_ENOMEM;
   }
   sh->async.data = sh;

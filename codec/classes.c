@@ -25,13 +25,13 @@ static void cc_free(bx_ctx *ctx, void *state) {
   (void)ctx;
   cc_state *st = state;
   bx__map_free(st->classes);
-  free(st);
+  bx__free(st);
 }
 
 static const bx__tenant cc_tenant = {.free = cc_free};
 
 int bx__codec_attach(bx_ctx *ctx, const bx__codec_hooks *hooks) {
-  cc_state *st = calloc(1, sizeof *st);
+  cc_state *st = bx__calloc(1, sizeof *st);
   if (st == NULL) return BX_ENOMEM;
   bx__ctx_set_tenant(ctx, BX__SLOT_CODEC, st, &cc_tenant);
   st->hooks = hooks;

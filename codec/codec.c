@@ -477,8 +477,8 @@ static int cd_fast_reply(cd_dec *d, const bx__envelope *env) {
   if (rc == 0) bx_msg_set_reply_box(d->msg, reply);
   bx_box_unref(reply);
   bx_box_unref(delegate);
-  if (name != nbuf) free(name);
-  if (path != pbuf) free(path);
+  if (name != nbuf) bx__free(name);
+  if (path != pbuf) bx__free(path);
   return rc == BX_ENOMEM ? cd_fail(d->err, rc, "out of memory") : rc;
 }
 
@@ -506,7 +506,7 @@ static int cd_fast(cd_dec *d, const char *buf, size_t len) {
     char idbuf[64];
     char *v = bx__copy_text(idbuf, sizeof idbuf, env.call_id.p, env.call_id.n);
     cJSON *id = v ? cJSON_CreateString(v) : NULL;
-    if (v != idbuf) free(v);
+    if (v != idbuf) bx__free(v);
     rc = id ? bx_msg_set_attr(d->msg, BX__ATTR_CALL_ID, id) : BX_ENOMEM;
     if (rc) return cd_fail(d->err, rc, "out of memory");
   }
@@ -651,10 +651,10 @@ typedef struct cd_enc {
 static int cd_remember(cd_enc *e, bx_box *box, const char *name) {
   if (e->nexports == e->cap) {
     size_t cap = e->cap * 2;
-    cd_export *x = malloc(cap * sizeof *x);
+    cd_export *x = bx__malloc(cap * sizeof *x);
     if (x == NULL) return BX_ENOMEM;
     memcpy(x, e->exports, e->nexports * sizeof *x);
-    if (e->exports != e->local) free(e->exports);
+    if (e->exports != e->local) bx__free(e->exports);
     e->exports = x;
     e->cap = cap;
   }
@@ -669,7 +669,7 @@ static void cd_rollback(cd_enc *e) {
 }
 
 static void cd_enc_free(cd_enc *e) {
-  if (e->exports != e->local) free(e->exports);
+  if (e->exports != e->local) bx__free(e->exports);
 }
 
 /* Bytes the rest of the frame may still take. */

@@ -22,7 +22,7 @@ static size_t jp_mark_len(size_t i) {
 
 /* The text cJSON parses: buf with each span replaced by its stand-in (shorter). */
 static char *jp_stand_ins(const char *buf, size_t len, const bx__json_spans *sp, size_t *out_len) {
-  char *o = malloc(len + 1);
+  char *o = bx__malloc(len + 1);
   if (o == NULL) return NULL;
   size_t at = 0, w = 0;
   for (size_t i = 0; i < sp->n; i++) {
@@ -118,7 +118,7 @@ int bx__json_parse(const char *buf, size_t len, const bx__json_spans *sp, cJSON 
   char *text = jp_stand_ins(buf, len, sp, &n);
   if (text == NULL) return BX_ENOMEM;
   int rc = jp_parse_text(text, n, sp, root, err);
-  free(text);
+  bx__free(text);
   size_t left = sp->n;
   if (rc == 0 && (rc = jp_restore(*root, buf, sp, &left)) != 0) {
     cJSON_Delete(*root);

@@ -149,10 +149,10 @@ typedef struct jw_stack {
 static int jw_push(jw_stack *st, const cJSON *node) {
   if (st->n == st->cap) {
     size_t cap = st->cap * 2;
-    const cJSON **items = malloc(cap * sizeof *items);
+    const cJSON **items = bx__malloc(cap * sizeof *items);
     if (items == NULL) return BX_ENOMEM;
     memcpy(items, st->items, st->n * sizeof *items);
-    if (st->items != st->local) free(st->items);
+    if (st->items != st->local) bx__free(st->items);
     st->items = items;
     st->cap = cap;
   }
@@ -237,7 +237,7 @@ static int jw_tree(jw *w, const cJSON *root) {
       rc = jw_advance(w, &st, &n);
     }
   }
-  if (st.items != st.local) free(st.items);
+  if (st.items != st.local) bx__free(st.items);
   return rc;
 }
 

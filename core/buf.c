@@ -27,7 +27,7 @@ int bx_buf_reserve(bx_buf *buf, size_t extra) {
   size_t needed = buf->len + extra;
   if (needed <= buf->cap) return 0;
   size_t cap = bf_next_cap(buf->cap, needed);
-  char *base = realloc(buf->base, cap);
+  char *base = bx__realloc(buf->base, cap);
   if (base == NULL) return BX_ENOMEM;
   buf->base = base;
   buf->cap = cap;
@@ -46,7 +46,7 @@ int bx_buf_append(bx_buf *buf, const void *data, size_t len) {
 
 void bx_buf_free(bx_buf *buf) {
   if (buf == NULL) return;
-  free(buf->base);
+  bx__free(buf->base);
   buf->base = NULL;
   buf->len = 0;
   buf->cap = 0;

@@ -79,12 +79,19 @@ void bx__ctx_free(bx_ctx *ctx);
 
 /* ---- small utilities --------------------------------------------------------------------- */
 
+/* The replaceable allocator (alloc.c, include/bx/alloc.h): bx's layers allocate only through
+ * these (a block from one is freed with bx__free). */
+void *bx__malloc(size_t n);
+void *bx__calloc(size_t count, size_t size);
+void *bx__realloc(void *p, size_t n);
+void bx__free(void *p);
+
 /* calloc(1, size) for objects made and freed per message. glibc's calloc never takes a chunk
  * from the thread's cache (tcache) that free() fills, so with calloc that cache stays full and
  * every allocation and free goes the allocator's long way; malloc and memset take the short
  * one. */
 static inline void *bx__zalloc(size_t size) {
-  void *p = malloc(size);
+  void *p = bx__malloc(size);
   /* Hidden from the optimiser, which would otherwise turn malloc + memset back into calloc. */
   __asm__("" : "+r"(p));
   if (p != NULL) memset(p, 0, size);

@@ -146,11 +146,11 @@ static void cx_idle_stop(bx_ctx *ctx) {
 
 static int cx_grow(bx_ctx *ctx) {
   size_t cap = ctx->cap ? ctx->cap * 2 : 64;
-  cx_task *t = malloc(cap * sizeof *t);
+  cx_task *t = bx__malloc(cap * sizeof *t);
   if (t == NULL) return BX_ENOMEM;
   for (size_t i = 0; i < ctx->count; i++)
     t[i] = ctx->tasks[(ctx->head + i) % ctx->cap];
-  free(ctx->tasks);
+  bx__free(ctx->tasks);
   ctx->tasks = t;
   ctx->cap = cap;
   ctx->head = 0;
@@ -211,14 +211,14 @@ void bx__ctx_free(bx_ctx *ctx) {
   for (int i = BX__SLOT_COUNT; i-- > 0;)
     if (ctx->tenants[i] && ctx->tenants[i]->free) ctx->tenants[i]->free(ctx, ctx->slots[i]);
   if (ctx->data_free) ctx->data_free(ctx->data);
-  free(ctx->tasks);
-  free(ctx->name);
-  free(ctx);
+  bx__free(ctx->tasks);
+  bx__free(ctx->name);
+  bx__free(ctx);
 }
 
 int bx__ctx_create(bx_ctx **out, uv_loop_t *loop, const bx_ctx_options *opts) {
   *out = NULL;
-  bx_ctx *ctx = calloc(1, sizeof *ctx);
+  bx_ctx *ctx = bx__calloc(1, sizeof *ctx);
   if (ctx == NULL) return BX_ENOMEM;
   if (opts)
     ctx->opts = *opts;
@@ -233,7 +233,7 @@ int bx__ctx_create(bx_ctx **out, uv_loop_t *loop, const bx_ctx_options *opts) {
   ctx->loop = loop;
   ctx->tracked.next = ctx->tracked.prev = &ctx->tracked;
   if (ctx->name == NULL) {
-    free(ctx);
+    bx__free(ctx);
     return BX_ENOMEM;
   }
   *out = ctx;

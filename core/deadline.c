@@ -71,7 +71,7 @@ static void dl_fix(bx__deadlines *ds, size_t i) {
 static int dl_push(bx__deadlines *ds, bx__deadline *d) {
   if (ds->n == ds->cap) {
     size_t cap = ds->cap ? ds->cap * 2 : 16;
-    bx__deadline **h = realloc(ds->heap, cap * sizeof *h);
+    bx__deadline **h = bx__realloc(ds->heap, cap * sizeof *h);
     if (h == NULL) return BX_ENOMEM;
     ds->heap = h;
     ds->cap = cap;
@@ -171,7 +171,7 @@ void bx__deadlines_halt(bx__deadlines *ds) {
 
 void bx__deadlines_close(bx__deadlines *ds, uv_close_cb cb) {
   bx__deadlines_halt(ds);
-  free(ds->heap); /* anything still listed belongs to owners that are gone */
+  bx__free(ds->heap); /* anything still listed belongs to owners that are gone */
   ds->heap = NULL;
   ds->n = ds->cap = 0;
   uv_close((uv_handle_t *)&ds->timer, cb);

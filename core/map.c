@@ -34,7 +34,7 @@ static uint32_t mp_hash(const char *s) {
 }
 
 bx__map *bx__map_new(void) {
-  return calloc(1, sizeof(bx__map));
+  return bx__calloc(1, sizeof(bx__map));
 }
 
 bx__map *bx__map_new_borrowing(void) {
@@ -44,15 +44,15 @@ bx__map *bx__map_new_borrowing(void) {
 }
 
 static void mp_free_key(const bx__map *m, char *key) {
-  if (!m->borrow) free(key);
+  if (!m->borrow) bx__free(key);
 }
 
 void bx__map_free(bx__map *m) {
   if (m == NULL) return;
   for (size_t i = 0; i < m->cap; i++)
     if (m->slots[i].key != NULL && m->slots[i].key != MP_TOMB) mp_free_key(m, m->slots[i].key);
-  free(m->slots);
-  free(m);
+  bx__free(m->slots);
+  bx__free(m);
 }
 
 /* Index of key's slot, or of the slot where it would be inserted (first tombstone or empty). */
@@ -75,7 +75,7 @@ static size_t mp_find(const bx__map *m, const char *key, uint32_t h, bool *found
 }
 
 static int mp_rehash(bx__map *m, size_t cap) {
-  mp_slot *slots = calloc(cap, sizeof *slots);
+  mp_slot *slots = bx__calloc(cap, sizeof *slots);
   if (slots == NULL) return BX_ENOMEM;
   mp_slot *old = m->slots;
   size_t old_cap = m->cap;
@@ -89,7 +89,7 @@ static int mp_rehash(bx__map *m, size_t cap) {
       j = (j + 1) & (cap - 1);
     slots[j] = old[i];
   }
-  free(old);
+  bx__free(old);
   return 0;
 }
 

@@ -39,7 +39,7 @@ static int sq_bind_value(sqlite3_stmt *st, int i, const cJSON *v, bx_dao_ftype t
   }
   char *text = cJSON_PrintUnformatted(v); /* a string array */
   if (text == NULL) return SQLITE_NOMEM;
-  return sqlite3_bind_text(st, i, text, -1, free);
+  return sqlite3_bind_text(st, i, text, -1, cJSON_free);
 }
 
 /* The current row as a normalised object (new tree), NULL on allocation failure. */

@@ -4,6 +4,7 @@
 
 #include "bx/version.h"
 #include "bx/common.h"
+#include "bx/alloc.h"
 #include "bx/error.h"
 #include "bx/log.h"
 #include "bx/msg.h"

@@ -45,7 +45,7 @@ static int br_add(bx_box *self, const char *name, bx_box *service, bx_box *owner
     if (rc) return rc;
     name = gen;
   }
-  bx_box **outs = calloc(p->n, sizeof *outs);
+  bx_box **outs = bx__calloc(p->n, sizeof *outs);
   if (outs == NULL) return BX_ENOMEM;
   int rc = 0;
   size_t done = 0;
@@ -57,7 +57,7 @@ static int br_add(bx_box *self, const char *name, bx_box *service, bx_box *owner
       if (outs[i] != NULL) br_kind(self, i)->remove_name(p->regs[i], name, NULL, false);
   for (size_t i = 0; i < p->n; i++)
     bx_box_unref(outs[i]);
-  free(outs);
+  bx__free(outs);
   return rc;
 }
 
@@ -89,7 +89,7 @@ static int br_remove_box(bx_box *self, bx_box *service, bx_box *owner, bool chec
 
 static bx_box *br_export_name(bx_box *self, const char *name) {
   br_priv *p = br(self);
-  bx_box **subs = calloc(p->n, sizeof *subs);
+  bx_box **subs = bx__calloc(p->n, sizeof *subs);
   if (subs == NULL) return NULL;
   size_t k = 0;
   for (size_t i = 0; i < p->n; i++)
@@ -102,7 +102,7 @@ static bx_box *br_export_name(bx_box *self, const char *name) {
   if (ok) bx_round_robin_box_new(bx_box_ctx(self), subs, k, &rr);
   for (size_t i = 0; i < k; i++)
     bx_box_unref(subs[i]);
-  free(subs);
+  bx__free(subs);
   return rr;
 }
 

@@ -45,13 +45,13 @@ static void rx_free(bx_ctx *ctx, void *state) {
   if (st->registry) bx__registry_clear(st->registry);
   bx_box_unref(st->registry);
   bx__ctx_set_root(ctx, NULL);
-  free(st);
+  bx__free(st);
 }
 
 static const bx__tenant rx_tenant = {.close = rx_close, .free = rx_free};
 
 static int rx_attach(bx_ctx *ctx) {
-  rx_state *st = calloc(1, sizeof *st);
+  rx_state *st = bx__calloc(1, sizeof *st);
   if (st == NULL) return BX_ENOMEM;
   bx__ctx_set_tenant(ctx, BX__SLOT_REGISTRY, st, &rx_tenant);
   if ((st->named = bx__map_new()) == NULL) return BX_ENOMEM;

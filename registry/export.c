@@ -29,7 +29,7 @@ static void ex_take_back(bx_ctx *ctx, const char *name, bx_box *box) {
   const char *key = bx__copy_text(copy, sizeof copy, name, strlen(name));
   if (key == NULL) return;
   bx_unregister(root, key);
-  if (key != copy) free((char *)key);
+  if (key != copy) bx__free((char *)key);
 }
 
 void bx__unexport(bx_ctx *ctx, bx_box *box) {

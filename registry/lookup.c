@@ -136,7 +136,7 @@ static void lk_destroy(bx_box *self) {
   lk_priv *p = lk(self);
   bx_box_unref(p->parent);
   bx_box_unref(p->promised);
-  free(p->name);
+  bx__free(p->name);
 }
 
 static const bx_box_ops lk_ops = {

@@ -36,13 +36,13 @@ static bx_box *nm_parent(bx_ctx *ctx, const char *path) {
   const char *slash = strrchr(path, '/');
   if (slash == path) return bx_box_ref(bx_ctx_registry(ctx));
   size_t len = (size_t)(slash - path);
-  char *parent = malloc(len + 1);
+  char *parent = bx__malloc(len + 1);
   if (parent == NULL) return NULL;
   memcpy(parent, path, len);
   parent[len] = '\0';
   bx_box *b = NULL;
   bx_named_box(ctx, parent, &b);
-  free(parent);
+  bx__free(parent);
   return b;
 }
 
@@ -81,7 +81,7 @@ static void nm_destroy(bx_box *self) {
   if (p->table && bx__map_get(p->table, p->path) == self) bx__map_del(p->table, p->path);
   bx_box_unref(p->binding);
   bx_box_unref(p->resolver);
-  free(p->path);
+  bx__free(p->path);
 }
 
 const bx_box_ops bx__named_box_ops = {
@@ -138,10 +138,40 @@ bx_box *bx__named_binding(bx_box *named) {
   return bx__box_is(named, &bx__named_box_ops) ? nm(named)->binding : NULL;
 }
 
+/* Lets go of what a detached named box holds (its binding, its resolver, its pin). */
+static void nm_let_go(bx_box *named) {
+  nm_priv *p = nm(named);
+  bx_box *binding = p->binding, *resolver = p->resolver;
+  bool pinned = p->pinned;
+  p->binding = p->resolver = NULL; /* break cycles through the registry */
+  p->pinned = false;
+  bx_box_unref(binding);
+  bx_box_unref(resolver);
+  if (pinned) bx_box_unref(named);
+}
+
+/* bx__named_clear without memory for its list: one entry at a time, from the start each time
+ * (a release may change the table). */
+static void nm_clear_one_by_one(bx__map *table) {
+  size_t pos = 0;
+  void *value;
+  while (bx__map_next(table, &pos, NULL, &value)) {
+    bx_box *b = bx_box_ref(value);
+    nm(b)->table = NULL;
+    bx__map_del(table, nm(b)->path);
+    nm_let_go(b);
+    bx_box_unref(b);
+    pos = 0;
+  }
+}
+
 void bx__named_clear(bx__map *table) {
   size_t n = bx__map_size(table), k = 0, pos = 0;
-  bx_box **all = calloc(n ? n : 1, sizeof *all);
-  if (all == NULL) return;
+  bx_box **all = bx__calloc(n ? n : 1, sizeof *all);
+  if (all == NULL) {
+    nm_clear_one_by_one(table);
+    return;
+  }
   void *value;
   /* Hold every entry and detach it from the table first: releasing bindings and resolvers
    * may free other named boxes. */
@@ -152,17 +182,9 @@ void bx__named_clear(bx__map *table) {
   }
   for (size_t i = 0; i < k; i++)
     bx__map_del(table, nm(all[i])->path);
-  for (size_t i = 0; i < k; i++) {
-    nm_priv *p = nm(all[i]);
-    bx_box *binding = p->binding, *resolver = p->resolver;
-    bool pinned = p->pinned;
-    p->binding = p->resolver = NULL; /* break cycles through the registry */
-    p->pinned = false;
-    bx_box_unref(binding);
-    bx_box_unref(resolver);
-    if (pinned) bx_box_unref(all[i]);
-  }
+  for (size_t i = 0; i < k; i++)
+    nm_let_go(all[i]);
   for (size_t i = 0; i < k; i++)
     bx_box_unref(all[i]);
-  free(all);
+  bx__free(all);
 }

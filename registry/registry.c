@@ -56,7 +56,7 @@ static void rg_entry_free(rg_entry *e) {
   if (e->named && e->reg) rg_notify(e->reg, e->name, false);
   if (e->owned) --*e->owned;
   bx_box_unref(e->service);
-  free(e);
+  bx__free(e);
 }
 
 static int rg_send(bx_box *self, bx_msg *msg);
@@ -279,7 +279,7 @@ size_t bx__registry_fail_owner(bx_box *registry, bx_box *owner, int code) {
   while (bx__map_next(map, &pos, &key, &value))
     if (((rg_entry *)value)->owner == owner) n++;
   if (n == 0) return 0;
-  bx_box **waiting = calloc(n, sizeof *waiting);
+  bx_box **waiting = bx__calloc(n, sizeof *waiting);
   pos = 0;
   /* Remove first, then answer: an answer may re-enter the registry. */
   while (bx__map_next(map, &pos, &key, &value)) {
@@ -295,7 +295,7 @@ size_t bx__registry_fail_owner(bx_box *registry, bx_box *owner, int code) {
     if (err) bx_send(waiting[i], err);
     bx_box_unref(waiting[i]);
   }
-  free(waiting);
+  bx__free(waiting);
   return n;
 }
 
@@ -331,7 +331,15 @@ void bx__registry_clear(bx_box *registry) {
   bx__map *map = rg(registry)->entries;
   /* Detach the table first: releasing a service may re-enter the registry. */
   bx__map *fresh = bx__map_new_borrowing();
-  if (fresh == NULL) return;
+  if (fresh == NULL) { /* out of memory: take the entries out one at a time instead */
+    const char *key;
+    size_t pos = 0;
+    while (bx__map_next(map, &pos, &key, NULL)) {
+      rg_entry_free(bx__map_del(map, key));
+      pos = 0; /* the map changed under a release: start over */
+    }
+    return;
+  }
   rg(registry)->entries = fresh;
   size_t pos = 0;
   void *value;
@@ -480,14 +488,14 @@ int bx__registry_dispatch(bx_box *self, bx_msg *msg) {
     /* Copy the name: unwrapping the payload frees what holds it. */
     char buf[256], *heap = NULL;
     size_t len = strlen(name);
-    char *n = len < sizeof buf ? buf : (heap = malloc(len + 1));
+    char *n = len < sizeof buf ? buf : (heap = bx__malloc(len + 1));
     if (n == NULL) {
       bx_msg_unref(msg);
       return BX_ENOMEM;
     }
     memcpy(n, name, len + 1);
     int rc = rg_deliver(self, msg, n);
-    free(heap);
+    bx__free(heap);
     return rc;
   }
   if (cls != NULL && strcmp(cls, BX_CLASS_HELLO) == 0) {

@@ -58,12 +58,12 @@ static void cl_unref(bx_call *c) {
   if (--c->refs > 0) return;
   if (c->result) {
     if (c->m && !c->result_moved) bx__struct_release(c->m->result, c->result, !c->owned_result);
-    if (c->result != c->small.bytes) free(c->result);
+    if (c->result != c->small.bytes) bx__free(c->result);
   }
   bx_msg_unref(c->reply);
   bx_box_unref(c->service);
-  free(c->text);
-  free(c);
+  bx__free(c->text);
+  bx__free(c);
 }
 
 static void cl_deliver(void *a, void *b) {
@@ -268,7 +268,7 @@ static void cl_direct_result(void *call, void *result) {
   if (bx__settled(&c->s)) {
     if (result) {
       bx__struct_release(c->m->result, result, false);
-      free(result);
+      bx__free(result);
     }
     return;
   }
@@ -433,7 +433,7 @@ int bx_stub_init(bx_stub *stub, bx_box *service, const bx_interface *iface) {
 }
 
 void bx_stub_reset(bx_stub *stub) {
-  free(stub->last_error);
+  bx__free(stub->last_error);
   stub->last_error = NULL;
   stub->last_code = 0;
 }

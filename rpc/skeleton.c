@@ -69,7 +69,7 @@ static void sk_active_remove(bx_rpc_call *c) {
     p->active = c->next;
   if (c->next) c->next->prev = c->prev;
   c->prev = c->next = NULL;
-  free(c->call_id);
+  bx__free(c->call_id);
   c->call_id = NULL;
 }
 
@@ -91,8 +91,8 @@ static void sk_call_free(bx_rpc_call *c) {
   bx_msg_unref(c->msg);
   if (c->direct) c->waiter->unref(c->direct);
   bx_box_unref(c->skeleton);
-  free(c->error_text);
-  free(c);
+  bx__free(c->error_text);
+  bx__free(c);
 }
 
 static bx_msg *sk_return(bx_rpc_call *c) {
@@ -134,7 +134,7 @@ static void sk_answer_direct(bx_rpc_call *c, int status) {
       c->waiter->result(c->direct, copy);
       return;
     }
-    free(copy);
+    bx__free(copy);
   }
   c->waiter->reply(c->direct, sk_answer(c, status));
 }
@@ -331,7 +331,7 @@ void bx_rpc_set_error(bx_rpc_call *call, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
-  free(call->error_text);
+  bx__free(call->error_text);
   call->error_text = bx__strdup(text);
 }
 
@@ -348,7 +348,7 @@ int bx_rpc_fail(bx_rpc_call *call, const char *text) {
 int bx_rpc_fail_code(bx_rpc_call *call, int code, const char *text) {
   if (call == NULL || call->done || code >= 0) return BX_EINVAL;
   if (text) {
-    free(call->error_text);
+    bx__free(call->error_text);
     call->error_text = bx__strdup(text);
   }
   sk_finish(call, code);

@@ -310,7 +310,7 @@ static int vd_nullable(vd *d, const bx_type *t, const cJSON *j, void *p) {
   if (target == NULL) return BX_ENOMEM;
   int rc = vd_value(d, t->elem, j, target);
   if (rc) {
-    free(target);
+    bx__free(target);
     return rc;
   }
   *(void **)p = target;
@@ -367,7 +367,7 @@ static int vd_array(vd *d, const bx_field *f, const cJSON *j, void *base) {
   size_t n = (size_t)cJSON_GetArraySize(j);
   if (n == 0) return vd_store_count(d, f, base, 0);
   const bx_type *et = f->type->elem;
-  char *buf = calloc(n, et->size);
+  char *buf = bx__calloc(n, et->size);
   if (buf == NULL) return BX_ENOMEM;
   size_t i = 0;
   int rc = 0;
@@ -380,7 +380,7 @@ static int vd_array(vd *d, const bx_field *f, const cJSON *j, void *base) {
   if (rc) {
     for (size_t k = 0; k + 1 < i; k++)
       bx__value_release(et, buf + k * et->size, d->borrow);
-    free(buf);
+    bx__free(buf);
     return rc;
   }
   *items = buf;
@@ -432,7 +432,7 @@ static void vd_release_array(const bx_field *f, void *base, bool borrowed) {
   const bx_type *et = f->type->elem;
   for (uint64_t i = 0; !neg && i < n; i++)
     bx__value_release(et, (char *)*items + i * et->size, borrowed);
-  free(*items);
+  bx__free(*items);
   *items = NULL;
 }
 
@@ -466,7 +466,7 @@ void bx__struct_release(const bx_type *st, void *base, bool borrowed) {
 void bx__value_release(const bx_type *t, void *p, bool borrowed) {
   switch (t->kind) {
   case BX_KIND_STRING:
-    if (!borrowed) free(*(char **)p);
+    if (!borrowed) bx__free(*(char **)p);
     *(char **)p = NULL;
     break;
   case BX_KIND_JSON:
@@ -485,7 +485,7 @@ void bx__value_release(const bx_type *t, void *p, bool borrowed) {
       bx__value_release(t->elem, p, borrowed);
     } else if (*(void **)p != NULL) {
       bx__value_release(t->elem, *(void **)p, borrowed);
-      free(*(void **)p);
+      bx__free(*(void **)p);
       *(void **)p = NULL;
     }
     break;

@@ -53,7 +53,7 @@ static int vc_nullable(const bx_type *t, void *dst, const void *src) {
   if (copy == NULL) return BX_ENOMEM;
   int rc = vc_value(et, copy, target);
   if (rc) {
-    free(copy);
+    bx__free(copy);
     return rc;
   }
   *(void **)dst = copy;
@@ -69,14 +69,14 @@ static int vc_array(const bx_field *f, void *dst, const void *src) {
   if (n == 0) return 0; /* an empty array decodes to no items */
   const bx_type *et = f->type->elem;
   if (n > SIZE_MAX / (et->size ? et->size : 1)) return BX_ENOMEM;
-  char *buf = calloc((size_t)n, et->size ? et->size : 1);
+  char *buf = bx__calloc((size_t)n, et->size ? et->size : 1);
   if (buf == NULL) return BX_ENOMEM;
   for (uint64_t i = 0; i < n; i++) {
     int rc = vc_value(et, buf + i * et->size, items + i * et->size);
     if (rc) {
       for (uint64_t k = 0; k < i; k++)
         bx__value_release(et, buf + k * et->size, false);
-      free(buf);
+      bx__free(buf);
       return rc;
     }
   }

@@ -79,7 +79,11 @@ static void hub_start(hub *h, uv_loop_t *loop, const char *url, const char *name
   assert_int_equal(bx_register(bx_ctx_registry(h->ctx), name, h->svc, NULL), 0);
   char lurl[256];
   unix_tran.listen_url(lurl, sizeof lurl);
-  assert_int_equal(bx_listen(h->ctx, lurl, NULL, &h->l), 0);
+  bx_listen_opts lo;
+  memset(&lo, 0, sizeof lo);
+  bx_transport_limits_init(&lo.limits);
+  lo.limits.max_pending = 1u << 20; /* the queue limits alone (no budget of calls in service) */
+  assert_int_equal(bx_listen(h->ctx, lurl, &lo, &h->l), 0);
 }
 
 static void hub_stop(hub *h, uv_loop_t *loop) {

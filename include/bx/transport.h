@@ -45,6 +45,11 @@ typedef struct bx_transport_limits {
   unsigned max_connections; /* per listener; default 1024; more are accepted and closed */
   unsigned max_exports;     /* live exports per connection; default 65536; past it the encode
                                fails with BX_EQUEUEFULL */
+  unsigned max_pending;     /* per connection, requests from the peer still being served (not
+                               answered yet, here or by the service they were relayed to);
+                               default 128. At the limit the peer's input is paused (a
+                               warning is logged) until half of them are answered, so one
+                               peer's flood costs that peer only */
 } bx_transport_limits;
 
 BX_EXTERN void bx_transport_limits_init(bx_transport_limits *limits);

@@ -52,6 +52,7 @@ typedef struct bxd {
   const char *token_file;
   char token_buf[BXD_MAX_TOKEN + 2];
   unsigned max_connections; /* per listener; 0: the transport default */
+  unsigned max_pending;     /* per connection, requests in service; 0: the default */
   const char *www;          /* files served on WebSocket listeners: the status page */
   const char *origins[BX_WS_MAX_ORIGINS + 1]; /* --ws-origin, NULL-terminated */
   int norigins;
@@ -106,6 +107,8 @@ static void usage(FILE *out) {
       "                      and programs (no Origin); repeatable; '*' allows every page\n"
       "  --cert FILE, --key FILE  the PEM certificate chain and key of the wss listeners\n"
       "  --max-connections N connections per listener (default 1024)\n"
+      "  --max-pending N     requests one connection may have in service at once; at the\n"
+      "                      limit its input pauses until half are answered (default 128)\n"
       "  --www DIR           files served on the WebSocket listeners (default: the live\n"
       "                      status page; 'none' serves nothing)\n"
       "  --name PATH         the hub's context path (default: /bxd)\n"
@@ -397,6 +400,7 @@ static int bxd_listen_all(bxd *d, bool ws_optional) {
     memset(&wo, 0, sizeof wo);
     bx_transport_limits_init(&lo.limits);
     if (d->max_connections) lo.limits.max_connections = d->max_connections;
+    if (d->max_pending) lo.limits.max_pending = d->max_pending;
     lo.unix_mode = bxd_unix_mode(d); /* read by the unix listeners only */
     lo.inherited_fd = d->fds[i];
     bool ws = strncmp(d->urls[i], "ws:", 3) == 0 || strncmp(d->urls[i], "wss:", 4) == 0;
@@ -478,6 +482,8 @@ static int bxd_parse(bxd *d, int argc, char **argv, int *level, const char **nam
       d->www = strcmp(v, "none") == 0 ? NULL : v;
     else if (strcmp(a, "--max-connections") == 0 && atoi(v) > 0)
       d->max_connections = (unsigned)atoi(v);
+    else if (strcmp(a, "--max-pending") == 0 && atoi(v) > 0)
+      d->max_pending = (unsigned)atoi(v);
     else if (strcmp(a, "--unix-uid") == 0 && strcmp(v, "any") == 0)
       d->unix_any_uid = true;
     else if (strcmp(a, "--unix-uid") == 0 && bxd_add_uid(d, v) == 0)

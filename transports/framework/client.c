@@ -66,7 +66,7 @@ static void cb_sweep(cb_priv *p) {
     cb_watch *x = *w;
     if (x->dead) {
       *w = x->next;
-      free(x);
+      bx__free(x);
     } else {
       w = &x->next;
     }
@@ -82,7 +82,7 @@ static void cb_event_task(void *a, void *b) {
     if (!w->dead) w->cb(ev->box, ev->state, ev->reason, w->data);
   if (--p->delivering == 0) cb_sweep(p);
   bx_box_unref(ev->box);
-  free(ev);
+  bx__free(ev);
 }
 
 /* Records the state and queues its delivery to the watchers. */
@@ -90,7 +90,7 @@ static void cb_report(cb_priv *p, bx_conn_state state, int reason) {
   p->state = state;
   if (state == BX_CONN_DOWN) p->reason = reason;
   if (p->watchers == NULL) return;
-  cb_event *ev = malloc(sizeof *ev);
+  cb_event *ev = bx__malloc(sizeof *ev);
   if (ev == NULL) {
     bx_log(bx_box_ctx(p->self), BX_LOG_WARN, "%s: no memory to report a connection state", p->url);
     return;
@@ -100,7 +100,7 @@ static void cb_report(cb_priv *p, bx_conn_state state, int reason) {
   ev->reason = reason;
   if (bx__defer(bx_box_ctx(p->self), cb_event_task, ev, NULL) != 0) {
     bx_box_unref(ev->box);
-    free(ev);
+    bx__free(ev);
   }
 }
 
@@ -126,7 +126,7 @@ static cb_priv *cb_client(bx_box *conn) {
 int bx_connection_on_state(bx_box *conn, bx_conn_state_cb fn, void *data) {
   cb_priv *p = cb_client(conn);
   if (p == NULL || fn == NULL) return BX_EINVAL;
-  cb_watch *w = calloc(1, sizeof *w);
+  cb_watch *w = bx__calloc(1, sizeof *w);
   if (w == NULL) return BX_ENOMEM;
   w->cb = fn;
   w->data = data;
@@ -202,9 +202,9 @@ static void cb_destroy(bx_box *self) {
   }
   for (cb_watch *w = p->watchers, *next; w != NULL; w = next) {
     next = w->next;
-    free(w);
+    bx__free(w);
   }
-  free(p->url);
+  bx__free(p->url);
 }
 
 const bx_box_ops bx__client_box_ops = {

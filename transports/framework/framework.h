@@ -339,6 +339,16 @@ void bx__conn_down(bx__conn *c);
 void bx__conn_up(bx__conn *c);
 bool bx__conn_is_down(const bx__conn *c);
 
+/* The budget of requests in service (budget.c, peer.c): bx__budget_reply_box() returns a box
+ * (one reference, the caller's) that stands in for reply, the reply box of a request that came
+ * from c, and counts the request against c's limits.max_pending until its first answer passes
+ * through it or it is released (NULL when out of memory: then nothing is counted). take/give
+ * are its counter: at the limit c's input is paused (logged), at half it goes on (deferred to
+ * the run queue). */
+bx_box *bx__budget_reply_box(bx__conn *c, bx_box *reply);
+void bx__conn_budget_take(bx__conn *c);
+void bx__conn_budget_give(bx__conn *c);
+
 /* Closes the peer: its pending calls fail with `code`, its exports and its named path are
  * released, it leaves its link (a solo link closes). Safe to call more than once and from
  * inside its own callbacks. */

@@ -20,7 +20,7 @@ static void lk_member_close(bx__tmember *m) {
 }
 
 bx__link *bx__link_new(bx__tstate *ts, const bx__tran *tran, bx_listener *l, bool solo) {
-  bx__link *k = calloc(1, sizeof *k + tran->link_size);
+  bx__link *k = bx__calloc(1, sizeof *k + tran->link_size);
   if (k == NULL) return NULL;
   k->ts = ts;
   k->tran = tran;
@@ -40,7 +40,7 @@ static void lk_free(bx__link *k) {
   bx_listener *l = k->listener;
   bx__tlink_remove(&k->on_listener);
   bx__tstate_leave(k->ts, &k->member);
-  free(k);
+  bx__free(k);
   if (l != NULL) bx__listener_link_gone(l);
 }
 

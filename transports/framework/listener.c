@@ -21,9 +21,9 @@ static void ln_maybe_free(bx_listener *l) {
   if (!l->handle_closed || l->links.next != &l->links) return;
   bx__tstate *ts = l->ts;
   if (l->close_cb) l->close_cb(l, l->close_data);
-  free(l->url);
+  bx__free(l->url);
   bx__tstate_leave(ts, &l->member);
-  free(l);
+  bx__free(l);
 }
 
 /* Closes l's links (and so the peers on them) and its handle. */
@@ -59,7 +59,7 @@ void bx__listener_link_gone(bx_listener *l) {
 int bx__listener_set_url(bx_listener *l, const char *url) {
   char *copy = bx__strdup(url);
   if (copy == NULL) return BX_ENOMEM;
-  free(l->url);
+  bx__free(l->url);
   l->url = copy;
   return 0;
 }
@@ -72,7 +72,7 @@ int bx_listen(bx_ctx *ctx, const char *url, const bx_listen_opts *opts, bx_liste
   if (opts && opts->inherited_fd != 0 && !(tran->flags & BX__TRAN_ADOPTS_FD)) return BX_ENOTSUP;
   bx__tstate *ts = bx__tstate_get(ctx);
   if (ts == NULL) return bx_ctx_is_closing(ctx) ? BX_ECLOSING : BX_ENOMEM;
-  bx_listener *l = calloc(1, sizeof *l + tran->listener_size);
+  bx_listener *l = bx__calloc(1, sizeof *l + tran->listener_size);
   if (l == NULL) return BX_ENOMEM;
   l->tran = tran;
   l->ts = ts;
@@ -82,8 +82,8 @@ int bx_listen(bx_ctx *ctx, const char *url, const bx_listen_opts *opts, bx_liste
   l->url = bx__strdup(url);
   int rc = l->url ? tran->listen(l, addr, opts) : BX_ENOMEM;
   if (rc) {
-    free(l->url);
-    free(l);
+    bx__free(l->url);
+    bx__free(l);
     return rc;
   }
   l->member.kind = BX__TM_LISTENER;

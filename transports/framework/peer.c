@@ -30,6 +30,9 @@
  *   message without a reply box (a reply, a one-way message), which nobody could be told of, is
  *   queued up to the hard limit; past it this peer is closed, a reader too slow for what it
  *   asked for, with a logged reason. Nothing is dropped without telling its sender.
+ * - Budget (budget.c): every request from a peer counts against its max_pending until it is
+ *   answered; at the limit its input is held (as for backpressure) until half are answered,
+ *   so a peer's flood fills only its own share of what it feeds.
  * - Inbound frames decode with the connection box as origin (a ReturnBox means "back over
  *   this peer") and go to the root registry. A well-framed frame that does not decode is
  *   logged and dropped; the call waiting for it, when the codec could still read its
@@ -95,6 +98,10 @@ struct bx__conn {
   bx__conn *waiting_on; /* the peer it waits for (weak: that peer wakes it or lets it go) */
   bx__tlink wait_node;  /* in waiting_on->waiters */
   bx__tlink waiters;    /* peers whose input is held until this one's queue drains */
+  unsigned pending;     /* its requests in service (budget.c) */
+  bool over_budget;     /* its input is held for pending reaching limits.max_pending */
+  bool budget_warned;   /* its first pause for its budget was logged (at info level) */
+  bool resume_queued;   /* a task to let it go on is on the run queue */
   union {
     max_align_t align;
     char bytes[1];
@@ -320,7 +327,7 @@ static void cn_stop_waiting(bx__conn *c) {
   if (c->waiting_on == NULL) return;
   bx__tlink_remove(&c->wait_node);
   c->waiting_on = NULL;
-  cn_hold(c, false);
+  cn_hold(c, c->over_budget);
 }
 
 /* Lets every peer waiting for c go on. */
@@ -344,6 +351,43 @@ static void cn_wait_on(bx__conn *src, bx__conn *target) {
   src->waiting_on = target;
   bx__tlink_append(&target->waiters, &src->wait_node);
   cn_hold(src, true);
+}
+
+/* ---- the budget of requests in service (budget.c) ----------------------------------------- */
+
+void bx__conn_budget_take(bx__conn *c) {
+  c->pending++;
+  if (c->over_budget || c->pending < c->limits.max_pending || c->state != CN_OPEN) return;
+  c->over_budget = true;
+  bx_log(c->ctx, c->budget_warned ? BX_LOG_DEBUG : BX_LOG_INFO,
+         "%s connection%s%s: pausing its input: %u of its requests are in service, its limit "
+         "(it goes on when half are answered)",
+         c->tran->scheme, c->peer.address[0] ? " from " : "", c->peer.address, c->pending);
+  c->budget_warned = true;
+  cn_hold(c, true);
+}
+
+static void cn_resume_task(void *a, void *b) {
+  (void)b;
+  bx__conn *c = cn(a);
+  c->resume_queued = false;
+  if (c->over_budget && c->pending <= c->limits.max_pending / 2) {
+    c->over_budget = false;
+    if (c->state == CN_OPEN) cn_hold(c, c->waiting_on != NULL);
+  }
+  bx_box_unref(a);
+}
+
+void bx__conn_budget_give(bx__conn *c) {
+  if (c == NULL || c->pending == 0) return;
+  c->pending--;
+  if (!c->over_budget || c->resume_queued || c->pending > c->limits.max_pending / 2) return;
+  if (c->state != CN_OPEN || c->ts == NULL) return;
+  if (bx__defer(c->ctx, cn_resume_task, bx_box_ref(c->box), NULL) != 0) {
+    bx_box_unref(c->box);
+    return;
+  }
+  c->resume_queued = true;
 }
 
 /* Whether c may take msg now (see the design notes): a request stops at the soft limit when
@@ -424,7 +468,15 @@ static int cn_send(bx_box *self, bx_msg *msg) {
   }
   int rc = cn_admit(c, msg);
   if (rc == 0) rc = cn_encode(c, msg);
+  bool told = bx_msg_reply_box(msg) != NULL; /* a request's caller hears the error */
   bx_msg_unref(msg);
+  if (rc == BX_ENOMEM && !told && c->state == CN_OPEN) {
+    /* A reply (or one-way message) lost for memory: nobody else could tell the peer, whose
+     * call would wait for its deadline. Closing tells it (BX_ECONNLOST). */
+    bx_log(c->ctx, BX_LOG_WARN, "%s connection%s%s: closing: out of memory for a message to it",
+           c->tran->scheme, c->peer.address[0] ? " from " : "", c->peer.address);
+    bx__conn_close(c, BX_ECONNLOST);
+  }
   if (rc) {
     bx_log(c->ctx, BX_LOG_DEBUG, "%s connection: send refused: %s", c->tran->scheme,
            bx_strerror(rc));
@@ -442,7 +494,7 @@ static void cn_destroy(bx_box *self) {
   bx_buf_free(&c->in);
   bx_buf_free(&c->out);
   bx_buf_free(&c->wr);
-  free(c->self_name);
+  bx__free(c->self_name);
 }
 
 const bx_box_ops bx__conn_box_ops = {
@@ -507,8 +559,10 @@ static void cn_release_task(void *a, void *b) {
 
 static bx_msg *cn_register_self_msg(bx_ctx *ctx) {
   cJSON *o = bx_json_new_object(BX_CLASS_REGISTER_SELF);
-  if (o == NULL || !cJSON_AddStringToObject(o, "name", bx_ctx_name(ctx)) ||
-      !cJSON_AddItemToObject(o, "attributes", cJSON_CreateObject())) {
+  cJSON *attrs = cJSON_CreateObject();
+  if (o == NULL || attrs == NULL || !cJSON_AddStringToObject(o, "name", bx_ctx_name(ctx)) ||
+      !cJSON_AddItemToObject(o, "attributes", attrs)) {
+    cJSON_Delete(attrs); /* not attached: every failure comes before or at attaching it */
     cJSON_Delete(o);
     return NULL;
   }
@@ -525,7 +579,7 @@ static void cn_unbind_self(bx__conn *c) {
   if (named != NULL && bx__named_binding(named) == c->box)
     bx_named_bind(c->ctx, c->self_name, NULL);
   bx_box_unref(named);
-  free(c->self_name);
+  bx__free(c->self_name);
   c->self_name = NULL;
 }
 
@@ -563,7 +617,7 @@ static void cn_register_self(bx__conn *c, const bx_msg *msg) {
   }
   char *copy = bx__strdup(path);
   if (copy == NULL || bx_named_bind(c->ctx, path, c->box) != 0) {
-    free(copy);
+    bx__free(copy);
     return;
   }
   cn_unbind_self(c);
@@ -602,7 +656,10 @@ static void cn_fail_reply(bx__conn *c, const bx_codec_error *err) {
  * sender hears the reason at its reply box. One without a reply box is logged: a late reply to
  * a call that has completed already (its export is gone) quietly, anything else as a warning. */
 static void cn_refused(bx__conn *c, bx_box *reply, int rc) {
-  int level = reply ? BX_LOG_INFO : rc == BX_ENOSERVICE ? BX_LOG_DEBUG : BX_LOG_WARN;
+  /* A late reply (its call is over, or its caller has gone) is no news: debug level. */
+  int level = reply                                       ? BX_LOG_INFO
+              : rc == BX_ENOSERVICE || rc == BX_ECONNLOST ? BX_LOG_DEBUG
+                                                          : BX_LOG_WARN;
   bx_log(c->ctx, level, "%s connection%s%s: inbound message refused: %s%s", c->tran->scheme,
          c->peer.address[0] ? " from " : "", c->peer.address, bx_strerror(rc),
          reply ? " (its sender is told)" : " (it has no reply box to tell)");
@@ -633,6 +690,9 @@ static void cn_dispatch(bx__conn *c, const char *p, size_t n) {
   stats->messages_in++;
   bx_box *reply = bx_box_ref(bx_msg_reply_box(msg));
   if (reply != NULL) stats->requests_in++;
+  bx_box *counted = reply ? bx__budget_reply_box(c, reply) : NULL; /* c's budget */
+  if (counted != NULL) bx_msg_set_reply_box(msg, counted);
+  bx_box_unref(counted);
   bx__conn *outer = bx__tstate_source(c->ts);
   bx__tstate_set_source(c->ts, c); /* what is relayed now comes from c */
   rc = bx_send(bx_ctx_registry(c->ctx), msg);

@@ -48,8 +48,8 @@ static void rg_unref(bx_registration *r) {
   bx_box_unref(r->hub);
   bx_box_unref(r->service);
   cJSON_Delete(r->attrs);
-  free(r->name);
-  free(r);
+  bx__free(r->name);
+  bx__free(r);
 }
 
 static void rg_event(bx_registration *r, bx_reg_event ev, int status, uint64_t retry_ms) {

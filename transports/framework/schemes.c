@@ -58,6 +58,7 @@ void bx_transport_limits_init(bx_transport_limits *limits) {
   limits->max_queued_bytes = 8u * 1024u * 1024u;
   limits->max_connections = 1024;
   limits->max_exports = 65536;
+  limits->max_pending = 128;
 }
 
 void bx__limits_resolve(bx_ctx *ctx, const bx__tran *tran, const bx_transport_limits *in,
@@ -73,4 +74,5 @@ void bx__limits_resolve(bx_ctx *ctx, const bx__tran *tran, const bx_transport_li
   if (out->max_queued_bytes == 0) out->max_queued_bytes = d.max_queued_bytes;
   if (out->max_connections == 0) out->max_connections = d.max_connections;
   if (out->max_exports == 0) out->max_exports = d.max_exports;
+  if (out->max_pending == 0) out->max_pending = d.max_pending;
 }

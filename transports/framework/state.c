@@ -60,7 +60,7 @@ static void ts_maybe_finish(bx__tstate *ts) {
   if (!ts->shutting || ts->live > 0) return;
   bx__untrack(ts->ctx, &ts->tracked);
   bx__map_free(ts->clients);
-  free(ts);
+  bx__free(ts);
 }
 
 void bx__tstate_join(bx__tstate *ts, bx__tmember *m) {
@@ -108,11 +108,11 @@ bx__tstate *bx__tstate_get(bx_ctx *ctx) {
   if (bx_ctx_is_closing(ctx)) return NULL;
   void **slot = bx__ctx_slot(ctx, BX__SLOT_TRANSPORT);
   if (*slot != NULL) return *slot;
-  bx__tstate *ts = calloc(1, sizeof *ts);
+  bx__tstate *ts = bx__calloc(1, sizeof *ts);
   if (ts == NULL) return NULL;
   ts->clients = bx__map_new();
   if (ts->clients == NULL) {
-    free(ts);
+    bx__free(ts);
     return NULL;
   }
   ts->ctx = ctx;

@@ -346,7 +346,7 @@ static int cl_handshake(bxn_client *c) {
   if (json == NULL) return BX_ENOMEM;
   int rc = cl_append(c, "CONNECT ", 8);
   if (rc == 0) rc = cl_append(c, json, strlen(json));
-  free(json);
+  cJSON_free(json);
   if (rc == 0) rc = cl_append(c, "\r\n", 2);
   for (size_t i = 0; rc == 0 && i < c->nsubs; i++)
     rc = cl_send_sub(c, &c->subs[i]);

@@ -304,7 +304,7 @@ static void nt_ls_reply(nt_link *nl, const char *reply) {
   cJSON_Delete(a);
   int rc = text ? bxn_pub(nl->cl, reply, NULL, text, strlen(text)) : BX_ENOMEM;
   if (rc) bx_log(nl->ctx, BX_LOG_WARN, "nats: cannot answer a listing: %s", bx_strerror(rc));
-  free(text);
+  cJSON_free(text);
 }
 
 /* A listing from some attached context: its names are part of this round. */

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "stream.h"
 
@@ -151,8 +152,13 @@ static void st_connection_cb(uv_stream_t *server, int status) {
   }
   bx__link *k = bx__link_new(l->ts, l->tran, l, true);
   bx__conn *c = k ? bx__conn_accept(k) : NULL;
-  if (c == NULL) { /* out of memory: the connection waits in the backlog */
+  if (c == NULL) { /* out of memory: refused (closed at once), so its dialler hears of it */
     if (k) bx__link_close(k, BX_ENOMEM);
+    /* libuv has accepted the socket and waits for uv_accept() (which needs a handle there is
+     * no memory for): closing it here lets the listener go on (libuv's unix stream.c). */
+    if (server->accepted_fd >= 0) close(server->accepted_fd);
+    server->accepted_fd = -1;
+    bx_log(l->ctx, BX_LOG_WARN, "%s: refusing a connection: out of memory", l->url);
     return;
   }
   bx__st_conn *s = st_of(k);
@@ -183,7 +189,7 @@ int bx__st_listen(bx_listener *l) {
 }
 
 static void st_free_cb(uv_handle_t *h) {
-  free(h);
+  bx__free(h);
 }
 
 void bx__st_discard(bx__st_handle *h) {
@@ -193,7 +199,7 @@ void bx__st_discard(bx__st_handle *h) {
 static void st_listener_closed_cb(uv_handle_t *h) {
   bx_listener *l = h->data;
   bx__st_listener *sl = bx__listener_priv(l);
-  free(h);
+  bx__free(h);
   sl->h = NULL;
   if (sl->on_closed) sl->on_closed(l);
   bx__listener_closed(l);

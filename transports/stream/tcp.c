@@ -117,7 +117,7 @@ static int tc_listen(bx_listener *l, const char *addr, const bx_listen_opts *opt
     int rc = tc_parse(addr, &a);
     if (rc) return rc;
   }
-  bx__st_handle *h = calloc(1, sizeof *h);
+  bx__st_handle *h = bx__calloc(1, sizeof *h);
   if (h == NULL) return BX_ENOMEM;
   int rc = tc_bind_or_adopt(bx_ctx_loop(l->ctx), addr, opts ? opts->inherited_fd : 0, &h->tcp);
   if (rc) {

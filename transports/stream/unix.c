@@ -84,7 +84,7 @@ static void un_listener_closed(bx_listener *l) {
   struct stat st;
   if (ul->path && lstat(ul->path, &st) == 0 && st.st_dev == ul->dev && st.st_ino == ul->ino)
     unlink(ul->path);
-  free(ul->path);
+  bx__free(ul->path);
   ul->path = NULL;
 }
 
@@ -116,7 +116,7 @@ static int un_listen(bx_listener *l, const char *path, const bx_listen_opts *opt
   if (opts && opts->inherited_fd > 0) return un_adopt(l, opts->inherited_fd);
   mode_t mode = opts && opts->unix_mode ? (mode_t)(opts->unix_mode & 0777) : 0600;
   un_listener *ul = bx__listener_priv(l);
-  bx__st_handle *h = calloc(1, sizeof *h);
+  bx__st_handle *h = bx__calloc(1, sizeof *h);
   if (h == NULL) return BX_ENOMEM;
   uv_pipe_init(bx_ctx_loop(l->ctx), &h->pipe, 0);
   int rc = un_bind(&h->pipe, path);
@@ -141,7 +141,7 @@ static int un_listen(bx_listener *l, const char *path, const bx_listen_opts *opt
   rc = bx__st_listen(l);
   if (rc) {
     unlink(path);
-    free(ul->path);
+    bx__free(ul->path);
     ul->path = NULL;
   }
   return rc;

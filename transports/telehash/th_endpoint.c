@@ -287,8 +287,10 @@ char *bx_th_endpoint_json(const bx_th_endpoint *ep) {
   for (unsigned i = 0; rc == 0 && i < BX_TH_MAX_BINDS; i++)
     if (ep->udp[i] != NULL || ep->listen[i] != NULL)
       rc = ep_add_path(paths, &ep->bound[i], ep->udp[i] != NULL);
-  char *text = rc == 0 ? cJSON_PrintUnformatted(root) : NULL;
+  char *json = rc == 0 ? cJSON_PrintUnformatted(root) : NULL;
   cJSON_Delete(root);
+  char *text = json ? strdup(json) : NULL; /* the caller's to free(): the C library's memory */
+  cJSON_free(json);
   return text;
 }
 
