@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "framework.h"
+#include "fuzz_alloc_watch.h"
 
 #define FZ_MAX_FRAME 8192u
 #define FZ_READ_CHUNK (64u * 1024u) /* peer.c's CN_READ_CHUNK */
@@ -37,25 +38,9 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The sanitizers' allocation hook, when the program has one (weak: absent in plain builds). */
-int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
-                                              void (*free_hook)(const volatile void *))
-    __attribute__((weak));
-
 static uv_loop_t fz_loop;
 static bx_ctx *fz_ctx;
 static bx_listener *fz_listener;
-static bool fz_watching;
-static size_t fz_largest; /* the largest allocation while fz_watching */
-
-static void fz_free_hook(const volatile void *p) {
-  (void)p;
-}
-
-static void fz_malloc_hook(const volatile void *p, size_t size) {
-  (void)p;
-  if (fz_watching && size > fz_largest) fz_largest = size;
-}
 
 /* ---- the stand-in transport --------------------------------------------------------------- */
 
@@ -123,9 +108,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   lo.limits.max_frame = FZ_MAX_FRAME;
   if (bx_listen(fz_ctx, "fuzzstream://fuzz", &lo, &fz_listener) != 0) abort();
   if (fz_listener->limits.max_frame != FZ_MAX_FRAME) abort();
-  if (__sanitizer_install_malloc_and_free_hooks != NULL && /* both hooks, or none installs */
-      __sanitizer_install_malloc_and_free_hooks(fz_malloc_hook, fz_free_hook) == 0)
-    abort();
+  fz_watch_install();
   return 0;
 }
 
@@ -205,10 +188,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (c == NULL || bx__conn_opened(c) != 0) abort();
   bx_box *box = bx_box_ref(bx__conn_box(c)); /* c stays readable after it closes */
 
-  fz_largest = 0;
-  fz_watching = true;
+  fz_watch_begin();
   fz_feed(c, stream, n, seed);
-  fz_watching = false;
+  size_t largest = fz_watch_end();
 
   bx_transport_stats_get(fz_ctx, &after);
   size_t dispatched = (size_t)(after.bytes_in - before.bytes_in);
@@ -222,9 +204,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             bx__conn_is_open(c) ? "open" : "closed", want.bad ? "a bad length" : "none");
     abort();
   }
-  if (fz_largest > FZ_MAX_ALLOC) {
-    fprintf(stderr, "an allocation of %zu bytes while reading (cap %u)\n", fz_largest,
-            FZ_MAX_ALLOC);
+  if (largest > FZ_MAX_ALLOC) {
+    fprintf(stderr, "an allocation of %zu bytes while reading (cap %u)\n", largest, FZ_MAX_ALLOC);
     abort();
   }
   bx__conn_close(c, BX_ECONNLOST);

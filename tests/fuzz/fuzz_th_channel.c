@@ -27,31 +27,16 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fuzz_alloc_watch.h"
 #include "th_internal.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The sanitizers' allocation hook, when the program has one (weak: absent in plain builds). */
-int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
-                                              void (*free_hook)(const volatile void *))
-    __attribute__((weak));
-
 /* What one packet may make the endpoint allocate at once: its own size (a copy of it, or of a
  * part) plus a fixed amount (a link is the largest fixed-size object), never a size read from
  * the packet. */
 #define FZ_FIXED (sizeof(bx_th_link) + 1024)
-static bool fz_watching;
-static size_t fz_largest; /* the largest allocation while fz_watching */
-
-static void fz_malloc_hook(const volatile void *p, size_t size) {
-  (void)p;
-  if (fz_watching && size > fz_largest) fz_largest = size;
-}
-
-static void fz_free_hook(const volatile void *p) { /* required: without one nothing installs */
-  (void)p;
-}
 
 static uv_loop_t fz_loop;
 static bx_ctx *fz_ctx;
@@ -124,9 +109,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   if (fd < 0 || bind(fd, (const struct sockaddr *)&any, sizeof any) != 0 ||
       getsockname(fd, (struct sockaddr *)&fz_sink, &sl) != 0)
     abort();
-  if (__sanitizer_install_malloc_and_free_hooks != NULL &&
-      __sanitizer_install_malloc_and_free_hooks(fz_malloc_hook, fz_free_hook) == 0)
-    abort();
+  fz_watch_install();
   return 0;
 }
 
@@ -180,11 +163,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = ((size_t)data[off] << 8) | data[off + 1];
     off += 2;
     if (n > size - off) n = size - off;
-    fz_largest = 0;
-    fz_watching = true;
+    fz_watch_begin();
     fz_packet(k, data + off, n);
-    fz_watching = false;
-    if (fz_largest > n + FZ_FIXED) abort(); /* more than the packet's size */
+    if (fz_watch_end() > n + FZ_FIXED) abort(); /* more than the packet's size */
     off += n;
     uv_run(&fz_loop, UV_RUN_NOWAIT);
   }
