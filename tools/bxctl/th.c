@@ -223,8 +223,7 @@ static void th_ping_timeout(uv_timer_t *t) {
   th_ping_finish(p, TH_CONN);
 }
 
-/* PEER as text ('{' first), or @FILE, or a file name: the text, owned by the caller. */
-static char *th_read_peer(const char *arg) {
+char *bxctl_th_read_json(const char *arg) {
   if (arg[0] == '{') return strdup(arg);
   FILE *f = fopen(arg[0] == '@' ? arg + 1 : arg, "rb");
   if (f == NULL) return NULL;
@@ -263,7 +262,7 @@ static int th_ping_run(const th_opts *o, const char *id_file, bx_th_endpoint_opt
     fprintf(stderr, "bxctl: %s: %s\n", id_file, bx_strerror(rc));
     return TH_USAGE;
   }
-  char *peer = th_read_peer(peer_arg);
+  char *peer = bxctl_th_read_json(peer_arg);
   if (peer == NULL) {
     fprintf(stderr, "bxctl: %s: cannot read the peer JSON\n", peer_arg);
     bx_th_identity_free(id);

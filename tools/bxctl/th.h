@@ -18,4 +18,9 @@ int bxctl_th(const th_opts *o, int argc, char **argv);
  * arguments after it); returns bxctl's exit code, or -1 for a usage error. */
 int bxctl_th_box(const th_opts *o, const char *cmd, int argc, char **argv);
 
+/* A peer's or host's JSON given on the command line: the text itself ('{' first), @FILE or a
+ * file name (at most 64 KiB read). Returns the text, owned by the caller (free()), or NULL when
+ * the file cannot be read. */
+char *bxctl_th_read_json(const char *arg);
+
 #endif

@@ -310,18 +310,6 @@ static void tb_timeout(uv_timer_t *t) {
   tb_finish(r, TB_CONN);
 }
 
-/* HOST.json as a file name or @file: the text, owned by the caller. */
-static char *tb_read(const char *arg) {
-  if (arg[0] == '{') return strdup(arg);
-  FILE *f = fopen(arg[0] == '@' ? arg + 1 : arg, "rb");
-  if (f == NULL) return NULL;
-  char *buf = calloc(1, 65537);
-  size_t n = buf ? fread(buf, 1, 65536, f) : 0;
-  fclose(f);
-  if (buf) buf[n] = '\0';
-  return buf;
-}
-
 static int tb_start(tb_run *r, const char *host_json) {
   bx_ctx_options co;
   bx_ctx_options_init(&co);
@@ -355,7 +343,7 @@ static int tb_main(tb_run *r, const char *id_file, const char *host_arg) {
     fprintf(stderr, "bxctl: --th-id %s: %s\n", id_file, bx_strerror(rc));
     return TB_USAGE;
   }
-  char *host = tb_read(host_arg);
+  char *host = bxctl_th_read_json(host_arg);
   if (host == NULL) {
     fprintf(stderr, "bxctl: --host %s: cannot read it\n", host_arg);
     bx_th_identity_free(r->id);
@@ -385,7 +373,7 @@ static int tb_main(tb_run *r, const char *id_file, const char *host_arg) {
 /* The key and hashname of an identity or peer file. */
 static int tb_key_file(const char *file, uint8_t key[BX_TH_KEY_BYTES],
                        char hn[BX_TH_HASHNAME_LEN + 1]) {
-  char *text = tb_read(file);
+  char *text = bxctl_th_read_json(file);
   int rc = text ? bx_th_peer_key(text, key, hn) : UV_ENOENT;
   free(text);
   if (rc != 0) fprintf(stderr, "bxctl: --to-id %s: %s\n", file, bx_strerror(rc));
