@@ -619,6 +619,86 @@ static void test_wire_forms(void **state) {
   bxt_env_free(e);
 }
 
+/* ---- register(name, clientServerService, box): decorated registrations ------------------- */
+
+typedef struct counting {
+  bx_box *inner; /* where messages go on (borrowed: the test holds it) */
+  int n;
+} counting;
+
+static void counting_fn(bx_box *self, bx_msg *msg, void *data) {
+  (void)self;
+  counting *c = data;
+  c->n++;
+  bx_send(c->inner, bx_msg_ref(msg));
+}
+
+typedef struct deco {
+  bx_ctx *ctx;
+  counting server, client;
+  bx_box *registered; /* what client_box was given (kept) */
+  int fail_client;    /* client_box returns this when non-zero */
+} deco;
+
+static int deco_server(void *data, bx_box *service, bx_box **out) {
+  deco *d = data;
+  d->server.inner = service;
+  return bx_function_box_new(d->ctx, counting_fn, &d->server, NULL, out);
+}
+
+static int deco_client(void *data, bx_box *registered, bx_box **out) {
+  deco *d = data;
+  if (d->fail_client) return d->fail_client;
+  d->registered = bx_box_ref(registered);
+  d->client.inner = registered;
+  return bx_function_box_new(d->ctx, counting_fn, &d->client, NULL, out);
+}
+
+static void test_register_decorated(void **state) {
+  (void)state;
+  bxt_env *e = bxt_env_new(NULL);
+  bxt_sink svc;
+  bxt_sink_init(&svc, e->ctx);
+  bx_box *reg = bx_ctx_registry(e->ctx);
+  deco d = {.ctx = e->ctx};
+  bx_client_server cs = {deco_server, deco_client, &d};
+  size_t before = bx_registry_size(reg);
+
+  bx_box *client = NULL;
+  assert_int_equal(bx_register_decorated(reg, "svc", &cs, svc.box, &client), 0);
+  assert_non_null(client);
+  /* stored: the server decoration, not the box given; returned: the client decoration of the
+   * Sub box register() would have returned */
+  assert_ptr_not_equal(bx_lookup(reg, "svc"), svc.box);
+  assert_non_null(bx_lookup(reg, "svc"));
+  assert_string_equal(bx_sub_box_name(d.registered), "svc");
+  assert_int_equal(bx_send(client, bxt_msg("{\"class\":\"test.Ping\"}")), 0);
+  bxt_run(e);
+  assert_int_equal(d.client.n, 1); /* through the client side ... */
+  assert_int_equal(d.server.n, 1); /* ... the registry, the server side ... */
+  assert_int_equal(svc.n, 1);      /* ... to the service */
+  bx_box_unref(client);
+  bx_box_unref(d.registered);
+  assert_int_equal(bx_unregister(reg, "svc"), 0);
+
+  /* A failing decoration leaves nothing registered, also under a name the registry picked. */
+  d.fail_client = BX_ENOMEM;
+  assert_int_equal(bx_register_decorated(reg, "svc", &cs, svc.box, &client), BX_ENOMEM);
+  assert_null(client);
+  assert_null(bx_lookup(reg, "svc"));
+  assert_int_equal(bx_register_decorated(reg, NULL, &cs, svc.box, &client), BX_ENOMEM);
+  assert_int_equal(bx_registry_size(reg), before);
+  /* Without a clientServerService it is bx_register(); half of one is refused. */
+  assert_int_equal(bx_register_decorated(reg, "plain", NULL, svc.box, &client), 0);
+  assert_ptr_equal(bx_lookup(reg, "plain"), svc.box);
+  bx_box_unref(client);
+  bx_client_server half = {deco_server, NULL, &d};
+  assert_int_equal(bx_register_decorated(reg, "half", &half, svc.box, &client), BX_EINVAL);
+  assert_null(bx_lookup(reg, "half"));
+  bxt_sink_free(&svc);
+  bxt_env_free(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_register_lookup_dispatch),
@@ -629,6 +709,7 @@ int main(void) {
       cmocka_unit_test(test_broadcast_registry),
       cmocka_unit_test(test_registry_kinds),
       cmocka_unit_test(test_named_paths),
+      cmocka_unit_test(test_register_decorated),
       cmocka_unit_test(test_wire_forms),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

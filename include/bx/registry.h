@@ -28,6 +28,27 @@ BX_EXTERN int bx_registry_new(bx_ctx *ctx, bx_box **out);
  * registry, or BX_ENOMEM. */
 BX_EXTERN int bx_register(bx_box *registry, const char *name, bx_box *service, bx_box **out);
 /* Removes name. Returns 0 or BX_ENOSERVICE. */
+/* The seed's register(name, clientServerService, box): two callbacks decorate a registration.
+ * server_box makes the box stored as the service from the one given (a server-side adapter: a
+ * skeleton over an implementation, a logging or authorizing front); client_box makes the box
+ * returned from the plain one register() would return (a Sub box of the name: wrap it into a
+ * typed or caching client). Use it when a service is always registered together with the way
+ * its clients talk to it, so that both sides of the pair come from one place. Each callback
+ * returns 0 and a new reference in *out, or an error. */
+typedef struct bx_client_server {
+  int (*server_box)(void *data, bx_box *service, bx_box **out);
+  int (*client_box)(void *data, bx_box *registered, bx_box **out);
+  void *data;
+} bx_client_server;
+
+/* bx_register() with cs's decorations (cs NULL: exactly bx_register()): registers
+ * server_box(service) under name and stores client_box(<the registered Sub box>) in *out (NULL:
+ * made and dropped). When a callback fails, nothing stays registered and its error is
+ * returned. Returns 0, the errors of bx_register(), BX_EINVAL (a callback missing, or one that
+ * returned no box) or a callback's error. */
+BX_EXTERN int bx_register_decorated(bx_box *registry, const char *name, const bx_client_server *cs,
+                                    bx_box *service, bx_box **out);
+
 BX_EXTERN int bx_unregister(bx_box *registry, const char *name);
 /* Removes every name bound to service. Returns 0, or BX_ENOSERVICE when there was none. */
 BX_EXTERN int bx_unregister_box(bx_box *registry, bx_box *service);
