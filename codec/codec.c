@@ -739,10 +739,10 @@ static int cd_write_attrs(cd_enc *e, bx_buf *out) {
   uint64_t due = bx__msg_due(e->msg);
   if (rc == 0 && due != 0) { /* what is left of the deadline, now */
     uint64_t now = uv_now(bx_ctx_loop(e->ctx));
-    char num[40];
-    snprintf(num, sizeof num, "%s\"" BX__ATTR_DEADLINE "\":%llu", first ? "" : ",",
-             (unsigned long long)(due > now ? due - now : 0));
-    rc = cd_put(e, out, num);
+    char num[24];
+    bx__u64_text(num, due > now ? due - now : 0, 10);
+    rc = cd_put(e, out, first ? "\"" BX__ATTR_DEADLINE "\":" : ",\"" BX__ATTR_DEADLINE "\":");
+    if (rc == 0) rc = cd_put(e, out, num);
     first = false;
   }
   const cJSON *attrs = bx_msg_attrs(e->msg);

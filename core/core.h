@@ -119,6 +119,10 @@ char *bx__strdup(const char *s);
 /* s[0..n) with a NUL: copied into buf when it fits (n < cap), else into a new heap block (free
  * it when the result is not buf). NULL on allocation failure. */
 char *bx__copy_text(char *buf, size_t cap, const char *s, size_t n);
+/* v in base 10 (base 16: lower-case hex digits) into buf, which must hold 21 bytes; NUL-terminated.
+ * Returns the number of digits. For the hot path, where snprintf costs hundreds of
+ * instructions a number. */
+size_t bx__u64_text(char *buf, uint64_t v, unsigned base);
 /* Writes v in decimal with a NUL into out (at least 21 bytes); returns the length. Inline: the
  * JSON writer and name generators call it per number. */
 static inline size_t bx__u64_decimal(uint64_t v, char *out) {

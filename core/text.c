@@ -19,3 +19,17 @@ char *bx__copy_text(char *buf, size_t cap, const char *s, size_t n) {
   d[n] = '\0';
   return d;
 }
+
+size_t bx__u64_text(char *buf, uint64_t v, unsigned base) {
+  static const char digits[] = "0123456789abcdef";
+  char tmp[24];
+  size_t n = 0;
+  do {
+    tmp[n++] = digits[v % base];
+    v /= base;
+  } while (v != 0);
+  for (size_t i = 0; i < n; i++)
+    buf[i] = tmp[n - 1 - i];
+  buf[n] = '\0';
+  return n;
+}

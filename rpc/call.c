@@ -167,8 +167,9 @@ static const bx_box_ops rb_ops = {
 static void cl_name(bx_call *c) {
   static uint64_t seed, counter;
   if (seed == 0) seed = (uv_hrtime() ^ ((uint64_t)getpid() << 32)) | 1;
-  snprintf(c->id, sizeof c->id, "%llx.%llx", (unsigned long long)seed,
-           (unsigned long long)++counter);
+  size_t n = bx__u64_text(c->id, seed, 16); /* "<seed>.<counter>" in hex */
+  c->id[n++] = '.';
+  bx__u64_text(c->id + n, ++counter, 16);
 }
 
 /* Tells the service that c's caller gave up: a one-way HelloMessage (which FOAM2 accepts and
