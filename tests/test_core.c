@@ -382,6 +382,21 @@ static void test_log_format(void **state) {
   assert_int_equal(bx_log_format_from_name("xml"), -1);
 }
 
+static void test_u64_text(void **state) {
+  (void)state;
+  char buf[24];
+  assert_int_equal(bx__u64_text(buf, 0, 10), 1);
+  assert_string_equal(buf, "0");
+  assert_int_equal(bx__u64_text(buf, 4998, 10), 4);
+  assert_string_equal(buf, "4998");
+  assert_int_equal(bx__u64_text(buf, UINT64_MAX, 10), 20);
+  assert_string_equal(buf, "18446744073709551615");
+  assert_int_equal(bx__u64_text(buf, UINT64_MAX, 16), 16);
+  assert_string_equal(buf, "ffffffffffffffff");
+  assert_int_equal(bx__u64_text(buf, 0x1a2b, 16), 4);
+  assert_string_equal(buf, "1a2b");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errors),
@@ -394,6 +409,7 @@ int main(void) {
       cmocka_unit_test(test_ctx_options),
       cmocka_unit_test(test_log_records),
       cmocka_unit_test(test_log_format),
+      cmocka_unit_test(test_u64_text),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
