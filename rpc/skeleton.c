@@ -139,12 +139,25 @@ static void sk_answer_direct(bx_rpc_call *c, int status) {
   c->waiter->reply(c->direct, sk_answer(c, status));
 }
 
+/* Sends c's answer. A result its way back refuses (a value the connection cannot encode, such
+ * as a box inside a JSON result) is answered with that error instead: the caller must not wait
+ * for its deadline. */
+static void sk_reply(bx_rpc_call *c, int status) {
+  int rc = bx_reply(c->msg, sk_answer(c, status));
+  if (rc == 0 || rc == BX_ENOREPLY || status != 0) return;
+  char text[200];
+  snprintf(text, sizeof text, "%.60s: the result could not be sent back: %s", c->m->name,
+           bx_strerror(rc));
+  bx_log(bx_box_ctx(c->skeleton), BX_LOG_WARN, "skeleton: %s", text);
+  bx_reply_error(c->msg, rc, text);
+}
+
 static void sk_finish(bx_rpc_call *c, int status) {
   c->done = true;
   if (c->direct)
     sk_answer_direct(c, status);
   else if (c->msg && bx_msg_reply_box(c->msg) != NULL)
-    bx_reply(c->msg, sk_answer(c, status));
+    sk_reply(c, status);
   sk_call_free(c);
 }
 

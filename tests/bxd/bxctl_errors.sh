@@ -55,5 +55,10 @@ said "stats needs a hub" 1 "bxctl: not a bxd hub: ls and stats need bxd" \
   "$bxctl" --url "unix://$work/calc.sock" stats
 said "register refused without a token" 1 "calc_server: register refused: this listener needs --token" \
   "$server" --connect "$tcp"
+# A result the way back cannot carry (a box inside a JSON value) is an error at once, not a
+# call left to time out.
+said "a result that cannot be sent back is an error, exit 1" 1 \
+  "bxctl: echo: the result could not be sent back: invalid argument" \
+  "$bxctl" --url "$hub" --timeout 10 call calc echo '{"class":"foam.box.NamedBox","name":"/x"}'
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]
